@@ -1,0 +1,89 @@
+"""One figure style for every cjlab report.
+
+Call :func:`set_theme` once (notebooks do it in their first code cell); every plotting helper
+takes an optional ``ax`` and returns the axes so figures compose.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from cjlab import plots
+>>> plots.set_theme()
+>>> df = pd.DataFrame({"label": ["a", "b"], "estimate": [1.0, 2.0], "low": [0.5, 1.2], "high": [1.5, 2.9]})
+>>> ax = plots.forest(df, "estimate", "low", "high", label="label", reference=0)
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+#: Colours used across reports: neutral, good, bad, highlight.
+PALETTE = ["#3b6ea8", "#e07b39", "#5a9e6f", "#c4463a", "#8c6bb1", "#7f7f7f", "#d4a03a", "#4bacc6"]
+GOOD, BAD, NEUTRAL, MUTED = "#2e7d32", "#c62828", "#3b6ea8", "#9e9e9e"
+
+
+def set_theme(context: str = "notebook") -> None:
+    """Apply the cjlab seaborn theme (white grid, readable sizes, the cjlab palette)."""
+    sns.set_theme(context=context, style="whitegrid", palette=PALETTE,
+                  rc={"figure.figsize": (8, 4.2), "figure.dpi": 100, "savefig.dpi": 110,
+                      "axes.titlesize": 13, "axes.titleweight": "bold", "axes.labelsize": 11,
+                      "axes.spines.top": False, "axes.spines.right": False,
+                      "figure.autolayout": False, "legend.frameon": False})
+
+
+def new_axes(ax=None, figsize: tuple[float, float] | None = None):
+    """Return ``ax`` or a fresh axes of the given size."""
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def percent_axis(ax, axis: str = "x", decimals: int = 0):
+    """Format an axis whose values are shares (0..1) as percentages."""
+    fmt = mticker.PercentFormatter(1.0, decimals=decimals)
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+    return ax
+
+
+def thousands_axis(ax, axis: str = "y"):
+    """Format an axis with thousands separators."""
+    fmt = mticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+    return ax
+
+
+def forest(df: pd.DataFrame, estimate: str, low: str, high: str, label: str,
+           reference: float | None = None, ax=None, color: str = NEUTRAL,
+           title: str | None = None, xlabel: str | None = None, sort: bool = False):
+    """Forest plot: one row per ``label`` with a point estimate and an interval.
+
+    Parameters
+    ----------
+    df : one row per item.
+    estimate, low, high : column names of the point estimate and interval bounds.
+    label : column with the row labels.
+    reference : draw a vertical reference line (e.g. 0 for differences, the overall value).
+    sort : order rows by the estimate.
+    """
+    d = df.sort_values(estimate) if sort else df
+    ax = new_axes(ax, figsize=(8, max(2.0, 0.45 * len(d) + 1)))
+    y = range(len(d))
+    ax.errorbar(d[estimate], list(y), xerr=[d[estimate] - d[low], d[high] - d[estimate]],
+                fmt="o", color=color, ecolor=color, elinewidth=2, capsize=3)
+    ax.set_yticks(list(y), [str(v) for v in d[label]])
+    ax.invert_yaxis()
+    if reference is not None:
+        ax.axvline(reference, color=MUTED, ls="--", lw=1)
+    if title:
+        ax.set_title(title)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    return ax

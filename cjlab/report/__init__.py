@@ -1,0 +1,1 @@
+"""Running notebooks into reports, and what a report shows (see :mod:`cjlab.report.display`)."""

@@ -1,0 +1,226 @@
+"""What a notebook shows a stakeholder: headline, KPI records, tables, notes.
+
+Every helper escapes data text (comments, campaign names) so a value like
+``<script>alert(1)</script>`` shows as text in the HTML report.
+
+KPI records travel inside the executed notebook as display outputs of the MIME type
+:data:`KPI_MIME`; the runner collects them into ``kpis.json``. This works the same when a
+notebook is executed by the plain ``papermill`` CLI (see :func:`kpis_from_notebook`).
+
+Examples
+--------
+>>> from cjlab.report.display import kpi
+>>> rec = kpi("nps", 31.4, low=28.0, high=34.8, unit="points", label="Net Promoter Score", show=False)
+>>> rec["name"], rec["value"]
+('nps', 31.4)
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+KPI_MIME = "application/vnd.cjlab.kpi+json"
+
+_CSS = """
+<style>
+.cj-headline{border-left:6px solid #3b6ea8;background:#f3f7fb;padding:14px 18px;margin:8px 0 18px;border-radius:4px;font-size:15px;line-height:1.5}
+.cj-headline h2{margin:0 0 8px;font-size:20px}
+.cj-headline ul{margin:4px 0 0 18px;padding:0}
+.cj-headline .cj-status-bad{color:#c62828;font-weight:bold}
+.cj-headline .cj-status-good{color:#2e7d32;font-weight:bold}
+.cj-note{border-left:4px solid #9e9e9e;background:#fafafa;padding:8px 12px;margin:8px 0;font-size:14px}
+.cj-note.cj-warn{border-color:#e07b39;background:#fff6ef}
+.cj-note.cj-error{border-color:#c62828;background:#fdecea}
+table.cj-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}
+table.cj-table th{background:#eef2f6;text-align:left;padding:4px 8px;border-bottom:1px solid #ccd}
+table.cj-table td{padding:3px 8px;border-bottom:1px solid #eee;text-align:right}
+table.cj-table td.cj-text{text-align:left}
+table.cj-table caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}
+</style>
+"""
+
+
+def _display_html(markup: str) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(_CSS + markup))
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (``None`` becomes an empty string)."""
+    return "" if value is None else html.escape(str(value), quote=True)
+
+
+def _clean(v: Any) -> Any:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return None if math.isnan(f) else f
+
+
+def kpi(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+        unit: str | None = None, label: str | None = None, group: str | None = None,
+        n: int | None = None, higher_is_better: bool | None = None,
+        show: bool = True) -> dict[str, Any]:
+    """Record a headline figure for ``kpis.json`` (and for monitoring across runs).
+
+    Parameters
+    ----------
+    name : stable machine name, e.g. ``"nps"`` or ``"conversion_rate"``; with ``group`` it
+        identifies the KPI across runs.
+    value : the figure (number or short text such as a verdict).
+    low, high : interval bounds, when the figure is uncertain.
+    unit : ``"points"``, ``"share"`` (0..1), ``"EUR"``, ``"customers"`` ...
+    label : human label for tables and trend plots.
+    group : a breakdown value (wave, variant, segment), if any.
+    n : sample size behind the figure.
+    higher_is_better : direction, for marking changes good or bad.
+    show : emit the record into the notebook output (False for plain use in code).
+
+    Returns
+    -------
+    dict with the record.
+    """
+    rec = {"name": name, "value": _clean(value), "low": _clean(low), "high": _clean(high),
+           "unit": unit, "label": label or name.replace("_", " ").capitalize(), "group": group,
+           "n": None if n is None else int(n), "higher_is_better": higher_is_better}
+    if show:
+        from IPython.display import display
+
+        display({KPI_MIME: rec}, raw=True)
+    return rec
+
+
+def kpis_from_notebook(nb: Any, notebook: str | None = None) -> list[dict[str, Any]]:
+    """All KPI records in an executed notebook (a ``nbformat`` node or a path)."""
+    import nbformat
+
+    if not hasattr(nb, "cells"):
+        nb = nbformat.read(str(nb), as_version=4)
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if KPI_MIME in data:
+                rec = dict(data[KPI_MIME])
+                if notebook:
+                    rec["notebook"] = notebook
+                out.append(rec)
+    return out
+
+
+def fmt_number(v: Any, unit: str | None = None, digits: int = 1) -> str:
+    """Format a number for readers: thousands separators, percentages for shares."""
+    v = _clean(v)
+    if v is None:
+        return "–"
+    if not isinstance(v, float):
+        return str(v)
+    if unit in ("share", "%"):
+        return f"{100 * v:,.{digits}f} %"
+    if unit == "points":
+        return f"{v:,.{digits}f}"
+    if abs(v) >= 1000 or float(v).is_integer():
+        return f"{v:,.0f}" + (f" {unit}" if unit else "")
+    return f"{v:,.{max(digits, 2)}f}" + (f" {unit}" if unit else "")
+
+
+def fmt_interval(value: Any, low: Any, high: Any, unit: str | None = None, digits: int = 1) -> str:
+    """``31.4 (28.0 to 34.8)`` style text."""
+    if _clean(low) is None or _clean(high) is None:
+        return fmt_number(value, unit, digits)
+    return (f"{fmt_number(value, unit, digits)} ({fmt_number(low, unit, digits)} to "
+            f"{fmt_number(high, unit, digits)})")
+
+
+def headline(title: str, items: Iterable[str] | Mapping[str, str], status: str | None = None) -> str:
+    """Show the headline box a report opens with; returns its HTML.
+
+    Parameters
+    ----------
+    title : one sentence with the main finding.
+    items : bullet points (plain text; escaped) or a mapping label -> text.
+    status : optional ``"good"`` or ``"bad"`` colouring of the title.
+    """
+    if isinstance(items, Mapping):
+        lis = "".join(f"<li><b>{esc(k)}:</b> {esc(v)}</li>" for k, v in items.items())
+    else:
+        lis = "".join(f"<li>{esc(v)}</li>" for v in items)
+    cls = f' class="cj-status-{status}"' if status in ("good", "bad") else ""
+    markup = (f'<div class="cj-headline" id="headline"><h2{cls}>{esc(title)}</h2>'
+              f"<ul>{lis}</ul></div>")
+    _display_html(markup)
+    return markup
+
+
+def note(text: str, kind: str = "info") -> str:
+    """A short callout (``kind`` = info, warn or error); text is escaped."""
+    cls = {"warn": " cj-warn", "error": " cj-error"}.get(kind, "")
+    markup = f'<div class="cj-note{cls}">{esc(text)}</div>'
+    _display_html(markup)
+    return markup
+
+
+def table_html(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
+               caption: str | None = None, index: bool = False, max_rows: int = 60) -> str:
+    """Render ``df`` as an escaped, readable HTML table.
+
+    ``formats`` maps column -> ``"share"`` (percent), ``"int"``, ``"money"``, ``"float"``,
+    ``"float3"`` or a format string such as ``"{:.2f}"``. Columns without a format are
+    formatted by type (thousands separators for numbers).
+    """
+    formats = dict(formats or {})
+    d = df.reset_index() if index else df
+    d = d.head(max_rows)
+    head = "".join(f"<th>{esc(c)}</th>" for c in d.columns)
+    rows = []
+    for rec in d.itertuples(index=False):
+        cells = []
+        for col, v in zip(d.columns, rec):
+            f = formats.get(col)
+            text, is_text = _format_cell(v, f)
+            cells.append(f'<td class="cj-text">{esc(text)}</td>' if is_text else f"<td>{esc(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    more = (f'<tr><td class="cj-text" colspan="{len(d.columns)}">… {len(df) - max_rows:,} more rows'
+            "</td></tr>") if len(df) > max_rows else ""
+    return f'<table class="cj-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}{more}</tbody></table>'
+
+
+def _format_cell(v: Any, f: str | None) -> tuple[str, bool]:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–", False
+    if isinstance(v, bool):
+        return ("yes" if v else "no"), True
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        x = float(v)
+        if f == "share":
+            return f"{100 * x:,.1f} %", False
+        if f == "int":
+            return f"{x:,.0f}", False
+        if f == "money":
+            return f"{x:,.2f}", False
+        if f == "float3":
+            return f"{x:,.3f}", False
+        if f and "{" in f:
+            return f.format(x), False
+        if x.is_integer() and abs(x) < 1e15:
+            return f"{x:,.0f}", False
+        return f"{x:,.3g}" if abs(x) < 1 else f"{x:,.2f}", False
+    if isinstance(v, pd.Timestamp):
+        return (v.strftime("%Y-%m-%d") if v == v.normalize() else v.strftime("%Y-%m-%d %H:%M")), True
+    return str(v), True
+
+
+def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, caption: str | None = None,
+          index: bool = False, max_rows: int = 60) -> None:
+    """Show ``df`` as an escaped, formatted table (see :func:`table_html`)."""
+    _display_html(table_html(df, formats, caption, index, max_rows))
