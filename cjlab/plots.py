@@ -18,10 +18,10 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)
 
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as mticker  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import pandas as pd
+import seaborn as sns
 
 #: Colours used across reports: neutral, good, bad, highlight.
 PALETTE = ["#3b6ea8", "#e07b39", "#5a9e6f", "#c4463a", "#8c6bb1", "#7f7f7f", "#d4a03a", "#4bacc6"]

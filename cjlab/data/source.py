@@ -1,0 +1,428 @@
+"""Data sources: where the five contract tables come from.
+
+A source is opened from one string, so notebooks take it as a single parameter:
+
+``"demo"``
+    the built-in demo company (20,000 customers, seed 42), generated once into a cache folder
+    (``$CJLAB_CACHE`` or ``~/.cache/cjlab``); ``"demo:n_customers=2000,seed=7"`` for other sizes.
+a folder
+    ``<table>.parquet``, ``<table>.csv`` (also ``.csv.gz``) or a sub-folder ``<table>/`` of
+    Parquet/CSV part files, for each contract table present.
+``*.duckdb`` / ``duckdb:PATH``
+    a DuckDB database file holding tables named after the contract tables (opened read-only).
+
+From Python, :meth:`DataSource.from_frames` wraps in-memory DataFrames and
+:meth:`DataSource.from_sql` runs one SQL query per table on an existing database connection
+(credentials stay in the connection; only the queries are recorded).
+
+Every source exposes the raw tables to DuckDB, validates them with SQL
+(:mod:`cjlab.data.validate`) and hands out typed pandas DataFrames (:meth:`DataSource.load`) or
+lazy narwhals frames for portable aggregation (:meth:`DataSource.lazy`).
+
+Examples
+--------
+>>> import pandas as pd
+>>> src = DataSource.from_frames({"customers": pd.DataFrame(
+...     {"customer_id": [1, 2], "first_seen": ["2025-01-01", "2025-02-01"]})})
+>>> src.load("customers")["customers"]["first_seen"].dtype.kind
+'M'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from cjlab.data.contract import CONTRACT, TABLES, Column
+from cjlab.data.validate import (
+    DataValidationError,
+    ValidationReport,
+    _q,
+    validate_views,
+)
+
+DEFAULT_DEMO = {"n_customers": 20_000, "seed": 42}
+_TRUE = "('true','t','1','yes','y','1.0')"
+_FALSE = "('false','f','0','no','n','0.0')"
+
+
+class DataSourceError(ValueError):
+    """The data source cannot be opened (missing path, unknown format, bad spec)."""
+
+
+def cache_dir() -> Path:
+    """Folder for generated demo data (``$CJLAB_CACHE`` or ``~/.cache/cjlab``)."""
+    return Path(os.environ.get("CJLAB_CACHE", Path.home() / ".cache" / "cjlab"))
+
+
+def _generator_version() -> str:
+    from cjlab.data import synth
+
+    return hashlib.sha256(Path(synth.__file__).read_bytes()).hexdigest()[:12]
+
+
+def parse_demo_spec(spec: str) -> dict[str, int]:
+    """``"demo:n_customers=2000,seed=7"`` -> ``{"n_customers": 2000, "seed": 7}``."""
+    opts = dict(DEFAULT_DEMO)
+    if ":" in spec:
+        for part in filter(None, spec.split(":", 1)[1].split(",")):
+            key, _, value = part.partition("=")
+            key = key.strip()
+            if key not in opts or not value.strip().isdigit():
+                raise DataSourceError(
+                    f"bad demo spec {spec!r}: use demo:n_customers=<int>,seed=<int> (got {part!r})")
+            opts[key] = int(value)
+    return opts
+
+
+def demo_folder(n_customers: int = 20_000, seed: int = 42, progress: bool = False) -> Path:
+    """Generate (once) and return the cached Parquet folder of the demo company."""
+    folder = cache_dir() / "demo" / f"v{_generator_version()}-n{n_customers}-s{seed}"
+    if (folder / "truth.json").exists():
+        return folder
+    from cjlab.data.synth import write_parquet
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+    try:
+        write_parquet(tmp, n_customers, seed, progress=progress)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process won the race: use its copy
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def _scan_sql(path: Path) -> str | None:
+    """DuckDB table function reading a file or a folder of part files."""
+    p = str(path).replace("'", "''")
+    if path.is_dir():
+        if any(path.rglob("*.parquet")):
+            return f"read_parquet('{p}/**/*.parquet', hive_partitioning = true)"
+        if any(path.rglob("*.csv")) or any(path.rglob("*.csv.gz")):
+            return f"read_csv('{p}/**/*.csv*', header = true, union_by_name = true)"
+        return None
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return f"read_parquet('{p}')"
+    if name.endswith((".csv", ".csv.gz", ".tsv")):
+        return f"read_csv('{p}', header = true)"
+    return None
+
+
+def _typed_expr(col: Column, name: str, sql_type: str) -> str:
+    q = _q(name)
+    txt = f"lower(trim(CAST({q} AS VARCHAR)))"
+    if col.kind == "number":
+        return f"TRY_CAST({q} AS DOUBLE) AS {q}"
+    if col.kind == "integer":
+        return f"TRY_CAST({q} AS {'BIGINT' if col.required else 'DOUBLE'}) AS {q}"
+    if col.kind == "date":
+        if sql_type.upper().startswith("TIMESTAMP"):
+            return f"CAST({q} AS DATE) AS {q}"
+        return f"TRY_CAST(CAST({q} AS VARCHAR) AS DATE) AS {q}"
+    if col.kind == "timestamp":
+        if sql_type.upper().startswith(("TIMESTAMP", "DATE")):
+            return f"CAST({q} AS TIMESTAMP) AS {q}"
+        return f"TRY_CAST(CAST({q} AS VARCHAR) AS TIMESTAMP) AS {q}"
+    if col.kind == "bool":
+        return f"CASE WHEN {txt} IN {_TRUE} THEN TRUE WHEN {txt} IN {_FALSE} THEN FALSE END AS {q}"
+    if col.kind in ("string", "label"):
+        return f"CAST({q} AS VARCHAR) AS {q}"
+    return q  # ids keep their own type
+
+
+class DataSource:
+    """The contract tables of one source, exposed to DuckDB.
+
+    Use :func:`open_source` to create one from a string.
+
+    Attributes
+    ----------
+    kind : ``"demo"``, ``"folder"``, ``"duckdb"``, ``"frames"`` or ``"sql"``.
+    location : where the data come from (no credentials).
+    truth : planted ground truth for demo sources, otherwise ``None``.
+    con : the DuckDB connection that sees the raw tables as views ``raw_<table>``.
+    """
+
+    def __init__(self, kind: str, location: str, con: duckdb.DuckDBPyConnection,
+                 views: Mapping[str, str], truth: dict[str, Any] | None = None,
+                 fingerprint: Callable[[], str] | str | None = None, spec: str | None = None):
+        self.kind = kind
+        self.location = location
+        self.con = con
+        self.views = dict(views)
+        self.truth = truth
+        self.spec = spec or location
+        self._fingerprint = fingerprint
+        self._report: ValidationReport | None = None
+        self._validated: set[str] = set()
+
+    # -- constructors -------------------------------------------------------------------
+    @staticmethod
+    def _connect() -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        return con
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, kind: str = "folder", truth: dict | None = None,
+                    spec: str | None = None) -> DataSource:
+        """Tables from ``<table>.parquet|.csv|.csv.gz`` files or ``<table>/`` part folders."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise DataSourceError(f"data folder not found: {folder}")
+        con = cls._connect()
+        views: dict[str, str] = {}
+        for table in TABLES:
+            for cand in (folder / table, folder / f"{table}.parquet", folder / f"{table}.csv",
+                         folder / f"{table}.csv.gz"):
+                if cand.exists():
+                    scan = _scan_sql(cand)
+                    if scan:
+                        con.execute(f"CREATE VIEW {_q('raw_' + table)} AS SELECT * FROM {scan}")
+                        views[table] = "raw_" + table
+                        break
+        if not views:
+            raise DataSourceError(
+                f"no contract tables found in {folder}: expected files named "
+                + ", ".join(f"{t}.csv/.parquet" for t in TABLES))
+        return cls(kind, str(folder), con, views, truth,
+                   fingerprint=lambda: _fingerprint_paths(folder, views), spec=spec)
+
+    @classmethod
+    def from_duckdb(cls, path: str | Path, spec: str | None = None) -> DataSource:
+        """Tables named after the contract tables in a DuckDB database file (read-only)."""
+        path = Path(path)
+        if not path.exists():
+            raise DataSourceError(f"DuckDB file not found: {path}")
+        con = cls._connect()
+        con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS src (READ_ONLY)")
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'").fetchall()}
+        views = {}
+        for t in TABLES:
+            if t in present:
+                con.execute(f"CREATE VIEW {_q('raw_' + t)} AS SELECT * FROM src.{_q(t)}")
+                views[t] = "raw_" + t
+        if not views:
+            raise DataSourceError(f"{path} holds none of the contract tables ({', '.join(TABLES)})")
+        return cls("duckdb", str(path), con, views, spec=spec,
+                   fingerprint=lambda: _fingerprint_tables(con, views))
+
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, pd.DataFrame], truth: dict | None = None) -> DataSource:
+        """Wrap in-memory pandas DataFrames (one per contract table)."""
+        con = cls._connect()
+        views = {}
+        for name, df in frames.items():
+            con.register("raw_" + name, df)
+            views[name] = "raw_" + name
+        return cls("frames", "in-memory DataFrames", con, views, truth,
+                   fingerprint=lambda: _fingerprint_tables(con, views))
+
+    @classmethod
+    def from_sql(cls, connection: Any, queries: Mapping[str, str], location: str = "SQL") -> DataSource:
+        """Run one SQL query per table on a DB-API/SQLAlchemy connection or a DuckDB connection.
+
+        Credentials belong in the connection (read them from environment variables); only
+        the queries are recorded in the report manifest.
+        """
+        con = cls._connect()
+        views = {}
+        for name, sql in queries.items():
+            if isinstance(connection, duckdb.DuckDBPyConnection):
+                df = connection.execute(sql).df()
+            else:
+                df = pd.read_sql(sql, connection)
+            con.register("raw_" + name, df)
+            views[name] = "raw_" + name
+        src = cls("sql", location, con, views, fingerprint=lambda: _fingerprint_tables(con, views))
+        src.queries = dict(queries)
+        return src
+
+    # -- access -----------------------------------------------------------------------------
+    @property
+    def tables(self) -> list[str]:
+        """Contract tables present in this source."""
+        return [t for t in TABLES if t in self.views]
+
+    def raw(self, table: str) -> duckdb.DuckDBPyRelation:
+        """The raw table as a DuckDB relation (columns as delivered)."""
+        self._require(table)
+        return self.con.table(self.views[table])
+
+    def _require(self, table: str) -> None:
+        if table not in CONTRACT:
+            raise DataSourceError(f"unknown table {table!r}; contract tables: {', '.join(TABLES)}")
+        if table not in self.views:
+            raise DataSourceError(
+                f"table {table!r} is not in the data source {self.location} "
+                f"(present: {', '.join(self.tables) or 'none'})")
+
+    def typed_sql(self, table: str) -> str:
+        """SQL selecting ``table`` with every contract column cast to its type."""
+        self._require(table)
+        view = self.views[table]
+        types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE SELECT * FROM {_q(view)}").fetchall()}
+        schema = CONTRACT[table]
+        cols = [_typed_expr(schema.column_for(n), n, t) for n, t in types.items()
+                if schema.column_for(n) is not None]
+        return f"SELECT {', '.join(cols)} FROM {_q(view)}"
+
+    def relation(self, table: str) -> duckdb.DuckDBPyRelation:
+        """Typed DuckDB relation of ``table`` (lazy; nothing is read yet)."""
+        return self.con.sql(self.typed_sql(table))
+
+    def lazy(self, table: str, validate: bool = True):
+        """Typed ``table`` as a narwhals LazyFrame (backed by DuckDB) for portable aggregation."""
+        import narwhals as nw
+
+        if validate:
+            self.validate([table])
+        return nw.from_native(self.relation(table))
+
+    def validate(self, tables: Iterable[str] | None = None, raise_errors: bool = True) -> ValidationReport:
+        """Validate ``tables`` (default: all present) and the customer keys they use.
+
+        Raises :class:`~cjlab.data.validate.DataValidationError` with every problem when
+        ``raise_errors`` and anything is wrong.
+        """
+        wanted = list(tables) if tables is not None else self.tables
+        for t in wanted:
+            self._require(t)
+        check = set(wanted) | ({"customers"} if "customers" in self.views else set())
+        if not check <= self._validated or self._report is None:
+            views = {t: self.views[t] for t in TABLES if t in check | self._validated}
+            self._report = validate_views(self.con, views, require=wanted)
+            self._validated = set(views)
+        report = self._report
+        if raise_errors and not report.ok:
+            relevant = [p for p in report.errors if p.table in set(wanted) | {"customers"}]
+            if relevant:
+                raise DataValidationError(ValidationReport(relevant, report.n_rows))
+        return report
+
+    def load(self, *tables: str, validate: bool = True) -> dict[str, pd.DataFrame]:
+        """Typed pandas DataFrames of ``tables`` (validated first unless ``validate=False``).
+
+        PII columns (``email``, ``name``) are dropped: analyses never need them.
+        """
+        names = list(tables) or self.tables
+        if validate:
+            self.validate(names)
+        out = {}
+        for t in names:
+            df = self.relation(t).df()
+            pii = [c for c in CONTRACT[t].pii if c in df.columns]
+            out[t] = df.drop(columns=pii)
+        return out
+
+    def table(self, table: str, validate: bool = True) -> pd.DataFrame:
+        """One typed table as a pandas DataFrame (see :meth:`load`)."""
+        return self.load(table, validate=validate)[table]
+
+    def row_counts(self) -> dict[str, int]:
+        return {t: int(self.con.execute(f"SELECT count(*) FROM {_q(self.views[t])}").fetchone()[0])
+                for t in self.tables}
+
+    def fingerprint(self) -> str:
+        """A short hash identifying the data content (for the report manifest)."""
+        fp = self._fingerprint
+        if callable(fp):
+            fp = fp()
+            self._fingerprint = fp
+        return fp or "unknown"
+
+    def describe(self) -> dict[str, Any]:
+        """Kind, location (no credentials), fingerprint and row counts — for manifests."""
+        return {"kind": self.kind, "spec": _redact(self.spec), "location": _redact(self.location),
+                "fingerprint": self.fingerprint(), "tables": self.row_counts(),
+                **({"queries": self.queries} if hasattr(self, "queries") else {})}
+
+    def __repr__(self) -> str:
+        return f"DataSource(kind={self.kind!r}, location={_redact(self.location)!r}, tables={self.tables})"
+
+
+def _redact(text: str) -> str:
+    """Hide passwords in connection-like strings (``user:secret@host``)."""
+    return re.sub(r"(://[^:/@]+):[^@]+@", r"\1:***@", str(text))
+
+
+def _fingerprint_paths(folder: Path, views: Mapping[str, str]) -> str:
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        rel = f.relative_to(folder).as_posix()
+        if rel.split("/")[0].split(".")[0] not in views:
+            continue
+        h.update(rel.encode())
+        size = f.stat().st_size
+        h.update(str(size).encode())
+        with f.open("rb") as fh:
+            if size <= 64 << 20:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            else:  # large files: head, tail and size
+                h.update(fh.read(1 << 20))
+                fh.seek(-(1 << 20), 2)
+                h.update(fh.read())
+    return "sha256:" + h.hexdigest()[:16]
+
+
+def _fingerprint_tables(con, views: Mapping[str, str]) -> str:
+    h = hashlib.sha256()
+    for t, v in sorted(views.items()):
+        cnt, digest = con.execute(f"SELECT count(*), sum(hash(t)) FROM {_q(v)} t").fetchone()
+        h.update(f"{t}:{cnt}:{digest}".encode())
+    return "sha256:" + h.hexdigest()[:16]
+
+
+def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = False) -> DataSource:
+    """Open a data source from a string (see the module docstring for the forms).
+
+    Parameters
+    ----------
+    spec : ``"demo"``, ``"demo:n_customers=2000,seed=7"``, a folder, a ``.duckdb`` file,
+        ``"duckdb:PATH"``, or an existing :class:`DataSource` (returned as is).
+    progress : show a progress bar while generating demo data.
+
+    Examples
+    --------
+    >>> src = open_source("demo:n_customers=300,seed=1")
+    >>> src.kind, src.tables[0]
+    ('demo', 'customers')
+    """
+    if isinstance(spec, DataSource):
+        return spec
+    text = "demo" if spec is None or str(spec).strip() == "" else str(spec).strip()
+    if text == "demo" or text.startswith("demo:"):
+        opts = parse_demo_spec(text)
+        folder = demo_folder(progress=progress, **opts)
+        truth = json.loads((folder / "truth.json").read_text())
+        return DataSource.from_folder(folder, kind="demo", truth=truth,
+                                      spec=f"demo:n_customers={opts['n_customers']},seed={opts['seed']}")
+    if text.startswith("duckdb:"):
+        return DataSource.from_duckdb(text.split(":", 1)[1], spec=text)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return DataSource.from_folder(path, spec=text)
+    if path.suffix.lower() in (".duckdb", ".db", ".ddb") and path.is_file():
+        return DataSource.from_duckdb(path, spec=text)
+    if not path.exists():
+        raise DataSourceError(
+            f"data source {text!r} not found: give 'demo', a folder of <table>.csv/.parquet files, "
+            "or a .duckdb file")
+    raise DataSourceError(f"data source {text!r} is a file of an unknown kind; give its folder or a .duckdb file")
