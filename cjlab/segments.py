@@ -1,0 +1,602 @@
+"""Customer segmentation: RFM scores and named segments, behavioural clusters, status, response.
+
+The heavy part of RFM (one pass over the raw order table) is written with `narwhals`, so the
+same code runs on a pandas DataFrame, a DuckDB relation or any other narwhals backend; only
+the per-customer table (one row per customer) is scored in pandas.
+
+Conventions (stated once, used everywhere)
+------------------------------------------
+* ``as_of`` is a calendar day; orders on that whole day count, later orders are ignored
+  (their number is reported in ``result.attrs["rfm_handling"]``).
+* ``recency_days`` = days from the (day of the) customer's last purchase to ``as_of``.
+* ``frequency`` = number of purchases: orders (``purchase_unit="order"``, default) or distinct
+  purchase days (``purchase_unit="day"``, the convention of PyMC-Marketing's ``rfm_summary``,
+  where orders on one day are one purchase).
+* ``monetary_total`` = sum of order amounts; ``monetary_mean`` = ``monetary_total / frequency``.
+* Scores run 1..``n_bins``; higher is better for all three (recent, frequent, valuable).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from cjlab.segments import rfm
+>>> orders = pd.DataFrame({"order_id": [1, 2, 3], "customer_id": ["a", "a", "b"],
+...     "ts": pd.to_datetime(["2025-01-01", "2025-03-01", "2025-02-01"]), "amount": [10.0, 30.0, 5.0]})
+>>> out = rfm(orders, "2025-03-31", n_bins=2, rules=[{"segment": "All buyers"}])
+>>> out[["customer_id", "recency_days", "frequency", "monetary_total", "monetary_mean"]].to_dict("list")
+{'customer_id': ['a', 'b'], 'recency_days': [30, 58], 'frequency': [2, 1], 'monetary_total': [40.0, 5.0], 'monetary_mean': [20.0, 5.0]}
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_RFM_RULES",
+    "RFMInputError",
+    "RuleTableError",
+    "assign_segments",
+    "check_rules",
+    "jenks_breaks",
+    "rfm",
+    "rfm_aggregate",
+    "rules_table",
+    "score",
+]
+
+
+class RFMInputError(ValueError):
+    """Orders that cannot be summarised (negative amounts, orders before first_seen ...)."""
+
+
+class RuleTableError(ValueError):
+    """A segment rule table that leaves score combinations uncovered or covers some twice."""
+
+
+# --------------------------------------------------------------------------------------------
+# Named segment rules
+# --------------------------------------------------------------------------------------------
+
+#: Default named segments on the R x F grid (scores 1..5, M unrestricted). Each rule gives
+#: inclusive score ranges ``"lo-hi"`` (or a single score); a missing key means "any score".
+#: Every (r, f, m) combination falls in exactly one rule (checked by :func:`check_rules`).
+#:
+#:
+#: R \\ F   1               2                    3                    4                5
+#: 5       New customers   Potential loyalists  Potential loyalists  Champions        Champions
+#: 4       Promising       Potential loyalists  Potential loyalists  Loyal            Loyal
+#: 3       About to sleep  About to sleep       Need attention       Loyal            Loyal
+#: 2       Hibernating     Hibernating          At risk              At risk          Can't lose them
+#: 1       Lost            Lost                 At risk              At risk          Can't lose them
+DEFAULT_RFM_RULES: list[dict[str, Any]] = [
+    {"segment": "Champions", "r": "5", "f": "4-5"},
+    {"segment": "Loyal", "r": "3-4", "f": "4-5"},
+    {"segment": "Potential loyalists", "r": "4-5", "f": "2-3"},
+    {"segment": "New customers", "r": "5", "f": "1"},
+    {"segment": "Promising", "r": "4", "f": "1"},
+    {"segment": "Need attention", "r": "3", "f": "3"},
+    {"segment": "About to sleep", "r": "3", "f": "1-2"},
+    {"segment": "At risk", "r": "1-2", "f": "3-4"},
+    {"segment": "Can't lose them", "r": "1-2", "f": "5"},
+    {"segment": "Hibernating", "r": "2", "f": "1-2"},
+    {"segment": "Lost", "r": "1", "f": "1-2"},
+]
+
+
+def _parse_range(value: Any, n_bins: int, rule: str, key: str) -> tuple[int, int]:
+    if value is None or (isinstance(value, str) and value.strip() in ("", "*", "any")):
+        return 1, n_bins
+    if isinstance(value, bool):
+        raise RuleTableError(f"rule {rule!r}: {key} = {value!r} is not a score range")
+    if isinstance(value, int | np.integer):
+        return int(value), int(value)
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        lo, hi = value
+    else:
+        parts = str(value).replace("–", "-").split("-")
+        if len(parts) == 1:
+            lo = hi = parts[0]
+        elif len(parts) == 2:
+            lo, hi = parts
+        else:
+            raise RuleTableError(f"rule {rule!r}: cannot read {key} = {value!r}; use e.g. '4-5' or 3")
+    try:
+        lo_i, hi_i = int(str(lo).strip()), int(str(hi).strip())
+    except ValueError as err:
+        raise RuleTableError(f"rule {rule!r}: cannot read {key} = {value!r}; use e.g. '4-5' or 3") from err
+    if not 1 <= lo_i <= hi_i <= n_bins:
+        raise RuleTableError(f"rule {rule!r}: {key} = {value!r} is outside 1..{n_bins} or reversed")
+    return lo_i, hi_i
+
+
+def rules_table(rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
+                n_bins: int = 5) -> pd.DataFrame:
+    """The rule table as a readable DataFrame with inclusive ``*_min``/``*_max`` score bounds.
+
+    Parameters
+    ----------
+    rules : list of mappings with keys ``segment`` and optional ``r``, ``f``, ``m``
+        (``"lo-hi"``, an int, ``[lo, hi]`` or missing for "any"), or a DataFrame with those
+        columns or with ``r_min ... m_max`` columns. ``None`` uses :data:`DEFAULT_RFM_RULES`.
+    n_bins : scores run 1..n_bins.
+
+    Returns
+    -------
+    DataFrame with columns segment, r_min, r_max, f_min, f_max, m_min, m_max (rule order kept).
+    """
+    if rules is None:
+        rules = DEFAULT_RFM_RULES
+    if isinstance(rules, pd.DataFrame):
+        if {"r_min", "r_max"}.issubset(rules.columns):
+            out = rules.copy()
+            for k in "rfm":
+                out[f"{k}_min"] = out.get(f"{k}_min", 1)
+                out[f"{k}_max"] = out.get(f"{k}_max", n_bins)
+            return out[["segment", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max"]].reset_index(drop=True)
+        rules = rules.to_dict("records")
+    rows = []
+    for i, rule in enumerate(rules):
+        if "segment" not in rule or not str(rule["segment"]).strip():
+            raise RuleTableError(f"rule #{i + 1} has no segment name: {dict(rule)!r}")
+        name = str(rule["segment"])
+        unknown = set(rule) - {"segment", "r", "f", "m", "description"}
+        if unknown:
+            raise RuleTableError(f"rule {name!r}: unknown keys {sorted(unknown)} (use r, f, m)")
+        row: dict[str, Any] = {"segment": name}
+        for k in "rfm":
+            v = rule.get(k)
+            if isinstance(v, float) and np.isnan(v):
+                v = None
+            row[f"{k}_min"], row[f"{k}_max"] = _parse_range(v, n_bins, name, k)
+        rows.append(row)
+    if not rows:
+        raise RuleTableError("the rule table is empty")
+    return pd.DataFrame(rows)
+
+
+def _grid(n_bins: int) -> pd.DataFrame:
+    s = np.arange(1, n_bins + 1)
+    r, f, m = np.meshgrid(s, s, s, indexing="ij")
+    return pd.DataFrame({"r_score": r.ravel(), "f_score": f.ravel(), "m_score": m.ravel()})
+
+
+def _match_matrix(scores: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
+    r = scores["r_score"].to_numpy()[:, None]
+    f = scores["f_score"].to_numpy()[:, None]
+    m = scores["m_score"].to_numpy()[:, None]
+    t = {c: table[c].to_numpy()[None, :] for c in table.columns if c != "segment"}
+    return ((r >= t["r_min"]) & (r <= t["r_max"]) & (f >= t["f_min"]) & (f <= t["f_max"])
+            & (m >= t["m_min"]) & (m <= t["m_max"]))
+
+
+def check_rules(rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None, n_bins: int = 5,
+                allow_gaps: bool = False) -> pd.DataFrame:
+    """Check that every (r, f, m) score combination is covered by exactly one rule.
+
+    Parameters
+    ----------
+    rules : see :func:`rules_table`.
+    n_bins : scores run 1..n_bins.
+    allow_gaps : accept uncovered combinations (they go to a fill segment such as "Other").
+
+    Returns
+    -------
+    The normalised rule table with a ``cells`` column (how many score combinations it covers).
+
+    Raises
+    ------
+    RuleTableError naming the overlapping rules and the uncovered combinations (a few examples).
+    """
+    table = rules_table(rules, n_bins)
+    grid = _grid(n_bins)
+    hits = _match_matrix(grid, table)
+    n_hits = hits.sum(axis=1)
+    problems = []
+    over = np.flatnonzero(n_hits > 1)
+    if over.size:
+        ex = []
+        for i in over[:5]:
+            segs = table["segment"].to_numpy()[hits[i]]
+            g = grid.iloc[i]
+            ex.append(f"r={g.r_score} f={g.f_score} m={g.m_score} -> {', '.join(segs)}")
+        problems.append(f"{over.size} score combinations match more than one rule, e.g. " + "; ".join(ex))
+    gaps = np.flatnonzero(n_hits == 0)
+    if gaps.size and not allow_gaps:
+        ex = [f"r={g.r_score} f={g.f_score} m={g.m_score}" for g in grid.iloc[gaps[:5]].itertuples()]
+        problems.append(f"{gaps.size} score combinations match no rule, e.g. " + "; ".join(ex))
+    if problems:
+        raise RuleTableError("segment rule table: " + " | ".join(problems))
+    out = table.copy()
+    out["cells"] = hits.sum(axis=0)
+    return out
+
+
+def assign_segments(scores: pd.DataFrame, rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
+                    n_bins: int = 5, fill: str | None = None) -> pd.Series:
+    """Name each row's segment from its ``r_score``, ``f_score`` and ``m_score``.
+
+    The rule table must cover every score combination exactly once (checked first), unless a
+    ``fill`` segment name is given, in which case uncovered rows get ``fill`` (overlaps are
+    still an error).
+    """
+    table = check_rules(rules, n_bins, allow_gaps=fill is not None)
+    hits = _match_matrix(scores, table.drop(columns="cells"))
+    idx = hits.argmax(axis=1)
+    names = table["segment"].to_numpy(dtype=object)[idx]
+    names = np.where(hits.any(axis=1), names, fill)
+    return pd.Series(names, index=scores.index, name="segment")
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------------
+
+def jenks_breaks(values: Any, n_classes: int, max_points: int = 400) -> np.ndarray:
+    """Fisher–Jenks natural breaks: the ``n_classes - 1`` inner class limits.
+
+    Minimises the total within-class sum of squared deviations exactly (dynamic programming)
+    over the distinct values, weighted by their counts. When there are more than
+    ``max_points`` distinct values, they are first pooled into ``max_points`` quantile groups
+    (each represented by its weighted mean), which makes the breaks approximate but keeps the
+    cost at ``O(n_classes * max_points**2)``.
+
+    Returns
+    -------
+    array of inner limits ``b``: class ``j`` holds values ``b[j-1] < x <= b[j]``.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        raise ValueError("jenks_breaks: no finite values")
+    u, w = np.unique(x, return_counts=True)
+    w = w.astype(float)
+    if u.size > max_points:
+        grp = np.minimum((np.cumsum(w) - w / 2) / w.sum() * max_points, max_points - 1).astype(int)
+        ws = np.bincount(grp, weights=w)
+        keep = ws > 0
+        mean = np.bincount(grp, weights=w * u)[keep] / ws[keep]
+        upper = pd.Series(u).groupby(grp).max().to_numpy()
+        u, w = mean, ws[keep]
+    else:
+        upper = u
+    m = u.size
+    k = min(n_classes, m)
+    cw = np.concatenate([[0.0], np.cumsum(w)])
+    cwx = np.concatenate([[0.0], np.cumsum(w * u)])
+    cwx2 = np.concatenate([[0.0], np.cumsum(w * u * u)])
+
+    def ssd(lo: np.ndarray, hi: int) -> np.ndarray:  # points lo..hi-1 (0-based, half open)
+        sw = cw[hi] - cw[lo]
+        sx = cwx[hi] - cwx[lo]
+        return cwx2[hi] - cwx2[lo] - sx * sx / sw
+
+    cost = np.full((k + 1, m + 1), np.inf)
+    back = np.zeros((k + 1, m + 1), dtype=int)
+    cost[0, 0] = 0.0
+    for c in range(1, k + 1):
+        for hi in range(c, m + 1):
+            lo = np.arange(c - 1, hi)
+            tot = cost[c - 1, lo] + ssd(lo, hi)
+            j = int(np.argmin(tot))
+            cost[c, hi] = tot[j]
+            back[c, hi] = lo[j]
+    cuts = []
+    hi = m
+    for c in range(k, 0, -1):
+        lo = back[c, hi]
+        if c > 1:
+            cuts.append(upper[lo - 1])
+        hi = lo
+    return np.array(sorted(cuts), dtype=float)
+
+
+def score(values: pd.Series | np.ndarray, n_bins: int = 5, method: str = "rank",
+          cuts: Sequence[float] | None = None, higher_is_better: bool = True) -> np.ndarray:
+    """Score values 1..n_bins (``n_bins`` = best).
+
+    Parameters
+    ----------
+    values : the measure (recency, frequency or monetary).
+    n_bins : number of scores.
+    method :
+        ``"rank"`` (default) — mid-rank percentile: ``ceil(n_bins * (rank - 0.5) / n)`` with tied
+        values sharing their average rank, so equal values always share a score and a value
+        held by many customers sits in the middle of the ranks it occupies.
+        ``"quantile"`` — ``pandas.qcut`` edges (linear-interpolated quantiles); equal edges
+        caused by ties are merged and scores relabelled 1..k (k <= n_bins), the convention of
+        PyMC-Marketing's ``rfm_segments``.
+        ``"cuts"`` — the given inner cut points (``n_bins - 1`` of them, right-closed bins:
+        ``cuts[j-1] < x <= cuts[j]`` gets score ``j + 1`` before reversal).
+        ``"jenks"`` — Fisher–Jenks natural breaks (:func:`jenks_breaks`).
+    cuts : inner cut points for ``method="cuts"``, in the units of ``values``.
+    higher_is_better : False for recency (fewer days since the last purchase is better).
+
+    Returns
+    -------
+    int array of scores.
+    """
+    x = np.asarray(values, dtype=float)
+    n = x.size
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    if method == "rank":
+        v = x if higher_is_better else -x
+        r = pd.Series(v).rank(method="average").to_numpy()
+        return np.clip(np.ceil(n_bins * (r - 0.5) / n), 1, n_bins).astype(int)
+    if method == "quantile":
+        edges = np.unique(pd.Series(x).quantile(np.linspace(0, 1, n_bins + 1)).to_numpy())
+        inner = edges[1:-1]
+        k = max(len(edges) - 1, 1)
+        s = 1 + np.searchsorted(inner, x, side="left")
+        return (s if higher_is_better else k + 1 - s).astype(int)
+    if method in ("cuts", "jenks"):
+        if method == "jenks":
+            inner = jenks_breaks(x, n_bins)
+            k = len(inner) + 1
+        else:
+            if cuts is None or len(cuts) != n_bins - 1:
+                raise ValueError(f"score(method='cuts') needs {n_bins - 1} inner cut points, got {cuts!r}")
+            inner = np.asarray(cuts, dtype=float)
+            if np.any(np.diff(inner) <= 0):
+                raise ValueError(f"cut points must increase strictly: {list(cuts)!r}")
+            k = n_bins
+        s = 1 + np.searchsorted(inner, x, side="left")
+        return (s if higher_is_better else k + 1 - s).astype(int)
+    raise ValueError(f"unknown scoring method {method!r}; use rank, quantile, cuts or jenks")
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation (narwhals: pandas, DuckDB, Spark ...)
+# --------------------------------------------------------------------------------------------
+
+def _as_day(as_of: Any) -> _dt.datetime:
+    ts = pd.Timestamp(as_of)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.normalize().to_pydatetime()
+
+
+def _count(frame: Any) -> int:
+    """Row count of a narwhals frame (eager or lazy)."""
+    out = frame.select(nw.len().alias("n"))
+    if isinstance(out, nw.LazyFrame):
+        out = out.collect()
+    return int(out.item(0, "n"))
+
+
+def _examples(frame: Any, columns: Sequence[str], n: int = 5) -> list[dict[str, Any]]:
+    out = frame.select(list(columns)).head(n)
+    if isinstance(out, nw.LazyFrame):
+        out = out.collect()
+    return out.to_pandas().to_dict("records")
+
+
+def _collect_pandas(frame: Any) -> pd.DataFrame:
+    if isinstance(frame, nw.LazyFrame):
+        frame = frame.collect()
+    return frame.to_pandas()
+
+
+@dataclass
+class InputHandling:
+    """What was done with problem rows (reported in notebooks)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, str] = field(default_factory=dict)
+
+    def add(self, issue: str, n: int, action: str) -> None:
+        self.counts[issue] = self.counts.get(issue, 0) + int(n)
+        self.actions[issue] = action
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"issue": list(self.counts), "rows": list(self.counts.values()),
+                             "action": [self.actions[k] for k in self.counts]})
+
+
+def rfm_aggregate(orders: Any, as_of: Any = None, *, customers: Any = None,
+                  purchase_unit: str = "order", on_bad: str = "raise",
+                  customer_col: str = "customer_id", ts_col: str = "ts",
+                  amount_col: str = "amount") -> tuple[pd.DataFrame, InputHandling]:
+    """Per-customer recency/frequency/monetary from raw orders (the scalable part of :func:`rfm`).
+
+    ``orders`` (and ``customers``) may be any narwhals-supported native frame: pandas, a DuckDB
+    relation, Polars, PySpark ... Only the one-row-per-customer result is materialised.
+
+    Parameters
+    ----------
+    orders : table with ``customer_id``, ``ts``, ``amount``.
+    as_of : day of the analysis; default the day of the last order.
+    customers : optional ``customers`` table; when given, orders dated before the customer's
+        ``first_seen`` day are bad rows.
+    purchase_unit : ``"order"`` or ``"day"`` (orders on the same day are one purchase).
+    on_bad : ``"raise"`` (default) raises :class:`RFMInputError` for negative amounts or orders
+        before first_seen; ``"drop"`` drops them and counts them in the returned handling.
+
+    Returns
+    -------
+    (DataFrame with customer_id, first_purchase, last_purchase, recency_days, frequency,
+    n_orders, monetary_total, monetary_mean; :class:`InputHandling`)
+    """
+    if purchase_unit not in ("order", "day"):
+        raise ValueError(f"purchase_unit must be 'order' or 'day', got {purchase_unit!r}")
+    if on_bad not in ("raise", "drop"):
+        raise ValueError(f"on_bad must be 'raise' or 'drop', got {on_bad!r}")
+    f = nw.from_native(orders)
+    missing = [c for c in (customer_col, ts_col, amount_col) if c not in f.columns]
+    if missing:
+        raise RFMInputError(f"orders: missing column(s) {missing}; have {list(f.columns)}")
+    handling = InputHandling()
+    if as_of is None:
+        mx = f.select(nw.col(ts_col).max())
+        mx = mx.collect() if isinstance(mx, nw.LazyFrame) else mx
+        as_of = mx.item(0, 0)
+    day = _as_day(as_of)
+    end = day + _dt.timedelta(days=1)
+
+    f = f.filter(~nw.col(amount_col).is_null() & ~nw.col(ts_col).is_null())
+    later = _count(f.filter(nw.col(ts_col) >= end))
+    if later:
+        handling.add("orders after as_of", later, "ignored (outside the analysis window)")
+    f = f.filter(nw.col(ts_col) < end)
+
+    neg = f.filter(nw.col(amount_col) < 0)
+    n_neg = _count(neg)
+    if n_neg:
+        if on_bad == "raise":
+            ex = _examples(neg, [customer_col, ts_col, amount_col])
+            raise RFMInputError(f"orders.{amount_col}: {n_neg} rows with a negative amount (refunds?); "
+                                f"examples {ex}. Net them against their orders first, or pass "
+                                "on_bad='drop' to drop and count them.")
+        handling.add("negative amount", n_neg, "dropped")
+        f = f.filter(nw.col(amount_col) >= 0)
+
+    if customers is not None:
+        c = nw.from_native(customers)
+        if "first_seen" not in c.columns:
+            raise RFMInputError("customers: column 'first_seen' is missing")
+        c = c.select(nw.col(customer_col), nw.col("first_seen").cast(nw.Datetime()).alias("__first_seen"))
+        if isinstance(f, nw.LazyFrame) and not isinstance(c, nw.LazyFrame):
+            c = c.lazy()
+        j = f.join(c, on=customer_col, how="left")
+        early = j.filter(nw.col(ts_col).dt.truncate("1d") < nw.col("__first_seen").dt.truncate("1d"))
+        n_early = _count(early)
+        if n_early:
+            if on_bad == "raise":
+                ex = _examples(early, [customer_col, ts_col, "__first_seen"])
+                raise RFMInputError(f"orders: {n_early} orders dated before the customer's first_seen; "
+                                    f"examples {ex}. Fix first_seen, or pass on_bad='drop' to drop and "
+                                    "count them.")
+            handling.add("order before first_seen", n_early, "dropped")
+            f = j.filter(~(nw.col(ts_col).dt.truncate("1d") < nw.col("__first_seen").dt.truncate("1d"))
+                         | nw.col("__first_seen").is_null()).drop("__first_seen")
+
+    f = f.with_columns(nw.col(ts_col).dt.truncate("1d").alias("__day"))
+    g = f.group_by(customer_col).agg(
+        nw.col("__day").min().alias("first_purchase"),
+        nw.col("__day").max().alias("last_purchase"),
+        nw.len().alias("n_orders"),
+        nw.col("__day").n_unique().alias("n_days"),
+        nw.col(amount_col).sum().alias("monetary_total"),
+    )
+    g = g.with_columns(
+        ((nw.lit(day) - nw.col("last_purchase")).dt.total_seconds() / 86400).round(0)
+        .cast(nw.Int64).alias("recency_days"))
+    out = _collect_pandas(g)
+    out = out.rename(columns={customer_col: "customer_id"})
+    out["n_orders"] = out["n_orders"].astype("int64")
+    out["frequency"] = (out["n_orders"] if purchase_unit == "order" else out["n_days"]).astype("int64")
+    out["monetary_total"] = out["monetary_total"].astype(float)
+    out["monetary_mean"] = out["monetary_total"] / out["frequency"]
+    out = out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    cols = ["customer_id", "first_purchase", "last_purchase", "recency_days", "frequency",
+            "n_orders", "monetary_total", "monetary_mean"]
+    return out[cols], handling
+
+
+def rfm(orders: Any, as_of: Any = None, *, customers: Any = None, n_bins: int = 5,
+        method: str = "rank", cuts: Mapping[str, Sequence[float]] | None = None,
+        monetary: str = "total", purchase_unit: str = "order",
+        rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None, fill: str | None = None,
+        on_bad: str = "raise", engine: str = "native") -> pd.DataFrame:
+    """RFM table: one row per customer with recency, frequency, monetary, scores and segment.
+
+    Parameters
+    ----------
+    orders : orders table (pandas, DuckDB relation, any narwhals backend) with
+        ``customer_id``, ``ts``, ``amount``.
+    as_of : analysis day (default: day of the last order). Later orders are ignored.
+    customers : optional customers table to check orders against ``first_seen``.
+    n_bins : number of scores per measure (5 gives the classic 1..5 scale).
+    method : ``"rank"``, ``"quantile"``, ``"cuts"`` or ``"jenks"`` (see :func:`score`).
+    cuts : for ``method="cuts"``: ``{"recency_days": [...], "frequency": [...], "monetary": [...]}``
+        with ``n_bins - 1`` inner cut points each (recency cuts in days; right-closed bins).
+    monetary : ``"total"`` or ``"mean"`` — which monetary measure gives ``m_score``.
+    purchase_unit : ``"order"`` or ``"day"`` (see module docstring).
+    rules : named-segment rule table (default :data:`DEFAULT_RFM_RULES`); must cover every
+        score combination exactly once unless ``fill`` names a catch-all segment.
+    on_bad : ``"raise"`` or ``"drop"`` for negative amounts / orders before first_seen.
+    engine : ``"native"`` runs the aggregation on the backend of ``orders``; ``"duckdb"``
+        hands a pandas input to an in-memory DuckDB first (fastest for millions of rows).
+
+    Returns
+    -------
+    DataFrame with customer_id, recency_days, frequency, monetary_total, monetary_mean,
+    r_score, f_score, m_score, rfm_score (e.g. "545"), segment, plus first_purchase,
+    last_purchase, n_orders. ``attrs["rfm_handling"]`` lists counted input handling and
+    ``attrs["as_of"]`` the analysis day.
+    """
+    if monetary not in ("total", "mean"):
+        raise ValueError(f"monetary must be 'total' or 'mean', got {monetary!r}")
+    native = orders
+    con = None
+    if engine == "duckdb" and isinstance(orders, pd.DataFrame):
+        import duckdb
+
+        con = duckdb.connect()
+        native = con.from_df(orders)
+        if customers is not None and isinstance(customers, pd.DataFrame):
+            customers = con.from_df(customers)
+    elif engine not in ("native", "duckdb"):
+        raise ValueError(f"engine must be 'native' or 'duckdb', got {engine!r}")
+    try:
+        agg, handling = rfm_aggregate(native, as_of, customers=customers,
+                                      purchase_unit=purchase_unit, on_bad=on_bad)
+    finally:
+        if con is not None:
+            con.close()
+    cuts = dict(cuts or {})
+    mcol = "monetary_total" if monetary == "total" else "monetary_mean"
+
+    def _s(col: str, key: str, hib: bool) -> np.ndarray:
+        c = cuts.get(key, cuts.get(col)) if method == "cuts" else None
+        if method == "cuts" and c is None:
+            raise ValueError(f"method='cuts' needs cut points for {key!r}")
+        return score(agg[col], n_bins, method, c, higher_is_better=hib)
+
+    agg["r_score"] = _s("recency_days", "recency_days", False)
+    agg["f_score"] = _s("frequency", "frequency", True)
+    agg["m_score"] = _s(mcol, "monetary", True)
+    agg["rfm_score"] = (agg["r_score"].astype(str) + agg["f_score"].astype(str)
+                        + agg["m_score"].astype(str))
+    agg["segment"] = assign_segments(agg, rules, n_bins, fill=fill).to_numpy()
+    cols = ["customer_id", "recency_days", "frequency", "monetary_total", "monetary_mean",
+            "r_score", "f_score", "m_score", "rfm_score", "segment", "first_purchase",
+            "last_purchase", "n_orders"]
+    out = agg[cols]
+    out.attrs["rfm_handling"] = handling.to_frame().to_dict("records")
+    out.attrs["as_of"] = str(pd.Timestamp(_as_day(as_of)).date()) if as_of is not None else \
+        str(pd.Timestamp(agg["last_purchase"].max()).date()) if len(agg) else None
+    return out
+
+
+def segment_summary(table: pd.DataFrame, segment_col: str = "segment",
+                    value_col: str = "monetary_total") -> pd.DataFrame:
+    """Size and value per segment: customers, share, revenue, revenue share, mean R/F/M.
+
+    Parameters
+    ----------
+    table : output of :func:`rfm` (or any table with a segment and a value column).
+
+    Returns
+    -------
+    One row per segment, largest revenue first.
+    """
+    g = table.groupby(segment_col, observed=True)
+    out = pd.DataFrame({
+        "customers": g.size(),
+        "revenue": g[value_col].sum(),
+    })
+    for c in ("recency_days", "frequency", "monetary_mean"):
+        if c in table.columns:
+            out[f"mean_{c}"] = g[c].mean()
+    out["customer_share"] = out["customers"] / out["customers"].sum()
+    tot = out["revenue"].sum()
+    out["revenue_share"] = out["revenue"] / tot if tot else np.nan
+    out = out.sort_values("revenue", ascending=False).reset_index()
+    return out
