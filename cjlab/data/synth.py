@@ -460,7 +460,6 @@ def _chunk(seed: int, index: int, first_id: int, n: int) -> _Chunk:
     surveys, pop = [], {}
     ratings_all = {t: _rating(rng, RATING_MEAN[t], sat) for t in RATED}
     lin_nps = 7.0 + sum(NPS_DRIVERS[f"rating_{t}"] * (ratings_all[t] - 3.0) for t in RATED) + 0.5 * sat
-    last_order_before = ord_t  # sorted per customer
     for wi, wave in enumerate(WAVES):
         w_day = float((np.datetime64(wave + "-28") - START.astype("datetime64[D]")).astype(int))
         eligible = buys & (t_first <= w_day) & (~cancelled | (t_cancel > w_day - 60))
