@@ -87,3 +87,40 @@ def forest(df: pd.DataFrame, estimate: str, low: str, high: str, label: str,
         ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     return ax
+
+
+def bars(df: pd.DataFrame, value: str, label: str, ax=None, title: str | None = None,
+         xlabel: str | None = None, color: str = NEUTRAL, share: bool = False, annotate: bool = True):
+    """Horizontal bars of ``value`` per ``label`` (largest first), values written at the bar ends."""
+    d = df.sort_values(value, ascending=False)
+    ax = new_axes(ax, figsize=(8, max(2.2, 0.4 * len(d) + 1)))
+    ax.barh([str(v) for v in d[label]], d[value], color=color)
+    ax.invert_yaxis()
+    if share:
+        percent_axis(ax, "x")
+    else:
+        thousands_axis(ax, "x")
+    if annotate:
+        for i, v in enumerate(d[value]):
+            ax.text(v, i, f" {100 * v:.1f} %" if share else f" {v:,.0f}", va="center", fontsize=9)
+    ax.set_xlabel(xlabel or value)
+    ax.set_ylabel("")
+    ax.grid(axis="y", visible=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def lines_over_time(df: pd.DataFrame, time: str, value: str, hue: str | None = None, ax=None,
+                    title: str | None = None, ylabel: str | None = None):
+    """One line per ``hue`` value over ``time``."""
+    ax = new_axes(ax, figsize=(9, 4))
+    sns.lineplot(data=df, x=time, y=value, hue=hue, ax=ax, marker="o", markersize=3)
+    thousands_axis(ax, "y")
+    ax.set_xlabel("")
+    ax.set_ylabel(ylabel or value)
+    if title:
+        ax.set_title(title)
+    if hue:
+        ax.legend(title=hue.replace("_", " "), bbox_to_anchor=(1.01, 1), loc="upper left")
+    return ax

@@ -113,3 +113,16 @@ def experiment_daily(exposures: Any) -> Any:
         aggs.append(nw.col("revenue").sum().alias("revenue"))
     keys = ["experiment", "variant", "day"]
     return _back(f.group_by(keys).agg(*aggs).sort(keys), exposures)
+
+
+def furthest_stage(touchpoints: Any) -> Any:
+    """Each customer's furthest lifecycle stage: customer_id, stage_index (0-10), stage."""
+    from cjlab.data.contract import STAGES
+
+    f = _frame(touchpoints)
+    idx = {s: i for i, s in enumerate(STAGES)}
+    f = f.with_columns(nw.col("stage").replace_strict(idx, default=-1, return_dtype=nw.Int64).alias("stage_index"))
+    g = f.group_by("customer_id").agg(nw.col("stage_index").max())
+    g = g.with_columns(nw.col("stage_index").replace_strict(
+        {i: s for s, i in idx.items()}, default="unknown", return_dtype=nw.String).alias("stage"))
+    return _back(g, touchpoints)

@@ -176,9 +176,10 @@ class KeyDrivers:
     method : ``"relative_weights"`` (Johnson) or ``"shapley"`` (Shapley/LMG R² decomposition).
     n_boot : bootstrap resamples for the intervals (0 = none).
     level : interval level.
-    missing : ``"complete"`` (respondents who answered every driver) or ``"pairwise"``
-        (pairwise-complete correlations, for surveys where each respondent rates only the
-        touchpoints they used).
+    missing : ``"pairwise"`` (default: pairwise-complete correlations, for surveys where each
+        respondent rates only the touchpoints they used; the correlation matrix is projected
+        to the nearest positive-definite one if needed) or ``"complete"`` (only respondents
+        who answered every driver).
     random_state : seed for the bootstrap.
 
     Attributes
@@ -201,7 +202,7 @@ class KeyDrivers:
     """
 
     def __init__(self, method: str = "relative_weights", n_boot: int = 200, level: float = 0.95,
-                 missing: str = "complete", random_state: int | None = 0):
+                 missing: str = "pairwise", random_state: int | None = 0):
         self.method = method
         self.n_boot = n_boot
         self.level = level

@@ -56,6 +56,38 @@ leider total echt mal bitte danke gibt geht ging gut wäre würde hätte eher so
 
 STOP_WORDS = STOP_WORDS_EN | STOP_WORDS_DE
 
+#: Small German -> English glossary of common customer-experience words (and English
+#: inflections), so that a theme voiced in both languages becomes one theme. Extend or
+#: replace it with ``CommentThemes(glossary=...)``; pass ``{}`` to switch it off.
+GLOSSARY_DE_EN: dict[str, str] = {
+    # delivery / logistics
+    "lieferung": "delivery", "geliefert": "delivery", "liefern": "delivery", "lieferzeit": "delivery",
+    "versand": "shipping", "versendet": "shipping", "paket": "parcel", "parcels": "parcel",
+    "spät": "late", "später": "late", "verspätet": "late", "verspätung": "late", "delayed": "late",
+    "schnell": "fast", "schnelle": "fast", "schneller": "fast", "quick": "fast", "quickly": "fast",
+    "langsam": "slow", "dauert": "long", "lange": "long", "woche": "week", "wochen": "week",
+    # service
+    "kundenservice": "service", "kundendienst": "service", "support": "service",
+    "unfreundlich": "rude", "unhelpful": "unhelpful", "geholfen": "help", "hilfe": "help",
+    "helped": "help", "antwort": "answer", "reklamation": "complaint", "beschwerde": "complaint",
+    "warteschleife": "hold", "waited": "wait", "warten": "wait",
+    # checkout / payment
+    "kasse": "checkout", "bezahlung": "payment", "zahlung": "payment", "bezahlen": "payment",
+    "fehlgeschlagen": "failed", "fehler": "error", "gutschein": "voucher", "akzeptiert": "accepted",
+    "funktioniert": "works", "abgebrochen": "aborted",
+    # app
+    "abgestürzt": "crash", "abstürzt": "crash", "stürzt": "crash", "absturz": "crash",
+    "crashing": "crash", "crashed": "crash", "crashes": "crash", "bestellen": "ordering",
+    # price
+    "preis": "price", "preise": "price", "prices": "price", "teuer": "expensive",
+    "günstiger": "cheaper", "billiger": "cheaper", "rabatt": "discount", "rabatte": "discount",
+    "discounts": "discount",
+    # praise
+    "qualität": "quality", "zufrieden": "happy", "toll": "great", "tolle": "great", "super": "great",
+    "schöne": "lovely", "schön": "lovely", "produkte": "product", "produkt": "product",
+    "products": "product", "bestens": "perfect", "perfekt": "perfect",
+}
+
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)\+?\d[\d /().-]{6,}\d")
 _TOKEN = r"(?u)\b[^\W\d_]{3,}\b"
@@ -71,6 +103,21 @@ def redact(text: str, names: Iterable[str] = ()) -> str:
     for nm in sorted({str(n).strip() for n in names if n and str(n).strip()}, key=len, reverse=True):
         t = re.sub(rf"(?<!\w){re.escape(nm)}(?!\w)", "[name]", t, flags=re.IGNORECASE)
     return t
+
+
+def make_analyzer(extra_stop_words: Iterable[str] = (),
+                  glossary: dict[str, str] | None = None):
+    """Tokeniser for comments: lower case, words of 3+ letters, e-mails removed, German and
+    English stop words dropped, glossary applied (canonical terms are not stop words)."""
+    stop = STOP_WORDS | {w.lower() for w in extra_stop_words}
+    gl = {k.lower(): v for k, v in (glossary or {}).items()}
+    pat = re.compile(_TOKEN)
+
+    def analyze(doc: str) -> list[str]:
+        toks = pat.findall(_EMAIL.sub(" ", str(doc)).lower())
+        return [gl.get(t, t) for t in toks if t not in stop]
+
+    return analyze
 
 
 def name_list(customers: pd.DataFrame | None, column: str = "name") -> list[str]:
@@ -93,6 +140,8 @@ class CommentThemes:
     min_df : a term must occur in at least this many comments.
     max_features : vocabulary size cap.
     extra_stop_words : added to the built-in German + English lists.
+    glossary : term -> canonical term applied after tokenising (default
+        :data:`GLOSSARY_DE_EN`, so German and English comments on one topic meet).
     random_state : NMF seed.
 
     Attributes
@@ -106,13 +155,14 @@ class CommentThemes:
 
     def __init__(self, n_themes: int = 6, n_terms: int = 8, n_examples: int = 3, min_df: int = 3,
                  max_features: int = 3000, extra_stop_words: Sequence[str] = (),
-                 random_state: int | None = 0):
+                 glossary: dict[str, str] | None = None, random_state: int | None = 0):
         self.n_themes = n_themes
         self.n_terms = n_terms
         self.n_examples = n_examples
         self.min_df = min_df
         self.max_features = max_features
         self.extra_stop_words = extra_stop_words
+        self.glossary = glossary
         self.random_state = random_state
 
     def fit(self, comments: pd.Series, nps: pd.Series | None = None,
@@ -132,12 +182,11 @@ class CommentThemes:
         if len(text) < self.n_themes * 3:
             raise SurveyInputError(f"comments: only {len(text)} non-empty comments for "
                                    f"{self.n_themes} themes.")
-        stop = sorted(STOP_WORDS | {w.lower() for w in self.extra_stop_words})
-        vec = TfidfVectorizer(lowercase=True, token_pattern=_TOKEN, stop_words=stop,
-                              min_df=min(self.min_df, max(1, len(text) // 20)),
-                              max_df=0.5, max_features=self.max_features, sublinear_tf=True,
-                              ngram_range=(1, 1))
-        X = vec.fit_transform(text.map(lambda s: _EMAIL.sub(" ", s)))
+        analyzer = make_analyzer(self.extra_stop_words,
+                                 GLOSSARY_DE_EN if self.glossary is None else self.glossary)
+        vec = TfidfVectorizer(analyzer=analyzer, min_df=min(self.min_df, max(1, len(text) // 20)),
+                              max_df=0.5, max_features=self.max_features, sublinear_tf=True)
+        X = vec.fit_transform(text)
         if X.shape[1] < self.n_themes:
             raise SurveyInputError(f"comments: vocabulary of {X.shape[1]} terms is too small for "
                                    f"{self.n_themes} themes.")
@@ -199,4 +248,5 @@ class CommentThemes:
         return self.themes_[self.themes_["pain_point"]].reset_index(drop=True)
 
 
-__all__ = ["STOP_WORDS", "STOP_WORDS_DE", "STOP_WORDS_EN", "CommentThemes", "name_list", "redact"]
+__all__ = ["GLOSSARY_DE_EN", "STOP_WORDS", "STOP_WORDS_DE", "STOP_WORDS_EN", "CommentThemes",
+           "make_analyzer", "name_list", "redact"]
