@@ -185,8 +185,9 @@ class KeyDrivers:
     Attributes
     ----------
     importance_ : DataFrame, one row per driver: driver, touchpoint, stage, importance (raw,
-        sums to R²), share (of R²), low, high (bootstrap interval of ``share``), rank,
-        performance (mean rating), n (answers).
+        sums to R²), share (of R²), low, high (bootstrap interval of ``share``), beta
+        (standardised multiple-regression coefficient, for reference), rank_stability (share
+        of bootstrap resamples giving the same rank), rank, performance (mean rating), n.
     r2_, r2_low_, r2_high_ : model R² and its bootstrap interval.
     n_ : respondents used.
 
@@ -231,7 +232,10 @@ class KeyDrivers:
                                    f"{len(drivers)} drivers (missing={self.missing!r}).")
         w = None if weights is None else check_weights(d[weights].to_numpy(), len(d), weights)
         fn = _METHODS[self.method]
-        raw = fn(_weighted_corr(Z, w))
+        R = _weighted_corr(Z, w)
+        raw = fn(R)
+        Rxx, rxy = _split(R)
+        beta = np.linalg.solve(_psd(Rxx), rxy)
         r2 = float(raw.sum())
         boots = []
         if self.n_boot:
@@ -263,7 +267,7 @@ class KeyDrivers:
         imp = pd.DataFrame({
             "driver": drivers, "touchpoint": [touchpoint_name(c) for c in drivers],
             "stage": [stage_of(c, stage_map) for c in drivers],
-            "importance": raw, "share": raw / r2, "low": low, "high": high,
+            "importance": raw, "share": raw / r2, "low": low, "high": high, "beta": beta,
             "rank_stability": rank_stability,
             "performance": [p for p, _ in perf], "n": [k for _, k in perf]})
         imp = imp.sort_values("importance", ascending=False).reset_index(drop=True)
