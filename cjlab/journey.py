@@ -800,3 +800,310 @@ def noisy_or_attribution(paths: pd.DataFrame, n_boot: int = 0, ci: float = 0.9, 
         out["contribution_low"], out["contribution_high"] = np.quantile(draws, [a, 1 - a], axis=0)
     out.attrs["base"] = float(par[0])
     return out.sort_values("contribution", ascending=False).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Flows (Sankey)
+# --------------------------------------------------------------------------------------------
+
+def stage_flows(touchpoints: pd.DataFrame, orders: pd.DataFrame | None = None, *, by: str = "stage",
+                max_steps: int = 5, top: int | None = 8, stages: Sequence[str] | None = None,
+                channels: Sequence[str] | None = None, exclude_touchpoints: Sequence[str] = (),
+                on_unknown: str = "raise") -> pd.DataFrame:
+    """Flows between consecutive steps of each customer's journey, for a Sankey diagram.
+
+    ``by="stage"``: each customer's stages in the order first reached (from all touches);
+    ``by="channel"`` (or another touch column): the sequence of touches before the first
+    purchase with consecutive repeats merged, first ``max_steps`` steps. Every journey ends in
+    ``"purchase"`` or ``"no purchase"`` (channel flows) or in its last stage (stage flows).
+    Values outside the ``top`` most frequent are pooled as ``"other"``.
+
+    Returns
+    -------
+    DataFrame source, target, value (customers); nodes are labelled ``"<position>. <value>"``.
+    """
+    if by == "stage":
+        tp, _ = check_stages(touchpoints, on_unknown=on_unknown)
+        if stages is not None:
+            tp = tp[tp["stage"].isin(list(stages))]
+        first = tp.groupby(["customer_id", "stage"], observed=True)["ts"].min().reset_index()
+        first["_o"] = first["stage"].map({s: i for i, s in enumerate(STAGES)})
+        first = first.sort_values(["customer_id", "ts", "_o"], kind="stable")
+        seqs = first.groupby("customer_id", sort=False)["stage"].agg(tuple)
+        seqs = seqs.map(lambda s: s[:max_steps])
+    else:
+        cs = customer_sequences(touchpoints, orders, by=by, channels=channels, stages=stages,
+                                exclude_touchpoints=exclude_touchpoints, collapse_repeats=True)
+        cs = cs[cs["steps"].map(len) > 0]
+        if top is not None:
+            freq = pd.Series([c for st in cs["steps"] for c in st]).value_counts()
+            keep = set(freq.index[:top])
+            cs["steps"] = cs["steps"].map(lambda st: tuple(c if c in keep else "other" for c in st))
+        end = np.where(cs["outcome"] == 1, "purchase", "no purchase")
+        seqs = pd.Series([(*st[:max_steps], e) for st, e in zip(cs["steps"], end)], index=cs["customer_id"])
+    rows: dict[tuple[str, str], int] = {}
+    for st in seqs:
+        for i in range(len(st) - 1):
+            src = f"{i + 1}. {st[i]}"
+            tgt = f"{i + 2}. {st[i + 1]}" if not (by != "stage" and i + 1 == len(st) - 1) else st[i + 1]
+            rows[(src, tgt)] = rows.get((src, tgt), 0) + 1
+    out = pd.DataFrame([(s, t, v) for (s, t), v in rows.items()], columns=["source", "target", "value"])
+    return out.sort_values("value", ascending=False).reset_index(drop=True)
+
+
+def sankey_figure(flows: pd.DataFrame, title: str | None = None, min_value: int = 1):
+    """A plotly Sankey of :func:`stage_flows` (one figure; see :func:`figure_html` to embed it)."""
+    import plotly.graph_objects as go
+
+    from cjlab.plots import PALETTE
+
+    f = flows[flows["value"] >= min_value]
+    labels = list(dict.fromkeys([*f["source"], *f["target"]]))
+    pos = {lab: i for i, lab in enumerate(labels)}
+
+    def colour(lab: str) -> str:
+        name = lab.split(". ", 1)[-1]
+        if name == "purchase":
+            return "#2e7d32"
+        if name == "no purchase":
+            return "#c62828"
+        return PALETTE[abs(hash(name)) % len(PALETTE)]
+
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node={"label": labels, "pad": 12, "thickness": 14, "color": [colour(x) for x in labels]},
+        link={"source": [pos[s] for s in f["source"]], "target": [pos[t] for t in f["target"]],
+              "value": f["value"].tolist(), "color": "rgba(120,120,120,0.25)"}))
+    fig.update_layout(title=title, height=480, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      font={"size": 11})
+    return fig
+
+
+def figure_html(fig, include_plotlyjs: bool = True) -> str:
+    """Self-contained HTML of a plotly figure (plotly.js inlined, no CDN), for reports."""
+    return fig.to_html(include_plotlyjs=include_plotlyjs, full_html=False,
+                       config={"displaylogo": False, "responsive": True})
+
+
+# --------------------------------------------------------------------------------------------
+# Journey map
+# --------------------------------------------------------------------------------------------
+
+def load_actions(spec: str | Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> pd.DataFrame:
+    """The analyst-edited action/owner table (``params/journey_actions.yaml``).
+
+    Accepts a path to a YAML file, its parsed content (a mapping with an ``actions`` list or the
+    list itself) or None. Each entry has ``stage`` and optionally ``touchpoint`` (empty = the
+    whole stage), ``action``, ``owner``, ``due``. Unknown stages are an error.
+    """
+    cols = ["stage", "touchpoint", "action", "owner", "due"]
+    if spec is None:
+        return pd.DataFrame(columns=cols)
+    if isinstance(spec, str):
+        import yaml
+
+        with open(spec, encoding="utf-8") as fh:
+            spec = yaml.safe_load(fh) or {}
+    items = spec.get("actions", []) if isinstance(spec, Mapping) else list(spec)
+    df = pd.DataFrame(list(items))
+    for c in cols:
+        if c not in df.columns:
+            df[c] = None
+    bad = df[~df["stage"].isin(STAGES)]
+    if len(bad):
+        raise JourneyInputError(f"journey actions: {len(bad)} entries with an unknown stage "
+                                f"{bad['stage'].tolist()[:5]}; use one of {', '.join(STAGES)}")
+    df["due"] = df["due"].astype(object).where(df["due"].notna(), None).map(lambda v: None if v is None else str(v))
+    return df[cols]
+
+
+def _rating_rows(survey: pd.DataFrame, touch_keys: pd.DataFrame) -> pd.DataFrame:
+    """Mean rating and NPS per rating_<touchpoint> column, matched to (stage, touchpoint) rows."""
+    cols = [c for c in survey.columns if c.startswith("rating_")]
+    try:  # the survey module's scores (intervals, small-n suppression) when available
+        from cjlab.survey import stage_of, touchpoint_scores
+
+        ts = touchpoint_scores(survey, cols) if cols and "nps" in survey.columns else None
+    except ImportError:  # pragma: no cover - survey module not installed
+        ts, stage_of = None, None
+    rows = []
+    for c in cols:
+        name = c[len("rating_"):]
+        match = touch_keys[(touch_keys["touchpoint"] == name)
+                           | touch_keys["touchpoint"].str.startswith(name + "_")]
+        r = survey[c].dropna().astype(float)
+        if ts is not None:
+            rec = ts.set_index("column").loc[c]
+            mean, nps_v = rec.get("mean_rating", np.nan), rec.get("nps", np.nan)
+        else:
+            mean = r.mean() if len(r) else np.nan
+            s = survey.loc[survey[c].notna(), "nps"].dropna().astype(float) if "nps" in survey.columns else pd.Series(dtype=float)
+            nps_v = 100 * ((s >= 9).mean() - (s <= 6).mean()) if len(s) else np.nan
+        home = stage_of(c) if stage_of is not None else None
+        if len(match):
+            # one row per rating: the survey's stage for it when it has that touchpoint,
+            # otherwise the matching touchpoint with the most customers
+            at_home = match[match["stage"] == home]
+            pick = at_home if len(at_home) else match
+            st, tp = pick.sort_values("customers", ascending=False)[["stage", "touchpoint"]].iloc[0]
+            rows.append({"stage": st, "touchpoint": tp, "rating": mean, "rating_n": len(r), "nps": nps_v})
+        elif home in STAGES:
+            rows.append({"stage": home, "touchpoint": name, "rating": mean, "rating_n": len(r), "nps": nps_v})
+    return pd.DataFrame(rows, columns=["stage", "touchpoint", "rating", "rating_n", "nps"])
+
+
+def _pain_points(survey: pd.DataFrame, n_themes: int = 6, min_lift: float = 1.2) -> dict[str, str]:
+    """Per rating column, the pain-point comment theme most over-represented (lift >= ``min_lift``)
+    among the respondents who rated it 1 or 2 (themes from :class:`cjlab.survey.CommentThemes`)."""
+    try:
+        from cjlab.survey import CommentThemes
+    except ImportError:  # pragma: no cover
+        return {}
+    if "comment" not in survey.columns or survey["comment"].notna().sum() < 30:
+        return {}
+    com = survey["comment"].dropna()
+    try:
+        th = CommentThemes(n_themes=n_themes).fit(com, survey.loc[com.index, "nps"] if "nps" in survey.columns else None)
+    except ValueError:
+        return {}
+    labels = th.themes_.set_index("theme")["label"] if "label" in th.themes_.columns else None
+    assign = th.assignment_
+    base = assign[assign >= 0].value_counts(normalize=True)
+    pains = (set(th.themes_.loc[th.themes_["pain_point"].astype(bool), "theme"])
+             if "pain_point" in th.themes_.columns else None)
+    out = {}
+    for c in (c for c in survey.columns if c.startswith("rating_")):
+        low = survey.index[(survey[c].astype(float) <= 2).fillna(False)]
+        a = assign.reindex(low).dropna()
+        a = a[a >= 0]
+        if len(a) >= 5:
+            # the theme most over-represented among this touchpoint's low raters
+            lift = (a.value_counts(normalize=True) / base).dropna()
+            if pains is not None:
+                lift = lift[lift.index.isin(pains)]
+            lift = lift[lift >= min_lift]
+            if len(lift):
+                top = lift.idxmax()
+                out[c[len("rating_"):]] = str(labels.get(top, top)) if labels is not None else str(top)
+    return out
+
+
+def journey_map(touchpoints: pd.DataFrame, survey: pd.DataFrame | None = None,
+                actions: pd.DataFrame | None = None, *, pain_points: bool = True,
+                min_customers: int = 1, on_unknown: str = "raise") -> pd.DataFrame:
+    """The journey map table: stages x touchpoints with volume, conversion, ratings, NPS, actions.
+
+    Columns
+    -------
+    stage, touchpoint, customers, touches, conversion_next (share of the customers who had
+    this touchpoint at this stage and reached the next lifecycle stage afterwards; none for the
+    last stage), rating (mean survey rating of the touchpoint, where asked), rating_n, nps (of
+    the respondents who rated it), pain_point (top comment theme of low raters, when the survey
+    module finds themes), action, owner, due (from the action table; a stage-wide action
+    applies to every touchpoint of its stage unless a touchpoint-specific one exists).
+    """
+    tp, _ = check_stages(touchpoints, on_unknown=on_unknown)
+    # each customer's last time at each stage: "reached the next stage after this touch"
+    last_at = {st: g.groupby("customer_id")["ts"].max() for st, g in tp.groupby("stage", observed=True)}
+    first_at = tp.groupby(["stage", "touchpoint", "customer_id"], observed=True)["ts"].min().reset_index()
+    rows = []
+    for (stage, touch), g in first_at.groupby(["stage", "touchpoint"], observed=True, sort=False):
+        k = STAGES.index(stage)
+        conv = np.nan
+        if k + 1 < len(STAGES):
+            later = last_at.get(STAGES[k + 1], pd.Series(dtype="datetime64[ns]"))
+            reached = later.reindex(g["customer_id"]).to_numpy() >= g["ts"].to_numpy()
+            conv = float(np.mean(reached))
+        rows.append({"stage": stage, "touchpoint": touch, "customers": len(g), "conversion_next": conv})
+    touches = tp.groupby(["stage", "touchpoint"], observed=True).size().rename("touches").reset_index()
+    out = pd.DataFrame(rows).merge(touches, on=["stage", "touchpoint"])
+    out = out[out["customers"] >= min_customers]
+    if survey is not None and len(survey):
+        rr = _rating_rows(survey, out[["stage", "touchpoint", "customers"]])
+        out = out.merge(rr, on=["stage", "touchpoint"], how="outer")
+        if pain_points:
+            pp = _pain_points(survey)
+            out["pain_point"] = [pp.get(str(t)) if pd.notna(r) else None
+                                 for t, r in zip(out["touchpoint"], out["rating"])]
+            for k, v in pp.items():  # ratings matched to a longer touchpoint name (support -> support_ticket)
+                hit = out["touchpoint"].astype(str).str.startswith(k + "_") & out["rating"].notna()
+                out.loc[hit & out["pain_point"].isna(), "pain_point"] = v
+    for c in ("rating", "rating_n", "nps", "pain_point"):
+        if c not in out.columns:
+            out[c] = np.nan if c != "pain_point" else None
+    act = actions if actions is not None else pd.DataFrame(columns=["stage", "touchpoint", "action", "owner", "due"])
+    specific = act[act["touchpoint"].notna() & (act["touchpoint"].astype(str) != "")]
+    general = act[~act.index.isin(specific.index)].drop(columns="touchpoint").drop_duplicates("stage")
+    out = out.merge(specific, on=["stage", "touchpoint"], how="left")
+    out = out.merge(general, on="stage", how="left", suffixes=("", "_stage"))
+    for c in ("action", "owner", "due"):
+        out[c] = out[c].where(out[c].notna(), out.pop(f"{c}_stage")) if f"{c}_stage" in out.columns else out[c]
+    out["_o"] = out["stage"].map({s: i for i, s in enumerate(STAGES)})
+    out = out.sort_values(["_o", "customers"], ascending=[True, False]).drop(columns="_o")
+    cols = ["stage", "touchpoint", "customers", "touches", "conversion_next", "rating", "rating_n", "nps",
+            "pain_point", "action", "owner", "due"]
+    return out[cols].reset_index(drop=True)
+
+
+def stage_emotion(jmap: pd.DataFrame) -> pd.DataFrame:
+    """Per stage: customers (max over touchpoints), rating weighted by rating_n, NPS (emotion curve)."""
+    rows = []
+    for st in STAGES:
+        g = jmap[jmap["stage"] == st]
+        if g.empty:
+            continue
+        r = g.dropna(subset=["rating"])
+        w = r["rating_n"].astype(float)
+        rows.append({"stage": st, "customers": g["customers"].max(),
+                     "rating": float((r["rating"] * w).sum() / w.sum()) if w.sum() else np.nan,
+                     "nps": float((r["nps"] * w).sum() / w.sum()) if w.sum() and r["nps"].notna().all() else np.nan})
+    return pd.DataFrame(rows)
+
+
+def plot_journey_map(jmap: pd.DataFrame, value: str = "conversion_next", ax=None, max_touchpoints: int = 3):
+    """Journey-map figure: stages as columns, their main touchpoints as cells coloured by
+    ``value`` (conversion to the next stage), the emotion curve (mean rating) on top.
+
+    Returns the axes of the grid (the emotion curve is a twin axes above it).
+    """
+    import matplotlib.pyplot as plt
+
+    stages = [s for s in STAGES if s in set(jmap["stage"])]
+    if ax is None:
+        _, (ax_top, ax) = plt.subplots(2, 1, figsize=(max(8, 1.15 * len(stages)), 6.2),
+                                         gridspec_kw={"height_ratios": [1, 2.4]}, sharex=True)
+    else:
+        ax_top = None
+    cmap = plt.get_cmap("RdYlGn")
+    for i, st in enumerate(stages):
+        g = jmap[(jmap["stage"] == st) & jmap["touches"].notna()].nlargest(max_touchpoints, "customers")
+        for j, rec in enumerate(g.itertuples(index=False)):
+            v = getattr(rec, value)
+            colour = cmap(float(v)) if pd.notna(v) else "#eeeeee"
+            ax.add_patch(plt.Rectangle((i - 0.46, -j - 0.45), 0.92, 0.9, color=colour, alpha=0.85))
+            label = f"{rec.touchpoint.replace('_', ' ')}\n{int(rec.customers):,}"
+            if pd.notna(v):
+                label += f"\n→ {100 * v:.0f} %"
+            if pd.notna(rec.rating):
+                label += f"\nrating {rec.rating:.1f}"
+            if isinstance(rec.action, str) and rec.action:
+                label += "\n★"
+            ax.text(i, -j, label, ha="center", va="center", fontsize=7.5)
+    ax.set_xlim(-0.5, len(stages) - 0.5)
+    ax.set_ylim(-max_touchpoints + 0.45, 0.55)
+    ax.set_xticks(range(len(stages)))
+    ax.set_xticklabels([s.replace("_", " ") for s in stages], rotation=30, ha="right")
+    ax.set_yticks([])
+    ax.grid(False)
+    ax.set_xlabel("cells: touchpoint, customers, → share reaching the next stage (★ = action planned)")
+    if ax_top is not None:
+        emo = stage_emotion(jmap).set_index("stage").reindex(stages)
+        x = np.arange(len(stages))
+        ok = emo["rating"].notna().to_numpy()
+        ax_top.plot(x[ok], emo["rating"].to_numpy()[ok], marker="o", color="#3b6ea8")
+        for xi, v in zip(x[ok], emo["rating"].to_numpy()[ok]):
+            ax_top.annotate(f"{v:.1f}", (xi, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        ax_top.set_ylim(1, 5)
+        ax_top.set_ylabel("mean rating (1–5)")
+        ax_top.set_title("Journey map: how each stage feels and where customers move on")
+    return ax
