@@ -429,7 +429,8 @@ def _chunk(seed: int, index: int, first_id: int, n: int) -> _Chunk:
     nl_month = _to_ts(t_nl).astype("datetime64[M]").astype(str)
     tp.append(pd.DataFrame({"customer_id": ids[nl_owner], "ts_days": t_nl, "channel": "email",
                             "touchpoint": "newsletter_open",
-                            "stage": np.where(buys[nl_owner] & (t_nl > t_first[nl_owner]), "loyalty", "information"),
+                            "stage": np.where(buys[nl_owner] & (t_nl > t_first[nl_owner]), "loyalty",
+                                              np.where(furthest[nl_owner] >= 1, "information", "awareness")),
                             "device": device_for(nl_owner),
                             "campaign": np.char.add("newsletter_", nl_month.astype(str))}))
     touch = pd.concat(tp, ignore_index=True)

@@ -1,0 +1,42 @@
+"""Shared fixtures: a private demo cache per test session, small demo sources, paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SMALL_DEMO = "demo:n_customers=3000,seed=11"
+
+
+def pytest_configure(config):
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _demo_cache(tmp_path_factory):
+    """Generated demo data go to a cache shared by the xdist workers of this run."""
+    if "CJLAB_CACHE" not in os.environ:
+        base = tmp_path_factory.getbasetemp()
+        root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        os.environ["CJLAB_CACHE"] = str(root / "cjlab-cache")
+    yield
+
+
+@pytest.fixture(scope="session")
+def small_demo():
+    """A small demo source (3,000 customers)."""
+    from cjlab.data import open_source
+
+    return open_source(SMALL_DEMO)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared datasets not available at {SHARED_DATA} (only on developer machines and CI)")
+    return SHARED_DATA
