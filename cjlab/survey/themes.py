@@ -135,6 +135,10 @@ class CommentThemes:
     Parameters
     ----------
     n_themes : number of themes.
+    method : ``"kmeans"`` (default; one theme per comment, spherical k-means on the TF-IDF
+        rows, 10 restarts — recovered planted topics in short comments where NMF split a
+        large topic and merged two small ones) or ``"nmf"`` (non-negative matrix
+        factorisation; a comment's theme is its largest loading).
     n_terms : top terms listed per theme.
     n_examples : example comments per theme.
     min_df : a term must occur in at least this many comments.
@@ -153,10 +157,11 @@ class CommentThemes:
     overall_nps_ : NPS (points) of all commenters with a score.
     """
 
-    def __init__(self, n_themes: int = 6, n_terms: int = 8, n_examples: int = 3, min_df: int = 3,
+    def __init__(self, n_themes: int = 6, method: str = "kmeans", n_terms: int = 8, n_examples: int = 3, min_df: int = 3,
                  max_features: int = 3000, extra_stop_words: Sequence[str] = (),
                  glossary: dict[str, str] | None = None, random_state: int | None = 0):
         self.n_themes = n_themes
+        self.method = method
         self.n_terms = n_terms
         self.n_examples = n_examples
         self.min_df = min_df
@@ -169,9 +174,12 @@ class CommentThemes:
             names: Iterable[str] = ()) -> CommentThemes:
         """Fit on ``comments`` (NaN/empty ignored) with optional NPS scores (0–10) aligned by
         index, and customer ``names`` to redact from example comments."""
+        from sklearn.cluster import KMeans
         from sklearn.decomposition import NMF
         from sklearn.feature_extraction.text import TfidfVectorizer
 
+        if self.method not in ("kmeans", "nmf"):
+            raise ValueError("method must be 'kmeans' or 'nmf'")
         comments = pd.Series(comments)
         text = comments.fillna("").astype(str).str.strip()
         keep = text.str.len() > 0
@@ -190,12 +198,19 @@ class CommentThemes:
         if X.shape[1] < self.n_themes:
             raise SurveyInputError(f"comments: vocabulary of {X.shape[1]} terms is too small for "
                                    f"{self.n_themes} themes.")
-        nmf = NMF(n_components=self.n_themes, init="nndsvda", random_state=self.random_state,
-                  max_iter=500)
-        W = nmf.fit_transform(X)
-        H = nmf.components_
+        if self.method == "nmf":
+            model = NMF(n_components=self.n_themes, init="nndsvda", random_state=self.random_state,
+                        max_iter=500)
+            W = model.fit_transform(X)
+            H = model.components_
+            assign = np.where(W.max(axis=1) > 0, W.argmax(axis=1), -1)
+        else:
+            model = KMeans(n_clusters=self.n_themes, n_init=10, random_state=self.random_state)
+            labels = model.fit_predict(X)
+            H = np.clip(model.cluster_centers_, 0, None)
+            W = np.asarray(X @ H.T)   # similarity of each comment to each theme centre
+            assign = np.where(np.asarray(X.sum(axis=1)).ravel() > 0, labels, -1)
         terms = np.array(vec.get_feature_names_out())
-        assign = np.where(W.max(axis=1) > 0, W.argmax(axis=1), -1)
         self.assignment_ = pd.Series(-1, index=comments.index, name="theme")
         self.assignment_.loc[text.index] = assign
         score = None if nps is None else nps.loc[text.index].to_numpy(float)
@@ -238,7 +253,7 @@ class CommentThemes:
         self.themes_ = t.reset_index(drop=True)
         self.overall_nps_ = float(overall)
         self.n_comments_ = len(text)
-        self.vectorizer_, self.nmf_ = vec, nmf
+        self.vectorizer_, self.model_ = vec, model
         return self
 
     def pain_points(self) -> pd.DataFrame:
