@@ -3,17 +3,13 @@ topics and on the demo data, redaction and HTML escaping of comments."""
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from cjlab.report import display as rd  # noqa: E402
-from cjlab.survey import (  # noqa: E402
+from cjlab.report import display as rd
+from cjlab.survey import (
     CommentThemes,
     SurveyInputError,
     cronbach_alpha,
@@ -21,8 +17,8 @@ from cjlab.survey import (  # noqa: E402
     name_list,
     redact,
 )
-from cjlab.survey.plotting import plot_likert  # noqa: E402
-from cjlab.survey.themes import GLOSSARY_DE_EN  # noqa: E402
+from cjlab.survey.plotting import plot_likert
+from cjlab.survey.themes import GLOSSARY_DE_EN
 
 
 def _items(n, k, rho, seed):
