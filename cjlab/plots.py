@@ -14,10 +14,6 @@ Examples
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import pandas as pd

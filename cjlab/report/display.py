@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 KPI_MIME = "application/vnd.cjlab.kpi+json"
+HEADLINE_END = "<!--/cj-headline-->"
 
 _CSS = """
 <style>
@@ -69,7 +70,7 @@ def _clean(v: Any) -> Any:
 def kpi(name: str, value: Any, *, low: float | None = None, high: float | None = None,
         unit: str | None = None, label: str | None = None, group: str | None = None,
         n: int | None = None, higher_is_better: bool | None = None,
-        show: bool = True) -> dict[str, Any]:
+        show: bool = True) -> dict[str, Any] | None:
     """Record a headline figure for ``kpis.json`` (and for monitoring across runs).
 
     Parameters
@@ -87,7 +88,8 @@ def kpi(name: str, value: Any, *, low: float | None = None, high: float | None =
 
     Returns
     -------
-    dict with the record.
+    The record as a dict when ``show`` is False; None when it was emitted (so a notebook
+    cell ending in ``kpi(...)`` prints nothing).
     """
     rec = {"name": name, "value": _clean(value), "low": _clean(low), "high": _clean(high),
            "unit": unit, "label": label or name.replace("_", " ").capitalize(), "group": group,
@@ -96,6 +98,7 @@ def kpi(name: str, value: Any, *, low: float | None = None, high: float | None =
         from IPython.display import display
 
         display({KPI_MIME: rec}, raw=True)
+        return None
     return rec
 
 
@@ -156,7 +159,7 @@ def headline(title: str, items: Iterable[str] | Mapping[str, str], status: str |
         lis = "".join(f"<li>{esc(v)}</li>" for v in items)
     cls = f' class="cj-status-{status}"' if status in ("good", "bad") else ""
     markup = (f'<div class="cj-headline" id="headline"><h2{cls}>{esc(title)}</h2>'
-              f"<ul>{lis}</ul></div>")
+              f"<ul>{lis}</ul></div>{HEADLINE_END}")
     _display_html(markup)
     return markup
 
@@ -196,7 +199,7 @@ def table_html(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
 
 
 def _format_cell(v: Any, f: str | None) -> tuple[str, bool]:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or (not isinstance(v, list | tuple | dict) and pd.isna(v)):
         return "–", False
     if isinstance(v, bool):
         return ("yes" if v else "no"), True

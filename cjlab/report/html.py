@@ -20,7 +20,7 @@ from typing import Any
 
 import nbformat
 
-from cjlab.report.display import KPI_MIME
+from cjlab.report.display import HEADLINE_END, KPI_MIME
 
 TEMPLATES = Path(__file__).parent / "templates"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -28,7 +28,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 _EXTRA_CSS = """
 <style>
-body{max-width:1100px;margin:0 auto}
+body{max-width:1100px;margin:0 auto;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif}
 .cj-banner{background:#fdecea;border:2px solid #c62828;color:#7f1d1d;padding:14px 18px;margin:16px 0;border-radius:6px;font-size:15px}
 .cj-banner h2{margin:0 0 6px;color:#c62828}
 .cj-failure{background:#fdecea;border-left:6px solid #c62828;padding:10px 14px;margin:8px 0;font-size:14px;white-space:pre-wrap}
@@ -154,16 +154,11 @@ def render_html(ipynb: Path, out: Path, meta: dict[str, Any], result: dict[str, 
         top += _banner(result)
     toc = _toc(clean)
     body = body.replace("</head>", _EXTRA_CSS + "</head>", 1)
-    # banner and run info first; the table of contents right after the headline box when there is one
-    body = re.sub(r"(<main[^>]*>|<body[^>]*>)", lambda m: m.group(1) + top, body, count=1)
-    if toc:
-        marker = 'id="headline"'
-        idx = body.find(marker)
-        end = body.find("</div></div>", idx) if idx >= 0 else -1
-        if idx >= 0 and end >= 0:
-            body = body[:end + len("</div></div>")] + toc + body[end + len("</div></div>"):]
-        else:
-            body = re.sub(r"(<main[^>]*>|<body[^>]*>)", lambda m: m.group(1) + toc, body, count=1)
+    if toc and HEADLINE_END in body:  # contents right after the headline box
+        body = body.replace(HEADLINE_END, HEADLINE_END + toc, 1)
+    elif toc:
+        top += toc
+    body = re.sub(r"<body[^>]*>", lambda m: m.group(0) + top, body, count=1)
     body = body.replace("</body>", _meta_section(meta, result, stats) + "</body>", 1)
     out.write_text(body, encoding="utf-8")
     return {"stderr_outputs": stats["stderr_outputs"], "widget_views": stats["widget_views"],

@@ -155,7 +155,8 @@ def _execute(job: dict[str, Any], results: Any) -> None:
     """Worker process: execute one notebook, render its HTML, report back."""
     with contextlib.suppress(OSError):
         os.setsid()  # own process group: the parent can stop the kernel with us
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # kernels draw inline (never inherit a headless Agg backend from the caller)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     import warnings
 
