@@ -208,3 +208,9 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ScoreRangeError):
         ces([0, 3])
     assert nps([9, np.nan, 3]).n_missing == 1
+
+
+def test_compare_waves_respects_min_n():
+    df = pd.DataFrame({"wave": ["a"] * 200 + ["b"] * 12, "nps": _sample(212, seed=4)})
+    d = compare_waves(df, "a", "b", min_n=30)
+    assert np.isnan(d.diff) and not d.distinguishable and "too few respondents in b (n=12)" in d.verdict

@@ -36,6 +36,10 @@ def likert_table(df: pd.DataFrame, items: Sequence[str], by: str | None = None,
     rows = []
     for key, g in groups:
         for it in items:
+            if g[it].notna().sum() == 0:   # nobody in this group answered the item
+                rows.extend({**({by: key} if by is not None else {}), "item": it, "level": lv,
+                             "share": np.nan, "n": 0} for lv in levels)
+                continue
             c = check_scores(g[it], scale=scale, name=it,
                              weights=None if weights is None else g[weights])
             w = np.ones(len(c.values)) if c.weights is None else c.weights

@@ -352,12 +352,14 @@ def _fmt(v: float, unit: str) -> str:
 
 
 def compare_waves(df: pd.DataFrame, wave_a, wave_b, metric: str = "nps", wave_col: str = "wave",
-                  weights: str | None = None, level: float = 0.95, **kwargs) -> WaveComparison:
+                  weights: str | None = None, level: float = 0.95, min_n: int = 0,
+                  **kwargs) -> WaveComparison:
     """Difference of a score between two waves (independent samples) with interval and a
     plain verdict whether it is distinguishable from sampling noise.
 
     The difference ``b − a`` has ``se = sqrt(se_a² + se_b²)`` and a normal interval; the
-    change is called distinguishable when that interval excludes 0.
+    change is called distinguishable when that interval excludes 0. When a wave has fewer
+    than ``min_n`` respondents the difference is not computed (NaN) and the verdict says so.
     """
     require_columns(df, [wave_col])
     est = {}
@@ -370,13 +372,20 @@ def compare_waves(df: pd.DataFrame, wave_a, wave_b, metric: str = "nps", wave_co
         est[wv] = estimate(g, metric, weights=weights, level=level, **kwargs)
     a, b = est[wave_a], est[wave_b]
     z = _z(level)
+    label = METRICS[metric][4]
+    small = [(wv, e.n) for wv, e in ((wave_a, a), (wave_b, b)) if e.n < min_n]
+    if small:
+        txt = ", ".join(f"{wv} (n={n})" for wv, n in small)
+        nan = float("nan")
+        return WaveComparison(metric, wave_a, wave_b, a, b, nan, nan, nan, nan, nan, level, False,
+                              f"{label}: too few respondents in {txt} (minimum {min_n}) to "
+                              "compare the waves.")
     diff = b.value - a.value
     se = float(np.hypot(a.se, b.se))
     low, high = diff - z * se, diff + z * se
     p = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else float("nan")
     dist = bool(low > 0 or high < 0)
     unit = METRICS[metric][3]
-    label = METRICS[metric][4]
     pct = f"{round(100 * level)} %"
     if dist:
         word = "rose" if diff > 0 else "fell"

@@ -223,11 +223,18 @@ class CommentThemes:
             overall, overall_det = np.nan, np.nan
         rows = []
         for k in range(self.n_themes):
-            top = terms[np.argsort(-H[k])[: self.n_terms]]
+            o = np.argsort(-H[k])[: self.n_terms]
+            o = o[H[k, o] >= 0.1 * H[k, o[0]]]     # leave out terms barely in the theme
+            top = terms[o]
             m = assign == k
             idx = np.flatnonzero(m)
-            order = idx[np.argsort(-W[idx, k])][: self.n_examples]
-            ex = [redact(text.iloc[i], names)[:240] for i in order]
+            ex: list[str] = []
+            for i in idx[np.argsort(-W[idx, k])]:     # most typical first, no repeats
+                e = redact(text.iloc[i], names)[:240]
+                if e not in ex:
+                    ex.append(e)
+                if len(ex) == self.n_examples:
+                    break
             row = {"theme": k, "label": " / ".join(top[:3]), "top_terms": ", ".join(top),
                    "n": int(m.sum()), "share": float(m.mean())}
             if score is not None:
