@@ -361,7 +361,7 @@ def run(notebooks: Sequence[str] | None = None, *, name: str | None = None,
         "limits": {"cell_timeout_s": cell_timeout, "wall_timeout_s": wall_timeout, "jobs": jobs},
     }
     job_list = []
-    for p, values, full in plan:
+    for p, _given, full in plan:
         report_meta = {"run": name, "date": today.isoformat(), "notebook": p.stem, "parameters": full,
                        "data": sources.get(full.get("data_source")), "git": manifest["git"],
                        "started_at": started}

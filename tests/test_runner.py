@@ -1,0 +1,156 @@
+"""End to end: real Papermill kernels, real nbconvert HTML, the report folder and its records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cjlab.report.runner import run
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("runner")]
+SMALL = "demo:n_customers=1500,seed=3"
+
+
+def _nb(path: Path, params: str, *cells: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    p = nbformat.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Test notebook"), p,
+                *[nbformat.v4.new_code_cell(c) for c in cells]]
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A throw-away project: the real data overview notebook plus a failing and a slow one."""
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params" / "runs").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "00_data_overview.ipynb", tmp_path / "notebooks")
+    shutil.copy(ROOT / "params" / "00_data_overview.yaml", tmp_path / "params")
+    _nb(tmp_path / "notebooks" / "01_fails.ipynb", 'data_source: str = "demo"',
+        "from cjlab.report import display as rd\nrd.headline('Before the failure', ['step one ran'])\n"
+        "rd.kpi('steps_done', 1)",
+        "raise ValueError('planted failure: orders table has no rows for 2025')",
+        "print('never reached')")
+    _nb(tmp_path / "notebooks" / "02_slow.ipynb", 'data_source: str = "demo"\nseconds: int = 1',
+        "import time\ntime.sleep(seconds)\nprint('slept')")
+    return tmp_path
+
+
+def test_run_writes_dated_report_manifest_kpis_and_index(project):
+    day = dt.date(2026, 1, 15)
+    res = run(["00_data_overview", "01_fails"], name="e2e", root=project, data_source=SMALL,
+              jobs=2, progress=False, today=day)
+    folder = project / "reports" / "2026-01-15" / "e2e"
+    assert res.folder == folder and folder.is_dir()
+    assert res.status == "failed" and res.exit_code == 1
+    status = {r.notebook: r.status for r in res.notebooks}
+    assert status == {"00_data_overview": "completed", "01_fails": "failed"}
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["name"] == "e2e"
+    assert manifest["data_sources"][SMALL]["fingerprint"].startswith("sha256:")
+    assert manifest["data_sources"][SMALL]["tables"]["customers"] == 1500
+    assert manifest["versions"]["papermill"] and manifest["versions"]["python"]
+    nbs = {n["notebook"]: n for n in manifest["notebooks"]}
+    assert nbs["00_data_overview"]["parameters"]["data_source"] == SMALL
+    assert nbs["01_fails"]["error"]["type"] == "ValueError"
+    assert "planted failure" in nbs["01_fails"]["error"]["message"]
+    for n in nbs.values():
+        assert n["duration_s"] > 0 and n["started_at"] and n["finished_at"]
+
+    kpis = json.loads((folder / "kpis.json").read_text())["kpis"]
+    by_name = {(k["notebook"], k["name"]): k for k in kpis}
+    assert by_name[("00_data_overview", "customers")]["value"] == 1500
+    assert ("01_fails", "steps_done") in by_name  # recorded before the failure
+
+    good = (folder / "00_data_overview.html").read_text()
+    assert 'id="headline"' in good and "<img" in good and 'id="run-parameters"' in good
+    assert "import cjlab" not in good and "open_source(" not in good  # no code
+    assert "Traceback" not in good, good[good.find("Traceback") - 500:good.find("Traceback") + 300]
+    assert 'id="failure"' not in good
+    assert '<script src="http' not in good and "cdnjs" not in good  # opens offline
+
+    bad = (folder / "01_fails.html").read_text()
+    assert "This report is incomplete" in bad and "planted failure" in bad
+    assert "Before the failure" in bad  # rendered up to the failing cell
+    assert "never reached" not in bad and "Traceback" not in bad
+
+    index = (project / "reports" / "index.html").read_text()
+    assert "2026-01-15/e2e/00_data_overview.html" in index and "failed" in index
+    assert not list((project / "reports").glob(".tmp-*"))
+
+
+def test_same_day_runs_get_distinct_folders_and_never_overwrite(project):
+    day = dt.date(2026, 2, 1)
+    a = run(["02_slow"], name="same", root=project, data_source=SMALL, progress=False, today=day)
+    marker = a.folder / "manifest.json"
+    before = marker.read_text()
+    b = run(["02_slow"], name="same", root=project, data_source=SMALL, progress=False, today=day)
+    assert a.ok and b.ok
+    assert a.folder.name == "same" and b.folder.name == "same-2"
+    assert marker.read_text() == before
+    index = (project / "reports" / "index.html").read_text()
+    assert index.index("same-2") < index.index("2026-02-01/same/")  # newest first
+
+
+def test_cell_timeout_fails_the_notebook(project):
+    res = run(["02_slow"], name="slow", root=project, data_source=SMALL, progress=False,
+              overrides={"seconds": 60}, cell_timeout=3, today=dt.date(2026, 3, 1))
+    nb = res.notebooks[0]
+    assert nb.status in ("timeout", "failed") and res.exit_code == 1
+    assert nb.duration_s < 50
+
+
+def test_wall_clock_limit_kills_the_notebook(project):
+    res = run(["02_slow"], name="wall", root=project, data_source=SMALL, progress=False,
+              overrides={"seconds": 120}, wall_timeout=8, today=dt.date(2026, 3, 2))
+    nb = res.notebooks[0]
+    assert nb.status == "timeout" and "wall-clock" in nb.error["message"]
+    assert res.folder.is_dir()
+
+
+def test_invalid_data_stop_the_run_before_any_report(project, tmp_path):
+    from cjlab.data import DataValidationError
+    from cjlab.data.synth import generate
+
+    data = tmp_path / "bad"
+    data.mkdir()
+    tables = generate(300, seed=1).tables
+    tables["orders"].loc[0, "amount"] = -10.0
+    for name, df in tables.items():
+        df.to_parquet(data / f"{name}.parquet")
+    with pytest.raises(DataValidationError, match="orders.amount: below_minimum"):
+        run(["00_data_overview"], name="bad", root=project, data_source=str(data), progress=False)
+    assert not (project / "reports").exists() or not list((project / "reports").glob("*/bad"))
+
+
+def test_cli_exit_codes(project, monkeypatch, capsys):
+    from cjlab.cli import main
+
+    monkeypatch.setenv("CJLAB_HOME", str(project))
+    assert main(["run", "02_slow", "--data", SMALL, "--no-progress", "--name", "cli"]) == 0
+    assert main(["run", "02_slow", "-p", "seconds=soon", "--no-progress"]) == 2
+    assert "seconds: expected int" in capsys.readouterr().err
+    assert main(["run", "01_fails", "--data", SMALL, "--no-progress"]) == 1
+
+
+def test_plain_papermill_cli_runs_the_notebooks(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "o.ipynb"
+    r = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "00_data_overview.ipynb"),
+                        str(out), "-p", "data_source", SMALL, "--cwd", str(ROOT / "notebooks")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from cjlab.report.display import kpis_from_notebook
+
+    assert {k["name"] for k in kpis_from_notebook(out)} >= {"customers", "revenue"}
