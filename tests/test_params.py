@@ -104,7 +104,7 @@ def test_project_notebooks_declare_parameters_papermill_reads_alike(nb):
     assert "data_source" in ours
     assert set(ours) == set(theirs)
     assert (ROOT / "params" / f"{nb.stem}.yaml").exists(), "every notebook has a defaults file"
-    values, problems = resolve(nb, ours, ROOT / "params")
+    _, problems = resolve(nb, ours, ROOT / "params")
     assert problems == []
 
 

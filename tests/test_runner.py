@@ -127,7 +127,7 @@ def test_invalid_data_stop_the_run_before_any_report(project, tmp_path):
     tables["orders"].loc[0, "amount"] = -10.0
     for name, df in tables.items():
         df.to_parquet(data / f"{name}.parquet")
-    with pytest.raises(DataValidationError, match="orders.amount: below_minimum"):
+    with pytest.raises(DataValidationError, match=r"orders\.amount: below_minimum"):
         run(["00_data_overview"], name="bad", root=project, data_source=str(data), progress=False)
     assert not (project / "reports").exists() or not list((project / "reports").glob("*/bad"))
 
