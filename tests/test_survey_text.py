@@ -150,8 +150,10 @@ def test_redact():
     cust = pd.DataFrame({"name": ["Max Muster", "Li Wu"]})
     names = name_list(cust)
     assert "Max Muster" in names and "Muster" in names and "Wu" not in names  # short parts kept out
-    out = redact("Max Muster (max@ex.org, +49 170 1234567) meinte: muster!", names)
+    out = redact("max muster (max@ex.org, +49 170 1234567) meinte: Muster!", names)
     assert out == "[name] ([e-mail], [phone]) meinte: [name]!"
+    # a surname on its own is matched as written: the German word "lange" stays
+    assert redact("Es dauert zu lange, sagt Lange", ["Lange"]) == "Es dauert zu lange, sagt [name]"
 
 
 def test_theme_errors():

@@ -67,6 +67,7 @@ from .weighting import (
 from .workflow import (
     SurveyWeights,
     collapse_rare,
+    customer_names,
     population_frame,
     resolve_waves,
     suppression_note,
@@ -99,6 +100,7 @@ __all__ = [
     "compare_waves",
     "cronbach_alpha",
     "csat",
+    "customer_names",
     "design_effect",
     "estimate",
     "importance_performance",

@@ -94,14 +94,18 @@ _TOKEN = r"(?u)\b[^\W\d_]{3,}\b"
 
 
 def redact(text: str, names: Iterable[str] = ()) -> str:
-    """Replace e-mail addresses, phone numbers and the given ``names`` (whole words,
-    case-insensitive; full names first) by placeholders."""
+    """Replace e-mail addresses, phone numbers and the given ``names`` by placeholders.
+
+    Names are matched as whole words, longest first: names with a space (full names) in any
+    letter case, single words (a first or last name on its own) only as written, so that a
+    surname such as "Lange" does not blank the German word "lange"."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return ""
     t = _EMAIL.sub("[e-mail]", str(text))
     t = _PHONE.sub("[phone]", t)
     for nm in sorted({str(n).strip() for n in names if n and str(n).strip()}, key=len, reverse=True):
-        t = re.sub(rf"(?<!\w){re.escape(nm)}(?!\w)", "[name]", t, flags=re.IGNORECASE)
+        flags = re.IGNORECASE if " " in nm else 0
+        t = re.sub(rf"(?<!\w){re.escape(nm)}(?!\w)", "[name]", t, flags=flags)
     return t
 
 

@@ -127,6 +127,20 @@ def weight_respondents(survey: pd.DataFrame, customers: pd.DataFrame,
     return SurveyWeights(w, res, margins, notes)
 
 
+def customer_names(source) -> list[str]:
+    """Customer names (full and parts) from a :class:`cjlab.data.DataSource`, used only to
+    redact them from comments (:func:`cjlab.survey.redact`); never shown. Empty when the
+    source has no ``customers.name`` column."""
+    from .themes import name_list
+
+    if "customers" not in getattr(source, "tables", ()):
+        return []
+    rel = source.relation("customers")
+    if "name" not in rel.columns:
+        return []
+    return name_list(rel.select("name").df())
+
+
 def suppression_note(table: pd.DataFrame, min_n: int, what: str = "cell",
                      label_cols: Sequence[str] = ()) -> str | None:
     """Text for the cells suppressed for having fewer than ``min_n`` respondents, or None."""
@@ -141,5 +155,5 @@ def suppression_note(table: pd.DataFrame, min_n: int, what: str = "cell",
             f"shown as numbers{listed}.")
 
 
-__all__ = ["SurveyWeights", "collapse_rare", "population_frame", "resolve_waves",
+__all__ = ["SurveyWeights", "collapse_rare", "customer_names", "population_frame", "resolve_waves",
            "suppression_note", "wave_order", "weight_respondents"]

@@ -1,0 +1,63 @@
+"""End to end: notebooks/01_survey.ipynb through the cjlab runner on a small demo company
+whose survey holds a malicious comment with personal data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_survey_notebook_end_to_end(tmp_path, small_demo):
+    import nbformat
+
+    from cjlab.report.display import kpis_from_notebook
+    from cjlab.report.runner import run
+
+    tables = small_demo.load(*small_demo.tables)
+    s = tables["survey_responses"].copy()
+    cust = small_demo.relation("customers").df().set_index("customer_id")   # with name, email
+    rows = s.index[:15]
+    who = cust.loc[s.loc[rows, "customer_id"]]
+    s.loc[rows, "comment"] = [f"<script>alert(1)</script> Die Lieferung kam viel zu spät. {n}, {e}"
+                              for n, e in zip(who["name"], who["email"])]
+    s.loc[rows, "nps"] = 0
+    tables["survey_responses"] = s
+    data = tmp_path / "data"
+    data.mkdir()
+    tables["customers"] = cust.reset_index()
+    for name, df in tables.items():
+        df.to_parquet(data / f"{name}.parquet")
+
+    res = run(["01_survey"], data_source=str(data), reports_dir=tmp_path / "reports", root=ROOT,
+              progress=False, name="survey_e2e", cell_timeout=300, wall_timeout=600)
+    assert res.ok, res
+    folder = next((tmp_path / "reports").glob("*/survey_e2e"))
+    html = (folder / "01_survey.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    for n, e in zip(who["name"], who["email"]):
+        assert e not in html
+        assert n not in html
+
+    nb = nbformat.read(folder / "01_survey.ipynb", as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    first_html = next(o for o in outputs if "text/html" in o.get("data", {}))
+    assert 'id="headline"' in first_html["data"]["text/html"]
+
+    kpis = kpis_from_notebook(nb)
+    waves = sorted(s["wave"].unique())
+    nps_rows = {k["group"]: k for k in kpis if k["name"] == "nps"}
+    assert set(nps_rows) == set(waves)
+    for k in nps_rows.values():
+        assert (k["value"] is None) == (k["n"] < 30)      # small waves suppressed, not shown
+        if k["value"] is not None:
+            assert k["low"] <= k["value"] <= k["high"]
+    assert {"csat_top2", "ces_mean", "nps_change"} <= {k["name"] for k in kpis}
+    assert json.loads((folder / "kpis.json").read_text())
