@@ -214,3 +214,42 @@ def test_compare_waves_respects_min_n():
     df = pd.DataFrame({"wave": ["a"] * 200 + ["b"] * 12, "nps": _sample(212, seed=4)})
     d = compare_waves(df, "a", "b", min_n=30)
     assert np.isnan(d.diff) and not d.distinguishable and "too few respondents in b (n=12)" in d.verdict
+
+
+def test_weighted_bayes_uses_effective_counts():
+    x = _sample(300, seed=12)
+    a = nps(x, method="bayes", seed=3)
+    b = nps(x, weights=np.full(300, 0.7), method="bayes", seed=3)
+    # equal weights: effective counts equal the raw counts, so the posteriors coincide
+    assert (b.value, b.low, b.high) == pytest.approx((a.value, a.low, a.high), abs=1e-9)
+    w = np.where(x >= 9, 2.0, 1.0)      # up-weighting promoters moves the interval up
+    c = nps(x, weights=w, method="bayes", seed=3)
+    assert c.low > a.low and c.high > a.high
+    assert c.n_effective == pytest.approx(w.sum() ** 2 / (w**2).sum())
+
+
+def test_plot_helpers_draw_what_they_are_given():
+    import matplotlib.pyplot as plt
+
+    from cjlab.survey import KeyDrivers, importance_performance, rake
+    from cjlab.survey import plotting as svp
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"wave": np.repeat(["w1", "w2", "w3"], 200), "nps": _sample(600, seed=1),
+                       "csat": rng.integers(1, 6, 600), "ces": rng.integers(1, 8, 600),
+                       "seg": rng.choice(["a", "b", "c"], 600),
+                       "rating_delivery": rng.integers(1, 6, 600), "rating_app": rng.integers(1, 6, 600)})
+    trend = scorecard(df, ["nps"], by="wave")
+    ax = svp.plot_trend(trend)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), trend["value"])
+    seg = scorecard(df, ["nps"], by="seg", min_n=0)
+    ax = svp.plot_segments(seg, "seg", reference=0)
+    assert len(ax.get_yticklabels()) == 3
+    kd = KeyDrivers(n_boot=20).fit(df)
+    ax = svp.plot_drivers(kd.importance_)
+    assert sorted(p.get_width() for p in ax.patches) == pytest.approx(sorted(kd.importance_["share"]))
+    ax = svp.plot_quadrant(importance_performance(kd.importance_))
+    assert len(ax.texts) == 2
+    ax = svp.plot_weights(rake(df, {"seg": {"a": 0.5, "b": 0.3, "c": 0.2}}))
+    assert sum(p.get_height() for p in ax.patches) == 600
+    plt.close("all")

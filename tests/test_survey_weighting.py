@@ -128,3 +128,13 @@ def test_margin_errors():
         poststratify(df, ["country"], pop)
     with pytest.raises(WeightError):
         rake(df, MARGINS, base_weights=np.r_[0.0, np.ones(len(df) - 1)])
+
+
+def test_poststratify_trimming_reports_gap():
+    df = pd.DataFrame({"t": ["a"] * 95 + ["b"] * 5})
+    pop = pd.DataFrame({"t": ["a", "b"], "share": [0.5, 0.5]})
+    free = poststratify(df, ["t"], pop)
+    assert free.weights.max() / free.weights.min() == pytest.approx((0.5 / 0.05) / (0.5 / 0.95))
+    cut = poststratify(df, ["t"], pop, trim=(0.0, 4.0))
+    assert cut.weights.max() <= 4.0 * cut.weights.mean() * (1 + 1e-9)
+    assert not cut.converged and cut.max_error > 0.1 and cut.n_trimmed == 5

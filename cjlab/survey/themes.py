@@ -51,7 +51,8 @@ meiner mich mir mit muss musste nach nicht nichts noch nun nur ob oder ohne scho
 seinem seinen seiner sich sie sind so solche soll sollte sondern sonst über um und uns unser unsere
 unter viel vom von vor war waren warum was weil welche welchem welchen welcher wenn wer werde
 werden wie wieder will wir wird wirklich wo wollen wurde wurden zu zum zur zwar zwischen ganz
-leider total echt mal bitte danke gibt geht ging gut wäre würde hätte eher sowie
+leider total echt mal bitte danke gibt geht ging gut wäre würde hätte eher sowie kam kamen kommt
+komme gerne
 """.split())
 
 STOP_WORDS = STOP_WORDS_EN | STOP_WORDS_DE

@@ -157,6 +157,23 @@ def _trim_bounds(trim, w: np.ndarray) -> tuple[float, float] | None:
     return lo * mean, hi * mean
 
 
+def _trim_to_total(w: np.ndarray, bounds: tuple[float, float], total: float,
+                   max_iter: int = 100) -> np.ndarray:
+    """Clip weights to ``bounds`` while keeping their sum at ``total``: the excess of
+    clipped weights is spread over the unclipped ones, repeated until no weight is out."""
+    lo, hi = bounds
+    w = w.copy()
+    for _ in range(max_iter):
+        w = np.clip(w, lo, hi)
+        fixed = (w <= lo) | (w >= hi)
+        free = w[~fixed].sum()
+        need = total - w[fixed].sum()
+        if free <= 0 or abs(need - free) <= 1e-13 * total:
+            break
+        w[~fixed] *= need / free
+    return w
+
+
 def rake(df: pd.DataFrame, margins: MarginSpec, base_weights=None, *, max_iter: int = 500,
          tol: float = 1e-10, trim: tuple[float, float] | None = None,
          total: float | None = None) -> WeightingResult:
@@ -210,7 +227,7 @@ def rake(df: pd.DataFrame, margins: MarginSpec, base_weights=None, *, max_iter: 
         if err < tol:
             converged = True
             break
-    w *= T / w.sum()
+    w = w * (T / w.sum()) if bounds is None else _trim_to_total(w, bounds, T)
     return _result(df, w, "raking", converged, it, history, trim, bounds, margins)
 
 
@@ -283,8 +300,7 @@ def poststratify(df: pd.DataFrame, cells: Sequence[str], population: pd.DataFram
     w = w * (T * pop.to_numpy() / sums)[code]
     bounds = _trim_bounds(trim, w)
     if bounds is not None:
-        w = np.clip(w, *bounds)
-        w *= T / w.sum()
+        w = _trim_to_total(w, bounds, T)
     err = float(np.max(np.abs(np.bincount(code, weights=w, minlength=len(pop)) / w.sum()
                               - pop.to_numpy())))
     margins = {c: population.groupby(c, observed=True)[share].sum() for c in cells}
