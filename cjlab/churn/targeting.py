@@ -137,7 +137,7 @@ def at_risk_list(scores: pd.DataFrame, offer_cost: float, success_rate: float,
     df["clv"] = v
     df["value_at_risk"] = p * v
     df["expected_profit"] = p * success_rate * v - offer_cost
-    consent = (df["marketing_opt_in"].fillna(False).astype(bool).to_numpy()
+    consent = (df["marketing_opt_in"].astype("boolean").fillna(False).to_numpy(dtype=bool)
                if "marketing_opt_in" in df.columns else np.ones(len(df), bool))
     ok = np.ones(len(df), bool) if include_no_consent else consent
     order = _order(p, v, rank_by)
