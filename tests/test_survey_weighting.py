@@ -138,3 +138,36 @@ def test_poststratify_trimming_reports_gap():
     cut = poststratify(df, ["t"], pop, trim=(0.0, 4.0))
     assert cut.weights.max() <= 4.0 * cut.weights.mean() * (1 + 1e-9)
     assert not cut.converged and cut.max_error > 0.1 and cut.n_trimmed == 5
+
+
+def test_weight_respondents_against_customer_base():
+    from cjlab.survey import weight_respondents
+
+    rng = np.random.default_rng(4)
+    customers = pd.DataFrame({"customer_id": np.arange(5000),
+                              "country": rng.choice(["DE", "AT", "CH", "LU"], 5000, p=[0.5, 0.3, 0.19, 0.01]),
+                              "acquisition_channel": rng.choice(["web", "social"], 5000)})
+    orders = pd.DataFrame({"customer_id": np.arange(0, 5000, 2)})          # buyers: even ids
+    resp = rng.choice(np.arange(0, 5000, 2), 400, replace=False)
+    resp = resp[customers.loc[resp, "country"].to_numpy() != "LU"]          # no respondent from LU
+    survey = pd.DataFrame({"customer_id": np.r_[resp, [-1]], "nps": 9})    # one unknown customer
+    sw = weight_respondents(survey, customers, ["country", "acquisition_channel"], orders=orders)
+    assert sw.weights.isna().sum() == 1 and any("without a matching customer" in n for n in sw.notes)
+    # LU has no respondent: merged with the smallest category that has some (CH)
+    assert any("['CH', 'LU']" in n and "merged" in n for n in sw.notes)
+    buyers = customers[customers.customer_id % 2 == 0]
+    other = sw.result.margins.query("variable == 'country' and category == 'other'")
+    assert other["weighted"].iloc[0] == pytest.approx(buyers["country"].isin(["CH", "LU"]).mean(),
+                                                      abs=1e-8)
+    got = sw.result.margins.set_index(["variable", "category"])["weighted"]
+    want = buyers["acquisition_channel"].value_counts(normalize=True)
+    for cat, share in want.items():
+        assert got[("acquisition_channel", cat)] == pytest.approx(share, abs=1e-8)
+    with pytest.raises(MarginError, match="LU"):
+        weight_respondents(survey, customers, ["country"], orders=orders, collapse_missing=False)
+    with pytest.raises(MarginError, match="no respondent"):
+        weight_respondents(survey, customers, ["country", "acquisition_channel"], orders=orders,
+                           method="poststratification")
+    ok = weight_respondents(survey, customers, ["acquisition_channel"], orders=orders,
+                            method="poststratification")
+    assert ok.result.method == "poststratification" and ok.result.max_error < 1e-10

@@ -41,6 +41,8 @@ def plot_segments(table: pd.DataFrame, by: str, metric: str = "nps", reference: 
                       title=title or f"{d['label'].iloc[0] if len(d) else metric} by {by}")
     if len(d) and d["unit"].iloc[0] == "share":
         plots.percent_axis(ax, "x")
+    elif len(d) and d["unit"].iloc[0] == "points":
+        ax.set_xlabel("points (−100 to +100)")
     return ax
 
 

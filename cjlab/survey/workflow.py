@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from ._common import MarginError, SurveyInputError, require_columns
-from .weighting import WeightingResult, attach_customer_attributes, margins_from_table, rake
+from .weighting import (
+    WeightingResult,
+    attach_customer_attributes,
+    margins_from_table,
+    population_cells,
+    poststratify,
+    rake,
+)
 
 
 def wave_order(survey: pd.DataFrame, wave_col: str = "wave") -> list:
@@ -70,15 +77,19 @@ class SurveyWeights:
 def collapse_rare(population: pd.Series, sample: pd.Series, other: str = "other",
                   min_share: float = 0.0) -> tuple[pd.Series, pd.Series]:
     """Merge margin categories that have no respondent (or a population share below
-    ``min_share``) into ``other``; returns (population shares, sample labels)."""
-    rare = [c for c in population.index
-            if c not in set(sample.dropna()) or population[c] < min_share]
+    ``min_share``) into ``other``; if those alone have no respondent, the smallest
+    category that has respondents joins them. Returns (population shares, sample labels)."""
+    present = set(sample.dropna())
+    rare = [c for c in population.index if c not in present or population[c] < min_share]
     if not rare:
         return population, sample
+    if not any(c in present for c in rare):
+        candidates = population[[c for c in population.index if c in present and c not in rare]]
+        if candidates.empty:
+            raise MarginError(f"margin categories {rare}: no respondent in any category.")
+        rare.append(candidates.idxmin())
     pop = population.rename(lambda c: other if c in rare else c).groupby(level=0).sum()
     smp = sample.where(~sample.isin(rare), other)
-    if other in pop.index and not (smp == other).any():
-        raise MarginError(f"margin categories {rare} have no respondent even when merged.")
     return pop, smp
 
 
@@ -87,8 +98,13 @@ def weight_respondents(survey: pd.DataFrame, customers: pd.DataFrame,
                        orders: pd.DataFrame | None = None,
                        respondent_type_shares: Mapping[str, float] | None = None,
                        trim: tuple[float, float] | None = (0.2, 5.0),
-                       collapse_missing: bool = True) -> SurveyWeights:
-    """Rake respondents to the customer base.
+                       collapse_missing: bool = True, method: str = "raking") -> SurveyWeights:
+    """Rake (or post-stratify) respondents to the customer base.
+
+    ``method="poststratification"`` matches the joint distribution of ``columns`` (every
+    cell, e.g. channel × country) instead of each margin; every population cell then needs
+    respondents (else a :class:`MarginError` suggests raking) and respondent-type shares
+    cannot be added.
 
     Margins: the shares of ``columns`` among the population (customers, or buyers when
     ``orders`` is given), plus optional respondent-type shares. Respondents without a
@@ -97,6 +113,11 @@ def weight_respondents(survey: pd.DataFrame, customers: pd.DataFrame,
     (and said so in ``notes``) instead of stopping the report; otherwise it is an error.
     """
     columns = list(columns)
+    if method not in ("raking", "poststratification"):
+        raise ValueError("method must be 'raking' or 'poststratification'")
+    if method == "poststratification" and (respondent_type_shares or not columns):
+        raise MarginError("post-stratification uses the joint cells of customer columns only; "
+                          "use method='raking' to add respondent-type shares.")
     notes: list[str] = []
     pop = population_frame(customers, orders)
     data = attach_customer_attributes(survey, customers, columns) if columns else survey.copy()
@@ -111,13 +132,20 @@ def weight_respondents(survey: pd.DataFrame, customers: pd.DataFrame,
         margins["respondent_type"] = pd.Series(dict(respondent_type_shares), dtype=float)
     if not margins:
         raise MarginError("no weighting margins: give customer columns or respondent-type shares.")
+    if method == "poststratification":
+        res = poststratify(d, columns, population_cells(pop, columns), trim=trim)
+        if not res.converged:
+            notes.extend(res.notes)
+        w = pd.Series(np.nan, index=survey.index, name="weight")
+        w.loc[d.index] = res.weights
+        return SurveyWeights(w, res, margins, notes)
     if collapse_missing:
         for var in list(margins):
             new, d[var] = collapse_rare(margins[var] / margins[var].sum(), d[var])
             merged = sorted(set(margins[var].index) - set(new.index), key=str)
             if merged:
-                notes.append(f"{var}: categories {merged} have no respondent and were merged "
-                             "into 'other' for weighting.")
+                notes.append(f"{var}: categories {merged} were merged into 'other' for weighting "
+                             "(some of them have no respondent).")
             margins[var] = new
     res = rake(d, margins, trim=trim)
     if not res.converged:
