@@ -253,3 +253,18 @@ def test_plot_helpers_draw_what_they_are_given():
     ax = svp.plot_weights(rake(df, {"seg": {"a": 0.5, "b": 0.3, "c": 0.2}}))
     assert sum(p.get_height() for p in ax.patches) == 600
     plt.close("all")
+
+
+def test_resolve_waves():
+    from cjlab.survey import resolve_waves, wave_order
+
+    df = pd.DataFrame({"wave": ["2025-06", "2024-12", "2025-03", "2025-06"]})
+    assert wave_order(df) == ["2024-12", "2025-03", "2025-06"]
+    assert resolve_waves(df) == ("2025-03", "2025-06")
+    assert resolve_waves(df, ["2024-12", "2025-06"]) == ("2024-12", "2025-06")
+    with pytest.raises(SurveyInputError, match=r"\['2023-01'\] have no responses"):
+        resolve_waves(df, ["2023-01", "2025-06"])
+    with pytest.raises(SurveyInputError, match="only one wave"):
+        resolve_waves(df.head(1))
+    dated = pd.DataFrame({"wave": pd.to_datetime(["2025-01-31", "2025-04-30"])})
+    assert resolve_waves(dated, ["2025-01-31", "2025-04-30"])[1] == pd.Timestamp("2025-04-30")

@@ -43,6 +43,7 @@ def resolve_waves(survey: pd.DataFrame, waves: Sequence | None = None,
         if len(waves) != 2:
             raise SurveyInputError(f"waves_to_compare needs exactly two waves, got {list(waves)}.")
         present = {str(w): w for w in order}
+        present.update({w.strftime("%Y-%m-%d"): w for w in order if isinstance(w, pd.Timestamp)})
         missing = [w for w in waves if str(w) not in present]
         if missing:
             raise SurveyInputError(f"survey_responses.{wave_col}: wave(s) {missing} have no "
