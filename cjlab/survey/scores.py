@@ -252,12 +252,12 @@ def ces(scores, weights=None, level: float = 0.95, *, statistic: str = "mean",
                       c.n_dropped, False)
 
 
-#: metric name -> (column, function, keyword arguments, unit, label, higher_is_better)
-METRICS: dict[str, tuple[str, Any, dict[str, Any], str, str]] = {
+#: metric name -> (column, function, keyword arguments, unit (None = on the scale), label)
+METRICS: dict[str, tuple[str, Any, dict[str, Any], str | None, str]] = {
     "nps": ("nps", nps, {}, "points", "Net Promoter Score"),
     "csat_top2": ("csat", csat, {"statistic": "top2"}, "share", "CSAT top-2-box (4–5 of 5)"),
-    "csat_mean": ("csat", csat, {"statistic": "mean"}, "score", "CSAT mean (1–5)"),
-    "ces_mean": ("ces", ces, {"statistic": "mean"}, "score", "CES mean (1–7, 7 = easiest)"),
+    "csat_mean": ("csat", csat, {"statistic": "mean"}, None, "CSAT mean (1–5)"),
+    "ces_mean": ("ces", ces, {"statistic": "mean"}, None, "CES mean (1–7, 7 = easiest)"),
     "ces_low_effort": ("ces", ces, {"statistic": "low_effort"}, "share",
                        "CES low-effort share (5–7 of 7)"),
 }
