@@ -277,6 +277,7 @@ class Evaluation:
     top_decile_lift: float
     reliability: pd.DataFrame = field(repr=False)
     gains: pd.DataFrame = field(repr=False)
+    gains_curve: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -326,7 +327,8 @@ def evaluate(y: Any, p: Any, n_boot: int = 300, level: float = 0.95, seed: int =
                       pr_auc=float(ap), pr_auc_ci=ci_ap, brier=float(brier_score_loss(y, p)),
                       brier_reference=float(base * (1 - base)),
                       top_decile_lift=float(gains["lift"].iloc[0]),
-                      reliability=reliability_table(y, p, n_bins), gains=gains)
+                      reliability=reliability_table(y, p, n_bins), gains=gains,
+                      gains_curve=gains_table(y, p, 50))
 
 
 # ---------------------------------------------------------------- drivers

@@ -1,0 +1,313 @@
+"""The whole churn analysis in one call (used by notebooks/03_churn.ipynb and the benchmark).
+
+:func:`analyse_churn` works on the contract tables (event history: orders, touchpoints ...):
+
+1. frames of point-in-time features and labels at several cut-offs, one horizon apart;
+2. logistic regression and gradient boosting tuned on the earlier cut-offs (time-aware CV) and
+   judged out of time on the latest labelled cut-off;
+3. drivers (grouped permutation importance, partial dependence) of the chosen model;
+4. CLV per customer from the orders (BG/NBD + Gamma-Gamma, PyMC-Marketing);
+5. scores for today's customers, profit curve, at-risk list, Kaplan–Meier retention.
+
+:func:`analyse_churn_snapshot` does steps 2–5 for a one-row-per-customer snapshot such as IBM's
+telco file (:mod:`cjlab.data.adapters`), with a random stratified hold-out instead of cut-offs
+and the remaining contract value (monthly charge × horizon, discounted) as customer value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cjlab.churn.clv import CLVModel, holdout_by_frequency
+from cjlab.churn.features import (
+    ChurnDataError,
+    churn_features,
+    churn_frames,
+    data_end,
+    rolling_cutoffs,
+)
+from cjlab.churn.model import (
+    DRIVER_GROUPS,
+    MODELS,
+    ChurnModel,
+    Evaluation,
+    compare_models,
+    driver_importance,
+    partial_dependence_table,
+    top_reasons,
+)
+from cjlab.churn.retention import KMResult, kaplan_meier
+from cjlab.churn.rfm import rfm_summary
+from cjlab.churn.targeting import at_risk_list, best_cutoff, profit_curve, risk_value_segment
+
+__all__ = ["ChurnAnalysis", "analyse_churn", "analyse_churn_snapshot"]
+
+#: a representative column per driver group, for partial dependence plots
+DRIVER_COLUMN = {"support_tickets": "support_per_year", "promo_share": "promo_share",
+                 "app_share": "app_share", "mobile_share": "mobile_share",
+                 "satisfaction": "nps_last", "purchase_activity": "recency_days",
+                 "spend": "spend_365d", "engagement": "touch_90d"}
+
+
+@dataclass
+class ChurnAnalysis:
+    """Everything the churn report shows."""
+
+    definition: str
+    horizon_days: float
+    cutoffs: list[pd.Timestamp]
+    score_date: pd.Timestamp
+    comparison: pd.DataFrame
+    model_name: str
+    model: ChurnModel
+    evaluation: Evaluation
+    drivers: pd.DataFrame
+    partial_dependence: pd.DataFrame
+    scores: pd.DataFrame            # today's customers: probability, CLV, reasons, segment ...
+    profit: pd.DataFrame
+    best: pd.Series
+    action_list: pd.DataFrame
+    retention: dict[str, KMResult] = field(default_factory=dict)
+    clv_model: CLVModel | None = None
+    clv_params: pd.DataFrame | None = None
+    clv_holdout: pd.DataFrame | None = None
+    holdout_rate: float = np.nan
+    n_train: int = 0
+    n_test: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def kpis(self) -> dict[str, float]:
+        """Headline figures: AUC, churn rate, customers at risk, revenue at risk, mean CLV."""
+        s = self.scores
+        return {"roc_auc": self.evaluation.roc_auc, "roc_auc_low": self.evaluation.roc_auc_ci[0],
+                "roc_auc_high": self.evaluation.roc_auc_ci[1],
+                "churn_rate": self.evaluation.base_rate,
+                "expected_churn_rate": float(s["churn_probability"].mean()),
+                "customers_scored": len(s),
+                "customers_at_risk": int(self.action_list["contact"].sum()),
+                "revenue_at_risk": float((s["churn_probability"] * s["clv"]).sum()),
+                "mean_clv": float(s["clv"].mean()),
+                "best_contact_share": float(self.best["contact_share"]),
+                "best_profit": float(self.best["profit"])}
+
+
+def _choose(comparison: pd.DataFrame, model: str) -> str:
+    if model in MODELS:
+        return model
+    if model != "best":
+        raise ValueError(f"model must be one of {(*MODELS, 'best')}, got {model!r}")
+    return str(comparison.sort_values("roc_auc", ascending=False)["model"].iloc[0])
+
+
+def _refit(train_all: pd.DataFrame, name: str, fitted: ChurnModel, calibrate: str | None) -> ChurnModel:
+    m = ChurnModel(name, tune=False, calibrate=calibrate, random_state=fitted.random_state)
+    m.fit(train_all.drop(columns=["churned"]), train_all["churned"])
+    best = {k: v for k, v in fitted.best_params_.items()}
+    if best:  # re-fit with the tuned hyper-parameters
+        m = ChurnModel(name, tune=True, param_grid={k: [v] for k, v in best.items()},
+                       calibrate=calibrate, random_state=fitted.random_state)
+        m.fit(train_all.drop(columns=["churned"]), train_all["churned"])
+    return m
+
+
+def _drivers(model: ChurnModel, test: pd.DataFrame, groups: Mapping[str, list[str]] | None,
+             n_repeats: int, max_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    drv = driver_importance(model, test, test["churned"], n_repeats=n_repeats,
+                            groups=groups, max_rows=max_rows)
+    cols = []
+    for g in drv["feature"].head(4):
+        c = DRIVER_COLUMN.get(g, g)
+        if c in model.numeric_ and c not in cols:
+            cols.append(c)
+    pdp = partial_dependence_table(model, test, cols[:3])
+    return drv, pdp
+
+
+def _targeting(scores: pd.DataFrame, model: ChurnModel, X_now: pd.DataFrame, reason_features: list[str],
+               offer_cost: float, success_rate: float, contact_share: float | None,
+               include_no_consent: bool, rank_by: str, max_reasons: int):
+    consent = (scores["marketing_opt_in"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+               if "marketing_opt_in" in scores.columns else np.ones(len(scores), bool))
+    ok = np.ones(len(scores), bool) if include_no_consent else consent
+    curve = profit_curve(scores["churn_probability"], scores["clv"], offer_cost, success_rate,
+                         rank_by=rank_by, contactable=ok)
+    best = best_cutoff(curve)
+    scores = scores.copy()
+    scores["segment"] = risk_value_segment(scores["churn_probability"], scores["clv"])
+    # reasons only for the riskiest customers (the ones a CRM team will look at)
+    top = np.argsort(-scores["churn_probability"].to_numpy())[:max_reasons]
+    reasons = pd.Series("", index=scores.index)
+    if len(top) and reason_features:
+        reasons.iloc[top] = top_reasons(model, X_now.iloc[top], reason_features, k=3,
+                                        reference=X_now).to_numpy()
+    scores["top_reasons"] = reasons
+    lst = at_risk_list(scores, offer_cost, success_rate,
+                       contact_share=contact_share if contact_share is not None
+                       else float(best["contact_share"]),
+                       include_no_consent=include_no_consent, rank_by=rank_by)
+    return scores, curve, best, lst
+
+
+def analyse_churn(tables: Mapping[str, pd.DataFrame], definition: str = "contractual",
+                  horizon_days: float = 90, cutoff: Any = None, n_cutoffs: int = 4,
+                  model: str = "best", calibrate: str | None = None,
+                  offer_cost: float = 10.0, success_rate: float = 0.25,
+                  clv_horizon_months: int = 12, annual_discount_rate: float = 0.1,
+                  clv_method: str = "map", clv_draws: int = 300, clv_holdout_weeks: int = 26,
+                  contact_share: float | None = None,
+                  include_no_consent: bool = False, rank_by: str = "value_at_risk",
+                  observation_end: Any = None, n_boot: int = 200, n_repeats: int = 5,
+                  max_rows_importance: int = 20000, max_reasons: int = 5000,
+                  retention_by: tuple[str, ...] = ("acquisition_channel", "cohort"),
+                  random_state: int = 0) -> ChurnAnalysis:
+    """Run the churn analysis on contract tables (see module docstring).
+
+    Parameters
+    ----------
+    tables : ``customers`` and ``orders`` (required), ``touchpoints`` and ``survey_responses``
+        (optional) as pandas DataFrames.
+    definition : ``"contractual"`` or ``"inactivity"``.
+    horizon_days : churn horizon after each cut-off.
+    cutoff : the cut-off on which models are judged (default: the latest one with a complete
+        label window); training cut-offs lie 1, 2, ... horizons before it.
+    n_cutoffs : number of cut-offs (the last one is the test).
+    model : ``"logit"``, ``"hgb"`` or ``"best"`` (higher out-of-time ROC-AUC).
+    calibrate : optional probability calibration (``"sigmoid"``/``"isotonic"``).
+    offer_cost, success_rate : retention offer economics for the profit curve.
+    clv_horizon_months, annual_discount_rate, clv_method, clv_draws : CLV settings
+        (``clv_method`` ``"map"`` or ``"mcmc"``).
+    clv_holdout_weeks : length of the holdout for the calibration/holdout check of the
+        purchase model (a separate MAP fit on the data before it; 0 skips the check).
+    contact_share : contact this top share (default: the best cut-off of the profit curve).
+    include_no_consent : contact customers without marketing consent too (default no).
+    rank_by : ``"risk"`` or ``"value_at_risk"`` ordering of the contact list.
+    """
+    if "orders" not in tables:
+        raise ChurnDataError("the churn analysis needs the orders table (for CLV and features)")
+    end = pd.Timestamp(observation_end) if observation_end is not None else data_end(tables)
+    if cutoff is None:
+        cuts = rolling_cutoffs(end, horizon_days, n=n_cutoffs)
+    else:
+        c = pd.Timestamp(cutoff)
+        cuts = [c - pd.Timedelta(days=horizon_days * k) for k in range(n_cutoffs - 1, -1, -1)]
+    first = pd.to_datetime(tables["customers"]["first_seen"]).min()
+    cuts = [c for c in cuts if c > first + pd.Timedelta(days=30)]
+    if len(cuts) < 2:
+        raise ChurnDataError(f"need at least two cut-offs of {horizon_days} days inside the data "
+                             f"({first.date()} to {end.date()}); use a shorter horizon")
+    frames = churn_frames(tables, cuts, horizon_days, definition, observation_end=end)
+    test = frames[frames["cutoff"] == cuts[-1]]
+    train = frames[frames["cutoff"] < cuts[-1]]
+    notes = []
+    comparison, fitted, evals = compare_models(train, test, n_boot=n_boot, calibrate=calibrate,
+                                               random_state=random_state)
+    name = _choose(comparison, model)
+    m, ev = fitted[name], evals[name]
+    drv, pdp = _drivers(m, test, DRIVER_GROUPS, n_repeats, max_rows_importance)
+
+    # today's customers: features at the day after the data end, model refitted on all frames
+    score_date = end.normalize() + pd.Timedelta(days=1)
+    final = _refit(frames, name, m, calibrate)
+    X_now = churn_features(tables, score_date, definition=definition)
+    p_now = final.predict_proba(X_now)[:, 1]
+
+    # CLV from the orders (BG/NBD + Gamma-Gamma)
+    rfm = rfm_summary(tables["orders"], end)
+    clv_model = CLVModel(method=clv_method, draws=clv_draws, tune=clv_draws,
+                         random_seed=random_state).fit(rfm)
+    clv_holdout = None
+    if clv_holdout_weeks:
+        cal_end = end - pd.Timedelta(weeks=clv_holdout_weeks)
+        rfm_h = rfm_summary(tables["orders"], end, calibration_end=cal_end)
+        if (rfm_h["frequency"] > 0).sum() >= 10:
+            m_h = CLVModel(method="map").fit(rfm_h, fit_spend=False)
+            clv_holdout = holdout_by_frequency(rfm_h, m_h)
+        else:
+            notes.append("too few repeat buyers before the CLV holdout period: holdout check skipped")
+    now_rfm = rfm[rfm["customer_id"].isin(X_now["customer_id"])]
+    clv = clv_model.predict(now_rfm, horizon_months=clv_horizon_months,
+                            annual_discount_rate=annual_discount_rate)
+    scores = X_now[["customer_id"] + [c for c in ("marketing_opt_in", "acquisition_channel")
+                                      if c in X_now.columns]].copy()
+    scores["churn_probability"] = p_now
+    scores = scores.merge(clv.rename(columns={"p_alive": "p_alive_bgnbd"}), on="customer_id", how="left")
+    missing_clv = scores["clv"].isna().sum()
+    if missing_clv:
+        notes.append(f"{missing_clv:,} customers without orders up to {end.date()} have CLV 0")
+        scores["clv"] = scores["clv"].fillna(0.0)
+    reason_features = [DRIVER_COLUMN.get(g, g) for g in drv["feature"].head(6)]
+    reason_features = [c for c in reason_features if c in final.numeric_]
+    scores, curve, best, lst = _targeting(scores, final, X_now, reason_features, offer_cost,
+                                          success_rate, contact_share, include_no_consent, rank_by,
+                                          max_reasons)
+    retention = {}
+    cust = tables["customers"]
+    if "cancelled_at" in cust.columns:
+        buyers = cust[cust["customer_id"].isin(tables["orders"]["customer_id"])]
+        for by in retention_by:
+            if by == "cohort" or by in buyers.columns:
+                retention[by] = kaplan_meier(buyers, by=by, observation_end=end, min_customers=30)
+    return ChurnAnalysis(definition=definition, horizon_days=horizon_days, cutoffs=list(cuts),
+                         score_date=score_date, comparison=comparison, model_name=name, model=m,
+                         evaluation=ev, drivers=drv, partial_dependence=pdp, scores=scores,
+                         profit=curve, best=best, action_list=lst, retention=retention,
+                         clv_model=clv_model, clv_params=clv_model.params_,
+                         clv_holdout=clv_holdout, n_train=len(train),
+                         n_test=len(test), notes=notes)
+
+
+def analyse_churn_snapshot(frame: pd.DataFrame, customers: pd.DataFrame | None = None,
+                           model: str = "best", calibrate: str | None = None,
+                           test_size: float = 0.25, offer_cost: float = 10.0,
+                           success_rate: float = 0.25, clv_horizon_months: int = 12,
+                           annual_discount_rate: float = 0.1, value_column: str = "monthly_charges",
+                           contact_share: float | None = None, include_no_consent: bool = True,
+                           rank_by: str = "value_at_risk", n_boot: int = 200, n_repeats: int = 5,
+                           retention_by: tuple[str, ...] = ("contract",), random_state: int = 0
+                           ) -> ChurnAnalysis:
+    """The churn analysis for a one-row-per-customer snapshot (e.g. IBM telco via the adapter).
+
+    Customer value = ``value_column`` (a monthly charge) × ``clv_horizon_months``, discounted
+    monthly at ``annual_discount_rate``. Snapshot data carry no marketing consent, so
+    ``include_no_consent`` defaults to True here.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if "churned" not in frame.columns:
+        raise ChurnDataError("the snapshot frame needs a 'churned' column (0/1)")
+    tr, te = train_test_split(frame, test_size=test_size, stratify=frame["churned"],
+                              random_state=random_state)
+    comparison, fitted, evals = compare_models(tr, te, n_boot=n_boot, calibrate=calibrate,
+                                               random_state=random_state)
+    name = _choose(comparison, model)
+    m, ev = fitted[name], evals[name]
+    drv = driver_importance(m, te, te["churned"], n_repeats=n_repeats)
+    pdp = partial_dependence_table(m, te, [f for f in drv["feature"] if f in m.numeric_][:3])
+    # the scored customers are the held-out ones (the others trained the model)
+    scores = te[["customer_id"]].copy()
+    scores["churn_probability"] = m.predict_proba(te)[:, 1]
+    monthly = (1 + annual_discount_rate) ** (1 / 12) - 1
+    annuity = sum(1 / (1 + monthly) ** k for k in range(1, clv_horizon_months + 1))
+    scores["clv"] = te[value_column].to_numpy(float) * annuity if value_column in te.columns else 0.0
+    scores["marketing_opt_in"] = np.nan
+    reason_features = [f for f in drv["feature"].head(6) if f in m.numeric_]
+    scores, curve, best, lst = _targeting(scores.reset_index(drop=True), m, te.reset_index(drop=True),
+                                          reason_features, offer_cost, success_rate, contact_share,
+                                          include_no_consent, rank_by, len(te))
+    retention = {}
+    if customers is not None:
+        for by in retention_by:
+            if by in customers.columns:
+                retention[by] = kaplan_meier(customers, by=by, min_customers=30)
+    return ChurnAnalysis(definition="contractual (snapshot)", horizon_days=np.nan, cutoffs=[],
+                         score_date=pd.NaT, comparison=comparison, model_name=name, model=m,
+                         evaluation=ev, drivers=drv, partial_dependence=pdp, scores=scores,
+                         profit=curve, best=best, action_list=lst, retention=retention,
+                         n_train=len(tr), n_test=len(te),
+                         notes=["snapshot data: scored on the held-out customers; value = "
+                                f"{value_column} over {clv_horizon_months} months, discounted"])

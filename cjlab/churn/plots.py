@@ -1,0 +1,182 @@
+"""Figures for the churn report. Each takes results (DataFrames / dataclasses) and returns axes.
+
+Examples
+--------
+>>> import numpy as np
+>>> from cjlab.churn.model import evaluate
+>>> from cjlab.churn import plots as cp
+>>> rng = np.random.default_rng(0)
+>>> y = rng.integers(0, 2, 500); p = np.clip(y * 0.3 + rng.random(500) * 0.7, 0, 1)
+>>> ax = cp.plot_reliability(evaluate(y, p, n_boot=0))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cjlab import plots
+from cjlab.churn.model import Evaluation
+from cjlab.churn.retention import KMResult
+
+__all__ = ["plot_clv_distribution", "plot_drivers", "plot_gains", "plot_holdout", "plot_lift",
+           "plot_model_comparison", "plot_partial_dependence", "plot_profit_curve",
+           "plot_reliability", "plot_retention"]
+
+
+def plot_reliability(ev: Evaluation, ax=None, title: str = "Are the probabilities right?"):
+    """Reliability curve: observed churn rate against mean predicted probability per bin."""
+    ax = plots.new_axes(ax, figsize=(5.5, 5))
+    r = ev.reliability
+    hi = float(max(r["mean_predicted"].max(), r["high"].max())) * 1.05
+    ax.plot([0, hi], [0, hi], ls="--", color=plots.MUTED, lw=1, label="perfect calibration")
+    ax.errorbar(r["mean_predicted"], r["observed_rate"],
+                yerr=[r["observed_rate"] - r["low"], r["high"] - r["observed_rate"]],
+                fmt="o-", color=plots.NEUTRAL, capsize=3, label="model (95 % interval)")
+    plots.percent_axis(ax, "x")
+    plots.percent_axis(ax, "y")
+    ax.set_xlabel("predicted churn probability")
+    ax.set_ylabel("observed churn rate")
+    ax.set_title(f"{title}\nBrier {ev.brier:.3f} (base rate only: {ev.brier_reference:.3f})")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def plot_gains(ev: Evaluation, ax=None):
+    """Cumulative gains: share of churners reached when contacting the riskiest x %."""
+    ax = plots.new_axes(ax, figsize=(5.5, 5))
+    g = ev.gains_curve if len(ev.gains_curve) else ev.gains
+    x = np.r_[0, g["contact_share"]]
+    ax.plot(x, np.r_[0, g["gain"]], color=plots.NEUTRAL, lw=2, label="model")
+    ax.plot([0, 1], [0, 1], ls="--", color=plots.MUTED, label="random contact")
+    plots.percent_axis(ax, "x")
+    plots.percent_axis(ax, "y")
+    ax.set_xlabel("customers contacted (riskiest first)")
+    ax.set_ylabel("churners reached")
+    ax.set_title("Cumulative gains")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_lift(ev: Evaluation, ax=None):
+    """Lift by decile of predicted risk (cumulative)."""
+    ax = plots.new_axes(ax, figsize=(5.5, 5))
+    g = ev.gains
+    ax.bar(g["contact_share"], g["lift"], width=0.08, color=plots.NEUTRAL)
+    ax.axhline(1, ls="--", color=plots.MUTED)
+    for x, v in zip(g["contact_share"], g["lift"]):
+        ax.text(x, v, f"{v:.1f}", ha="center", va="bottom", fontsize=8)
+    plots.percent_axis(ax, "x")
+    ax.set_xlabel("top share of customers contacted")
+    ax.set_ylabel("lift (× random)")
+    ax.set_title(f"Lift — top decile {ev.top_decile_lift:.1f}× random")
+    return ax
+
+
+def plot_model_comparison(comparison: pd.DataFrame, ax=None):
+    """Out-of-time ROC-AUC with intervals per model (0.5 = no better than chance)."""
+    d = comparison.assign(label=comparison["model"].map({"logit": "logistic regression",
+                                                         "hgb": "gradient boosting"}).fillna(comparison["model"]))
+    return plots.forest(d, "roc_auc", "roc_auc_low", "roc_auc_high", label="label", reference=0.5,
+                        ax=ax, title="Model quality on held-out customers", xlabel="ROC-AUC")
+
+
+def plot_drivers(drivers: pd.DataFrame, top: int = 10, ax=None):
+    """Permutation importance: how much worse the model ranks churners without each driver."""
+    d = drivers.head(top).iloc[::-1]
+    ax = plots.new_axes(ax, figsize=(7, 0.4 * len(d) + 1.2))
+    ax.barh(d["feature"].str.replace("_", " "), d["importance"], xerr=d["std"],
+            color=plots.NEUTRAL, capsize=3)
+    ax.set_xlabel("drop in ROC-AUC when the driver is shuffled")
+    ax.set_title("What drives churn")
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def plot_partial_dependence(pdp: pd.DataFrame, axes=None):
+    """Average predicted churn probability along each driver (partial dependence)."""
+    import matplotlib.pyplot as plt
+
+    feats = list(dict.fromkeys(pdp["feature"]))
+    if axes is None:
+        _, axes = plt.subplots(1, max(len(feats), 1), figsize=(4.2 * max(len(feats), 1), 3.6), squeeze=False)
+        axes = axes[0]
+    for ax, f in zip(axes, feats):
+        d = pdp[pdp["feature"] == f]
+        ax.plot(d["value"], d["churn_probability"], color=plots.BAD, lw=2)
+        plots.percent_axis(ax, "y", 1)
+        ax.set_xlabel(f.replace("_", " "))
+        ax.set_ylabel("churn probability")
+    return axes
+
+
+def plot_clv_distribution(scores: pd.DataFrame, ax=None, clip_quantile: float = 0.99):
+    """Histogram of customer lifetime values (top 1 % clipped for readability)."""
+    ax = plots.new_axes(ax, figsize=(7, 4))
+    v = scores["clv"].dropna()
+    cap = v.quantile(clip_quantile)
+    ax.hist(v.clip(upper=cap), bins=40, color=plots.NEUTRAL)
+    ax.axvline(v.mean(), color=plots.BAD, ls="--", label=f"mean {v.mean():,.0f}")
+    ax.axvline(v.median(), color=plots.GOOD, ls=":", label=f"median {v.median():,.0f}")
+    ax.set_xlabel(f"customer lifetime value (values above the {clip_quantile:.0%} quantile shown at it)")
+    ax.set_ylabel("customers")
+    plots.thousands_axis(ax, "y")
+    ax.set_title("Customer lifetime value")
+    ax.legend()
+    return ax
+
+
+def plot_retention(km: KMResult, ax=None, max_groups: int = 8, title: str | None = None):
+    """Kaplan–Meier retention curves with confidence bands, one per group."""
+    ax = plots.new_axes(ax, figsize=(8, 4.5))
+    groups = km.summary.sort_values("customers", ascending=False)["group"].head(max_groups)
+    for i, g in enumerate(groups):
+        d = km.curves[km.curves["group"] == g]
+        col = plots.PALETTE[i % len(plots.PALETTE)]
+        ax.step(d["days"], d["retention"], where="post", color=col, label=str(g))
+        ax.fill_between(d["days"], d["low"], d["high"], step="post", color=col, alpha=0.15)
+    plots.percent_axis(ax, "y")
+    ax.set_xlabel("days since becoming a customer")
+    ax.set_ylabel("still a customer")
+    ax.set_title(title or f"Retention by {str(km.by).replace('_', ' ')}")
+    ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left")
+    return ax
+
+
+def plot_profit_curve(curve: pd.DataFrame, best: pd.Series | None = None, ax=None,
+                      mark_share: float | None = None):
+    """Expected profit of the retention campaign against the share of customers contacted."""
+    ax = plots.new_axes(ax, figsize=(8, 4.2))
+    ax.plot(curve["contact_share"], curve["profit"], color=plots.NEUTRAL, lw=2, label="expected profit")
+    ax.plot(curve["contact_share"], curve["saved_value"], color=plots.GOOD, lw=1, ls="--",
+            label="value saved")
+    ax.plot(curve["contact_share"], curve["cost"], color=plots.BAD, lw=1, ls=":", label="offer cost")
+    ax.axhline(0, color=plots.MUTED, lw=0.8)
+    if best is not None:
+        ax.axvline(best["contact_share"], color=plots.NEUTRAL, ls="--", lw=1)
+        ax.annotate(f"best: contact {best['contact_share']:.0%}\nprofit {best['profit']:,.0f}",
+                    (best["contact_share"], best["profit"]), xytext=(10, -30),
+                    textcoords="offset points", fontsize=9)
+    if mark_share is not None:
+        ax.axvline(mark_share, color=plots.BAD, lw=1.5)
+    plots.percent_axis(ax, "x")
+    plots.thousands_axis(ax, "y")
+    ax.set_xlabel("share of contactable customers contacted (highest value at risk first)")
+    ax.set_ylabel("amount")
+    ax.set_title("Profit of a retention campaign")
+    ax.legend(loc="lower left")
+    return ax
+
+
+def plot_holdout(holdout: pd.DataFrame, ax=None):
+    """Calibration/holdout check of the purchase model: predicted vs actual purchases."""
+    ax = plots.new_axes(ax, figsize=(7, 4))
+    x = np.arange(len(holdout))
+    ax.bar(x - 0.2, holdout["actual"], 0.4, label="actual", color=plots.NEUTRAL)
+    ax.bar(x + 0.2, holdout["predicted"], 0.4, label="predicted (BG/NBD)", color=plots.PALETTE[1])
+    ax.set_xticks(x, holdout["frequency_label"])
+    ax.set_xlabel("repeat purchases before the holdout period")
+    ax.set_ylabel("purchases per customer in the holdout")
+    ax.set_title("Does the purchase model predict the future?")
+    ax.legend()
+    return ax
