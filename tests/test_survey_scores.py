@@ -268,3 +268,15 @@ def test_resolve_waves():
         resolve_waves(df.head(1))
     dated = pd.DataFrame({"wave": pd.to_datetime(["2025-01-31", "2025-04-30"])})
     assert resolve_waves(dated, ["2025-01-31", "2025-04-30"])[1] == pd.Timestamp("2025-04-30")
+
+
+def test_scorecard_input_errors():
+    df = pd.DataFrame({"wave": ["a", "a", "b"], "nps": [9, 3, np.nan], "csat": [np.nan] * 3})
+    with pytest.raises(SurveyInputError, match="csat: all 3 values are missing"):
+        scorecard(df, ["nps", "csat_top2"])
+    t = scorecard(df, ["nps"], by="wave")
+    assert t.set_index("wave").loc["b", "n"] == 0 and t.set_index("wave").loc["b", "suppressed"]
+    with pytest.raises(SurveyInputError, match=r"missing column\(s\) \['ces'\]"):
+        scorecard(df, ["ces_mean"])
+    with pytest.raises(SurveyInputError, match="no rows"):
+        scorecard(df.iloc[:0], ["nps"])

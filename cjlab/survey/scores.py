@@ -300,6 +300,14 @@ def scorecard(df: pd.DataFrame, metrics: Sequence[str] = ("nps", "csat_top2", "c
     require_columns(df, by_cols)
     if len(df) == 0:
         raise SurveyInputError("survey_responses: no rows to summarise.")
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"unknown metric {m!r}; choose from {list(METRICS)}")
+        col = METRICS[m][0]
+        require_columns(df, [col])
+        if df[col].isna().all():
+            raise SurveyInputError(f"survey_responses.{col}: all {len(df)} values are missing; "
+                                   f"cannot estimate {m}.")
     groups = [((), df)] if not by_cols else df.groupby(by_cols, observed=True, sort=True, dropna=False)
     rows = []
     for key, g in groups:
