@@ -10,7 +10,10 @@ Examples (shell)::
     cjlab demo data/demo --customers 100000          # write the demo company to Parquet
     cjlab index                                      # rebuild reports/index.html
 
-Exit codes: 0 success; 1 a notebook failed or the data are invalid; 2 bad usage or parameters.
+    cjlab compare 2026-08-01/quarterly 2026-11-01/quarterly   # KPI differences between two runs
+
+Exit codes: 0 success; 1 a notebook failed or the data are invalid; 2 bad usage or parameters;
+3 another run holds the lock of the reports folder.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
 def _kv(text: str) -> tuple[str, object]:
@@ -31,33 +34,84 @@ def _kv(text: str) -> tuple[str, object]:
     return k.strip(), parse_cli_value(v)
 
 
+def _notify(target: str | None, text: str) -> None:
+    """Write the run summary for a mail/chat step (``-`` = standard output)."""
+    if not target:
+        return
+    if target == "-":
+        print(text)
+    else:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(text + "\n", encoding="utf-8")
+
+
+def _summary(res) -> str:
+    from cjlab.report.display import fmt_interval
+    from cjlab.report.kpis import load_run
+
+    done = sum(nb.status == "completed" for nb in res.notebooks)
+    lines = [f"cjlab run {res.name}: {res.status.upper()} ({done}/{len(res.notebooks)} notebooks) "
+             f"in {res.manifest.get('duration_s', 0):.0f} s",
+             f"report: {res.folder}"]
+    for nb in res.notebooks:
+        err = f" — {nb.error['type']}: {str(nb.error['message']).splitlines()[0][:200]}" if nb.error else ""
+        lines.append(f"  {nb.notebook}: {nb.status} ({nb.duration_s or 0:.1f} s){err}")
+    kpis = load_run(res.folder)
+    if not kpis.empty:
+        head = kpis[kpis["group"].isin(["", None])].head(12)
+        lines.append("headline figures:")
+        for _, k in head.iterrows():
+            lines.append(f"  {k['notebook']}: {k.get('label') or k['name']} = "
+                         f"{fmt_interval(k['value'], k.get('low'), k.get('high'), k.get('unit'))}")
+    return "\n".join(lines)
+
+
 def _cmd_run(a: argparse.Namespace) -> int:
     from cjlab.data import DataSourceError, DataValidationError
     from cjlab.report.params import ParameterError
-    from cjlab.report.runner import run
+    from cjlab.report.runner import RunLockedError, run
 
     if not a.notebooks and not a.all and not a.params:
         print("cjlab run: name notebooks, or use --all or --params RUNFILE", file=sys.stderr)
         return EXIT_USAGE
+    code, text = EXIT_FAILED, ""
     try:
         res = run(a.notebooks or None, name=a.name, run_file=a.params, overrides=dict(a.p or []),
                   data_source=a.data, jobs=a.jobs, reports_dir=a.reports_dir,
-                  cell_timeout=a.cell_timeout, wall_timeout=a.timeout, progress=not a.no_progress)
+                  cell_timeout=a.cell_timeout, wall_timeout=a.timeout, progress=not a.no_progress,
+                  lock_wait=a.wait)
+        text, code = _summary(res), res.exit_code
+        print(text)
     except ParameterError as exc:
-        print(f"cjlab run: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        code, text = EXIT_USAGE, f"cjlab run: NOT RUN — {exc}"
     except DataValidationError as exc:
-        print(f"cjlab run: the data are invalid; no report was written.\n{exc}", file=sys.stderr)
-        return EXIT_FAILED
+        code, text = EXIT_FAILED, f"cjlab run: NOT RUN — the data are invalid; no report was written.\n{exc}"
     except DataSourceError as exc:
-        print(f"cjlab run: {exc}", file=sys.stderr)
+        code, text = EXIT_USAGE, f"cjlab run: NOT RUN — {exc}"
+    except RunLockedError as exc:
+        code, text = EXIT_LOCKED, f"cjlab run: NOT RUN — {exc}"
+    if code != EXIT_OK and text.startswith("cjlab run: NOT RUN"):
+        print(text, file=sys.stderr)
+    _notify(a.notify, text)
+    return code
+
+
+def _cmd_compare(a: argparse.Namespace) -> int:
+    from cjlab.report.kpis import compare, format_compare, run_folder
+    from cjlab.report.runner import project_root
+
+    reports = Path(a.reports_dir) if a.reports_dir else project_root() / "reports"
+    try:
+        fa, fb = run_folder(reports, a.run_a), run_folder(reports, a.run_b)
+    except FileNotFoundError as exc:
+        print(f"cjlab compare: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    lines = [f"run {res.name}: {res.status} -> {res.folder}"]
-    for nb in res.notebooks:
-        err = f" — {nb.error['type']}: {nb.error['message'].splitlines()[0][:200]}" if nb.error else ""
-        lines.append(f"  {nb.notebook}: {nb.status} ({nb.duration_s or 0:.1f} s){err}")
-    print("\n".join(lines))
-    return res.exit_code
+    df = compare(fa, fb)
+    if a.csv:
+        print(df.to_csv(index=False), end="")
+    else:
+        print(format_compare(df, a.run_a, a.run_b))
+    return EXIT_OK
 
 
 def _cmd_validate(a: argparse.Namespace) -> int:
@@ -116,7 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cell-timeout", type=float, default=900, help="seconds per cell (default 900)")
     r.add_argument("--timeout", type=float, default=3600, help="seconds per notebook (default 3600)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--wait", type=float, default=0.0,
+                   help="seconds to wait when another run holds the reports lock (default: fail at once)")
+    r.add_argument("--notify", metavar="FILE",
+                   help="write a short summary (status, failures, headline figures) to FILE, or - for stdout")
     r.set_defaults(func=_cmd_run)
+    c = sub.add_parser("compare", help="KPI differences between two runs")
+    c.add_argument("run_a", help="YYYY-MM-DD/name, a run folder, or a run name (newest)")
+    c.add_argument("run_b")
+    c.add_argument("--reports-dir")
+    c.add_argument("--csv", action="store_true", help="CSV output")
+    c.set_defaults(func=_cmd_compare)
     v = sub.add_parser("validate", help="check data against the contract")
     v.add_argument("path", help="demo, a folder of CSV/Parquet files or a .duckdb file")
     v.add_argument("--json", action="store_true", help="machine-readable output")

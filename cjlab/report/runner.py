@@ -56,6 +56,43 @@ def project_root() -> Path:
     return here
 
 
+class RunLockedError(RuntimeError):
+    """Another ``cjlab run`` holds the lock of this reports folder."""
+
+
+@contextlib.contextmanager
+def run_lock(reports_dir: Path, wait: float = 0.0):
+    """Hold ``reports_dir/.run.lock`` for the whole run; wait up to ``wait`` seconds for it."""
+    import fcntl
+
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / ".run.lock"
+    fh = open(path, "a+")
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.seek(0)
+                    holder = fh.read().strip() or "unknown"
+                    raise RunLockedError(
+                        f"another cjlab run is writing to {reports_dir} ({holder}); "
+                        "try again later or pass --wait SECONDS") from None
+                time.sleep(0.5)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {_now()}")
+        fh.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
 @dataclass
 class NotebookResult:
     """What happened to one notebook of a run."""
@@ -273,7 +310,28 @@ def run(notebooks: Sequence[str] | None = None, *, name: str | None = None,
         data_source: str | None = None, jobs: int = 1, reports_dir: str | Path | None = None,
         root: str | Path | None = None, cell_timeout: float = 900, wall_timeout: float = 3600,
         progress: bool = True, kernel_name: str | None = None, today: dt.date | None = None,
-        validate_data: bool = True) -> RunResult:
+        validate_data: bool = True, lock_wait: float = 0.0) -> RunResult:
+    """Execute notebooks into ``reports/YYYY-MM-DD/<name>/`` (see :func:`_run`).
+
+    Holds a lock on the reports folder for the whole run, so two runs (a cron job and a
+    manual one, say) never interleave; the second waits ``lock_wait`` seconds and then
+    raises :class:`RunLockedError`.
+    """
+    root = Path(root).resolve() if root else project_root()
+    reports_dir = Path(reports_dir) if reports_dir else root / "reports"
+    with run_lock(reports_dir, lock_wait):
+        return _run(notebooks, name=name, run_file=run_file, overrides=overrides, data_source=data_source,
+                    jobs=jobs, reports_dir=reports_dir, root=root, cell_timeout=cell_timeout,
+                    wall_timeout=wall_timeout, progress=progress, kernel_name=kernel_name, today=today,
+                    validate_data=validate_data)
+
+
+def _run(notebooks: Sequence[str] | None = None, *, name: str | None = None,
+         run_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+         data_source: str | None = None, jobs: int = 1, reports_dir: str | Path | None = None,
+         root: str | Path | None = None, cell_timeout: float = 900, wall_timeout: float = 3600,
+         progress: bool = True, kernel_name: str | None = None, today: dt.date | None = None,
+         validate_data: bool = True) -> RunResult:
     """Execute notebooks into ``reports/YYYY-MM-DD/<name>/``.
 
     Parameters
