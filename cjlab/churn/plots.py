@@ -19,7 +19,7 @@ from cjlab import plots
 from cjlab.churn.model import Evaluation
 from cjlab.churn.retention import KMResult
 
-__all__ = ["plot_clv_distribution", "plot_drivers", "plot_gains", "plot_holdout", "plot_lift",
+__all__ = ["contact_share_widget", "plot_clv_distribution", "plot_drivers", "plot_gains", "plot_holdout", "plot_lift",
            "plot_model_comparison", "plot_partial_dependence", "plot_profit_curve",
            "plot_reliability", "plot_retention"]
 
@@ -180,3 +180,33 @@ def plot_holdout(holdout: pd.DataFrame, ax=None):
     ax.set_title("Does the purchase model predict the future?")
     ax.legend()
     return ax
+
+
+def contact_share_widget(curve: pd.DataFrame, best: pd.Series | None = None, start: float | None = None):
+    """An ipywidgets slider over the contact share that redraws the profit curve and states the
+    campaign at that share (JupyterLab). Reports show the static figure instead.
+
+    Returns the widget box; display it (last expression of a cell)."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    s0 = float(best["contact_share"]) if start is None and best is not None else float(start or 0.1)
+    slider = widgets.FloatSlider(value=s0, min=0.0, max=1.0, step=0.01, description="contact share",
+                                 readout_format=".0%", continuous_update=False,
+                                 style={"description_width": "initial"}, layout={"width": "480px"})
+    out = widgets.Output()
+
+    def redraw(change=None):
+        with out:
+            out.clear_output(wait=True)
+            i = (curve["contact_share"] - slider.value).abs().idxmin()
+            row = curve.loc[i]
+            _, ax = plt.subplots(figsize=(8, 4))
+            plot_profit_curve(curve, best, ax=ax, mark_share=float(row["contact_share"]))
+            plt.show()
+            print(f"Contact {int(row['customers']):,} customers ({row['contact_share']:.0%}): "
+                  f"value saved {row['saved_value']:,.0f}, offer cost {row['cost']:,.0f}, "
+                  f"expected profit {row['profit']:,.0f}")
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, out])

@@ -28,7 +28,8 @@ import pandas as pd
 
 from cjlab.data.contract import pii_columns
 
-__all__ = ["TargetingError", "at_risk_list", "best_cutoff", "profit_curve", "risk_value_segment"]
+__all__ = ["TargetingError", "at_risk_list", "best_cutoff", "csv_download_html", "profit_curve",
+           "risk_value_segment", "to_crm_csv"]
 
 AT_RISK_COLUMNS = ("customer_id", "churn_probability", "clv", "value_at_risk", "expected_profit",
                    "top_reasons", "segment", "marketing_opt_in", "contact")
@@ -155,3 +156,32 @@ def at_risk_list(scores: pd.DataFrame, offer_cost: float, success_rate: float,
         contact = ok & (rank_ok <= k)
     df["contact"] = contact
     return df[[c for c in AT_RISK_COLUMNS if c in df.columns]]
+
+
+def to_crm_csv(action_list: pd.DataFrame, path: Any = None, contact_only: bool = True) -> str:
+    """The action list as CSV text for the CRM (written to ``path`` when given).
+
+    Personal data columns are refused: the list carries ``customer_id`` only, the CRM joins
+    names and addresses itself.
+    """
+    pii = [c for c in action_list.columns if c in pii_columns("customers")]
+    if pii:
+        raise TargetingError(f"action list contains personal data columns {pii}; drop them first")
+    d = action_list[action_list["contact"]] if contact_only and "contact" in action_list.columns else action_list
+    text = d.to_csv(index=False, float_format="%.4f")
+    if path is not None:
+        from pathlib import Path
+
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def csv_download_html(csv_text: str, filename: str = "at_risk_customers.csv",
+                      label: str = "Download the contact list (CSV)") -> str:
+    """A self-contained download link (data URI) for an HTML report."""
+    import base64
+    import html
+
+    b64 = base64.b64encode(csv_text.encode("utf-8")).decode("ascii")
+    return (f'<a download="{html.escape(filename)}" href="data:text/csv;base64,{b64}">'
+            f"{html.escape(label)}</a>")
