@@ -11,7 +11,7 @@ setup:
 	@scripts/bootstrap.sh lab
 
 demo: setup
-	$(VENV)/bin/cjlab run --all --name demo
+	$(VENV)/bin/cjlab run --params demo --jobs 2
 
 test:
 	@scripts/bootstrap.sh test,lab,spark

@@ -154,3 +154,31 @@ def test_plain_papermill_cli_runs_the_notebooks(tmp_path):
     from cjlab.report.display import kpis_from_notebook
 
     assert {k["name"] for k in kpis_from_notebook(out)} >= {"customers", "revenue"}
+
+
+def test_run_lock_stops_a_second_concurrent_run(project):
+    from cjlab.report.runner import RunLockedError, run_lock
+
+    reports = project / "reports"
+    with run_lock(reports), pytest.raises(RunLockedError, match="another cjlab run"):
+        run(["02_slow"], name="locked", root=project, data_source=SMALL, progress=False)
+    assert not list(reports.glob("*/locked"))
+
+
+def test_notify_and_compare(project, monkeypatch, capsys, tmp_path):
+    from cjlab.cli import main
+
+    monkeypatch.setenv("CJLAB_HOME", str(project))
+    note = tmp_path / "summary.txt"
+    assert main(["run", "00", "--data", SMALL, "--no-progress", "--name", "m", "--notify", str(note)]) == 0
+    text = note.read_text()
+    assert "COMPLETED" in text and "Customers = 1,500" in text
+    assert main(["run", "00", "--data", "demo:n_customers=1800,seed=3", "--no-progress", "--name", "m"]) == 0
+    capsys.readouterr()
+    assert main(["compare", "m", "m-2"]) in (0,)
+    out = capsys.readouterr().out
+    assert "Customers: 1,500 -> 1,800 (+300)" in out
+    assert main(["run", "00", "-p", "top_n=x", "--no-progress", "--notify", str(note)]) == 2
+    assert "NOT RUN" in note.read_text()
+    kpi_page = (project / "reports" / "kpis.html").read_text()
+    assert "KPI trends across runs" in kpi_page and "Customers" in kpi_page

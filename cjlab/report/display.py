@@ -172,17 +172,26 @@ def note(text: str, kind: str = "info") -> str:
     return markup
 
 
+#: Columns that identify a person; stakeholder tables hide them unless explicitly allowed.
+IDENTIFIER_COLUMNS = frozenset({"customer_id", "unit_id", "email", "name", "first_name", "last_name",
+                                "phone", "address", "response_id"})
+
+
 def table_html(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
-               caption: str | None = None, index: bool = False, max_rows: int = 60) -> str:
+               caption: str | None = None, index: bool = False, max_rows: int = 60,
+               allow_ids: bool = False) -> str:
     """Render ``df`` as an escaped, readable HTML table.
 
     ``formats`` maps column -> ``"share"`` (percent), ``"int"``, ``"money"``, ``"float"``,
     ``"float3"`` or a format string such as ``"{:.2f}"``. Columns without a format are
-    formatted by type (thousands separators for numbers).
+    formatted by type (thousands separators for numbers). Columns that identify a person
+    (:data:`IDENTIFIER_COLUMNS`) are left out unless ``allow_ids`` is True (notebooks take it
+    from an explicit parameter).
     """
     formats = dict(formats or {})
     d = df.reset_index() if index else df
-    d = d.head(max_rows)
+    hidden = [] if allow_ids else [c for c in d.columns if str(c).lower() in IDENTIFIER_COLUMNS]
+    d = d.drop(columns=hidden).head(max_rows)
     head = "".join(f"<th>{esc(c)}</th>" for c in d.columns)
     rows = []
     for rec in d.itertuples(index=False):
@@ -192,6 +201,8 @@ def table_html(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
             text, is_text = _format_cell(v, f)
             cells.append(f'<td class="cj-text">{esc(text)}</td>' if is_text else f"<td>{esc(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    if hidden:
+        caption = (caption + " " if caption else "") + f"(identifier columns hidden: {', '.join(map(str, hidden))})"
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     more = (f'<tr><td class="cj-text" colspan="{len(d.columns)}">… {len(df) - max_rows:,} more rows'
             "</td></tr>") if len(df) > max_rows else ""
@@ -224,6 +235,6 @@ def _format_cell(v: Any, f: str | None) -> tuple[str, bool]:
 
 
 def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, caption: str | None = None,
-          index: bool = False, max_rows: int = 60) -> None:
+          index: bool = False, max_rows: int = 60, allow_ids: bool = False) -> None:
     """Show ``df`` as an escaped, formatted table (see :func:`table_html`)."""
-    _display_html(table_html(df, formats, caption, index, max_rows))
+    _display_html(table_html(df, formats, caption, index, max_rows, allow_ids))

@@ -25,6 +25,12 @@ from cjlab.report.display import HEADLINE_END, KPI_MIME
 TEMPLATES = Path(__file__).parent / "templates"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![\w-])")
+
+
+def redact_emails(text: str) -> tuple[str, int]:
+    """Replace e-mail addresses in report text by a marker; return text and count."""
+    return _EMAIL.subn("[e-mail removed]", text)
 
 _EXTRA_CSS = """
 <style>
@@ -63,12 +69,15 @@ def _failure_output(ename: str, evalue: str) -> nbformat.NotebookNode:
 def clean_for_report(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, dict[str, Any]]:
     """Copy of ``nb`` fit for stakeholders, plus counts of what was removed."""
     nb = copy.deepcopy(nb)
-    stats = {"stderr_outputs": 0, "errors": [], "widget_views": 0}
+    stats = {"stderr_outputs": 0, "errors": [], "widget_views": 0, "emails_redacted": 0}
     cells = []
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "papermill-error-cell-tag" in tags or "injected-parameters" in tags or "remove-cell" in tags:
             continue
+        if cell.cell_type == "markdown":
+            cell.source, n = redact_emails(cell.source)
+            stats["emails_redacted"] += n
         if cell.cell_type == "code":
             outs = []
             for o in cell.get("outputs", []):
@@ -85,6 +94,13 @@ def clean_for_report(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, 
                 if WIDGET_MIME in data:
                     stats["widget_views"] += 1
                     continue
+                for mime in ("text/html", "text/plain", "text/markdown"):
+                    if isinstance(data.get(mime), str):
+                        data[mime], n = redact_emails(data[mime])
+                        stats["emails_redacted"] += n
+                if o.get("output_type") == "stream":
+                    o["text"], n = redact_emails(o.get("text", ""))
+                    stats["emails_redacted"] += n
                 outs.append(o)
             cell.outputs = outs
             if "remove-output" in tags:
@@ -162,4 +178,4 @@ def render_html(ipynb: Path, out: Path, meta: dict[str, Any], result: dict[str, 
     body = body.replace("</body>", _meta_section(meta, result, stats) + "</body>", 1)
     out.write_text(body, encoding="utf-8")
     return {"stderr_outputs": stats["stderr_outputs"], "widget_views": stats["widget_views"],
-            "error_outputs": len(stats["errors"])}
+            "error_outputs": len(stats["errors"]), "emails_redacted": stats["emails_redacted"]}

@@ -126,6 +126,13 @@ def compare(folder_a: Path, folder_b: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _num(v: Any, sign: bool = False) -> str:
+    if not isinstance(v, int | float) or (isinstance(v, float) and math.isnan(v)):
+        return str(v)
+    s = "+" if sign else ""
+    return f"{v:{s},.0f}" if abs(v) >= 1000 else f"{v:{s}.4g}"
+
+
 def format_compare(df: pd.DataFrame, name_a: str, name_b: str) -> str:
     """Plain-text table of :func:`compare` for the terminal."""
     if df.empty:
@@ -139,7 +146,7 @@ def format_compare(df: pd.DataFrame, name_a: str, name_b: str) -> str:
             continue
         flag = " *" if r["significant"] else ""
         zt = f", z = {r['z']:+.1f}" if isinstance(r["z"], float) and not math.isnan(r["z"]) else ""
-        lines.append(f"  {label}: {va:,.4g} -> {vb:,.4g} ({r['diff']:+,.4g}{zt}){flag}")
+        lines.append(f"  {label}: {_num(va)} -> {_num(vb)} ({_num(r['diff'], sign=True)}{zt}){flag}")
     return "\n".join(lines)
 
 

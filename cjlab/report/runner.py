@@ -107,6 +107,9 @@ class NotebookResult:
     html: str | None = None
     ipynb: str | None = None
     n_kpis: int = 0
+    stderr_outputs: int = 0  # warnings and other stderr text (kept in .ipynb, not shown in HTML)
+    widget_views: int = 0  # widgets replaced by their static fallbacks in the HTML
+    emails_redacted: int = 0
 
 
 @dataclass
@@ -449,7 +452,8 @@ def _run(notebooks: Sequence[str] | None = None, *, name: str | None = None,
             duration_s=res.get("duration_s"), error=res.get("error"),
             html=f"{job['notebook']}.html" if Path(job["html"]).exists() else None,
             ipynb=f"{job['notebook']}.ipynb" if Path(job["ipynb"]).exists() else None,
-            n_kpis=len(nb_kpis)))
+            n_kpis=len(nb_kpis), stderr_outputs=res.get("stderr_outputs", 0),
+            widget_views=res.get("widget_views", 0), emails_redacted=res.get("emails_redacted", 0)))
     status = STATUS_OK if all(r.status == STATUS_OK for r in results) else STATUS_FAILED
     manifest.update({"finished_at": _now(), "duration_s": round(time.monotonic() - t0, 2), "status": status,
                      "folder": None, "notebooks": [asdict(r) for r in results]})
