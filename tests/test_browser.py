@@ -141,7 +141,7 @@ def test_index_links_resolve_and_reports_render(browser, reports):
 def test_injected_script_in_a_comment_shows_as_text(browser, reports):
     from selenium.webdriver.common.by import By
 
-    out, res = reports
+    _, res = reports
     survey = [nb for nb in res.notebooks if nb.notebook == "01_survey"]
     if not survey:
         pytest.skip("the survey notebook is not in this checkout")
