@@ -600,3 +600,460 @@ def segment_summary(table: pd.DataFrame, segment_col: str = "segment",
     out["revenue_share"] = out["revenue"] / tot if tot else np.nan
     out = out.sort_values("revenue", ascending=False).reset_index()
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Behavioural features and segments
+# --------------------------------------------------------------------------------------------
+
+HOLIDAY_MONTHS = (11, 12)
+#: Touchpoints that every subscriber receives (not the customer's own choice of channel).
+PASSIVE_TOUCHPOINTS = ("newsletter_open",)
+#: Features describing where a customer is in the lifecycle rather than how they behave;
+#: left out of clustering by default (they mostly separate buyers from prospects).
+LIFECYCLE_FEATURES = ("touches", "stage_reached", "orders", "support_tickets")
+
+
+def _shares(df: pd.DataFrame, key: str, col: str, prefix: str, values: Sequence[str] | None = None) -> pd.DataFrame:
+    ct = pd.crosstab(df[key], df[col].astype(str))
+    if values is not None:
+        ct = ct.reindex(columns=list(values), fill_value=0)
+    sh = ct.div(ct.sum(axis=1).replace(0, np.nan), axis=0)
+    return sh.add_prefix(prefix)
+
+
+def customer_features(tables: Mapping[str, pd.DataFrame], as_of: Any = None, *,
+                      include_survey: bool = False, min_share: float = 0.01) -> pd.DataFrame:
+    """Behavioural features per customer from all contract tables (one row per customer).
+
+    Features (those whose inputs are missing are left out):
+
+    * touchpoints: ``device_<d>`` and ``channel_<c>`` shares of the customer's touches (channels
+      with < ``min_share`` of all touches are pooled away), ``touches`` (log1p count),
+      ``stage_reached`` (index of the furthest lifecycle stage), ``support_tickets`` (count);
+    * orders: ``orders`` (log1p count), ``spend_mean`` (log1p mean amount), ``promo_share``,
+      ``discount_share`` (discount / (amount + discount)), ``holiday_share`` (orders in
+      November/December), ``birthday_share`` (orders within 14 days of the birthday, needs
+      ``customers.birth_date``), ``order_<channel>`` shares;
+    * survey (``include_survey``): mean touchpoint rating and NPS of the latest response
+      (NaN where the customer did not answer).
+
+    Customers without orders get 0 for counts; their order shares and means are NaN (unknown),
+    which :class:`BehaviouralSegments` imputes at the buyers' average.
+
+    Returns
+    -------
+    DataFrame indexed by customer_id.
+    """
+    cust = tables.get("customers")
+    tp = tables.get("touchpoints")
+    od = tables.get("orders")
+    as_of_ts = pd.Timestamp(as_of) if as_of is not None else None
+    if as_of_ts is not None:
+        tp = tp[tp["ts"] <= as_of_ts] if tp is not None else None
+        od = od[od["ts"] <= as_of_ts] if od is not None else None
+    parts = []
+    ids = pd.Index([], name="customer_id")
+    if cust is not None:
+        ids = ids.union(pd.Index(cust["customer_id"].unique()))
+    if tp is not None and len(tp):
+        ids = ids.union(pd.Index(tp["customer_id"].unique()))
+        if "device" in tp.columns:
+            parts.append(_shares(tp.dropna(subset=["device"]), "customer_id", "device", "device_"))
+        # channel mix of the customer's own choices: touches before the first order (or all,
+        # for non-buyers), without opens of newsletters every subscriber receives
+        pre = tp
+        if od is not None and len(od):
+            first = od.groupby("customer_id")["ts"].min()
+            fo = pre["customer_id"].map(first)
+            pre = pre[fo.isna() | (pre["ts"] < fo)]
+        if "touchpoint" in pre.columns:
+            pre = pre[~pre["touchpoint"].isin(PASSIVE_TOUCHPOINTS)]
+        ch_share = pre["channel"].value_counts(normalize=True)
+        keep = ch_share.index[ch_share >= min_share]
+        parts.append(_shares(pre[pre["channel"].isin(keep)], "customer_id", "channel", "channel_"))
+        g = tp.groupby("customer_id")
+        f = pd.DataFrame({"touches": np.log1p(g.size())})
+        from cjlab.data.contract import STAGES
+
+        f["stage_reached"] = tp["stage"].map({s: i for i, s in enumerate(STAGES)}).groupby(tp["customer_id"]).max()
+        if "touchpoint" in tp.columns:
+            f["support_tickets"] = (tp["touchpoint"] == "support_ticket").groupby(tp["customer_id"]).sum()
+        parts.append(f)
+    if od is not None and len(od):
+        ids = ids.union(pd.Index(od["customer_id"].unique()))
+        g = od.groupby("customer_id")
+        f = pd.DataFrame({"orders": np.log1p(g.size()), "spend_mean": np.log1p(g["amount"].mean())})
+        if "promo" in od.columns:
+            f["promo_share"] = g["promo"].mean()
+        if "discount" in od.columns:
+            tot = g["amount"].sum() + g["discount"].sum()
+            f["discount_share"] = g["discount"].sum() / tot.replace(0, np.nan)
+        f["holiday_share"] = od["ts"].dt.month.isin(HOLIDAY_MONTHS).groupby(od["customer_id"]).mean()
+        if cust is not None and "birth_date" in cust.columns:
+            bd = od["customer_id"].map(cust.set_index("customer_id")["birth_date"])
+            ok = bd.notna()
+            doy_o = od["ts"].dt.dayofyear
+            doy_b = pd.to_datetime(bd).dt.dayofyear
+            dist = (doy_o - doy_b).abs()
+            near = ok & (np.minimum(dist, 365 - dist) <= 14)
+            f["birthday_share"] = near.groupby(od["customer_id"]).mean()
+        if "channel" in od.columns:
+            parts.append(_shares(od.dropna(subset=["channel"]), "customer_id", "channel", "order_"))
+        parts.append(f)
+    if include_survey and tables.get("survey_responses") is not None:
+        sv = tables["survey_responses"].dropna(subset=["customer_id"])
+        rcols = [c for c in sv.columns if c.startswith("rating_")]
+        if len(sv) and rcols:
+            last = sv.sort_values("wave").groupby("customer_id").tail(1).set_index("customer_id")
+            f = pd.DataFrame({"survey_rating": last[rcols].astype(float).mean(axis=1)})
+            if "nps" in last.columns:
+                f["survey_nps"] = last["nps"].astype(float)
+            parts.append(f)
+    out = pd.DataFrame(index=ids)
+    for p in parts:
+        out = out.join(p, how="left")
+    # counts are 0 when absent; shares and means of orders stay NaN for non-buyers (unknown,
+    # not zero) so that clustering does not just split buyers from prospects
+    zero = [c for c in ("touches", "orders", "support_tickets") if c in out.columns]
+    out = out.astype(float)
+    out[zero] = out[zero].fillna(0.0)
+    touch_shares = [c for c in out.columns if c.startswith(("device_", "channel_"))]
+    out[touch_shares] = out[touch_shares].fillna(0.0)
+    out.index.name = "customer_id"
+    return out
+
+
+#: Words used in generated segment descriptions: feature -> (word when high, word when low).
+DESCRIPTORS: dict[str, tuple[str | None, str | None]] = {
+    "device_mobile": ("mobile", None), "device_app": ("app users", None),
+    "device_desktop": ("desktop", None), "device_offline": ("offline", None),
+    "channel_paid_search": ("search-led", None), "channel_social": ("social media", None),
+    "channel_display": ("display ads", None), "channel_email": ("e-mail engaged", None),
+    "channel_app": ("app users", None), "channel_web": ("web", None), "channel_store": ("store", None),
+    "orders": ("frequent buyers", "rare purchases"), "spend_mean": ("high spend", "low spend"),
+    "promo_share": ("promotion-driven", "few promotions"), "discount_share": ("discount-seeking", None),
+    "holiday_share": ("seasonal", None), "birthday_share": ("birthday buyers", None),
+    "order_store": ("store", None), "order_phone": ("phone", None), "order_online": ("online", None),
+    "stage_reached": ("deep in the lifecycle", "early-stage prospects"),
+    "support_tickets": ("support-heavy", None), "touches": ("highly engaged", "few touches"),
+    "survey_rating": ("satisfied", "dissatisfied"), "survey_nps": ("promoters", "detractors"),
+}
+
+
+def describe_profiles(profiles: pd.DataFrame, n_words: int = 4, threshold: float = 0.4) -> pd.Series:
+    """Short descriptions ("mobile, promotion-driven, seasonal") from standardised profiles.
+
+    For each segment, the features whose standardised mean is furthest from 0 (at least
+    ``threshold`` SD) are turned into words with :data:`DESCRIPTORS`, strongest first.
+    """
+    out = {}
+    for seg, row in profiles.iterrows():
+        words: list[str] = []
+        for feat in row.abs().sort_values(ascending=False).index:
+            z = row[feat]
+            if abs(z) < threshold or len(words) >= n_words:
+                break
+            hi, lo = DESCRIPTORS.get(feat, (f"high {feat.replace('_', ' ')}", f"low {feat.replace('_', ' ')}"))
+            w = hi if z > 0 else lo
+            if w and w not in words:
+                words.append(w)
+        out[seg] = ", ".join(words) if words else "average on every feature"
+    return pd.Series(out, name="description")
+
+
+def profiles(features: pd.DataFrame, labels: Any) -> pd.DataFrame:
+    """Standardised means per segment: (segment mean - overall mean) / overall SD."""
+    mu, sd = features.mean(), features.std(ddof=0).replace(0, np.nan)
+    z = (features - mu) / sd
+    return z.groupby(np.asarray(labels)).mean().fillna(0.0)
+
+
+class BehaviouralSegments:
+    """Behavioural segments with k chosen by several criteria (silhouette, BIC, stability).
+
+    Parameters
+    ----------
+    k_range : candidate numbers of segments.
+    method : ``"kmeans"`` or ``"gmm"`` (Gaussian mixture, diagonal covariances) for the final
+        segments; both are always fitted for the selection table.
+    k : force the number of segments (the selection table is still computed).
+    n_boot : bootstrap resamples for stability (mean adjusted Rand index between the
+        clustering of a resample, applied to all customers, and the full-data clustering).
+    sample : customers used to compare k (silhouette, BIC and the bootstrap fits run on a random
+        subsample of this size; the final segments are fitted on everyone).
+    exclude : features left out of the clustering (default :data:`LIFECYCLE_FEATURES`); they
+        still appear in the profiles.
+    max_missing_gmm : the Gaussian mixture uses only features missing (imputed) for at most
+        this share of customers; KMeans uses all.
+    random_state : seed.
+
+    Attributes
+    ----------
+    selection_ : DataFrame k, silhouette (KMeans), bic (GMM), stability (KMeans) and which k
+        each criterion picks.
+    choices_ : dict criterion -> k; ``agree_`` whether they all agree.
+    k_ : the number of segments used (majority of the criteria; ties -> the most stable).
+    labels_ : Series customer_id -> segment number (segments sorted by size, 0 = largest).
+    profiles_ : standardised means per segment; ``descriptions_`` short texts; ``sizes_``.
+    scaler_, model_ : the fitted StandardScaler and clustering model.
+    """
+
+    def __init__(self, k_range: Sequence[int] = range(2, 8), method: str = "kmeans", k: int | None = None,
+                 n_boot: int = 5, sample: int = 4000, exclude: Sequence[str] = LIFECYCLE_FEATURES,
+                 max_missing_gmm: float = 0.2, random_state: int = 0):
+        self.max_missing_gmm = max_missing_gmm
+        self.k_range = k_range
+        self.method = method
+        self.k = k
+        self.n_boot = n_boot
+        self.sample = sample
+        self.exclude = exclude
+        self.random_state = random_state
+
+    def _fit_one(self, X: np.ndarray, k: int, method: str, seed: int):
+        from sklearn.cluster import KMeans
+        from sklearn.mixture import GaussianMixture
+
+        if method == "kmeans":
+            return KMeans(n_clusters=k, n_init=3, max_iter=100, random_state=seed).fit(X)
+        if method == "gmm":
+            return GaussianMixture(n_components=k, covariance_type="diag", n_init=1, reg_covar=0.05,
+                                   max_iter=100, random_state=seed).fit(X[:, self._gmm_idx])
+        raise ValueError(f"method must be 'kmeans' or 'gmm', got {method!r}")
+
+    def fit(self, features: pd.DataFrame) -> BehaviouralSegments:
+        """Scale the features, compare k by all criteria, fit the final segments."""
+        from sklearn.metrics import adjusted_rand_score, silhouette_score
+        from sklearn.preprocessing import StandardScaler
+
+        all_feats = features.astype(float)
+        missing = all_feats.isna().mean()
+        all_feats = all_feats.fillna(all_feats.mean()).fillna(0.0)
+        use = [c for c in all_feats.columns if c not in set(self.exclude) and all_feats[c].std(ddof=0) > 0]
+        if not use:
+            raise ValueError("no varying features left to cluster on")
+        feats = all_feats[use]
+        # a mixture model turns the spike of imputed values into a component of its own:
+        # it only sees features known for (nearly) everyone
+        self.gmm_features_ = [c for c in use if missing[c] <= self.max_missing_gmm] or use
+        self._gmm_idx = np.array([use.index(c) for c in self.gmm_features_])
+        self.features_ = feats
+        self.scaler_ = StandardScaler().fit(feats.to_numpy(float))
+        X_all = self.scaler_.transform(feats.to_numpy(float))
+        rng = np.random.default_rng(self.random_state)
+        n_all = len(X_all)
+        X = X_all[rng.choice(n_all, size=min(self.sample, n_all), replace=False)]
+        n = len(X)
+        rows = []
+        ks = [k for k in self.k_range if 2 <= k < n]
+        for k in ks:
+            km = self._fit_one(X, k, "kmeans", self.random_state)
+            gm = self._fit_one(X, k, "gmm", self.random_state)
+            sil = silhouette_score(X, km.labels_)
+            stab = []
+            for b in range(self.n_boot):
+                idx = rng.choice(n, size=n, replace=True)
+                kb = self._fit_one(X[idx], k, "kmeans", self.random_state + b + 1)
+                stab.append(adjusted_rand_score(km.labels_, kb.predict(X)))
+            rows.append({"k": k, "silhouette": sil, "bic": gm.bic(X[:, self._gmm_idx]),
+                         "stability": float(np.mean(stab)) if stab else np.nan,
+                         "stability_min": float(np.min(stab)) if stab else np.nan})
+        sel = pd.DataFrame(rows)
+        choices = {"silhouette": int(sel.loc[sel["silhouette"].idxmax(), "k"]),
+                   "bic": int(sel.loc[sel["bic"].idxmin(), "k"])}
+        if self.n_boot:
+            # most clusters among the k whose stability is within 0.02 of the best (stable, finer)
+            best = sel["stability"].max()
+            choices["stability"] = int(sel.loc[sel["stability"] >= best - 0.02, "k"].max())
+        for crit, kk in choices.items():
+            sel[f"chosen_by_{crit}"] = sel["k"] == kk
+        self.selection_ = sel
+        self.choices_ = choices
+        self.agree_ = len(set(choices.values())) == 1
+        if self.k is not None:
+            self.k_ = int(self.k)
+        else:
+            votes = pd.Series(list(choices.values())).value_counts()
+            top = votes[votes == votes.max()].index
+            st = sel.set_index("k")["stability"] if self.n_boot else sel.set_index("k")["silhouette"]
+            self.k_ = int(max(top, key=lambda kk: st.get(kk, -np.inf)))
+        self.model_ = self._fit_one(X_all, self.k_, self.method, self.random_state)
+        raw = self.model_.predict(X_all if self.method == "kmeans" else X_all[:, self._gmm_idx])
+        order = pd.Series(raw).value_counts().index  # 0 = largest segment
+        relabel = {old: new for new, old in enumerate(order)}
+        self.labels_ = pd.Series([relabel[v] for v in raw], index=feats.index, name="segment")
+        self.sizes_ = self.labels_.value_counts().sort_index()
+        self.profiles_ = profiles(all_feats, self.labels_.to_numpy())
+        self.descriptions_ = describe_profiles(self.profiles_)
+        return self
+
+    def disagreement(self) -> str:
+        """One sentence on whether the criteria agree on k (for the report)."""
+        parts = ", ".join(f"{c} → {k}" for c, k in self.choices_.items())
+        if self.agree_:
+            return f"All criteria choose k = {self.k_} ({parts})."
+        return f"The criteria disagree ({parts}); k = {self.k_} is used (majority, ties to the most stable)."
+
+    def summary(self, value: pd.Series | None = None) -> pd.DataFrame:
+        """Segments with size, share, description (and revenue share when ``value`` is given)."""
+        out = pd.DataFrame({"segment": self.sizes_.index, "customers": self.sizes_.to_numpy()})
+        out["share"] = out["customers"] / out["customers"].sum()
+        out["description"] = out["segment"].map(self.descriptions_)
+        if value is not None:
+            v = value.reindex(self.labels_.index).fillna(0).groupby(self.labels_).sum()
+            out["revenue_share"] = out["segment"].map(v / v.sum())
+        return out
+
+
+def plot_profiles(profile: pd.DataFrame, ax=None, descriptions: pd.Series | None = None,
+                  max_features: int = 18, title: str = "Segment profiles (standardised means)"):
+    """Heat-map of standardised means (segments x features), diverging around 0."""
+    import seaborn as sns
+
+    from cjlab.plots import new_axes
+
+    cols = profile.abs().max().sort_values(ascending=False).index[:max_features]
+    p = profile[cols]
+    if descriptions is not None:
+        p = p.rename(index=lambda s: f"{s}: {descriptions.get(s, '')}"[:48])
+    ax = new_axes(ax, figsize=(min(1.0 + 0.55 * len(cols), 14), 1.2 + 0.55 * len(p)))
+    lim = max(1.0, float(np.nanmax(np.abs(p.to_numpy()))))
+    sns.heatmap(p, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, annot=True, fmt=".1f",
+                annot_kws={"size": 7}, cbar_kws={"label": "SD from average"}, ax=ax)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=45)
+    for lab in ax.get_xticklabels():
+        lab.set_horizontalalignment("right")
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Customer status
+# --------------------------------------------------------------------------------------------
+
+#: Status rules (days), applied in the order of :data:`STATUS_ORDER`.
+DEFAULT_STATUS_RULES: dict[str, float] = {"new_days": 90, "active_days": 180, "churn_days": 365,
+                                          "return_gap_days": 180}
+STATUS_ORDER = ("churned", "new", "returning", "active", "at risk", "prospect")
+
+
+def customer_status(orders: pd.DataFrame, customers: pd.DataFrame | None = None, as_of: Any = None,
+                    rules: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Customer status as of a day, by explicit rules (first matching rule wins).
+
+    1. **churned** — membership cancelled on or before ``as_of`` (``customers.cancelled_at``),
+       or buyers whose last order is more than ``churn_days`` ago;
+    2. **new** — first order within the last ``new_days``;
+    3. **returning** — last order within ``active_days`` and the gap before it longer than
+       ``return_gap_days`` (came back after a pause);
+    4. **active** — last order within ``active_days``;
+    5. **at risk** — last order between ``active_days`` and ``churn_days`` ago;
+    6. **prospect** — known customer (in ``customers``) without any order yet.
+
+    Returns
+    -------
+    DataFrame customer_id, status, first_order, last_order, previous_gap_days, recency_days.
+    """
+    r = {**DEFAULT_STATUS_RULES, **dict(rules or {})}
+    unknown = set(r) - set(DEFAULT_STATUS_RULES)
+    if unknown:
+        raise ValueError(f"unknown status rules {sorted(unknown)}; use {sorted(DEFAULT_STATUS_RULES)}")
+    day = pd.Timestamp(_as_day(as_of if as_of is not None else orders["ts"].max()))
+    o = orders[orders["ts"] < day + pd.Timedelta(days=1)].sort_values(["customer_id", "ts"])
+    g = o.groupby("customer_id")["ts"]
+    last = g.max()
+    prev = o.groupby("customer_id")["ts"].apply(lambda s: s.iloc[-2] if len(s) > 1 else pd.NaT)
+    df = pd.DataFrame({"first_order": g.min(), "last_order": last, "previous_order": prev})
+    if customers is not None:
+        df = df.reindex(df.index.union(pd.Index(customers["customer_id"].unique())))
+    df.index.name = "customer_id"
+    recency = (day - df["last_order"].dt.normalize()).dt.days
+    since_first = (day - df["first_order"].dt.normalize()).dt.days
+    gap = (df["last_order"] - df["previous_order"]).dt.total_seconds() / 86400
+    cancelled = pd.Series(False, index=df.index)
+    if customers is not None and "cancelled_at" in customers.columns:
+        c = pd.to_datetime(customers.set_index("customer_id")["cancelled_at"]).reindex(df.index)
+        cancelled = c.notna() & (c <= day)
+    has = df["last_order"].notna()
+    conds = [
+        cancelled | (has & (recency > r["churn_days"])),
+        has & (since_first <= r["new_days"]),
+        has & (recency <= r["active_days"]) & (gap > r["return_gap_days"]),
+        has & (recency <= r["active_days"]),
+        has & (recency > r["active_days"]),
+        ~has,
+    ]
+    status = np.select(conds, list(STATUS_ORDER), default="prospect")
+    out = pd.DataFrame({"status": status, "first_order": df["first_order"], "last_order": df["last_order"],
+                        "previous_gap_days": gap, "recency_days": recency}, index=df.index)
+    out.attrs["rules"] = r
+    return out.reset_index()
+
+
+# --------------------------------------------------------------------------------------------
+# Response and lift
+# --------------------------------------------------------------------------------------------
+
+def _season(ts: pd.Series) -> pd.Series:
+    m = ts.dt.month
+    return pd.Series(np.select([m.isin([12, 1, 2]), m.isin([3, 4, 5]), m.isin([6, 7, 8])],
+                               ["winter", "spring", "summer"], "autumn"), index=ts.index)
+
+
+def response_table(touchpoints: pd.DataFrame, orders: pd.DataFrame, by: str = "campaign",
+                   segments: pd.Series | pd.DataFrame | None = None, window_days: float = 7.0,
+                   min_customers: int = 30) -> pd.DataFrame:
+    """Who responds to what: response rate and lift per value of ``by`` and segment.
+
+    A customer *responds* to a value of ``by`` (a campaign, a channel, a device, or the derived
+    ``"season"``/``"weekday"`` of the touch) when they place an order within ``window_days``
+    after any touch with that value. Lift = the segment's response rate / the response rate of
+    all customers exposed to that value (1 = responds like everyone else).
+
+    Parameters
+    ----------
+    segments : Series (index customer_id) or DataFrame (customer_id, segment) of segment labels;
+        None gives one row per value.
+    min_customers : rows with fewer exposed customers are dropped (rates too noisy).
+
+    Returns
+    -------
+    DataFrame <by>, segment, exposed, responders, response_rate, overall_rate, lift.
+    """
+    tp = touchpoints.copy()
+    if by == "season":
+        tp["season"] = _season(tp["ts"])
+    elif by == "weekday":
+        tp["weekday"] = tp["ts"].dt.day_name()
+    if by not in tp.columns:
+        raise ValueError(f"touchpoints has no column {by!r}")
+    tp = tp.dropna(subset=[by])[["customer_id", "ts", by]].sort_values("ts")
+    od = orders[["customer_id", "ts"]].rename(columns={"ts": "order_ts"}).sort_values("order_ts")
+    m = pd.merge_asof(tp, od, left_on="ts", right_on="order_ts", by="customer_id", direction="forward")
+    m["resp"] = (m["order_ts"] - m["ts"]).dt.total_seconds() <= window_days * 86400
+    per = m.groupby(["customer_id", by], observed=True)["resp"].max().reset_index()
+    if segments is None:
+        per["segment"] = "all"
+    else:
+        seg = segments if isinstance(segments, pd.Series) else segments.set_index("customer_id")["segment"]
+        per["segment"] = per["customer_id"].map(seg).fillna("(none)")
+    overall = per.groupby(by, observed=True)["resp"].mean().rename("overall_rate")
+    g = per.groupby([by, "segment"], observed=True)["resp"]
+    out = pd.DataFrame({"exposed": g.size(), "responders": g.sum()}).reset_index()
+    out["response_rate"] = out["responders"] / out["exposed"]
+    out = out.merge(overall.reset_index(), on=by)
+    out["lift"] = out["response_rate"] / out["overall_rate"].replace(0, np.nan)
+    out = out[out["exposed"] >= min_customers]
+    return out.sort_values([by, "lift"], ascending=[True, False]).reset_index(drop=True)
+
+
+def lift_matrix(table: pd.DataFrame, by: str, top: int | None = 12) -> pd.DataFrame:
+    """Pivot of :func:`response_table`: segments (rows) x values of ``by`` (columns) of lift."""
+    t = table
+    if top is not None:
+        keep = t.groupby(by)["exposed"].sum().nlargest(top).index
+        t = t[t[by].isin(keep)]
+    return t.pivot_table(index="segment", columns=by, values="lift", observed=True)
