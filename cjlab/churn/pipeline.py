@@ -45,7 +45,7 @@ from cjlab.churn.retention import KMResult, kaplan_meier
 from cjlab.churn.rfm import rfm_summary
 from cjlab.churn.targeting import at_risk_list, best_cutoff, profit_curve, risk_value_segment
 
-__all__ = ["ChurnAnalysis", "analyse_churn", "analyse_churn_snapshot"]
+__all__ = ["ChurnAnalysis", "analyse_churn", "analyse_churn_snapshot", "analyse_source"]
 
 #: a representative column per driver group, for partial dependence plots
 DRIVER_COLUMN = {"support_tickets": "support_per_year", "promo_share": "promo_share",
@@ -311,3 +311,29 @@ def analyse_churn_snapshot(frame: pd.DataFrame, customers: pd.DataFrame | None =
                          n_train=len(tr), n_test=len(te),
                          notes=["snapshot data: scored on the held-out customers; value = "
                                 f"{value_column} over {clv_horizon_months} months, discounted"])
+
+
+def analyse_source(data_source: str, **params: Any) -> tuple[ChurnAnalysis, dict | None]:
+    """Run the churn analysis on a cjlab data source (see :func:`cjlab.data.open_source`) or on
+    IBM's telco snapshot with ``data_source="telco:<path to telco_churn_ibm.csv>"``.
+
+    Returns ``(analysis, truth)``; ``truth`` is the planted ground truth of demo sources, else
+    ``None``. Parameters not used by the snapshot analysis are ignored for it.
+    """
+    import inspect
+
+    if data_source.startswith("telco:"):
+        from cjlab.data.adapters import telco_churn_frame, telco_tables
+
+        path = data_source.split(":", 1)[1]
+        allowed = inspect.signature(analyse_churn_snapshot).parameters
+        kw = {k: v for k, v in params.items() if k in allowed}
+        return analyse_churn_snapshot(telco_churn_frame(path), telco_tables(path)["customers"], **kw), None
+    from cjlab.data import open_source
+
+    src = open_source(data_source)
+    want = ("customers", "orders", "touchpoints", "survey_responses")
+    tables = src.load(*[t for t in want if t in src.tables])
+    allowed = inspect.signature(analyse_churn).parameters
+    kw = {k: v for k, v in params.items() if k in allowed}
+    return analyse_churn(tables, **kw), src.truth
