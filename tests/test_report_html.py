@@ -1,0 +1,93 @@
+"""The stakeholder HTML: no code, no stderr, no tracebacks, no widgets needing the internet,
+escaped data, redacted e-mails, identifier columns hidden, contents and provenance present."""
+
+from __future__ import annotations
+
+import nbformat
+import pandas as pd
+
+from cjlab.report import display as rd
+from cjlab.report.display import KPI_MIME
+from cjlab.report.html import clean_for_report, redact_emails, render_html
+
+
+def _executed_nb() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    md = nbformat.v4.new_markdown_cell("# Title\n\n## First part\n\nText.\n\n## Second part\n\nWrite to anna.mueller@example.com")
+    head = nbformat.v4.new_code_cell("secret_code_here()")
+    head.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/html": '<div class="cj-headline" id="headline"><h2>H</h2></div>' + rd.HEADLINE_END})]
+    warn = nbformat.v4.new_code_cell("import warnings")
+    warn.outputs = [nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something noisy"),
+                    nbformat.v4.new_output("stream", name="stdout", text="contact bob@corp.example.org")]
+    widget = nbformat.v4.new_code_cell("slider")
+    widget.outputs = [nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+        "text/plain": "IntSlider(value=3)"})]
+    kpi = nbformat.v4.new_code_cell("kpi")
+    kpi.outputs = [nbformat.v4.new_output("display_data", data={KPI_MIME: {"name": "x", "value": 1}})]
+    err = nbformat.v4.new_code_cell("boom()")
+    err.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad <b>input</b>",
+                                          traceback=["Traceback (most recent call last):", "  File x"])]
+    nb.cells = [md, head, warn, widget, kpi, err]
+    return nb
+
+
+def test_clean_for_report_counts_and_removes():
+    clean, stats = clean_for_report(_executed_nb())
+    assert stats["stderr_outputs"] == 1 and stats["widget_views"] == 1
+    assert stats["errors"] == [{"ename": "ValueError", "evalue": "bad <b>input</b>"}]
+    assert stats["emails_redacted"] == 2
+    assert "widgets" not in clean.metadata
+
+
+def test_render_html(tmp_path):
+    ipynb = tmp_path / "x.ipynb"
+    nbformat.write(_executed_nb(), str(ipynb))
+    out = tmp_path / "x.html"
+    meta = {"run": "r", "date": "2026-01-01", "notebook": "x", "parameters": {"data_source": "demo", "min_n": 30},
+            "data": {"spec": "demo", "fingerprint": "sha256:abc"}, "git": {"commit": "deadbeef", "dirty": False}}
+    info = render_html(ipynb, out, meta, {"status": "failed", "error": {"type": "ValueError", "message": "bad <b>input</b>"},
+                                          "duration_s": 1.0})
+    page = out.read_text()
+    assert info == {"stderr_outputs": 1, "widget_views": 1, "error_outputs": 1, "emails_redacted": 2}
+    assert "secret_code_here" not in page and "import warnings" not in page  # no code
+    assert "something noisy" not in page and "Traceback" not in page
+    assert "IntSlider" not in page and "Loading widget" not in page
+    assert "anna.mueller@example.com" not in page and "bob@corp.example.org" not in page
+    assert "bad &lt;b&gt;input&lt;/b&gt;" in page and "bad <b>input</b>" not in page
+    assert 'id="failure"' in page and "This report is incomplete" in page
+    assert 'id="toc"' in page and "First part" in page and page.index('id="headline"') < page.index('id="toc"')
+    assert 'id="run-parameters"' in page and "sha256:abc" in page and "min_n" in page
+    for external in ('<script src="http', "cdnjs.cloudflare", "unpkg.com", "require.min.js", "mathjax/"):
+        assert external not in page.lower(), external
+
+
+def test_redact_emails():
+    text, n = redact_emails("a@b.de, Mail: x.y+z@mail.example.co.uk; not@all")
+    assert n == 2 and "@b.de" not in text and "not@all" in text
+
+
+def test_tables_escape_and_hide_identifiers():
+    df = pd.DataFrame({"customer_id": [1, 2], "comment": ["<script>alert(1)</script>", "ok"],
+                       "share": [0.1234, 0.5], "n": [12345, 7]})
+    page = rd.table_html(df, formats={"share": "share"})
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<th>customer_id</th>" not in page and "identifier columns hidden: customer_id" in page
+    assert "12.3 %" in page and "12,345" in page
+    assert "<th>customer_id</th>" in rd.table_html(df, allow_ids=True)
+
+
+def test_headline_and_note_escape():
+    html = rd.headline("NPS <up>", ["<img src=x onerror=alert(1)>"])
+    assert "<img src=x" not in html and "&lt;img src=x" in html
+    assert "&lt;b&gt;" in rd.note("<b>x</b>")
+
+
+def test_formatting_helpers():
+    assert rd.fmt_interval(31.44, 28.0, 34.81, "points") == "31.4 (28.0 to 34.8)"
+    assert rd.fmt_number(0.1234, "share") == "12.3 %"
+    assert rd.fmt_number(2414028.0) == "2,414,028"
+    assert rd.fmt_number(None) == "–"
