@@ -3,8 +3,8 @@
 #
 # The interpreter is found in this order:
 #   1. $CJLAB_PYTHON (an explicit path or command name)
-#   2. python3.14, python3.13, python3.12 on PATH
-#   3. pyenv-installed versions (pyenv root or ~/.pyenv/versions/3.1[2-9]*)
+#   2. python3.12, python3.13, python3.14 on PATH (3.12 first: the stack is tested on it)
+#   3. pyenv-installed versions (pyenv root or ~/.pyenv/versions/3.1[2-9]*), oldest minor first
 #   4. python3 on PATH, if it is new enough
 # Usage: scripts/bootstrap.sh [EXTRAS]   e.g. scripts/bootstrap.sh test,lab,spark
 set -euo pipefail
@@ -21,7 +21,7 @@ find_python() {
     if is_ok "$CJLAB_PYTHON"; then echo "$CJLAB_PYTHON"; return 0; fi
     echo "error: CJLAB_PYTHON=$CJLAB_PYTHON is not a Python >= 3.12" >&2; return 1
   fi
-  for c in python3.14 python3.13 python3.12; do
+  for c in python3.12 python3.13 python3.14; do
     if command -v "$c" >/dev/null 2>&1 && is_ok "$(command -v "$c")"; then command -v "$c"; return 0; fi
   done
   local roots=()
@@ -29,8 +29,8 @@ find_python() {
   roots+=("$HOME/.pyenv/versions")
   for r in "${roots[@]}"; do
     [ -d "$r" ] || continue
-    # newest first; plain CPython releases only (skip -dev, miniconda, etc.)
-    for d in $(ls -1 "$r" 2>/dev/null | grep -E '^3\.(1[2-9])\.[0-9]+$' | sort -t. -k1,1n -k2,2nr -k3,3nr); do
+    # 3.12 before 3.13 (newest patch first); plain CPython releases only (skip -dev, miniconda, ...)
+    for d in $(ls -1 "$r" 2>/dev/null | grep -E '^3\.(1[2-9])\.[0-9]+$' | sort -t. -k1,1n -k2,2n -k3,3nr); do
       if is_ok "$r/$d/bin/python3"; then echo "$r/$d/bin/python3"; return 0; fi
     done
   done
