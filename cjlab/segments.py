@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -919,8 +920,10 @@ def plot_profiles(profile: pd.DataFrame, ax=None, descriptions: pd.Series | None
         p = p.rename(index=lambda s: f"{s}: {descriptions.get(s, '')}"[:48])
     ax = new_axes(ax, figsize=(min(1.0 + 0.55 * len(cols), 14), 1.2 + 0.55 * len(p)))
     lim = max(1.0, float(np.nanmax(np.abs(p.to_numpy()))))
-    sns.heatmap(p, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, annot=True, fmt=".1f",
-                annot_kws={"size": 7}, cbar_kws={"label": "SD from average"}, ax=ax)
+    with warnings.catch_warnings():  # seaborn's own use of a matplotlib API being deprecated
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        sns.heatmap(p, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, annot=True, fmt=".1f",
+                    annot_kws={"size": 7}, cbar_kws={"label": "SD from average"}, ax=ax)
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title(title)
