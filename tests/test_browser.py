@@ -79,10 +79,12 @@ def reports(tmp_path_factory):
         df.to_parquet(data / f"{name}.parquet")
     assert isinstance(s, pd.DataFrame)
     out = tmp_path_factory.mktemp("reports")
-    notebooks = [n for n in ("00_data_overview", "01_survey") if (ROOT / "notebooks" / f"{n}.ipynb").exists()]
-    res = run(notebooks, name="browser", data_source=str(data), reports_dir=out, jobs=2, progress=False,
+    # every notebook of the project, as `make demo` runs them, on this data
+    res = run(None, name="browser", data_source=str(data), reports_dir=out, jobs=2, progress=False,
               today=dt.date(2026, 11, 1))
     assert res.ok, [(n.notebook, n.error) for n in res.notebooks]
+    warnings = {n.notebook: n.stderr_outputs for n in res.notebooks if n.stderr_outputs}
+    assert warnings == {}, f"notebooks wrote warnings/stderr (see the .ipynb in {res.folder}): {warnings}"
     return out, res
 
 
