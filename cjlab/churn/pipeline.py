@@ -81,6 +81,15 @@ class ChurnAnalysis:
     n_test: int = 0
     notes: list[str] = field(default_factory=list)
 
+    def headline_title(self) -> str:
+        """One sentence with the main finding."""
+        k = self.kpis()
+        who = ("of today's customers are expected to leave within "
+               f"{self.horizon_days:g} days" if self.cutoffs
+               else "of the held-out customers are predicted to leave")
+        return (f"{k['expected_churn_rate']:.1%} {who} — {k['revenue_at_risk']:,.0f} of customer "
+                "value at risk")
+
     def kpis(self) -> dict[str, float]:
         """Headline figures: AUC, churn rate, customers at risk, revenue at risk, mean CLV."""
         s = self.scores
@@ -266,15 +275,15 @@ def analyse_churn_snapshot(frame: pd.DataFrame, customers: pd.DataFrame | None =
                            test_size: float = 0.25, offer_cost: float = 10.0,
                            success_rate: float = 0.25, clv_horizon_months: int = 12,
                            annual_discount_rate: float = 0.1, value_column: str = "monthly_charges",
-                           contact_share: float | None = None, include_no_consent: bool = True,
+                           contact_share: float | None = None, include_no_consent: bool = False,
                            rank_by: str = "value_at_risk", n_boot: int = 200, n_repeats: int = 5,
                            retention_by: tuple[str, ...] = ("contract",), random_state: int = 0
                            ) -> ChurnAnalysis:
     """The churn analysis for a one-row-per-customer snapshot (e.g. IBM telco via the adapter).
 
     Customer value = ``value_column`` (a monthly charge) × ``clv_horizon_months``, discounted
-    monthly at ``annual_discount_rate``. Snapshot data carry no marketing consent, so
-    ``include_no_consent`` defaults to True here.
+    monthly at ``annual_discount_rate``. When the snapshot has no ``marketing_opt_in`` column,
+    consent is not recorded and every customer counts as contactable (a note says so).
     """
     from sklearn.model_selection import train_test_split
 
@@ -294,7 +303,12 @@ def analyse_churn_snapshot(frame: pd.DataFrame, customers: pd.DataFrame | None =
     monthly = (1 + annual_discount_rate) ** (1 / 12) - 1
     annuity = sum(1 / (1 + monthly) ** k for k in range(1, clv_horizon_months + 1))
     scores["clv"] = te[value_column].to_numpy(float) * annuity if value_column in te.columns else 0.0
-    scores["marketing_opt_in"] = np.nan
+    notes = ["snapshot data: scored on the held-out customers; value = "
+             f"{value_column} over {clv_horizon_months} months, discounted"]
+    if "marketing_opt_in" in te.columns:
+        scores["marketing_opt_in"] = te["marketing_opt_in"].to_numpy()
+    else:
+        notes.append("the data record no marketing consent: every customer counts as contactable")
     reason_features = [f for f in drv["feature"].head(6) if f in m.numeric_]
     scores, curve, best, lst = _targeting(scores.reset_index(drop=True), m, te.reset_index(drop=True),
                                           reason_features, offer_cost, success_rate, contact_share,
@@ -308,9 +322,7 @@ def analyse_churn_snapshot(frame: pd.DataFrame, customers: pd.DataFrame | None =
                          score_date=pd.NaT, comparison=comparison, model_name=name, model=m,
                          evaluation=ev, drivers=drv, partial_dependence=pdp, scores=scores,
                          profit=curve, best=best, action_list=lst, retention=retention,
-                         n_train=len(tr), n_test=len(te),
-                         notes=["snapshot data: scored on the held-out customers; value = "
-                                f"{value_column} over {clv_horizon_months} months, discounted"])
+                         n_train=len(tr), n_test=len(te), notes=notes)
 
 
 def analyse_source(data_source: str, **params: Any) -> tuple[ChurnAnalysis, dict | None]:
