@@ -1,0 +1,63 @@
+"""End to end: notebooks/03_churn.ipynb through the cjlab runner on a small demo company whose
+customer table carries names and e-mails (they must never reach the report or the CRM list)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_churn_notebook_end_to_end(tmp_path, small_demo):
+    import nbformat
+
+    from cjlab.report.display import kpis_from_notebook
+    from cjlab.report.runner import run
+
+    tables = small_demo.load("customers", "orders", "touchpoints", "survey_responses")
+    cust = small_demo.relation("customers").df()  # with name and email
+    assert {"name", "email"} <= set(cust.columns)
+    tables["customers"] = cust
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, df in tables.items():
+        df.to_parquet(data / f"{name}.parquet")
+
+    res = run(["03_churn"], data_source=str(data), reports_dir=tmp_path / "reports", root=ROOT,
+              progress=False, name="churn_e2e", cell_timeout=600, wall_timeout=900)
+    assert res.ok, res
+    folder = next((tmp_path / "reports").glob("*/churn_e2e"))
+    html = (folder / "03_churn.html").read_text(encoding="utf-8")
+    nb = nbformat.read(folder / "03_churn.ipynb", as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    first_html = next(o for o in outputs if "text/html" in o.get("data", {}))
+    assert 'id="headline"' in first_html["data"]["text/html"]
+
+    # the CRM list travels as a data-URI download link: customer ids only, consenting customers
+    m = re.search(r'href="data:text/csv;base64,([A-Za-z0-9+/=]+)"', html)
+    assert m, "download link missing"
+    csv = pd.read_csv(io.StringIO(base64.b64decode(m.group(1)).decode("utf-8")))
+    assert {"customer_id", "churn_probability", "clv", "top_reasons", "segment", "marketing_opt_in"} <= set(csv.columns)
+    assert len(csv) > 0 and csv["contact"].all() and (csv["marketing_opt_in"] == 1).all()
+    opted_out = set(cust.loc[cust["marketing_opt_in"] != True, "customer_id"])  # noqa: E712
+    assert not opted_out & set(csv["customer_id"])
+    blob = html + base64.b64decode(m.group(1)).decode("utf-8")
+    for n, e in cust[["name", "email"]].dropna().itertuples(index=False):
+        assert e not in blob
+        assert f">{n}<" not in blob and f",{n}," not in blob
+
+    k = {r["name"]: r for r in kpis_from_notebook(nb)}
+    assert {"roc_auc", "churn_rate", "revenue_at_risk", "mean_clv", "customers_at_risk"} <= set(k)
+    assert k["roc_auc"]["low"] < k["roc_auc"]["value"] < k["roc_auc"]["high"]
+    assert 0 < k["churn_rate"]["value"] < 0.5
+    assert k["customers_at_risk"]["value"] == len(csv)
+    assert k["revenue_at_risk"]["value"] > 0 and k["mean_clv"]["value"] > 0
