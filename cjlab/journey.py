@@ -902,7 +902,7 @@ def load_actions(spec: str | Mapping[str, Any] | Sequence[Mapping[str, Any]] | N
     if isinstance(spec, str):
         import yaml
 
-        with open(spec, encoding="utf-8") as fh:
+        with open(_resolve(spec), encoding="utf-8") as fh:
             spec = yaml.safe_load(fh) or {}
     items = spec.get("actions", []) if isinstance(spec, Mapping) else list(spec)
     df = pd.DataFrame(list(items))
@@ -1107,3 +1107,226 @@ def plot_journey_map(jmap: pd.DataFrame, value: str = "conversion_next", ax=None
         ax_top.set_ylabel("mean rating (1–5)")
         ax_top.set_title("Journey map: how each stage feels and where customers move on")
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# The whole analysis for the journey notebook
+# --------------------------------------------------------------------------------------------
+
+def _resolve(path: str) -> str:
+    """A params file path as given, or relative to the project root (notebooks run in notebooks/)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return str(p)
+    root = Path(__file__).resolve().parents[1]
+    return str(root / p) if (root / p).exists() else str(p)
+
+
+@dataclass
+class JourneyAnalysis:
+    """Everything notebooks/05_journey.ipynb shows (see :func:`analyse_journey`)."""
+
+    as_of: str
+    funnel: FunnelResult
+    funnel_breakdown: FunnelResult | None
+    durations: pd.DataFrame
+    furthest: pd.DataFrame
+    paths: pd.DataFrame
+    top_purchase: pd.DataFrame
+    top_no_purchase: pd.DataFrame
+    top_churn: pd.DataFrame
+    attribution: pd.DataFrame
+    markov: pd.DataFrame
+    counterfactual: pd.DataFrame
+    flows: pd.DataFrame
+    journey_map: pd.DataFrame
+    emotion: pd.DataFrame
+    handling: dict[str, int]
+    channels: list[str]
+    recovery: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def biggest_dropoff(self) -> str:
+        return self.funnel.biggest_dropoff
+
+    def headline_title(self) -> str:
+        t = self.funnel.table.set_index("step")
+        s = self.biggest_dropoff
+        lost = t.loc[s, "dropoff"]
+        top = self.markov["channel"].iloc[0]
+        return (f"Most customers are lost after '{s.replace('_', ' ')}' ({lost:,.0f} customers); "
+                f"{top.replace('_', ' ')} contributes most to purchases")
+
+
+def analyse_journey(tables: Mapping[str, pd.DataFrame], truth: Mapping[str, Any] | None = None, *,
+                    as_of: Any = None, funnel_steps: Sequence[str] | None = None,
+                    window_days: float | None = None, breakdown: str | None = "device",
+                    channels: Sequence[str] | None = None,
+                    exclude_touchpoints: Sequence[str] = ("newsletter_open",),
+                    markov_order: int = 1, n_boot: int = 100, top_n: int = 10,
+                    sankey_by: str = "channel", sankey_steps: int = 5,
+                    actions: str | Mapping[str, Any] | None = "params/journey_actions.yaml",
+                    on_unknown: str = "drop", seed: int = 0) -> JourneyAnalysis:
+    """Funnel, stage timing, paths, attribution, flows and the journey map for one data set.
+
+    ``channels`` defaults to the channels customers meet in the pre-purchase stages
+    (awareness .. persuasion); ``exclude_touchpoints`` drops passive touches (newsletter opens
+    every subscriber receives) from paths and attribution. Unknown stages are dropped and
+    counted (``on_unknown="drop"``) or raise (``"raise"``).
+    """
+    tp = tables["touchpoints"]
+    orders = tables.get("orders")
+    customers = tables.get("customers")
+    survey = tables.get("survey_responses")
+    tp, handling = check_stages(tp, on_unknown=on_unknown)
+    handling = dict(handling)
+    if as_of in (None, ""):
+        as_of = (truth or {}).get("observation_end") or tp["ts"].max()
+    end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    tp = tp[tp["ts"] < end]
+    if orders is not None:
+        orders = orders[orders["ts"] < end]
+    steps = list(funnel_steps) if funnel_steps else list(STAGES)
+    fun = funnel(tp, steps, window_days=window_days or None)
+    fb = None
+    if breakdown:
+        fb = funnel(tp, steps, window_days=window_days or None, breakdown=breakdown,
+                    customers=customers if (customers is not None and breakdown in customers.columns) else None)
+    prog = stage_progress(tp)
+    durations = stage_durations(prog)
+    furthest = prog["furthest_stage"].value_counts().reindex(list(STAGES), fill_value=0).rename("customers")
+    furthest = furthest.reset_index().rename(columns={"index": "stage", "furthest_stage": "stage"})
+    furthest["share"] = furthest["customers"] / furthest["customers"].sum()
+    if channels is None:
+        pre = tp[tp["stage"].isin(STAGES[:4]) & ~tp["touchpoint"].isin(list(exclude_touchpoints))]
+        channels = sorted(pre["channel"].dropna().unique())
+    channels = list(channels)
+    kw = {"channels": channels, "exclude_touchpoints": exclude_touchpoints, "as_of": end}
+    paths = build_paths(tp, orders, **kw)
+    n_empty = int(len(set(tp["customer_id"])) - (paths["conversions"].sum() + paths["null"].sum()))
+    if n_empty > 0:
+        handling["customers without a touch on these channels (no path)"] = n_empty
+    top_purchase = top_paths(tp, orders, n=top_n, **kw)
+    top_no = top_paths(tp, orders, n=top_n, reached=False, **kw)
+    top_churn = pd.DataFrame(columns=["path", "customers", "share", "steps"])
+    if customers is not None and "cancelled_at" in customers.columns and customers["cancelled_at"].notna().any():
+        top_churn = top_paths(tp, orders, n=top_n, outcome="churn", customers=customers, by="touchpoint",
+                              lookback_days=90, as_of=end,
+                              exclude_touchpoints=exclude_touchpoints)
+    markov = markov_attribution(paths, order=markov_order, n_boot=n_boot, seed=seed)
+    cf = noisy_or_attribution(paths, n_boot=min(n_boot, 50), seed=seed)
+    attr = attribution_table(paths, order=markov_order)
+    attr = attr.merge(cf.set_index("channel")["contribution"].rename("noisy_or"), left_on="channel",
+                      right_index=True, how="left")
+    flows = stage_flows(tp, orders, by=sankey_by, max_steps=sankey_steps, channels=channels if sankey_by == "channel" else None,
+                        exclude_touchpoints=exclude_touchpoints)
+    act = load_actions(_resolve(actions) if isinstance(actions, str) else actions) if actions else None
+    jm = journey_map(tp, survey if survey is not None and len(survey) else None, act)
+    recovery: dict[str, Any] = {}
+    if truth:
+        if "funnel" in truth:
+            recovery["biggest_drop_after"] = truth["funnel"].get("biggest_drop_after")
+        if "attribution" in truth:
+            recovery["rank"] = truth["attribution"].get("rank")
+    return JourneyAnalysis(str(pd.Timestamp(as_of).date()), fun, fb, durations, furthest, paths, top_purchase,
+                           top_no, top_churn, attr, markov, cf, flows, jm, stage_emotion(jm), handling,
+                           channels, recovery)
+
+
+def analyse_source(data_source: str = "demo", **params: Any) -> JourneyAnalysis:
+    """:func:`analyse_journey` on a cjlab data source (``"demo"``, a folder, a .duckdb file)."""
+    from cjlab.data import open_source
+
+    src = open_source(data_source)
+    want = ("customers", "orders", "touchpoints", "survey_responses")
+    tables = src.load(*[t for t in want if t in src.tables])
+    return analyse_journey(tables, src.truth, **params)
+
+
+def plot_funnel(result: FunnelResult, ax=None, title: str = "Funnel over the lifecycle stages"):
+    """Horizontal bars of customers per step with step conversion and drop-off annotated."""
+    from cjlab.plots import BAD, NEUTRAL, new_axes
+
+    t = result.table if result.breakdown is None else _funnel_table(result.customer_steps, result.steps, None, (0.5,))
+    ax = new_axes(ax, figsize=(8.5, 0.45 * len(t) + 1.2))
+    y = np.arange(len(t))[::-1]
+    big = result.biggest_dropoff
+    colours = [BAD if s == big else NEUTRAL for s in t["step"]]
+    ax.barh(y, t["customers"], color=colours, alpha=0.85)
+    top = t["customers"].max()
+    for yi, rec in zip(y, t.itertuples(index=False)):
+        txt = f"{rec.customers:,.0f}  ({rec.overall_conversion:.0%} of entrants"
+        txt += f"; {rec.step_conversion:.0%} of previous step)" if rec.step_index else ")"
+        ax.text(rec.customers + top * 0.01, yi, txt, va="center", fontsize=8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([s.replace("_", " ") for s in t["step"]])
+    ax.set_xlim(0, top * 1.55)
+    ax.set_xlabel("customers reaching the step (in order)")
+    ax.set_title(title)
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def plot_breakdown(result: FunnelResult, ax=None, title: str | None = None):
+    """Overall conversion per step, one line per breakdown group."""
+    from cjlab.plots import new_axes, percent_axis
+
+    ax = new_axes(ax, figsize=(8.5, 4))
+    t = result.table
+    for g, d in t.groupby(result.breakdown, sort=True):
+        ax.plot(d["step_index"], d["overall_conversion"], marker="o", label=str(g))
+    ax.set_xticks(range(len(result.steps)))
+    ax.set_xticklabels([s.replace("_", " ") for s in result.steps], rotation=30, ha="right")
+    percent_axis(ax, "y")
+    ax.set_ylabel("share of entrants reaching the step")
+    ax.legend(title=str(result.breakdown).replace("_", " "))
+    ax.set_title(title or f"Funnel by {str(result.breakdown).replace('_', ' ')} (first touch)")
+    return ax
+
+
+def plot_attribution(table: pd.DataFrame, ax=None, models: Sequence[str] | None = None,
+                     title: str = "Conversions credited to each channel, by model"):
+    """Grouped bars: credited conversions per channel (rows of :func:`attribution_table`) and model."""
+    from cjlab.plots import new_axes
+
+    models = [m for m in (models or [c for c in table.columns if c != "channel"]) if m in table.columns]
+    ax = new_axes(ax, figsize=(9, 4.2))
+    x = np.arange(len(table))
+    w = 0.8 / max(len(models), 1)
+    for i, m in enumerate(models):
+        ax.bar(x + (i - (len(models) - 1) / 2) * w, table[m], width=w, label=m.replace("_", " "))
+    ax.set_xticks(x)
+    ax.set_xticklabels([c.replace("_", " ") for c in table["channel"]])
+    ax.set_ylabel("conversions credited")
+    ax.legend(ncol=3, fontsize=8)
+    ax.set_title(title)
+    return ax
+
+
+def breakdown_widget(analysis: JourneyAnalysis, tables: Mapping[str, pd.DataFrame],
+                     options: Sequence[str] = ("device", "channel", "campaign")):
+    """A dropdown to redraw the funnel by another first-touch breakdown (JupyterLab; reports
+    show the static breakdown figure instead). Returns the widget box."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    tp = tables["touchpoints"]
+    opts = [o for o in options if o in tp.columns]
+    dd = widgets.Dropdown(options=opts, value=analysis.funnel_breakdown.breakdown if analysis.funnel_breakdown
+                          and analysis.funnel_breakdown.breakdown in opts else opts[0],
+                          description="breakdown", style={"description_width": "initial"})
+    out = widgets.Output()
+
+    def redraw(change=None):
+        with out:
+            out.clear_output(wait=True)
+            tpx, _ = check_stages(tp, on_unknown="drop")
+            res = funnel(tpx, analysis.funnel.steps, window_days=analysis.funnel.window_days, breakdown=dd.value)
+            plot_breakdown(res)
+            plt.show()
+
+    dd.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([dd, out])

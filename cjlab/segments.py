@@ -478,13 +478,13 @@ def rfm_aggregate(orders: Any, as_of: Any = None, *, customers: Any = None,
                          | nw.col("__first_seen").is_null()).drop("__first_seen")
 
     f = f.with_columns(nw.col(ts_col).dt.truncate("1d").alias("__day"))
-    g = f.group_by(customer_col).agg(
-        nw.col("__day").min().alias("first_purchase"),
-        nw.col("__day").max().alias("last_purchase"),
-        nw.len().alias("n_orders"),
-        nw.col("__day").n_unique().alias("n_days"),
-        nw.col(amount_col).sum().alias("monetary_total"),
-    )
+    aggs = [nw.col("__day").min().alias("first_purchase"),
+            nw.col("__day").max().alias("last_purchase"),
+            nw.len().alias("n_orders"),
+            nw.col(amount_col).sum().alias("monetary_total")]
+    if purchase_unit == "day":  # distinct counting is the costly part: only when asked
+        aggs.append(nw.col("__day").n_unique().alias("n_days"))
+    g = f.group_by(customer_col).agg(*aggs)
     g = g.with_columns(
         ((nw.lit(day) - nw.col("last_purchase")).dt.total_seconds() / 86400).round(0)
         .cast(nw.Int64).alias("recency_days"))
@@ -563,8 +563,13 @@ def rfm(orders: Any, as_of: Any = None, *, customers: Any = None, n_bins: int = 
     agg["r_score"] = _s("recency_days", "recency_days", False)
     agg["f_score"] = _s("frequency", "frequency", True)
     agg["m_score"] = _s(mcol, "monetary", True)
-    agg["rfm_score"] = (agg["r_score"].astype(str) + agg["f_score"].astype(str)
-                        + agg["m_score"].astype(str))
+    if n_bins < 10:  # one digit per score: "545"
+        code = agg["r_score"] * 100 + agg["f_score"] * 10 + agg["m_score"]
+        lookup = {int(c): f"{c:03d}" for c in np.unique(code)}
+        agg["rfm_score"] = code.map(lookup)
+    else:
+        agg["rfm_score"] = (agg["r_score"].astype(str) + "-" + agg["f_score"].astype(str) + "-"
+                            + agg["m_score"].astype(str))
     agg["segment"] = assign_segments(agg, rules, n_bins, fill=fill).to_numpy()
     cols = ["customer_id", "recency_days", "frequency", "monetary_total", "monetary_mean",
             "r_score", "f_score", "m_score", "rfm_score", "segment", "first_purchase",
@@ -1060,3 +1065,143 @@ def lift_matrix(table: pd.DataFrame, by: str, top: int | None = 12) -> pd.DataFr
         keep = t.groupby(by)["exposed"].sum().nlargest(top).index
         t = t[t[by].isin(keep)]
     return t.pivot_table(index="segment", columns=by, values="lift", observed=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The whole analysis for the segmentation notebook
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class SegmentAnalysis:
+    """Everything notebooks/04_segmentation.ipynb shows (see :func:`analyse_segments`)."""
+
+    as_of: str
+    rfm: pd.DataFrame
+    rfm_summary: pd.DataFrame
+    rules: pd.DataFrame
+    handling: pd.DataFrame
+    features: pd.DataFrame
+    behaviour: BehaviouralSegments
+    behaviour_summary: pd.DataFrame
+    status: pd.DataFrame
+    status_summary: pd.DataFrame
+    response: dict[str, pd.DataFrame]
+    cross: pd.DataFrame
+    recovery: dict[str, Any] = field(default_factory=dict)
+
+    def headline_title(self) -> str:
+        s = self.rfm_summary
+        top = s.head(2)
+        share = float(top["revenue_share"].sum())
+        cust = float(top["customer_share"].sum())
+        return (f"{' and '.join(top['segment'])} — {cust:.0%} of buyers — bring {share:.0%} of revenue")
+
+
+def analyse_segments(tables: Mapping[str, pd.DataFrame], truth: Mapping[str, Any] | None = None,
+                     customer_truth: pd.DataFrame | None = None, *, as_of: Any = None,
+                     rfm_method: str = "rank", rfm_bins: int = 5, rfm_monetary: str = "total",
+                     rfm_rules: Any = None, k_range: Sequence[int] = range(2, 8),
+                     cluster_method: str = "kmeans", n_boot: int = 5, sample: int = 4000,
+                     status_rules: Mapping[str, float] | None = None,
+                     response_by: Sequence[str] = ("channel", "device", "season"),
+                     response_window_days: float = 7.0, on_bad: str = "drop",
+                     random_state: int = 0) -> SegmentAnalysis:
+    """RFM, behavioural segments, status and response for one data set.
+
+    ``tables`` holds the contract tables (orders required; customers, touchpoints and survey
+    responses used when present). ``as_of`` defaults to the demo's observation end or the last
+    order. Bad orders (negative amounts, before first_seen) are dropped and counted
+    (``on_bad="drop"``) or raise (``"raise"``).
+    """
+    orders = tables["orders"]
+    customers = tables.get("customers")
+    tp = tables.get("touchpoints")
+    if as_of in (None, ""):
+        as_of = (truth or {}).get("observation_end") or orders["ts"].max()
+    day = pd.Timestamp(_as_day(as_of))
+    rules = rfm_rules or None
+    table = rfm(orders, day, customers=customers, n_bins=rfm_bins, method=rfm_method,
+                monetary=rfm_monetary, rules=rules, on_bad=on_bad)
+    handling = pd.DataFrame(table.attrs.get("rfm_handling", []), columns=["issue", "rows", "action"])
+    summary = segment_summary(table)
+    rule_tab = check_rules(rules, rfm_bins)
+    feats = customer_features(tables, as_of=day)
+    beh = BehaviouralSegments(k_range=k_range, method=cluster_method, n_boot=n_boot, sample=sample,
+                              random_state=random_state).fit(feats)
+    revenue = table.set_index("customer_id")["monetary_total"]
+    beh_sum = beh.summary(revenue)
+    status = customer_status(orders, customers, day, status_rules)
+    st_sum = status["status"].value_counts().reindex(list(STATUS_ORDER), fill_value=0).rename("customers").reset_index()
+    st_sum["share"] = st_sum["customers"] / st_sum["customers"].sum()
+    resp: dict[str, pd.DataFrame] = {}
+    if tp is not None and len(tp):
+        labels = beh.labels_.map(lambda k: f"{k}: {beh.descriptions_.get(k, '')}")
+        for by in ([response_by] if isinstance(response_by, str) else response_by):
+            resp[by] = response_table(tp, orders, by, labels, window_days=response_window_days)
+    cross = pd.crosstab(table.set_index("customer_id")["segment"],
+                        beh.labels_.reindex(table["customer_id"]).to_numpy(), normalize="index")
+    recovery: dict[str, Any] = {}
+    if customer_truth is not None and "segment" in customer_truth.columns:
+        from sklearn.metrics import adjusted_rand_score
+
+        t = customer_truth.set_index("customer_id")["segment"].reindex(beh.labels_.index)
+        ok = t.notna()
+        recovery["ari"] = float(adjusted_rand_score(t[ok], beh.labels_[ok]))
+        recovery["planted"] = list(pd.unique(t[ok]))
+        recovery["crosstab"] = pd.crosstab(t[ok], beh.labels_[ok])
+    return SegmentAnalysis(str(day.date()), table, summary, rule_tab, handling, feats, beh, beh_sum, status,
+                           st_sum, resp, cross, recovery)
+
+
+def analyse_source(data_source: str = "demo", **params: Any) -> SegmentAnalysis:
+    """:func:`analyse_segments` on a cjlab data source (``"demo"``, a folder, a .duckdb file)."""
+    from cjlab.data import open_source
+
+    src = open_source(data_source)
+    want = ("customers", "orders", "touchpoints", "survey_responses")
+    tables = src.load(*[t for t in want if t in src.tables])
+    customer_truth = None
+    if src.truth is not None:
+        customer_truth = _demo_customer_truth(data_source)
+    return analyse_segments(tables, src.truth, customer_truth, **params)
+
+
+def _demo_customer_truth(data_source: str) -> pd.DataFrame | None:
+    """The planted latent segment per customer of a demo source (regenerated, deterministic)."""
+    try:
+        from cjlab.data.source import parse_demo_spec
+        from cjlab.data.synth import generate
+    except ImportError:  # pragma: no cover
+        return None
+    if not str(data_source).startswith("demo"):
+        return None
+    return generate(**parse_demo_spec(str(data_source))).customer_truth[["customer_id", "segment"]]
+
+
+def segment_widget(analysis: SegmentAnalysis):
+    """A dropdown over the RFM segments showing who is in one (JupyterLab; reports show the
+    static tables instead). Returns the widget box."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from cjlab.report import display as rd
+
+    names = list(analysis.rfm_summary["segment"])
+    dd = widgets.Dropdown(options=names, value=names[0], description="RFM segment",
+                          style={"description_width": "initial"})
+    out = widgets.Output()
+
+    def redraw(change=None):
+        with out:
+            out.clear_output(wait=True)
+            sel = analysis.rfm[analysis.rfm["segment"] == dd.value]
+            st = analysis.status.set_index("customer_id").loc[sel["customer_id"], "status"].value_counts(normalize=True)
+            beh = analysis.behaviour.labels_.reindex(sel["customer_id"]).map(
+                lambda k: f"{k}: {analysis.behaviour.descriptions_.get(k, '')}").value_counts(normalize=True)
+            display(pd.DataFrame({"status": st.index, "share": st.to_numpy()}).head(6))
+            rd.table(pd.DataFrame({"behavioural segment": beh.index, "share": beh.to_numpy()}).head(6),
+                     formats={"share": "share"}, caption=f"{dd.value}: behavioural segments")
+
+    dd.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([dd, out])

@@ -1,0 +1,147 @@
+"""Time cjlab.segments.rfm against PyMC-Marketing's rfm_summary / rfm_segments.
+
+Same synthetic orders for both (default 10 million orders, 1 million customers, two years).
+Where the definitions coincide the outputs must be equal, and the script checks that before
+it prints a ratio:
+
+* PyMC-Marketing ``rfm_segments`` (quartiles with ``pandas.qcut``, frequency = purchase days,
+  recency in days, monetary = mean spend per purchase day, its default segment table with the
+  catch-all "Other") is reproduced by ``rfm(..., n_bins=4, method="quantile", monetary="mean",
+  purchase_unit="day", rules=<PyMC-Marketing's table>, fill="Other")``;
+* ``rfm_summary(include_first_transaction=True)`` gives the raw frequency/recency/monetary.
+
+Usage::
+
+    .venv/bin/python benchmarks/segments_scale.py                 # 10M orders
+    .venv/bin/python benchmarks/segments_scale.py --orders 1000000 --customers 100000
+
+Prints one line per timing and the ratio ``pymc / cjlab`` (goal: >= 10 at equal output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def make_orders(n_orders: int, n_customers: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    # skewed purchase counts: a few customers buy often
+    w = rng.gamma(0.6, 1.0, n_customers)
+    cust = rng.choice(n_customers, size=n_orders, p=w / w.sum())
+    secs = rng.integers(0, 730 * 86_400, n_orders)
+    return pd.DataFrame({
+        "order_id": np.arange(n_orders, dtype="int64"),
+        "customer_id": cust.astype("int64"),
+        "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(secs, unit="s"),
+        "amount": np.round(rng.gamma(2.0, 30.0, n_orders), 2),
+    })
+
+
+def pymc_rules() -> list[dict]:
+    from pymc_marketing.clv.utils import _default_rfm_segment_config
+
+    rules, seen = [], set()
+    for seg, codes in _default_rfm_segment_config.items():
+        for code in codes:
+            if code not in seen:
+                seen.add(code)
+                rules.append({"segment": seg, "r": int(code[0]), "f": int(code[1]), "m": int(code[2])})
+    return rules
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    cols = ["customer_id", "recency_days", "frequency", "monetary_total", "monetary_mean", "rfm_score", "segment"]
+    try:
+        pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True),
+                                      check_dtype=False)
+    except AssertionError as err:
+        print(err)
+        return False
+    return True
+
+
+def timed(label: str, fn, repeat: int):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        gc.collect()
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    print(f"{label:<58s} {best:8.2f} s")
+    return best, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--orders", type=int, default=10_000_000)
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=1, help="best of N runs for cjlab (PyMC runs once)")
+    ap.add_argument("--as-of", default="2025-12-31")
+    args = ap.parse_args()
+
+    import duckdb
+    from pymc_marketing.clv.utils import rfm_segments, rfm_summary
+
+    from cjlab.segments import rfm
+
+    t = time.perf_counter()
+    orders = make_orders(args.orders, args.customers)
+    print(f"{len(orders):,} orders, {orders['customer_id'].nunique():,} customers "
+          f"(generated in {time.perf_counter() - t:.1f} s)")
+    rules = pymc_rules()
+    kw = dict(n_bins=4, method="quantile", monetary="mean", purchase_unit="day", rules=rules, fill="Other")
+
+    t_ours, ours = timed("cjlab rfm (pandas in, DuckDB engine)",
+                         lambda: rfm(orders, args.as_of, engine="duckdb", **kw), args.repeat)
+    t_native, ours_native = timed("cjlab rfm (pandas in, pandas engine via narwhals)",
+                                  lambda: rfm(orders, args.as_of, **kw), args.repeat)
+    con = duckdb.connect()
+    rel = con.from_df(orders)
+    t_rel, _ = timed("cjlab rfm (DuckDB relation in)", lambda: rfm(rel, args.as_of, **kw), args.repeat)
+    t_default, _ = timed("cjlab rfm defaults (5 rank scores, named segments, DuckDB)",
+                         lambda: rfm(orders, args.as_of, engine="duckdb"), args.repeat)
+    t_ref, ref = timed("PyMC-Marketing rfm_segments",
+                       lambda: rfm_segments(orders, "customer_id", "ts", "amount",
+                                            observation_period_end=args.as_of), 1)
+    t_sum, summ = timed("PyMC-Marketing rfm_summary(include_first_transaction=True)",
+                        lambda: rfm_summary(orders, "customer_id", "ts", "amount",
+                                            observation_period_end=args.as_of,
+                                            include_first_transaction=True), 1)
+
+    # equal output where definitions coincide
+    ref = ref.set_index("customer_id").sort_index()
+    summ = summ.set_index("customer_id").sort_index()
+    o = ours.set_index("customer_id").sort_index()
+    assert o.index.equals(ref.index.astype(o.index.dtype)), "different customers"
+    checks = {
+        "frequency": np.array_equal(o["frequency"].to_numpy(), ref["frequency"].to_numpy()),
+        "recency": np.array_equal(o["recency_days"].to_numpy(), ref["recency"].to_numpy()),
+        "monetary": bool(np.allclose(o["monetary_mean"].to_numpy(), ref["monetary_value"].to_numpy(),
+                                     rtol=1e-9, atol=1e-9)),
+        "rfm_score": bool((o["rfm_score"].to_numpy() == ref["rfm_score"].astype(str).to_numpy()).all()),
+        "segment": bool((o["segment"].to_numpy() == ref["segment"].to_numpy()).all()),
+        "summary": bool(np.allclose(o[["frequency", "recency_days", "monetary_mean"]].to_numpy(float),
+                                    summ[["frequency", "recency", "monetary_value"]].to_numpy(float))),
+        "pandas engine == DuckDB engine": _same(ours_native, ours),
+    }
+    for k, v in checks.items():
+        print(f"  equal {k:<32s} {v}")
+    if not all(checks.values()):
+        raise SystemExit("outputs differ: no ratio reported")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process: {peak:,.0f} MB")
+    print(f"ratio rfm_segments / cjlab rfm (DuckDB engine): {t_ref / t_ours:.1f}x")
+    print(f"ratio rfm_segments / cjlab rfm (pandas engine): {t_ref / t_native:.1f}x")
+    print(f"ratio rfm_summary  / cjlab rfm (DuckDB engine): {t_sum / t_ours:.1f}x")
+    print(f"ratio rfm_segments / cjlab rfm on a DuckDB relation: {t_ref / t_rel:.1f}x")
+    del t_default
+
+
+if __name__ == "__main__":
+    main()
