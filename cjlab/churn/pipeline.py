@@ -16,6 +16,7 @@ and the remaining contract value (monthly charge × horizon, discounted) as cust
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,7 @@ class ChurnAnalysis:
     n_train: int = 0
     n_test: int = 0
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     def headline_title(self) -> str:
         """One sentence with the main finding."""
@@ -209,21 +211,31 @@ def analyse_churn(tables: Mapping[str, pd.DataFrame], definition: str = "contrac
     if len(cuts) < 2:
         raise ChurnDataError(f"need at least two cut-offs of {horizon_days} days inside the data "
                              f"({first.date()} to {end.date()}); use a shorter horizon")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
     frames = churn_frames(tables, cuts, horizon_days, definition, observation_end=end)
+    timings["features_and_labels"] = time.perf_counter() - t0
     test = frames[frames["cutoff"] == cuts[-1]]
     train = frames[frames["cutoff"] < cuts[-1]]
     notes = []
+    t0 = time.perf_counter()
     comparison, fitted, evals = compare_models(train, test, n_boot=n_boot, calibrate=calibrate,
                                                random_state=random_state)
+    timings["models_tuned_and_evaluated"] = time.perf_counter() - t0
     name = _choose(comparison, model)
     m, ev = fitted[name], evals[name]
+    t0 = time.perf_counter()
     drv, pdp = _drivers(m, test, DRIVER_GROUPS, n_repeats, max_rows_importance)
+    timings["drivers"] = time.perf_counter() - t0
 
     # today's customers: features at the day after the data end, model refitted on all frames
+    t0 = time.perf_counter()
     score_date = end.normalize() + pd.Timedelta(days=1)
     final = _refit(frames, name, m, calibrate)
     X_now = churn_features(tables, score_date, definition=definition)
     p_now = final.predict_proba(X_now)[:, 1]
+    timings["refit_and_score_today"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
 
     # CLV from the orders (BG/NBD + Gamma-Gamma)
     rfm = rfm_summary(tables["orders"], end)
@@ -241,6 +253,8 @@ def analyse_churn(tables: Mapping[str, pd.DataFrame], definition: str = "contrac
     now_rfm = rfm[rfm["customer_id"].isin(X_now["customer_id"])]
     clv = clv_model.predict(now_rfm, horizon_months=clv_horizon_months,
                             annual_discount_rate=annual_discount_rate)
+    timings["clv"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     scores = X_now[["customer_id"] + [c for c in ("marketing_opt_in", "acquisition_channel")
                                       if c in X_now.columns]].copy()
     scores["churn_probability"] = p_now
@@ -254,6 +268,8 @@ def analyse_churn(tables: Mapping[str, pd.DataFrame], definition: str = "contrac
     scores, curve, best, lst = _targeting(scores, final, X_now, reason_features, offer_cost,
                                           success_rate, contact_share, include_no_consent, rank_by,
                                           max_reasons)
+    timings["targeting"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     retention = {}
     cust = tables["customers"]
     if "cancelled_at" in cust.columns:
@@ -261,13 +277,14 @@ def analyse_churn(tables: Mapping[str, pd.DataFrame], definition: str = "contrac
         for by in retention_by:
             if by == "cohort" or by in buyers.columns:
                 retention[by] = kaplan_meier(buyers, by=by, observation_end=end, min_customers=30)
+    timings["retention"] = time.perf_counter() - t0
     return ChurnAnalysis(definition=definition, horizon_days=horizon_days, cutoffs=list(cuts),
                          score_date=score_date, comparison=comparison, model_name=name, model=m,
                          evaluation=ev, drivers=drv, partial_dependence=pdp, scores=scores,
                          profit=curve, best=best, action_list=lst, retention=retention,
                          clv_model=clv_model, clv_params=clv_model.params_,
                          clv_holdout=clv_holdout, n_train=len(train),
-                         n_test=len(test), notes=notes)
+                         n_test=len(test), notes=notes, timings=timings)
 
 
 def analyse_churn_snapshot(frame: pd.DataFrame, customers: pd.DataFrame | None = None,

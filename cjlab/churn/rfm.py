@@ -191,20 +191,20 @@ def _sql(cid: str, tcol: str, val: str | None, period: str, holdout: bool) -> st
     # calibration orders: period <= period(end) (rfm_summary) or ts <= cal_end (train/test split)
     cal_filter = (f"{tcol}::TIMESTAMP <= $cal_end" if holdout
                   else f"{per} <= date_trunc('{trunc}', $end_t)")
-    mon = (", coalesce(avg(amt) FILTER (WHERE per > first_per), 0) AS monetary_value"
-           if val else "")
+    # mean spend of the repeat periods = (total - spend of the first period) / (periods - 1):
+    # one aggregation per customer instead of a join back to the first period
+    mon = (", CASE WHEN count(*) > 1 THEN (sum(amt) - arg_min(amt, per)) / (count(*) - 1) "
+           "ELSE 0 END AS monetary_value" if val else "")
     sql = f"""
     WITH p AS (
         SELECT {cid} AS cid, {per} AS per{amt}
         FROM __rfm_orders WHERE {cal_filter} GROUP BY ALL
-    ), f AS (
-        SELECT cid, min(per) AS first_per, max(per) AS last_per FROM p GROUP BY cid
     ), s AS (
-        SELECT f.cid, count(*) - 1 AS frequency,
-               date_diff('{diff}', f.first_per, f.last_per){div} / $scaler AS recency,
-               date_diff('{diff}', f.first_per, date_trunc('{trunc}', $end_t)){div} / $scaler AS T
-               {mon.replace("per > first_per", "p.per > f.first_per")}
-        FROM p JOIN f USING (cid) GROUP BY f.cid, f.first_per, f.last_per
+        SELECT cid, count(*) - 1 AS frequency,
+               date_diff('{diff}', min(per), max(per)){div} / $scaler AS recency,
+               date_diff('{diff}', min(per), date_trunc('{trunc}', $end_t)){div} / $scaler AS T
+               {mon}
+        FROM p GROUP BY cid
     )"""
     if not holdout:
         return sql + f"\nSELECT cid AS {cid}, * EXCLUDE (cid) FROM s ORDER BY cid"
