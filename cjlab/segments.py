@@ -492,7 +492,8 @@ def rfm_aggregate(orders: Any, as_of: Any = None, *, customers: Any = None,
     out = out.rename(columns={customer_col: "customer_id"})
     out["n_orders"] = out["n_orders"].astype("int64")
     out["frequency"] = (out["n_orders"] if purchase_unit == "order" else out["n_days"]).astype("int64")
-    out["monetary_total"] = out["monetary_total"].astype(float)
+    # rounded to 1e-9 so that scores do not depend on an engine's summation order
+    out["monetary_total"] = out["monetary_total"].astype(float).round(9)
     out["monetary_mean"] = out["monetary_total"] / out["frequency"]
     out = out.sort_values("customer_id", kind="stable").reset_index(drop=True)
     cols = ["customer_id", "first_purchase", "last_purchase", "recency_days", "frequency",
