@@ -23,6 +23,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 import numpy as np
 import pandas as pd
 from scipy import special, stats
@@ -58,6 +61,20 @@ def _mcse(x: np.ndarray, chains: int = 1, batches: int = 10) -> float:
         return float(np.std(x) / np.sqrt(x.size))
     means = x[:, : n * batches].reshape(chains, batches, n).mean(axis=2).ravel()
     return float(np.std(means, ddof=1) / np.sqrt(len(means)))
+
+
+@contextlib.contextmanager
+def _quiet_pymc():
+    """Keep PyMC's sampler chatter ("NUTS[...]", "Sampling ...") out of reports."""
+    loggers = [logging.getLogger(n) for n in ("pymc", "pymc.sampling", "pymc.sampling.mcmc")]
+    old = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, lvl in zip(loggers, old):
+            lg.setLevel(lvl)
 
 
 def revenue_normal_approx(df: pd.DataFrame, control: str | None = None, ci: float = 0.95,
@@ -147,9 +164,10 @@ class RevenueModel:
             pm.Normal("log_spend", mu[vi], sigma[vi], observed=log_spend)
             pm.Deterministic("spend_mean", pm.math.exp(mu + sigma**2 / 2), dims="variant")
             pm.Deterministic("rpu", p * pm.math.exp(mu + sigma**2 / 2), dims="variant")
-            self.idata_ = pm.sample(draws=self.draws, tune=self.tune, chains=self.chains, cores=1,
-                                    random_seed=self.random_seed, progressbar=False,
-                                    compute_convergence_checks=False)
+            with _quiet_pymc():
+                self.idata_ = pm.sample(draws=self.draws, tune=self.tune, chains=self.chains,
+                                        cores=1, random_seed=self.random_seed, progressbar=False,
+                                        compute_convergence_checks=False)
         self.model_ = model
         post = self.idata_.posterior
         rpu = post["rpu"].stack(s=("chain", "draw")).transpose("variant", "s").to_numpy()
@@ -240,9 +258,10 @@ class SegmentUpliftModel:
             p_v = pm.Deterministic("p_variant", pm.math.invlogit(a + d), dims="segment")
             pm.Binomial("y_c", n=n_c, p=p_c, observed=k_c, dims="segment")
             pm.Binomial("y_v", n=n_v, p=p_v, observed=k_v, dims="segment")
-            self.idata_ = pm.sample(draws=self.draws, tune=self.tune, chains=self.chains, cores=1,
-                                    random_seed=self.random_seed, progressbar=False,
-                                    target_accept=0.9, compute_convergence_checks=False)
+            with _quiet_pymc():
+                self.idata_ = pm.sample(draws=self.draws, tune=self.tune, chains=self.chains,
+                                        cores=1, random_seed=self.random_seed, progressbar=False,
+                                        target_accept=0.9, compute_convergence_checks=False)
         self.model_ = model
         post = self.idata_.posterior
         pc = post["p_control"].stack(s=("chain", "draw")).transpose("segment", "s").to_numpy()
