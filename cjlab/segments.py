@@ -227,11 +227,16 @@ def assign_segments(scores: pd.DataFrame, rules: Iterable[Mapping[str, Any]] | p
     still an error).
     """
     table = check_rules(rules, n_bins, allow_gaps=fill is not None)
-    hits = _match_matrix(scores, table.drop(columns="cells"))
-    idx = hits.argmax(axis=1)
-    names = table["segment"].to_numpy(dtype=object)[idx]
-    names = np.where(hits.any(axis=1), names, fill)
-    return pd.Series(names, index=scores.index, name="segment")
+    # the rules are evaluated once per score combination, customers look their cell up
+    grid = _grid(n_bins)
+    hits = _match_matrix(grid, table.drop(columns="cells"))
+    cell_names = np.where(hits.any(axis=1), table["segment"].to_numpy(dtype=object)[hits.argmax(axis=1)], fill)
+    r, f, m = (scores[c].to_numpy(dtype=np.int64) for c in ("r_score", "f_score", "m_score"))
+    bad = (r < 1) | (r > n_bins) | (f < 1) | (f > n_bins) | (m < 1) | (m > n_bins)
+    if bad.any():
+        raise RuleTableError(f"{int(bad.sum())} rows have scores outside 1..{n_bins}")
+    idx = ((r - 1) * n_bins + (f - 1)) * n_bins + (m - 1)
+    return pd.Series(cell_names[idx], index=scores.index, name="segment")
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,6 +368,14 @@ def _as_day(as_of: Any) -> _dt.datetime:
     return ts.normalize().to_pydatetime()
 
 
+def _day(frame: Any, col: str) -> Any:
+    """Calendar day of a timestamp column: a cheap cast to date on SQL engines, truncation on
+    pandas-like frames (where a date cast would leave NumPy)."""
+    if frame.implementation.is_pandas_like():
+        return nw.col(col).dt.truncate("1d")
+    return nw.col(col).cast(nw.Date)
+
+
 def _count(frame: Any) -> int:
     """Row count of a narwhals frame (eager or lazy)."""
     out = frame.select(nw.len().alias("n"))
@@ -441,13 +454,16 @@ def rfm_aggregate(orders: Any, as_of: Any = None, *, customers: Any = None,
     end = day + _dt.timedelta(days=1)
 
     f = f.filter(~nw.col(amount_col).is_null() & ~nw.col(ts_col).is_null())
-    later = _count(f.filter(nw.col(ts_col) >= end))
+    # one scan for both checks
+    chk = f.select((nw.col(ts_col) >= end).cast(nw.Int64).sum().alias("later"),
+                   ((nw.col(amount_col) < 0) & (nw.col(ts_col) < end)).cast(nw.Int64).sum().alias("neg"))
+    chk = chk.collect() if isinstance(chk, nw.LazyFrame) else chk
+    later, n_neg = int(chk.item(0, "later") or 0), int(chk.item(0, "neg") or 0)
     if later:
         handling.add("orders after as_of", later, "ignored (outside the analysis window)")
     f = f.filter(nw.col(ts_col) < end)
 
     neg = f.filter(nw.col(amount_col) < 0)
-    n_neg = _count(neg)
     if n_neg:
         if on_bad == "raise":
             ex = _examples(neg, [customer_col, ts_col, amount_col])
@@ -477,7 +493,7 @@ def rfm_aggregate(orders: Any, as_of: Any = None, *, customers: Any = None,
             f = j.filter(~(nw.col(ts_col).dt.truncate("1d") < nw.col("__first_seen").dt.truncate("1d"))
                          | nw.col("__first_seen").is_null()).drop("__first_seen")
 
-    f = f.with_columns(nw.col(ts_col).dt.truncate("1d").alias("__day"))
+    f = f.with_columns(_day(f, ts_col).alias("__day"))
     aggs = [nw.col("__day").min().alias("first_purchase"),
             nw.col("__day").max().alias("last_purchase"),
             nw.len().alias("n_orders"),
@@ -485,11 +501,11 @@ def rfm_aggregate(orders: Any, as_of: Any = None, *, customers: Any = None,
     if purchase_unit == "day":  # distinct counting is the costly part: only when asked
         aggs.append(nw.col("__day").n_unique().alias("n_days"))
     g = f.group_by(customer_col).agg(*aggs)
-    g = g.with_columns(
-        ((nw.lit(day) - nw.col("last_purchase")).dt.total_seconds() / 86400).round(0)
-        .cast(nw.Int64).alias("recency_days"))
     out = _collect_pandas(g)
     out = out.rename(columns={customer_col: "customer_id"})
+    for c in ("first_purchase", "last_purchase"):
+        out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
+    out["recency_days"] = ((pd.Timestamp(day) - out["last_purchase"]).dt.days).astype("int64")
     out["n_orders"] = out["n_orders"].astype("int64")
     out["frequency"] = (out["n_orders"] if purchase_unit == "order" else out["n_days"]).astype("int64")
     # rounded to 1e-9 so that scores do not depend on an engine's summation order
