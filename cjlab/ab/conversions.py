@@ -358,3 +358,28 @@ def compare_conversions(df: pd.DataFrame, control: str | None = None, prior="uni
     out["is_control"] = np.arange(len(a)) == c
     out.attrs.update({"control": ctrl, "prior": {"label": pr.label, "a": pr.a, "b": pr.b}, "ci": ci})
     return out
+
+
+def prior_sensitivity(df: pd.DataFrame, priors: dict, control: str | None = None,
+                      ci: float = 0.95) -> pd.DataFrame:
+    """The headline metrics of every non-control variant under several priors.
+
+    Parameters
+    ----------
+    df : as for :func:`compare_conversions`.
+    priors : mapping label -> prior (anything :func:`as_prior` accepts).
+
+    Returns
+    -------
+    DataFrame: prior, variant, rate, uplift, uplift_low, uplift_high, chance_to_beat_control,
+    expected_loss_relative.
+    """
+    rows = []
+    for label, prior in priors.items():
+        res = compare_conversions(df, control=control, prior=prior, ci=ci)
+        for r in res[~res["is_control"]].itertuples(index=False):
+            rows.append({"prior": label, "variant": r.variant, "rate": r.rate, "uplift": r.uplift,
+                         "uplift_low": r.uplift_low, "uplift_high": r.uplift_high,
+                         "chance_to_beat_control": r.chance_to_beat_control,
+                         "expected_loss_relative": r.expected_loss_relative})
+    return pd.DataFrame(rows)

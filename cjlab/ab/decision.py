@@ -290,3 +290,12 @@ def fast_verdict(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float, r
         if keep < loss_threshold and p < 0.5:
             return "keep control"
     return "keep testing"
+
+
+def verdict_grid(results: pd.DataFrame, ropes=(0.01, 0.02, 0.05, 0.10),
+                 thresholds=(1e-3, 5e-3, 1e-2, 5e-2)) -> pd.DataFrame:
+    """Overall verdict for every (ROPE, loss threshold) pair: the static stand-in for the
+    interactive panel. Rows: loss threshold; columns: ROPE."""
+    grid = {f"ROPE ±{r:.1%}": [decide(results, r, t).verdict for t in thresholds] for r in ropes}
+    return pd.DataFrame(grid, index=pd.Index([f"{t:.2%}" for t in thresholds],
+                                             name="loss threshold")).reset_index()

@@ -1,0 +1,119 @@
+"""Figures for A/B results (take results, return axes; styling from :mod:`cjlab.plots`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from cjlab import plots as cplots
+
+
+def posterior_densities(results: pd.DataFrame, ax=None, title: str | None = "Posterior conversion rates"):
+    """Beta posterior density of every variant's conversion rate (from ``compare_conversions``)."""
+    ax = cplots.new_axes(ax, figsize=(8, 4))
+    a, b = results["alpha"].to_numpy(float), results["beta"].to_numpy(float)
+    lo = float(special.betaincinv(a, b, 1e-4).min())
+    hi = float(special.betaincinv(a, b, 1 - 1e-4).max())
+    x = np.linspace(lo, hi, 600)
+    for i, r in enumerate(results.itertuples(index=False)):
+        y = np.exp(special.xlogy(a[i] - 1, x) + special.xlog1py(b[i] - 1, -x) - special.betaln(a[i], b[i]))
+        color = cplots.PALETTE[i % len(cplots.PALETTE)]
+        label = f"{r.variant}{' (control)' if r.is_control else ''}"
+        ax.plot(x, y, color=color, lw=2, label=label)
+        ax.fill_between(x, y, color=color, alpha=0.15)
+    cplots.percent_axis(ax, "x", 1)
+    ax.set_xlabel("conversion rate")
+    ax.set_ylabel("posterior density")
+    ax.set_yticks([])
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def uplift_intervals(results: pd.DataFrame, rope: float | None = None, ax=None,
+                     title: str | None = "Relative uplift against the control"):
+    """Forest plot of the relative uplift (median and credible interval) with the ROPE band."""
+    d = results[~results["is_control"]] if "is_control" in results else results
+    ax = cplots.forest(d, "uplift", "uplift_low", "uplift_high", label="variant", reference=0.0,
+                       ax=ax, title=title, xlabel="relative uplift vs control")
+    if rope:
+        ax.axvspan(-rope, rope, color=cplots.MUTED, alpha=0.2, lw=0, label=f"±{rope:.0%} equivalence")
+        ax.legend(loc="lower right")
+    cplots.percent_axis(ax, "x", 0)
+    return ax
+
+
+def evolution(ev: pd.DataFrame, loss_threshold: float | None = None, axes=None):
+    """Chance to beat control and expected loss (relative) over the test's life (two panels)."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    ax1, ax2 = axes
+    variants = [v for v in dict.fromkeys(ev["variant"])]
+    for i, v in enumerate(variants):
+        g = ev[ev["variant"] == v]
+        color = cplots.PALETTE[i % len(cplots.PALETTE)]
+        if not g["is_control"].iloc[0]:
+            ax1.plot(g["date"], g["chance_to_beat_control"], color=color, lw=2, label=v)
+        ax2.plot(g["date"], g["expected_loss_relative"], color=color, lw=2, label=v)
+    ax1.axhline(0.5, color=cplots.MUTED, ls="--", lw=1)
+    ax1.set_ylim(0, 1)
+    cplots.percent_axis(ax1, "y")
+    ax1.set_title("Chance to beat control")
+    ax2.set_yscale("log")
+    if loss_threshold:
+        ax2.axhline(loss_threshold, color=cplots.BAD, ls="--", lw=1, label="loss threshold")
+    ax2.set_title("Expected loss (share of control rate)")
+    for ax in axes:
+        ax.legend()
+        ax.tick_params(axis="x", rotation=30)
+    return axes
+
+
+def segment_forest(summary: pd.DataFrame, ax=None, title: str | None = "Uplift by segment (partial pooling)"):
+    """Forest plot of per-segment uplift from :class:`~cjlab.ab.models.SegmentUpliftModel`."""
+    ax = cplots.forest(summary, "uplift", "uplift_low", "uplift_high", label="segment",
+                       reference=0.0, ax=ax, title=title, xlabel="relative uplift vs control")
+    cplots.percent_axis(ax, "x", 0)
+    return ax
+
+
+def planning_curve(plan, ax=None, title: str | None = "Planning: share of tests decided by day"):
+    """Cumulative share of simulated tests that decided / shipped by each day, both worlds."""
+    ax = cplots.new_axes(ax, figsize=(8, 4))
+    c = plan.curve
+    for scenario, color in (("effect", cplots.GOOD), ("no effect", cplots.BAD)):
+        g = c[c["scenario"] == scenario]
+        ax.plot(g["day"], g["shipped"], color=color, lw=2, label=f"shipped ({scenario})")
+        ax.plot(g["day"], g["decided"], color=color, lw=1, ls="--", label=f"any decision ({scenario})")
+    ax.set_ylim(0, 1)
+    cplots.percent_axis(ax, "y")
+    ax.set_xlabel("days of testing")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def revenue_comparison(exact_like: pd.DataFrame, approx: pd.DataFrame, ax=None,
+                       title: str | None = "Revenue per user: two-part model vs normal approximation"):
+    """Revenue per user intervals from both methods side by side."""
+    ax = cplots.new_axes(ax, figsize=(8, 3.5))
+    variants = list(exact_like["variant"])
+    y = np.arange(len(variants))
+    for off, df, color, label in ((-0.15, exact_like, cplots.NEUTRAL, "two-part PyMC model"),
+                                  (0.15, approx.set_index("variant").loc[variants].reset_index(),
+                                   cplots.PALETTE[1], "normal approximation")):
+        m = df["revenue_per_user"].to_numpy()
+        ax.errorbar(m, y + off, xerr=[m - df["rpu_low"].to_numpy(), df["rpu_high"].to_numpy() - m],
+                    fmt="o", color=color, capsize=3, label=label)
+    ax.set_yticks(y, variants)
+    ax.invert_yaxis()
+    ax.set_xlabel("revenue per user")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
