@@ -12,7 +12,7 @@ Examples
 >>> df = pd.DataFrame({"variant": ["A", "B"], "users": [1000, 1000], "conversions": [100, 125]})
 >>> res = compare_conversions(df)
 >>> res[["variant", "chance_to_beat_control"]].round(4).to_dict("records")
-[{'variant': 'A', 'chance_to_beat_control': nan}, {'variant': 'B', 'chance_to_beat_control': 0.9645}]
+[{'variant': 'A', 'chance_to_beat_control': nan}, {'variant': 'B', 'chance_to_beat_control': 0.9614}]
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ Examples
 --------
 >>> from cjlab.ab.exact import prob_beat, expected_loss_pair, prob_best
 >>> round(prob_beat(1 + 10, 1 + 90, 1 + 20, 1 + 80), 6)  # P(B > A), 10/100 vs 20/100
-0.968676
->>> [round(v, 6) for v in prob_best([11, 21], [91, 81])]
-[0.031324, 0.968676]
+0.975173
+>>> [round(float(v), 6) for v in prob_best([11, 21], [91, 81])]
+[0.024827, 0.975173]
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ def prob_best(alpha, beta) -> np.ndarray:
 
     Examples
     --------
-    >>> [round(v, 9) for v in prob_best([1, 1, 1], [1, 1, 1])]
+    >>> [round(float(v), 9) for v in prob_best([1, 1, 1], [1, 1, 1])]
     [0.333333333, 0.333333333, 0.333333333]
     """
     a, b = _as_params(alpha, beta)
