@@ -297,3 +297,16 @@ def test_bad_parameters_raise():
         exact.prob_best([1, 0], [1, 1])
     with pytest.raises(ValueError, match="same length"):
         exact.prob_best([1, 2], [1])
+
+
+def test_relative_expected_loss_three_arms_vs_monte_carlo():
+    """K = 3: no cheap 30-digit reference; an independent 2-million-draw simulation instead."""
+    params = [post(400, 40), post(400, 52), post(400, 47)]
+    a, b = np.array(params, dtype=float).T
+    rng = np.random.default_rng(0)
+    draws = rng.beta(a, b, size=(2_000_000, 3))
+    mx = draws.max(axis=1)
+    for k in range(3):
+        sample = (mx - draws[:, k]) / draws[:, 0]
+        se = sample.std() / np.sqrt(len(sample))
+        assert abs(exact.expected_loss_relative(a, b, control=0)[k] - sample.mean()) < 4 * se

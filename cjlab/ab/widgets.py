@@ -23,7 +23,6 @@ def decision_panel(counts: pd.DataFrame, control: str | None = None, rope: float
     ipywidgets.VBox (display it in JupyterLab).
     """
     import ipywidgets as w
-    from IPython.display import display
 
     from cjlab.report import display as rd
 
@@ -33,7 +32,7 @@ def decision_panel(counts: pd.DataFrame, control: str | None = None, rope: float
                               description="loss thr.", readout_format=".3%")
     prior_s = w.IntSlider(value=int(prior_weight), min=0, max=20_000, step=500,
                           description="prior users")
-    out = w.Output()
+    out = w.HTML()
     base = compare_conversions(counts, control=control)
     ctrl = base.attrs["control"]
     crow = base.set_index("variant").loc[ctrl]
@@ -45,10 +44,11 @@ def decision_panel(counts: pd.DataFrame, control: str | None = None, rope: float
             prior = BetaPrior.uniform()
         res = compare_conversions(counts, control=ctrl, prior=prior)
         dec = decide(res, rope=rope_s.value, loss_threshold=loss_s.value)
-        out.clear_output(wait=True)
-        with out:
-            rd.note(f"Verdict: {dec.verdict} — {dec.reason}")
-            display(dec.table.round(4))
+        out.value = (f"<p><b>Verdict: {rd.esc(dec.verdict)}</b> — {rd.esc(dec.reason)}</p>"
+                     + rd.table_html(dec.table, formats={
+                         "chance_to_beat_control": "share", "uplift": "share", "uplift_low": "share",
+                         "uplift_high": "share", "risk_if_shipped": "{:.4%}", "risk_if_kept": "{:.4%}",
+                         "chance_to_be_best": "share"}))
 
     for s in (rope_s, loss_s, prior_s):
         s.observe(refresh, names="value")
