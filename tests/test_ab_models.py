@@ -101,3 +101,25 @@ def test_planning_null_world_ships_rarely_with_strict_threshold():
     strict = simulate_plan(0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=1e-4, seed=2)
     lax = simulate_plan(0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=5e-3, seed=2)
     assert strict.summary["false_positive_rate"] <= lax.summary["false_positive_rate"]
+
+
+def test_normal_approx_losses_and_prob_best_vs_quadrature():
+    from scipy import integrate, stats
+
+    from cjlab.ab.models import _normal_prob_best
+
+    df, _ = _revenue_data(seed=5, n=3000)
+    res = revenue_normal_approx(df).set_index("variant")
+    d = res.loc["B", "abs_uplift"]
+    m_c = res.loc["control", "revenue_per_user"]
+    g = df.groupby("variant")["revenue"]
+    s = float(np.sqrt((g.var() / g.size()).sum()))
+    # E[(m_c - m_v)^+] and E[(m_v - m_c)^+] of the normal posterior of the difference, by quadrature
+    ship = integrate.quad(lambda x: max(-x, 0) * stats.norm.pdf(x, d, s), d - 12 * s, d + 12 * s, points=[0])[0]
+    keep = integrate.quad(lambda x: max(x, 0) * stats.norm.pdf(x, d, s), d - 12 * s, d + 12 * s, points=[0])[0]
+    assert abs(res.loc["B", "loss_vs_control_relative"] - ship / m_c) < 1e-8
+    assert abs(res.loc["B", "control_loss_relative"] - keep / m_c) < 1e-8
+    # two normals: P(B best) = Phi(d / sqrt(s1^2 + s2^2)); three equal ones: 1/3 each
+    p = _normal_prob_best(np.array([0.0, 0.3]), np.array([0.2, 0.1]))
+    assert abs(p[1] - stats.norm.cdf(0.3 / np.hypot(0.2, 0.1))) < 1e-12
+    assert np.allclose(_normal_prob_best(np.zeros(3), np.ones(3)), 1 / 3, atol=1e-12)

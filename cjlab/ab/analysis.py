@@ -40,6 +40,7 @@ class ExperimentAnalysis:
     grid: pd.DataFrame
     prior: BetaPrior
     revenue_approx: pd.DataFrame | None = None
+    revenue_decision: Decision | None = None
     revenue_model: object | None = None
     segment_models: dict = field(default_factory=dict)
     plan: object | None = None
@@ -113,14 +114,16 @@ def analyse_experiment(source, experiment: str = "", control: str = "", prior: s
     grid = verdict_grid(results)
     out = ExperimentAnalysis(name, ctrl, ex, counts, results, decision, srm, evolution, sens, grid,
                              pr, experiments=names)
-    if revenue and "revenue" in ex.columns:
+    if "revenue" in ex.columns:
         from cjlab.ab.models import RevenueModel, revenue_normal_approx
 
         rev = ex[["variant", "unit_id", "revenue"]].groupby(["variant", "unit_id"], sort=False)[
             "revenue"].sum().reset_index()
         out.revenue_approx = revenue_normal_approx(rev, control=ctrl, ci=ci)
+        out.revenue_decision = decide(out.revenue_approx, rope=rope, loss_threshold=loss_threshold,
+                                      srm=srm)
         try:
-            out.revenue_model = RevenueModel(draws=pymc_draws, tune=pymc_draws, ci=ci,
+            out.revenue_model = None if not revenue else RevenueModel(draws=pymc_draws, tune=pymc_draws, ci=ci,
                                              random_seed=seed).fit(rev, control=ctrl)
         except ABInputError:
             out.revenue_model = None

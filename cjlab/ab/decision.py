@@ -80,7 +80,8 @@ def decide(results: pd.DataFrame, rope: float = 0.01, loss_threshold: float = 0.
 
     Parameters
     ----------
-    results : output of ``compare_conversions`` (needs its relative uplift interval and the
+    results : output of ``compare_conversions`` or ``revenue_normal_approx`` (needs the relative
+        uplift interval, ``chance_to_beat_control``, ``chance_to_be_best`` and the
         ``loss_vs_control_relative`` / ``control_loss_relative`` columns).
     rope : half-width of the region of practical equivalence, relative uplift (0.01 = ±1 %).
     loss_threshold : the expected loss one is willing to risk, in units of the control's rate

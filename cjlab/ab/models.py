@@ -107,12 +107,39 @@ def revenue_normal_approx(df: pd.DataFrame, control: str | None = None, ci: floa
         "uplift_high": (rel + z * rel_sd).to_numpy(), "abs_uplift": diff.to_numpy(),
         "abs_uplift_low": (diff - z * sd).to_numpy(), "abs_uplift_high": (diff + z * sd).to_numpy(),
         "chance_to_beat_control": stats.norm.sf(0, diff, sd)})
+    # expected losses of the normal posterior of D = m_v - m_c, in units of the control mean:
+    # E[(-D)^+] = s phi(d/s) - d Phi(-d/s), E[D^+] = s phi(d/s) + d Phi(d/s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zz = (diff / sd).to_numpy()
+        s_, d_ = sd.to_numpy(), diff.to_numpy()
+        ship = (s_ * stats.norm.pdf(zz) - d_ * stats.norm.cdf(-zz)) / mc
+        keep = (s_ * stats.norm.pdf(zz) + d_ * stats.norm.cdf(zz)) / mc
+    out["loss_vs_control_relative"] = ship
+    out["control_loss_relative"] = keep
+    out["chance_to_be_best"] = _normal_prob_best(m.to_numpy(), np.sqrt(se2.to_numpy()))
     is_c = out["variant"] == ctrl
     out.loc[is_c, ["uplift", "uplift_low", "uplift_high", "abs_uplift", "abs_uplift_low",
-                   "abs_uplift_high"]] = 0.0
+                   "abs_uplift_high", "loss_vs_control_relative", "control_loss_relative"]] = 0.0
     out.loc[is_c, "chance_to_beat_control"] = np.nan
+    out["is_control"] = is_c.to_numpy()
     out.attrs.update(control=ctrl, method="normal approximation (CLT, flat prior)", ci=ci)
     return out
+
+
+def _normal_prob_best(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """P(arm k has the largest mean) for independent normals: composite Gauss-Legendre of
+    ``∫ phi_k(x) Π_{j≠k} Phi_j(x) dx`` on panels covering every arm (+-9 sd)."""
+    lo, hi = (mean - 9 * sd).min(), (mean + 9 * sd).max()
+    br = np.unique(np.concatenate([np.linspace(m - 9 * s, m + 9 * s, 19) for m, s in zip(mean, sd)]
+                                  + [[lo, hi]]))
+    t, w = np.polynomial.legendre.leggauss(16)
+    half, mid = np.diff(br) / 2, (br[:-1] + br[1:]) / 2
+    x = (mid[:, None] + half[:, None] * t).ravel()
+    wx = (half[:, None] * w).ravel()
+    pdf = stats.norm.pdf(x, mean[:, None], sd[:, None])
+    log_cdf = stats.norm.logcdf(x, mean[:, None], sd[:, None])
+    dens = pdf * np.exp(log_cdf.sum(axis=0) - log_cdf)
+    return np.clip(dens @ wx, 0.0, 1.0)
 
 
 class RevenueModel:

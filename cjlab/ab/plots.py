@@ -9,6 +9,26 @@ from scipy import special
 from cjlab import plots as cplots
 
 
+def _forest(df: pd.DataFrame, label: str, ax=None, title: str | None = None,
+            xlabel: str | None = None):
+    """Forest plot from numpy arrays (``cjlab.plots.forest`` warns for a single row)."""
+    est = df["uplift"].to_numpy(float)
+    lo, hi = df["uplift_low"].to_numpy(float), df["uplift_high"].to_numpy(float)
+    ax = cplots.new_axes(ax, figsize=(8, max(2.0, 0.45 * len(df) + 1)))
+    y = np.arange(len(df))
+    ax.errorbar(est, y, xerr=np.vstack([est - lo, hi - est]), fmt="o", color=cplots.NEUTRAL,
+                ecolor=cplots.NEUTRAL, elinewidth=2, capsize=3)
+    ax.set_yticks(y, [str(v) for v in df[label]])
+    ax.set_ylim(len(df) - 0.5, -0.5)
+    ax.axvline(0.0, color=cplots.MUTED, ls="--", lw=1)
+    ax.grid(axis="y", visible=False)
+    if title:
+        ax.set_title(title)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    return ax
+
+
 def posterior_densities(results: pd.DataFrame, ax=None, title: str | None = "Posterior conversion rates"):
     """Beta posterior density of every variant's conversion rate (from ``compare_conversions``)."""
     ax = cplots.new_axes(ax, figsize=(8, 4))
@@ -36,8 +56,7 @@ def uplift_intervals(results: pd.DataFrame, rope: float | None = None, ax=None,
                      title: str | None = "Relative uplift against the control"):
     """Forest plot of the relative uplift (median and credible interval) with the ROPE band."""
     d = results[~results["is_control"]] if "is_control" in results else results
-    ax = cplots.forest(d, "uplift", "uplift_low", "uplift_high", label="variant", reference=0.0,
-                       ax=ax, title=title, xlabel="relative uplift vs control")
+    ax = _forest(d, "variant", ax=ax, title=title, xlabel="relative uplift vs control")
     if rope:
         ax.axvspan(-rope, rope, color=cplots.MUTED, alpha=0.2, lw=0, label=f"±{rope:.0%} equivalence")
         ax.legend(loc="lower right")
@@ -75,8 +94,7 @@ def evolution(ev: pd.DataFrame, loss_threshold: float | None = None, axes=None):
 
 def segment_forest(summary: pd.DataFrame, ax=None, title: str | None = "Uplift by segment (partial pooling)"):
     """Forest plot of per-segment uplift from :class:`~cjlab.ab.models.SegmentUpliftModel`."""
-    ax = cplots.forest(summary, "uplift", "uplift_low", "uplift_high", label="segment",
-                       reference=0.0, ax=ax, title=title, xlabel="relative uplift vs control")
+    ax = _forest(summary, "segment", ax=ax, title=title, xlabel="relative uplift vs control")
     cplots.percent_axis(ax, "x", 0)
     return ax
 
