@@ -211,3 +211,13 @@ def test_daily_evolution_ends_at_the_final_comparison():
     final = compare_conversions(raw).set_index("variant")
     assert abs(last.loc["B", "chance_to_beat_control"] - final.loc["B", "chance_to_beat_control"]) < 1e-12
     assert (ev.groupby("variant").users.diff().dropna() >= 0).all()
+
+
+def test_units_in_several_variants_are_counted():
+    from cjlab.ab import summarise_exposures
+
+    raw = pd.DataFrame({"unit_id": [1, 2, 3, 3, 4], "variant": ["A", "A", "A", "B", "B"],
+                        "converted": [0, 1, 0, 1, 0]})
+    s = summarise_exposures(raw)
+    assert s.attrs["units_in_several_variants"] == 1
+    assert s.set_index("variant").loc["B", "users"] == 2

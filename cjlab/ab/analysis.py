@@ -46,6 +46,7 @@ class ExperimentAnalysis:
     plan: object | None = None
     truth_check: pd.DataFrame | None = None
     experiments: list[str] = field(default_factory=list)
+    units_in_several_variants: int = 0
 
 
 def resolve_prior(prior: str, counts: pd.DataFrame, control: str, prior_a: float = 1.0,
@@ -113,7 +114,8 @@ def analyse_experiment(source, experiment: str = "", control: str = "", prior: s
     }, control=ctrl, ci=ci)
     grid = verdict_grid(results)
     out = ExperimentAnalysis(name, ctrl, ex, counts, results, decision, srm, evolution, sens, grid,
-                             pr, experiments=names)
+                             pr, experiments=names,
+                             units_in_several_variants=counts.attrs.get("units_in_several_variants", 0))
     if "revenue" in ex.columns:
         from cjlab.ab.models import RevenueModel, revenue_normal_approx
 

@@ -138,7 +138,8 @@ def summarise_exposures(df: pd.DataFrame, variant: str = "variant", unit: str = 
 
     Returns
     -------
-    DataFrame with columns variant, users, conversions (in order of first appearance).
+    DataFrame with columns variant, users, conversions (in order of first appearance);
+    ``attrs["units_in_several_variants"]`` counts units exposed to more than one variant.
     """
     missing = [c for c in (variant, unit, converted) if c not in df.columns]
     if missing:
@@ -156,7 +157,10 @@ def summarise_exposures(df: pd.DataFrame, variant: str = "variant", unit: str = 
     per_unit = d.groupby(["variant", "unit"], sort=False)["converted"].max().reset_index()
     out = per_unit.groupby("variant", sort=False).agg(users=("unit", "size"),
                                                        conversions=("converted", "sum"))
-    return out.reset_index()
+    out = out.reset_index()
+    # units seen in more than one variant break the independence of the arms
+    out.attrs["units_in_several_variants"] = int((per_unit["unit"].value_counts() > 1).sum())
+    return out
 
 
 def validate_counts(df: pd.DataFrame) -> pd.DataFrame:

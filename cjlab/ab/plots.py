@@ -39,7 +39,7 @@ def posterior_densities(results: pd.DataFrame, ax=None, title: str | None = "Pos
     for i, r in enumerate(results.itertuples(index=False)):
         y = np.exp(special.xlogy(a[i] - 1, x) + special.xlog1py(b[i] - 1, -x) - special.betaln(a[i], b[i]))
         color = cplots.PALETTE[i % len(cplots.PALETTE)]
-        label = f"{r.variant}{' (control)' if r.is_control else ''}"
+        label = f"{r.variant} (control)" if r.is_control and r.variant != "control" else str(r.variant)
         ax.plot(x, y, color=color, lw=2, label=label)
         ax.fill_between(x, y, color=color, alpha=0.15)
     cplots.percent_axis(ax, "x", 1)
@@ -86,9 +86,13 @@ def evolution(ev: pd.DataFrame, loss_threshold: float | None = None, axes=None):
     if loss_threshold:
         ax2.axhline(loss_threshold, color=cplots.BAD, ls="--", lw=1, label="loss threshold")
     ax2.set_title("Expected loss (share of control rate)")
+    import matplotlib.dates as mdates
+
     for ax in axes:
         ax.legend()
-        ax.tick_params(axis="x", rotation=30)
+        loc = mdates.AutoDateLocator(maxticks=6)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
     return axes
 
 
