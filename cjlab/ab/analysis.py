@@ -44,6 +44,7 @@ class ExperimentAnalysis:
     revenue_model: object | None = None
     segment_models: dict = field(default_factory=dict)
     plan: object | None = None
+    power: pd.DataFrame | None = None
     truth_check: pd.DataFrame | None = None
     experiments: list[str] = field(default_factory=list)
     units_in_several_variants: int = 0
@@ -68,7 +69,8 @@ def analyse_experiment(source, experiment: str = "", control: str = "", prior: s
                        planned_split: dict | None = None, segment_column: str = "segment",
                        revenue: bool = True, segments: bool = True, pymc_draws: int = 500,
                        plan: bool = True, plan_min_effect: float = 0.05, plan_max_days: int = 28,
-                       plan_sims: int = 100, seed: int = 0) -> ExperimentAnalysis:
+                       plan_sims: int = 100, plan_effects=(0.02, 0.05, 0.10, 0.20),
+                       seed: int = 0) -> ExperimentAnalysis:
     """Run the A/B analyses of one experiment.
 
     Parameters
@@ -83,6 +85,9 @@ def analyse_experiment(source, experiment: str = "", control: str = "", prior: s
     segment_column : column for the hierarchical segment model ('' = skip).
     revenue, segments, plan : run the PyMC revenue model, the segment models, the planning
         simulation.
+    plan_min_effect, plan_max_days, plan_sims : planning settings; the traffic per day is the
+        experiment's observed average (all arms), split evenly between control and variant.
+    plan_effects : relative lifts for the power curve (empty: no curve; half of ``plan_sims``).
     """
     from cjlab.data import open_source
 
@@ -144,9 +149,17 @@ def analyse_experiment(source, experiment: str = "", control: str = "", prior: s
         days = max(ex["exposed_at"].dt.normalize().nunique(), 1)
         c = results.set_index("variant").loc[ctrl]
         base = float(np.clip(c.conversions / max(c.users, 1), 0.001, 0.9))
-        out.plan = simulate_plan(base, plan_min_effect, max(int(len(ex) / days), 2),
-                                 max_days=plan_max_days, n_sims=plan_sims, rope=rope,
-                                 loss_threshold=loss_threshold, prior=pr, seed=seed)
+        per_day = max(int(len(ex) / days), 2)
+        out.plan = simulate_plan(base, plan_min_effect, per_day, max_days=plan_max_days,
+                                 n_sims=plan_sims, rope=rope, loss_threshold=loss_threshold,
+                                 prior=pr, seed=seed)
+        if plan_effects:
+            from cjlab.ab.planning import power_curve
+
+            effects = [e for e in plan_effects if 0 < base * (1 + e) < 1]
+            out.power = power_curve(base, effects, per_day, max_days=plan_max_days,
+                                    n_sims=max(plan_sims // 2, 20), seed=seed + 1, rope=rope,
+                                    loss_threshold=loss_threshold, prior=pr)
     if truth:
         rows = []
         res = results.set_index("variant")

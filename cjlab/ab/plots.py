@@ -139,3 +139,23 @@ def revenue_comparison(exact_like: pd.DataFrame, approx: pd.DataFrame, ax=None,
     if title:
         ax.set_title(title)
     return ax
+
+
+def power_vs_effect(power: pd.DataFrame, ax=None,
+                    title: str | None = "Planning: chance to ship by true effect"):
+    """Power (and the false-positive rate) against the true relative lift, with ±2 SE bars."""
+    ax = cplots.new_axes(ax, figsize=(8, 3.8))
+    x = power["min_effect"].to_numpy(float)
+    ax.errorbar(x, power["power"], yerr=2 * power["power_se"], fmt="o-", color=cplots.GOOD,
+                capsize=3, label="shipped when the lift is real (power)")
+    ax.errorbar(x, power["false_positive_rate"], yerr=2 * power["false_positive_rate_se"], fmt="s--",
+                color=cplots.BAD, capsize=3, label="shipped when nothing changed")
+    ax.set_ylim(0, 1)
+    ax.set_xticks(x)
+    cplots.percent_axis(ax, "y")
+    cplots.percent_axis(ax, "x")
+    ax.set_xlabel("true relative lift of the variant")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
