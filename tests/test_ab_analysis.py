@@ -22,7 +22,7 @@ def test_planted_srm_is_flagged_and_overrides_the_verdict(analysis):
     assert analysis.srm.flagged
     assert analysis.decision.verdict.startswith("do not trust")
     tc = analysis.truth_check.set_index("variant")
-    assert tc.loc["(SRM planted)", "inside_interval"]
+    assert tc.loc["sample-ratio mismatch planted", "recovered"]
 
 
 def test_revenue_decision_and_sensitivity_present(analysis):

@@ -169,9 +169,11 @@ def analyse_experiment(source, experiment: str = "", control: str = "", prior: s
             r = res.loc[v]
             rows.append({"variant": v, "planted_lift": lift, "uplift": r.uplift,
                          "uplift_low": r.uplift_low, "uplift_high": r.uplift_high,
-                         "inside_interval": bool(r.uplift_low <= lift <= r.uplift_high)})
-        rows.append({"variant": "(SRM planted)", "planted_lift": np.nan, "uplift": np.nan,
-                     "uplift_low": np.nan, "uplift_high": np.nan,
-                     "inside_interval": bool(truth.get("srm")) == srm.flagged})
+                         "recovered": bool(r.uplift_low <= lift <= r.uplift_high)})
+        # the SRM row is "recovered" when the check's flag matches what was planted
+        planted = "planted" if truth.get("srm") else "not planted"
+        rows.append({"variant": f"sample-ratio mismatch {planted}", "planted_lift": np.nan,
+                     "uplift": np.nan, "uplift_low": np.nan, "uplift_high": np.nan,
+                     "recovered": bool(truth.get("srm")) == srm.flagged})
         out.truth_check = pd.DataFrame(rows)
     return out
