@@ -91,3 +91,23 @@ def test_formatting_helpers():
     assert rd.fmt_number(0.1234, "share") == "12.3 %"
     assert rd.fmt_number(2414028.0) == "2,414,028"
     assert rd.fmt_number(None) == "–"
+
+
+def test_interactive_is_skipped_in_batch(monkeypatch):
+    built = []
+    monkeypatch.setenv("CJLAB_BATCH", "1")
+    assert rd.interactive(lambda: built.append(1) or "w") is None and built == []
+    monkeypatch.setenv("CJLAB_BATCH", "0")
+    assert rd.interactive(lambda: built.append(1) or "w") == "w" and built == [1]
+
+
+def test_cells_at_the_time_limit_count_as_timeouts(tmp_path):
+    from cjlab.report.runner import _cells_at_limit
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a"), nbformat.v4.new_code_cell("b")]
+    nb.cells[0].metadata["papermill"] = {"duration": 1.0}
+    nb.cells[1].metadata["papermill"] = {"duration": 59.9}
+    nbformat.write(nb, str(tmp_path / "x.ipynb"))
+    assert _cells_at_limit(tmp_path / "x.ipynb", 60) == [1]
+    assert _cells_at_limit(tmp_path / "x.ipynb", 600) == []

@@ -238,3 +238,24 @@ def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, caption: s
           index: bool = False, max_rows: int = 60, allow_ids: bool = False) -> None:
     """Show ``df`` as an escaped, formatted table (see :func:`table_html`)."""
     _display_html(table_html(df, formats, caption, index, max_rows, allow_ids))
+
+
+def is_batch() -> bool:
+    """True inside a batch execution (``cjlab run``, or ``CJLAB_BATCH=1`` set for papermill)."""
+    import os
+
+    return os.environ.get("CJLAB_BATCH", "").strip() not in ("", "0", "false", "no")
+
+
+def interactive(factory: Any) -> Any:
+    """A live widget for JupyterLab, nothing in batch runs.
+
+    ``factory`` is a widget or a function returning one. In a batch run (reports) it is not
+    built at all: the report shows the static figure the notebook drew beside it, and no
+    widget messages travel between kernel and client. Use as the last line of a cell::
+
+        rd.interactive(lambda: cp.contact_share_widget(profit, best))
+    """
+    if is_batch():
+        return None
+    return factory() if callable(factory) else factory

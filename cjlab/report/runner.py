@@ -191,6 +191,21 @@ def unique_folder(reports_dir: Path, day: str, name: str) -> Path:
 
 
 # -- worker ----------------------------------------------------------------------------------
+def _cells_at_limit(ipynb: Path, cell_timeout: float) -> list[int]:
+    """Indexes of cells whose recorded duration reached the cell time limit."""
+    import nbformat
+
+    if not ipynb.exists():
+        return []
+    nb = nbformat.read(str(ipynb), as_version=4)
+    out = []
+    for i, cell in enumerate(nb.cells):
+        d = (cell.get("metadata", {}).get("papermill") or {}).get("duration")
+        if d is not None and float(d) >= 0.98 * cell_timeout:
+            out.append(i)
+    return out
+
+
 def _execute(job: dict[str, Any], results: Any) -> None:
     """Worker process: execute one notebook, render its HTML, report back."""
     with contextlib.suppress(OSError):
@@ -198,6 +213,7 @@ def _execute(job: dict[str, Any], results: Any) -> None:
     # kernels draw inline (never inherit a headless Agg backend from the caller)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    os.environ["CJLAB_BATCH"] = "1"  # notebooks show static figures instead of live widgets
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -214,6 +230,11 @@ def _execute(job: dict[str, Any], results: Any) -> None:
                             execution_timeout=job["cell_timeout"], progress_bar=False,
                             log_output=False, cwd=job["cwd"], report_mode=False)
         res["status"] = STATUS_OK
+        slow = _cells_at_limit(out_nb, job["cell_timeout"])
+        if slow:  # nbclient can return after a cell sat until the limit: that is a failure
+            res["status"] = STATUS_TIMEOUT
+            res["error"] = {"type": "CellTimeout", "cell": slow[0],
+                            "message": f"cell {slow[0]} ran until the cell time limit of {job['cell_timeout']:.0f} s"}
     except BaseException as exc:  # papermill wraps cell errors; timeouts raise too
         name = getattr(exc, "ename", type(exc).__name__)
         msg = getattr(exc, "evalue", str(exc))
@@ -308,59 +329,10 @@ def _execute_all(jobs: list[dict[str, Any]], n_jobs: int, wall_timeout: float,
     return done
 
 
-def run(notebooks: Sequence[str] | None = None, *, name: str | None = None,
-        run_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-        data_source: str | None = None, jobs: int = 1, reports_dir: str | Path | None = None,
-        root: str | Path | None = None, cell_timeout: float = 900, wall_timeout: float = 3600,
-        progress: bool = True, kernel_name: str | None = None, today: dt.date | None = None,
-        validate_data: bool = True, lock_wait: float = 0.0) -> RunResult:
-    """Execute notebooks into ``reports/YYYY-MM-DD/<name>/`` (see :func:`_run`).
-
-    Holds a lock on the reports folder for the whole run, so two runs (a cron job and a
-    manual one, say) never interleave; the second waits ``lock_wait`` seconds and then
-    raises :class:`RunLockedError`.
-    """
-    root = Path(root).resolve() if root else project_root()
-    reports_dir = Path(reports_dir) if reports_dir else root / "reports"
-    with run_lock(reports_dir, lock_wait):
-        return _run(notebooks, name=name, run_file=run_file, overrides=overrides, data_source=data_source,
-                    jobs=jobs, reports_dir=reports_dir, root=root, cell_timeout=cell_timeout,
-                    wall_timeout=wall_timeout, progress=progress, kernel_name=kernel_name, today=today,
-                    validate_data=validate_data)
-
-
-def _run(notebooks: Sequence[str] | None = None, *, name: str | None = None,
-         run_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-         data_source: str | None = None, jobs: int = 1, reports_dir: str | Path | None = None,
-         root: str | Path | None = None, cell_timeout: float = 900, wall_timeout: float = 3600,
-         progress: bool = True, kernel_name: str | None = None, today: dt.date | None = None,
-         validate_data: bool = True) -> RunResult:
-    """Execute notebooks into ``reports/YYYY-MM-DD/<name>/``.
-
-    Parameters
-    ----------
-    notebooks : names (``"00_data_overview"``, ``"00"``) or paths; ``None`` = every notebook
-        of the run file, or all numbered notebooks.
-    name : report folder name (default: the run file's ``name``, its file stem, or ``"adhoc"``).
-    run_file : YAML run file (see :mod:`cjlab.report.params`).
-    overrides : parameter values from the command line (apply to notebooks declaring them).
-    data_source : shortcut for ``overrides["data_source"]``.
-    jobs : notebooks executed at once (each in its own spawned process).
-    cell_timeout : seconds one cell may run; a cell that hits it fails the notebook.
-    wall_timeout : seconds one notebook may run in total; then its process group is killed.
-    validate_data : validate the data source before any kernel starts (stop on errors).
-
-    Returns
-    -------
-    RunResult (``exit_code`` 0 when every notebook completed, 1 otherwise).
-
-    Raises
-    ------
-    ParameterError : a parameter is unknown, missing or of the wrong type (nothing is run).
-    cjlab.data.DataValidationError : the data break the contract (nothing is run).
-    """
-    root = Path(root).resolve() if root else project_root()
-    reports_dir = Path(reports_dir) if reports_dir else root / "reports"
+def _plan(notebooks: Sequence[str] | None, name: str | None, run_file: str | Path | None,
+          overrides: Mapping[str, Any] | None, data_source: str | None, root: Path
+          ) -> tuple[str, list[tuple[Path, dict[str, Any], dict[str, Any]]]]:
+    """Resolve notebooks and check every parameter (no kernel, nothing written)."""
     params_dir = root / "params"
     run_config: dict[str, Any] = {}
     if run_file:
@@ -394,7 +366,55 @@ def _run(notebooks: Sequence[str] | None = None, *, name: str | None = None,
         plan.append((p, values, full))
     if problems:
         raise ParameterError(problems)
+    return name, plan
 
+
+def run(notebooks: Sequence[str] | None = None, *, name: str | None = None,
+        run_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+        data_source: str | None = None, jobs: int = 1, reports_dir: str | Path | None = None,
+        root: str | Path | None = None, cell_timeout: float = 900, wall_timeout: float = 3600,
+        progress: bool = True, kernel_name: str | None = None, today: dt.date | None = None,
+        validate_data: bool = True, lock_wait: float = 0.0) -> RunResult:
+    """Execute notebooks into ``reports/YYYY-MM-DD/<name>/``.
+
+    Parameters
+    ----------
+    notebooks : names (``"00_data_overview"``, ``"00"``) or paths; ``None`` = every notebook
+        of the run file, or all numbered notebooks.
+    name : report folder name (default: the run file's ``name``, its file stem, or ``"adhoc"``).
+    run_file : YAML run file (see :mod:`cjlab.report.params`).
+    overrides : parameter values from the command line (apply to notebooks declaring them).
+    data_source : shortcut for ``overrides["data_source"]``.
+    jobs : notebooks executed at once (each in its own spawned process).
+    cell_timeout : seconds one cell may run; a cell that hits it fails the notebook.
+    wall_timeout : seconds one notebook may run in total; then its process group is killed.
+    validate_data : validate the data source before any kernel starts (stop on errors).
+    lock_wait : seconds to wait when another run holds the lock of the reports folder
+        (a cron job and a manual run never interleave); then :class:`RunLockedError`.
+
+    Returns
+    -------
+    RunResult (``exit_code`` 0 when every notebook completed, 1 otherwise).
+
+    Raises
+    ------
+    ParameterError : a parameter is unknown, missing or of the wrong type (nothing is run).
+    cjlab.data.DataValidationError : the data break the contract (nothing is run).
+    """
+    root = Path(root).resolve() if root else project_root()
+    reports_dir = Path(reports_dir) if reports_dir else root / "reports"
+    name, plan = _plan(notebooks, name, run_file, overrides, data_source, root)
+    with run_lock(reports_dir, lock_wait):
+        return _run(name, plan, run_file=run_file, jobs=jobs, reports_dir=reports_dir, root=root,
+                    cell_timeout=cell_timeout, wall_timeout=wall_timeout, progress=progress,
+                    kernel_name=kernel_name, today=today, validate_data=validate_data)
+
+
+def _run(name: str, plan: list[tuple[Path, dict[str, Any], dict[str, Any]]], *,
+         run_file: str | Path | None, jobs: int, reports_dir: Path, root: Path, cell_timeout: float,
+         wall_timeout: float, progress: bool, kernel_name: str | None, today: dt.date | None,
+         validate_data: bool) -> RunResult:
+    """The run itself, under the lock: data check, execution, HTML, records, move into place."""
     # the data: open once (generates the demo cache before workers race for it), validate, fingerprint
     from cjlab.data import open_source
 
