@@ -57,6 +57,10 @@ fi
 echo "cjlab setup: installing cjlab[$EXTRAS] into $VENV (first time takes a few minutes)"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+case ",$EXTRAS," in
+  *,test,*|*,bench,*)  # GrowthBook's gbstats pins pandas<2 although it runs on pandas 2: no deps
+    "$VENV/bin/python" -m pip install --quiet --no-deps "gbstats==0.8.0" ;;
+esac
 # A named kernel for JupyterLab ("cjlab"); papermill runs use the venv's own python3 kernel.
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name cjlab --display-name "Python (cjlab)" >/dev/null
 echo "$want" > "$stamp"
