@@ -126,3 +126,105 @@ def furthest_stage(touchpoints: Any) -> Any:
     g = g.with_columns(nw.col("stage_index").replace_strict(
         {i: s for s, i in idx.items()}, default="unknown", return_dtype=nw.String).alias("stage"))
     return _back(g, touchpoints)
+
+
+def customer_touchpoints(touchpoints: Any, as_of: datetime | str | None = None) -> Any:
+    """One row per customer from the touchpoints: volume, span, channels, support and app use.
+
+    Parameters
+    ----------
+    touchpoints : touchpoints table (customer_id, ts, channel, touchpoint, stage, device).
+    as_of : only touchpoints strictly before this instant count.
+
+    Returns
+    -------
+    Frame with customer_id, n_touchpoints, first_touch, last_touch, n_channels,
+    support_tickets (touchpoint ``support_ticket``), app_touchpoints (device ``app``) and
+    stage_index (furthest lifecycle stage, 0-10; -1 when no stage is known).
+    """
+    from cjlab.data.contract import STAGES
+
+    f = _frame(touchpoints)
+    if as_of is not None:
+        f = f.filter(nw.col("ts") < pd.Timestamp(as_of).to_pydatetime())
+    f = f.with_columns(
+        (nw.col("touchpoint") == "support_ticket").fill_null(False).cast(nw.Int64).alias("_support"),
+        (nw.col("device") == "app").fill_null(False).cast(nw.Int64).alias("_app"),
+        nw.col("stage").replace_strict({s: i for i, s in enumerate(STAGES)}, default=-1,
+                                       return_dtype=nw.Int64).alias("_stage"),
+    )
+    g = f.group_by("customer_id").agg(
+        nw.len().alias("n_touchpoints"),
+        nw.col("ts").min().alias("first_touch"),
+        nw.col("ts").max().alias("last_touch"),
+        nw.col("channel").n_unique().alias("n_channels"),
+        nw.col("_support").sum().alias("support_tickets"),
+        nw.col("_app").sum().alias("app_touchpoints"),
+        nw.col("_stage").max().alias("stage_index"),
+    )
+    return _back(g, touchpoints)
+
+
+def customer_features(touchpoints: Any, orders: Any, as_of: datetime | str | None = None) -> Any:
+    """Per-customer features from raw touchpoints and orders in one backend-side join.
+
+    The heavy step of churn, CLV and segmentation inputs: both tables are reduced to one row
+    per customer (:func:`customer_touchpoints`, :func:`customer_orders`) and joined where the
+    data live; customers with touchpoints but no orders get zero orders and revenue.
+
+    Returns
+    -------
+    Frame with the columns of :func:`customer_touchpoints` plus n_orders, n_purchase_days,
+    first_order, last_order, revenue, mean_order_value, promo_orders (when ``promo`` exists),
+    app_share and promo_share. Customers with orders but no touchpoints are not included.
+    """
+    t = _frame(customer_touchpoints(_frame(touchpoints), as_of))
+    o = _frame(customer_orders(_frame(orders), as_of))
+    names = o.collect_schema().names()
+    j = t.join(o, on="customer_id", how="left")
+    counts = [c for c in ("n_orders", "n_purchase_days", "revenue", "promo_orders") if c in names]
+    j = j.with_columns(*[nw.col(c).fill_null(0) for c in counts])
+    j = j.with_columns((nw.col("app_touchpoints") / nw.col("n_touchpoints")).alias("app_share"))
+    if "promo_orders" in names:
+        j = j.with_columns(nw.when(nw.col("n_orders") > 0)
+                           .then(nw.col("promo_orders") / nw.col("n_orders")).alias("promo_share"))
+    return _back(j, touchpoints)
+
+
+def stage_funnel(touchpoints: Any, steps: Sequence[str] | None = None) -> pd.DataFrame:
+    """Customers per lifecycle stage: how many touched it, reached it, and stopped there.
+
+    ``reached`` counts customers whose furthest stage is this stage or a later one (the
+    usual reading of a lifecycle funnel), ``stopped`` those whose furthest stage it is, and
+    ``touched`` those with at least one touchpoint at the stage. The heavy part (two
+    group-bys over the touchpoints) runs in the backend; the result has one row per stage
+    and is always returned as pandas.
+
+    Returns
+    -------
+    DataFrame with stage, stage_index, touched, stopped, reached, step_conversion
+    (reached / reached at the previous stage) and overall_conversion (reached / customers).
+    """
+    from cjlab.data.contract import STAGES
+
+    steps = list(steps or STAGES)
+    f = _frame(touchpoints)
+    touched = to_pandas(_back(f.filter(nw.col("stage").is_in(steps)).group_by("stage")
+                              .agg(nw.col("customer_id").n_unique().alias("touched")), touchpoints))
+    furthest = _frame(furthest_stage(f))
+    stopped = to_pandas(_back(furthest.group_by("stage_index").agg(nw.len().alias("stopped")), touchpoints))
+    by_index = dict(zip(stopped["stage_index"].astype(int), stopped["stopped"].astype(int)))
+    unknown = [s for s in steps if s not in STAGES]
+    if unknown:
+        raise ValueError(f"stage_funnel: steps {unknown} are not lifecycle stages ({', '.join(STAGES)})")
+    idx = [STAGES.index(s) for s in steps]
+    out = pd.DataFrame({"stage": steps, "stage_index": idx})
+    out = out.merge(touched, on="stage", how="left")
+    out["touched"] = out["touched"].fillna(0).astype("int64")
+    out["stopped"] = [by_index.get(i, 0) for i in idx]
+    out["reached"] = [sum(n for j, n in by_index.items() if j >= i) for i in idx]
+    total = sum(by_index.values())
+    out["step_conversion"] = out["reached"] / out["reached"].shift(1)
+    out.loc[0, "step_conversion"] = 1.0
+    out["overall_conversion"] = out["reached"] / total if total else float("nan")
+    return out

@@ -10,8 +10,14 @@ a folder
     Parquet/CSV part files, for each contract table present.
 ``*.duckdb`` / ``duckdb:PATH``
     a DuckDB database file holding tables named after the contract tables (opened read-only).
+``spark:FOLDER`` / ``spark:demo[:...]``
+    the same folder forms read by Spark (the active SparkSession, else a local-mode one from
+    :func:`cjlab.data.spark.session`): :meth:`DataSource.lazy` hands out Spark DataFrames, so
+    the portable aggregations run in Spark; validation and ``con`` read the same files with
+    DuckDB.
 
-From Python, :meth:`DataSource.from_frames` wraps in-memory DataFrames and
+From Python, :meth:`DataSource.from_frames` wraps in-memory DataFrames,
+:meth:`DataSource.from_spark` wraps Spark DataFrames, catalog tables or file paths, and
 :meth:`DataSource.from_sql` runs one SQL query per table on an existing database connection
 (credentials stay in the connection; only the queries are recorded).
 
@@ -152,7 +158,7 @@ class DataSource:
 
     Attributes
     ----------
-    kind : ``"demo"``, ``"folder"``, ``"duckdb"``, ``"frames"`` or ``"sql"``.
+    kind : ``"demo"``, ``"folder"``, ``"duckdb"``, ``"frames"``, ``"sql"`` or ``"spark"``.
     location : where the data come from (no credentials).
     truth : planted ground truth for demo sources, otherwise ``None``.
     con : the DuckDB connection that sees the raw tables as views ``raw_<table>``.
@@ -170,6 +176,8 @@ class DataSource:
         self._fingerprint = fingerprint
         self._report: ValidationReport | None = None
         self._validated: set[str] = set()
+        self.spark: Any = None  # the SparkSession of a Spark source
+        self.spark_frames: dict[str, Any] = {}  # raw Spark DataFrames of a Spark source
 
     # -- constructors -------------------------------------------------------------------
     @staticmethod
@@ -254,6 +262,62 @@ class DataSource:
         src.queries = dict(queries)
         return src
 
+    @classmethod
+    def from_spark(cls, spark: Any, tables: str | Path | Mapping[str, Any], *,
+                   truth: dict | None = None, spec: str | None = None,
+                   collect_limit: int = 2_000_000) -> DataSource:
+        """Tables held by Spark: a folder of Parquet/CSV, or per table a DataFrame, path or catalog name.
+
+        :meth:`lazy` returns the typed Spark DataFrame (wrapped by narwhals), so the portable
+        aggregations of :mod:`cjlab.data.aggregate` run in Spark and only their small results
+        are collected. Validation, :meth:`typed_sql`, :meth:`relation` and ``con`` use DuckDB
+        over the *same files* (``DataFrame.inputFiles()``), read in place and out of core.
+        A DataFrame without local files (computed, or on remote storage) is copied into the
+        DuckDB side through Arrow when it has at most ``collect_limit`` rows.
+
+        Parameters
+        ----------
+        spark : a ``pyspark.sql.SparkSession`` (local, cluster or Spark Connect).
+        tables : a folder laid out as for :meth:`from_folder`, or a mapping table name ->
+            Spark DataFrame, file/folder path, or catalog table name.
+        truth : planted ground truth (demo data).
+        spec : the spec string recorded in manifests.
+        collect_limit : largest number of rows copied to DuckDB for a DataFrame without files.
+
+        Examples
+        --------
+        >>> from cjlab.data.spark import local_session  # doctest: +SKIP
+        >>> src = DataSource.from_spark(local_session(), "/data/events")  # doctest: +SKIP
+        >>> aggregate.customer_orders(src.lazy("orders"))  # runs in Spark  # doctest: +SKIP
+        """
+        if isinstance(tables, (str, Path)):
+            folder = Path(tables)
+            src = cls.from_folder(folder, kind="spark", truth=truth, spec=spec)
+            for t in src.tables:
+                src.spark_frames[t] = _spark_read(spark, _table_path(folder, t))
+            src.spark = spark
+            return src
+        con = cls._connect()
+        views: dict[str, str] = {}
+        frames: dict[str, Any] = {}
+        for name, obj in tables.items():
+            if name not in CONTRACT:
+                raise DataSourceError(f"unknown table {name!r}; contract tables: {', '.join(TABLES)}")
+            if isinstance(obj, (str, Path)) and (Path(obj).exists() or "/" in str(obj) or ":" in str(obj)):
+                df = _spark_read(spark, Path(obj))
+            elif isinstance(obj, str):
+                df = spark.table(obj)
+            else:
+                df = obj
+            frames[name] = df
+            _duckdb_mirror(con, "raw_" + name, df, collect_limit)
+            views[name] = "raw_" + name
+        src = cls("spark", "Spark: " + ", ".join(f"{t}" for t in frames), con, views, truth,
+                  fingerprint=lambda: _fingerprint_tables(con, views), spec=spec or "spark")
+        src.spark = spark
+        src.spark_frames = frames
+        return src
+
     # -- access -----------------------------------------------------------------------------
     @property
     def tables(self) -> list[str]:
@@ -288,12 +352,24 @@ class DataSource:
         return self.con.sql(self.typed_sql(table))
 
     def lazy(self, table: str, validate: bool = True):
-        """Typed ``table`` as a narwhals LazyFrame (backed by DuckDB) for portable aggregation."""
+        """Typed ``table`` as a narwhals LazyFrame for portable aggregation.
+
+        Backed by DuckDB, or by Spark for a Spark source (:meth:`spark_frame`).
+        """
         import narwhals as nw
 
         if validate:
             self.validate([table])
+        if self.kind == "spark":
+            return nw.from_native(self.spark_frame(table))
         return nw.from_native(self.relation(table))
+
+    def spark_frame(self, table: str) -> Any:
+        """Typed ``table`` as a Spark DataFrame (Spark sources only); columns cast as in :meth:`typed_sql`."""
+        self._require(table)
+        if table not in self.spark_frames:
+            raise DataSourceError(f"{self!r} is not a Spark source; open it with 'spark:...' or from_spark")
+        return _spark_typed(self.spark_frames[table], CONTRACT[table])
 
     def validate(self, tables: Iterable[str] | None = None, raise_errors: bool = True) -> ValidationReport:
         """Validate ``tables`` (default: all present) and the customer keys they use.
@@ -357,6 +433,107 @@ class DataSource:
         return f"DataSource(kind={self.kind!r}, location={_redact(self.location)!r}, tables={self.tables})"
 
 
+def _table_path(folder: Path, table: str) -> Path:
+    for cand in (folder / table, folder / f"{table}.parquet", folder / f"{table}.csv",
+                 folder / f"{table}.csv.gz"):
+        if cand.exists():
+            return cand
+    raise DataSourceError(f"table {table!r} not found in {folder}")
+
+
+def _spark_read(spark: Any, path: Path) -> Any:
+    """Read a Parquet/CSV file or part folder with Spark (CSV as text; typing comes later)."""
+    p = str(path)
+    probe = path if path.suffix else next((f for f in sorted(path.rglob("*")) if f.is_file()
+                                           and not f.name.startswith((".", "_"))), path)
+    name = probe.name.lower()
+    if name.endswith(".parquet") or (not path.exists() and "csv" not in name):
+        return spark.read.option("recursiveFileLookup", "true").parquet(p) if path.is_dir() \
+            else spark.read.parquet(p)
+    if name.endswith((".csv", ".csv.gz")):
+        reader = spark.read.option("header", "true").option("inferSchema", "false")
+        return reader.option("recursiveFileLookup", "true").csv(p) if path.is_dir() else reader.csv(p)
+    raise DataSourceError(f"Spark source: cannot tell the format of {path} (expected Parquet or CSV)")
+
+
+def _local_files(df: Any) -> list[str] | None:
+    """The local Parquet files behind a Spark DataFrame, or None if it is not a plain file scan."""
+    try:
+        files = list(df.inputFiles())
+    except Exception:  # Spark Connect or computed frames
+        return None
+    out = []
+    for f in files:
+        if f.startswith("file:"):
+            f = f[5:].lstrip("/")
+            f = "/" + f
+        if "://" in f or not f.endswith(".parquet") or not Path(f).exists():
+            return None
+        out.append(f)
+    return out or None
+
+
+def _duckdb_mirror(con: duckdb.DuckDBPyConnection, view: str, df: Any, collect_limit: int) -> None:
+    """Expose a Spark DataFrame to DuckDB: a view over its Parquet files, else an Arrow copy."""
+    files = _local_files(df)
+    if files is not None:
+        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        scan = con.sql(f"SELECT * FROM read_parquet([{listing}])")
+        if list(scan.columns) == list(df.columns):
+            con.execute(f"CREATE VIEW {_q(view)} AS SELECT * FROM read_parquet([{listing}])")
+            return
+    n = df.count()
+    if n > collect_limit:
+        raise DataSourceError(
+            f"the Spark DataFrame for {view[4:]!r} has {n:,} rows and no local Parquet files DuckDB "
+            f"could read for validation; write it to Parquet and open the folder with 'spark:FOLDER', "
+            f"or raise collect_limit (now {collect_limit:,})")
+    con.register(view, df.toArrow())
+
+
+_SPARK_TRUE = ("true", "t", "1", "yes", "y", "1.0")
+_SPARK_FALSE = ("false", "f", "0", "no", "n", "0.0")
+
+
+def _spark_typed(df: Any, schema: Any) -> Any:
+    """Cast contract columns like :func:`_typed_expr` does in DuckDB (bad values become null).
+
+    Timestamps become ``timestamp_ntz`` (wall-clock time, as in DuckDB and pandas), so days and
+    months do not depend on the session time zone.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    types = dict(df.dtypes)
+    cols = []
+    for name in df.columns:
+        col = schema.column_for(name)
+        if col is None:
+            continue
+        c = F.col(name)
+        typ = types[name]
+        if col.kind == "number":
+            c = c.try_cast("double")
+        elif col.kind == "integer":
+            c = c.try_cast("bigint" if col.required else "double")
+        elif col.kind == "date":
+            c = c.cast("date") if typ.startswith(("timestamp", "date")) else c.cast("string").try_cast("date")
+        elif col.kind == "timestamp":
+            if typ.startswith("date"):
+                c = c.cast("timestamp_ntz")
+            elif typ == "timestamp":  # an instant: its wall-clock time in the session zone (UTC)
+                c = c.cast(T.TimestampNTZType())
+            elif typ != "timestamp_ntz":
+                c = c.cast("string").try_cast("timestamp_ntz")
+        elif col.kind == "bool":
+            txt = F.lower(F.trim(c.cast("string")))
+            c = F.when(txt.isin(*_SPARK_TRUE), F.lit(True)).when(txt.isin(*_SPARK_FALSE), F.lit(False))
+        elif col.kind in ("string", "label"):
+            c = c.cast("string")
+        cols.append(c.alias(name))
+    return df.select(*cols)
+
+
 def _redact(text: str) -> str:
     """Hide passwords in connection-like strings (``user:secret@host``)."""
     return re.sub(r"(://[^:/@]+):[^@]+@", r"\1:***@", str(text))
@@ -390,13 +567,33 @@ def _fingerprint_tables(con, views: Mapping[str, str]) -> str:
     return "sha256:" + h.hexdigest()[:16]
 
 
+def _open_spark(text: str) -> DataSource:
+    """``spark:FOLDER`` or ``spark:demo[:opts]``: the folder read by Spark."""
+    from cjlab.data.spark import session
+
+    inner = text.split(":", 1)[1].strip()
+    truth = None
+    if inner == "demo" or inner.startswith("demo:"):
+        opts = parse_demo_spec(inner)
+        folder = demo_folder(**opts)
+        truth = json.loads((folder / "truth.json").read_text())
+        text = f"spark:demo:n_customers={opts['n_customers']},seed={opts['seed']}"
+    else:
+        folder = Path(inner).expanduser()
+        if not folder.is_dir():
+            raise DataSourceError(f"Spark data source {text!r}: folder {folder} not found "
+                                  "(give spark:FOLDER of <table>.parquet/.csv files or part folders)")
+    return DataSource.from_spark(session(), folder, truth=truth, spec=text)
+
+
 def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = False) -> DataSource:
     """Open a data source from a string (see the module docstring for the forms).
 
     Parameters
     ----------
     spec : ``"demo"``, ``"demo:n_customers=2000,seed=7"``, a folder, a ``.duckdb`` file,
-        ``"duckdb:PATH"``, or an existing :class:`DataSource` (returned as is).
+        ``"duckdb:PATH"``, ``"spark:FOLDER"`` / ``"spark:demo..."`` (Spark), or an existing
+        :class:`DataSource` (returned as is).
     progress : show a progress bar while generating demo data.
 
     Examples
@@ -414,6 +611,8 @@ def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = 
         truth = json.loads((folder / "truth.json").read_text())
         return DataSource.from_folder(folder, kind="demo", truth=truth,
                                       spec=f"demo:n_customers={opts['n_customers']},seed={opts['seed']}")
+    if text.startswith("spark:"):
+        return _open_spark(text)
     if text.startswith("duckdb:"):
         return DataSource.from_duckdb(text.split(":", 1)[1], spec=text)
     path = Path(text).expanduser()

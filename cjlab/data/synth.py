@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -655,12 +655,44 @@ def generate(n_customers: int = 20_000, seed: int = 42) -> DemoData:
     return DemoData(tables, _truth(n_customers, seed, [p.stats for p in parts]), ctruth)
 
 
+def customers_for_touchpoints(n_touchpoints: int, seed: int = 42) -> int:
+    """Number of customers whose demo data hold about ``n_touchpoints`` touchpoints.
+
+    The rate (about 15 touchpoints per customer) is measured on the first block of
+    :data:`CHUNK` customers of ``seed``, so the result is within a fraction of a percent.
+
+    Examples
+    --------
+    >>> 60_000 < customers_for_touchpoints(1_000_000) < 75_000
+    True
+    """
+    if n_touchpoints < 1:
+        raise ValueError(f"n_touchpoints must be at least 1, got {n_touchpoints}")
+    first = _chunk(seed, 0, 1, CHUNK)
+    per_customer = len(first.tables["touchpoints"]) / CHUNK
+    return max(1, round(n_touchpoints / per_customer))
+
+
 def write_parquet(path: str | Path, n_customers: int = 20_000, seed: int = 42,
-                  progress: bool = False) -> dict[str, Any]:
+                  progress: bool = False, tables: Sequence[str] | None = None,
+                  compression: str = "snappy", row_group_size: int | None = None) -> dict[str, Any]:
     """Generate the demo company block by block into ``path/<table>/part-NNNNN.parquet``.
 
-    Memory stays bounded by one block of :data:`CHUNK` customers, so a million customers and
-    more are fine. Writes ``truth.json`` and ``customer_truth/`` beside the tables.
+    Memory stays bounded by one block of :data:`CHUNK` customers (about 150 MB), so a million
+    customers and more are fine: 6.6 million customers give 100 million touchpoints. Each
+    block is one part file per table, so the tables are partitioned by customer block
+    (every customer's rows sit in one file). Writes ``truth.json`` and ``customer_truth/``
+    beside the tables.
+
+    Parameters
+    ----------
+    path : output folder (created).
+    n_customers, seed : as for :func:`generate`.
+    progress : show a progress bar.
+    tables : write only these tables (and ``"customer_truth"`` if listed); default all five
+        contract tables and ``customer_truth``. ``truth.json`` is always written.
+    compression : Parquet compression codec.
+    row_group_size : rows per Parquet row group (default: one group per part file).
 
     Returns
     -------
@@ -670,15 +702,20 @@ def write_parquet(path: str | Path, n_customers: int = 20_000, seed: int = 42,
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    wanted = None if tables is None else set(tables)
     stats = []
     n_chunks = -(-n_customers // CHUNK)
     it = _chunks(n_customers, seed)
     for i, part in enumerate(tqdm(it, total=n_chunks, desc="demo data", disable=not progress)):
         for name, df in [*part.tables.items(), ("customer_truth", part.customer_truth)]:
+            if wanted is not None and name not in wanted:
+                continue
             d = path / name
             d.mkdir(exist_ok=True)
-            df.to_parquet(d / f"part-{i:05d}.parquet", index=False)
+            df.to_parquet(d / f"part-{i:05d}.parquet", index=False, compression=compression,
+                          row_group_size=row_group_size)
         stats.append(part.stats)
+        del part
     truth = _truth(n_customers, seed, stats)
     (path / "truth.json").write_text(json.dumps(truth, indent=2))
     return truth
