@@ -158,3 +158,17 @@ def test_bad_input():
         CLVModel().fit(df)
     with pytest.raises(CLVError, match="method"):
         CLVModel(method="fit_method=map").fit(df)
+
+
+@pytest.mark.slow
+def test_pareto_nbd_option_predicts_the_holdout(sim):
+    """Pareto/NBD (the other purchase model) on the same customers: holdout purchases in total
+    match what happened, and P(alive) is a probability."""
+    part = sim.iloc[:3000].reset_index(drop=True)
+    m = CLVModel(model="pareto", method="map").fit(part, fit_spend=False)
+    tab = holdout_by_frequency(part, m)
+    pred = (tab["predicted"] * tab["customers"]).sum()
+    act = (tab["actual"] * tab["customers"]).sum()
+    assert pred == pytest.approx(act, rel=0.15)
+    pa = m.predict(part.iloc[:200].assign(monetary_value=0.0), purchases_horizon=10)["p_alive"]
+    assert ((pa >= 0) & (pa <= 1)).all()

@@ -188,3 +188,15 @@ def test_bad_input_clear_errors():
         churn_labels({"customers": t["customers"].drop(columns="customer_id")}, "2025-06-01", 30)
     with pytest.raises(ChurnDataError, match="no customers are eligible"):
         churn_labels(t, "2025-01-02", 30, observation_end="2025-12-31")
+
+
+def test_pipeline_horizon_without_churners_is_a_clear_error(demo_small):
+    """No cancellation in any label window: the model cannot learn, and says so."""
+    from cjlab.churn.pipeline import analyse_churn
+
+    t = dict(demo_small.tables)
+    t["customers"] = t["customers"].assign(cancelled_at=pd.NaT)
+    with pytest.raises(ChurnDataError, match="single-class label"):
+        analyse_churn(t, horizon_days=60, observation_end="2025-12-31")
+    with pytest.raises(ChurnDataError, match="two cut-offs"):
+        analyse_churn(demo_small.tables, horizon_days=700, observation_end="2025-12-31")

@@ -170,6 +170,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         ``cutoffs`` are given, else 3-fold).
     exclude : columns never used as features.
     random_state : seed of the gradient boosting and the folds.
+    params : fixed pipeline parameters (e.g. tuned ones, ``{"model__C": 0.1}``) set before
+        fitting (and before any tuning).
 
     Attributes
     ----------
@@ -181,8 +183,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, model: str = "hgb", tune: bool = True,
                  param_grid: Mapping[str, list] | None = None, calibrate: str | None = None,
-                 exclude: Sequence[str] = (), random_state: int = 0):
+                 exclude: Sequence[str] = (), random_state: int = 0,
+                 params: Mapping[str, Any] | None = None):
         self.model = model
+        self.params = params
         self.tune = tune
         self.param_grid = param_grid
         self.calibrate = calibrate
@@ -200,6 +204,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.numeric_, self.categorical_ = feature_columns(X, self.exclude)
         Xf = X[self.numeric_ + self.categorical_]
         pipe = make_pipeline(self.model, self.numeric_, self.categorical_, self.random_state)
+        if self.params:
+            pipe.set_params(**dict(self.params))
         cv = (CutoffSplit(cutoffs) if cutoffs is not None and len(np.unique(cutoffs)) > 1
               else StratifiedKFold(3, shuffle=True, random_state=self.random_state))
         self.cv_results_, self.best_params_ = None, {}

@@ -116,20 +116,24 @@ def _choose(comparison: pd.DataFrame, model: str) -> str:
 
 
 def _refit(train_all: pd.DataFrame, name: str, fitted: ChurnModel, calibrate: str | None) -> ChurnModel:
-    m = ChurnModel(name, tune=False, calibrate=calibrate, random_state=fitted.random_state)
-    m.fit(train_all.drop(columns=["churned"]), train_all["churned"])
-    best = {k: v for k, v in fitted.best_params_.items()}
-    if best:  # re-fit with the tuned hyper-parameters
-        m = ChurnModel(name, tune=True, param_grid={k: [v] for k, v in best.items()},
-                       calibrate=calibrate, random_state=fitted.random_state)
-        m.fit(train_all.drop(columns=["churned"]), train_all["churned"])
-    return m
+    """The chosen model with its tuned hyper-parameters, fitted once on every labelled frame."""
+    m = ChurnModel(name, tune=False, calibrate=calibrate, random_state=fitted.random_state,
+                   params=dict(fitted.best_params_))
+    return m.fit(train_all.drop(columns=["churned"]), train_all["churned"])
+
+
+def describe_columns(columns: str) -> str:
+    """``"a, b"`` -> the plain-language meaning of each feature (for report tables)."""
+    from cjlab.churn.features import FEATURE_DESCRIPTIONS
+
+    return "; ".join(FEATURE_DESCRIPTIONS.get(c, c.replace("_", " ")) for c in columns.split(", "))
 
 
 def _drivers(model: ChurnModel, test: pd.DataFrame, groups: Mapping[str, list[str]] | None,
              n_repeats: int, max_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     drv = driver_importance(model, test, test["churned"], n_repeats=n_repeats,
                             groups=groups, max_rows=max_rows)
+    drv["meaning"] = drv["columns"].map(describe_columns)
     cols = []
     for g in drv["feature"].head(4):
         c = DRIVER_COLUMN.get(g, g)
@@ -313,6 +317,7 @@ def analyse_churn_snapshot(frame: pd.DataFrame, customers: pd.DataFrame | None =
     name = _choose(comparison, model)
     m, ev = fitted[name], evals[name]
     drv = driver_importance(m, te, te["churned"], n_repeats=n_repeats)
+    drv["meaning"] = drv["columns"].map(describe_columns)
     pdp = partial_dependence_table(m, te, [f for f in drv["feature"] if f in m.numeric_][:3])
     # the scored customers are the held-out ones (the others trained the model)
     scores = te[["customer_id"]].copy()
