@@ -63,10 +63,16 @@ def mp_expected_max(params):
 
 
 def mp_miller(a_a, b_a, a_b, b_b):
-    """Evan Miller's P(p_B > p_A) summed in 30-digit arithmetic (over the shorter whole index)."""
-    if a_a < a_b:
+    """Evan Miller's P(p_B > p_A) summed in 30-digit arithmetic over the shortest whole index
+    (1 - p ~ Beta(b, a) turns sums over alpha into sums over beta)."""
+    n, form = min((a_b, 0), (a_a, 1), (b_a, 2), (b_b, 3))
+    if form == 0:
+        return _mp_miller(a_a, b_a, a_b, b_b)
+    if form == 1:
         return 1 - _mp_miller(a_b, b_b, a_a, b_a)
-    return _mp_miller(a_a, b_a, a_b, b_b)
+    if form == 2:
+        return _mp_miller(b_b, a_b, b_a, a_a)
+    return 1 - _mp_miller(b_a, a_a, b_b, a_b)
 
 
 def _mp_miller(a_a, b_a, a_b, b_b):
@@ -139,12 +145,20 @@ def test_miller_closed_form_vs_30_digit_sum(c, v):
     (50_000, 2_500, 1_000, 40),          # very different posterior widths
     (20, 10, 50_000, 25_000),
     (100_000, 3_000, 100_000, 3_200),    # a + b ~ 1e5: betaln alone would lose 1e-10
+    (50_000, 0, 50_000, 3),              # 0 % at large counts
+    (50_000, 50_000, 50_000, 49_990),    # 100 % at large counts
+    (50_000, 0, 20, 0),                  # 0 % with very different widths
 ])
 def test_prob_beat_large_counts_vs_30_digit_sum(n_c, k_c, n_v, k_v):
     c, v = post(n_c, k_c), post(n_v, k_v)
     ref = mp_miller(*c, *v)
     assert abs(exact.prob_beat(*c, *v) - ref) < TOL
     assert abs(exact.prob_beat(*c, *v, method="quad") - ref) < TOL
+    # Stucchio's loss of shipping v: mu_c P(Beta(a_c+1, b_c) > p_v) - mu_v P(p_c > Beta(a_v+1, b_v))
+    mu_c, mu_v = mp.mpf(c[0]) / sum(c), mp.mpf(v[0]) / sum(v)
+    ref_loss = mu_c * (1 - mp_miller(c[0] + 1, c[1], *v)) - mu_v * (1 - mp_miller(*c, v[0] + 1, v[1]))
+    assert abs(exact.expected_loss_pair(*c, *v)[1] - float(ref_loss)) < TOL
+    assert abs(exact.expected_loss(np.array([c[0], v[0]]), np.array([c[1], v[1]]))[1] - float(ref_loss)) < TOL
 
 
 def test_large_sum_switches_to_quadrature_and_agrees():

@@ -55,6 +55,9 @@ class BetaPrior:
     def __post_init__(self) -> None:
         if not (np.isfinite(self.a) and np.isfinite(self.b) and self.a > 0 and self.b > 0):
             raise ABInputError(f"prior parameters must be finite and > 0, got a={self.a}, b={self.b}")
+        if min(self.a, self.b) < exact.MIN_PARAM:
+            raise ABInputError(f"prior parameters below {exact.MIN_PARAM} are not supported "
+                               f"(got a={self.a}, b={self.b})")
 
     @property
     def mean(self) -> float:
@@ -86,8 +89,8 @@ class BetaPrior:
                                f"got conversions={conversions}, users={users}")
         w = float(users if weight_users is None else weight_users)
         rate = conversions / users
-        a = max(rate * w, 1e-3)
-        b = max((1 - rate) * w, 1e-3)
+        a = max(rate * w, exact.MIN_PARAM)
+        b = max((1 - rate) * w, exact.MIN_PARAM)
         return cls(a, b, f"historical Beta({a:.4g}, {b:.4g}) ({rate:.2%} over {w:,.0f} users)")
 
     @classmethod

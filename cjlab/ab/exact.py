@@ -45,6 +45,8 @@ GL_ORDER = 16
 PANELS_PER_ARM = 5
 #: Posterior mass left outside each arm's integration range (per tail).
 TAIL = 1e-16
+#: Smallest supported Beta parameter (mass below 1e-300 is then < 1e-12).
+MIN_PARAM = 0.05
 #: Longest Evan Miller sum evaluated before switching to quadrature.
 MAX_SUM_TERMS = 20_000
 
@@ -63,6 +65,10 @@ def _as_params(alpha, beta) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"alpha and beta must have the same length, got {a.shape} and {b.shape}")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b)) and np.all(a > 0) and np.all(b > 0)):
         raise ValueError(f"Beta parameters must be finite and > 0, got alpha={a}, beta={b}")
+    if np.any(a < MIN_PARAM) or np.any(b < MIN_PARAM):
+        # below this, more than 1e-12 of the mass can sit under 1e-300, out of reach of doubles
+        raise ValueError(f"Beta parameters below {MIN_PARAM} are not supported (got alpha={a}, "
+                         f"beta={b}); use a prior with a, b >= {MIN_PARAM}")
     return a, b
 
 
@@ -256,7 +262,8 @@ def grid_pdf(x: np.ndarray, w: np.ndarray, a, b) -> np.ndarray:
 
     ``betaln`` loses ~1e-10 (relative) for parameters near 1e5; normalising the kernel
     ``x^(a-1) (1-x)^(b-1)`` numerically on a grid that covers the posterior is accurate to
-    ~1e-15 and cannot overflow. ``a``, ``b`` broadcast against ``x`` (e.g. K x 1).
+    ~1e-15 and cannot overflow (the mass above ``X_TOP``, which the nodes cannot reach, is
+    taken out of the normalisation). ``a``, ``b`` broadcast against ``x`` (e.g. K x 1).
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     log_k = special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x)
@@ -266,7 +273,9 @@ def grid_pdf(x: np.ndarray, w: np.ndarray, a, b) -> np.ndarray:
     one_d = log_k.ndim == 1
     log_k2 = np.atleast_2d(log_k)
     u = np.exp(log_k2 - log_k2.max(axis=-1, keepdims=True))
-    out = u / (u @ w)[:, None]
+    # the nodes stop at X_TOP: normalise to the mass below it, not to 1
+    below = 1.0 - np.broadcast_to(np.atleast_2d(_top_mass(a, b)), log_k2.shape)[:, :1]
+    out = u / (u @ w)[:, None] * below
     if np.any(small):
         sm = np.broadcast_to(np.atleast_2d(small), log_k2.shape)
         with np.errstate(over="ignore", under="ignore"):
