@@ -154,6 +154,8 @@ class RevenueModel:
     draws, tune, chains : NUTS settings.
     ci : credible-interval mass.
     random_seed : seed.
+    nuts_sampler : ``"pymc"`` (default; its compiled C code is cached on disk, so repeated
+        runs start fast) or ``"nutpie"``.
 
     Attributes
     ----------
@@ -164,8 +166,9 @@ class RevenueModel:
     """
 
     def __init__(self, draws: int = 500, tune: int = 500, chains: int = 2, ci: float = 0.95,
-                 random_seed: int = 0) -> None:
+                 random_seed: int = 0, nuts_sampler: str = "pymc") -> None:
         self.draws, self.tune, self.chains, self.ci, self.random_seed = draws, tune, chains, ci, random_seed
+        self.nuts_sampler = nuts_sampler
 
     def fit(self, df: pd.DataFrame, control: str | None = None, variant: str = "variant",
             revenue: str = "revenue") -> RevenueModel:
@@ -194,6 +197,7 @@ class RevenueModel:
             with _quiet_pymc():
                 self.idata_ = pm.sample(draws=self.draws, tune=self.tune, chains=self.chains,
                                         cores=1, random_seed=self.random_seed, progressbar=False,
+                                        nuts_sampler=self.nuts_sampler,
                                         compute_convergence_checks=False)
         self.model_ = model
         post = self.idata_.posterior
@@ -231,7 +235,7 @@ class SegmentUpliftModel:
     Parameters
     ----------
     tau_scale : prior scale of the between-segment spread of log-odds uplifts.
-    draws, tune, chains, ci, random_seed : sampler settings.
+    draws, tune, chains, ci, random_seed, nuts_sampler : sampler settings.
 
     Attributes
     ----------
@@ -242,9 +246,9 @@ class SegmentUpliftModel:
     """
 
     def __init__(self, tau_scale: float = 0.3, draws: int = 500, tune: int = 500, chains: int = 2,
-                 ci: float = 0.95, random_seed: int = 0) -> None:
+                 ci: float = 0.95, random_seed: int = 0, nuts_sampler: str = "pymc") -> None:
         self.tau_scale, self.draws, self.tune, self.chains = tau_scale, draws, tune, chains
-        self.ci, self.random_seed = ci, random_seed
+        self.ci, self.random_seed, self.nuts_sampler = ci, random_seed, nuts_sampler
 
     def fit(self, df: pd.DataFrame, variant_name: str, control: str | None = None,
             segment: str = "segment") -> SegmentUpliftModel:
@@ -288,7 +292,8 @@ class SegmentUpliftModel:
             with _quiet_pymc():
                 self.idata_ = pm.sample(draws=self.draws, tune=self.tune, chains=self.chains,
                                         cores=1, random_seed=self.random_seed, progressbar=False,
-                                        target_accept=0.9, compute_convergence_checks=False)
+                                        target_accept=0.9, nuts_sampler=self.nuts_sampler,
+                                        compute_convergence_checks=False)
         self.model_ = model
         post = self.idata_.posterior
         pc = post["p_control"].stack(s=("chain", "draw")).transpose("segment", "s").to_numpy()
