@@ -41,6 +41,10 @@ def test_bad_raw_exposures():
         compare_conversions(raw)
     with pytest.raises(ABInputError, match=r"empty"):
         compare_conversions(raw.iloc[:0])
+    mixed = pd.DataFrame({"experiment": ["e1", "e2"], "variant": ["A", "B"], "unit_id": [1, 2],
+                          "converted": [0, 1]})
+    with pytest.raises(ABInputError, match=r"2 experiments"):
+        compare_conversions(mixed)
 
 
 # ------------------------------------------------------------------ output contract

@@ -150,6 +150,10 @@ def summarise_exposures(df: pd.DataFrame, variant: str = "variant", unit: str = 
                            f"have {list(df.columns)}")
     if df.empty:
         raise ABInputError("experiment_exposures: no rows (empty data)")
+    if "experiment" in df.columns and df["experiment"].nunique() > 1:
+        names = sorted(map(str, df["experiment"].unique()))
+        raise ABInputError(f"experiment_exposures holds {len(names)} experiments {names[:5]}; "
+                           "select one first, e.g. df[df.experiment == name]")
     conv = pd.to_numeric(df[converted], errors="coerce")
     bad = conv.isna() | ~conv.isin([0, 1])
     if bad.any():
