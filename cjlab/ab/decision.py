@@ -33,7 +33,13 @@ import pandas as pd
 from scipy import stats
 
 from cjlab.ab import exact
-from cjlab.ab.conversions import ABInputError, as_prior, conversion_metrics, pick_control
+from cjlab.ab.conversions import (
+    ABInputError,
+    as_prior,
+    conversion_metrics,
+    pick_control,
+    summarise_exposures,
+)
 
 VERDICTS = ("ship", "keep control", "equivalent", "keep testing")
 
@@ -225,8 +231,7 @@ def daily_evolution(exposures: pd.DataFrame, control: str | None = None, prior="
     for col in ("variant", "unit_id", "converted", time):
         if col not in exposures.columns:
             raise ABInputError(f"experiment_exposures: missing column {col!r}")
-    if exposures.empty:
-        raise ABInputError("experiment_exposures: no rows (empty data)")
+    summarise_exposures(exposures)   # same checks as compare_conversions (0/1, one experiment)
     d = exposures[["variant", "unit_id", "converted", time]].copy()
     d["variant"] = d["variant"].astype(str)
     d = d.sort_values(time).drop_duplicates(["variant", "unit_id"], keep="first")
