@@ -68,6 +68,9 @@ def test_render_html(tmp_path):
 def test_redact_emails():
     text, n = redact_emails("a@b.de, Mail: x.y+z@mail.example.co.uk; not@all")
     assert n == 2 and "@b.de" not in text and "not@all" in text
+    code = '<p>x@y.org</p><script>/* (c) feross@feross.org */ var a = 1;</script><p>z@w.net</p>'
+    text, n = redact_emails(code)
+    assert n == 2 and "feross@feross.org" in text and "x@y.org" not in text
 
 
 def test_tables_escape_and_hide_identifiers():

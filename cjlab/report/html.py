@@ -28,9 +28,21 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![\w-])")
 
 
+_SCRIPT = re.compile(r"(<script\b.*?</script>)", re.S | re.I)
+
+
 def redact_emails(text: str) -> tuple[str, int]:
-    """Replace e-mail addresses in report text by a marker; return text and count."""
-    return _EMAIL.subn("[e-mail removed]", text)
+    """Replace e-mail addresses in report text by a marker; return text and count.
+
+    The bodies of ``<script>`` elements (e.g. the plotly.js library embedded with a
+    figure) are left alone: they are code, not data.
+    """
+    parts = _SCRIPT.split(text)
+    total = 0
+    for i in range(0, len(parts), 2):
+        parts[i], n = _EMAIL.subn("[e-mail removed]", parts[i])
+        total += n
+    return "".join(parts), total
 
 _EXTRA_CSS = """
 <style>
