@@ -71,7 +71,8 @@ def forest(df: pd.DataFrame, estimate: str, low: str, high: str, label: str,
     d = df.sort_values(estimate) if sort else df
     ax = new_axes(ax, figsize=(8, max(2.0, 0.45 * len(d) + 1)))
     y = range(len(d))
-    ax.errorbar(d[estimate], list(y), xerr=[d[estimate] - d[low], d[high] - d[estimate]],
+    est, lo, hi = (d[c].to_numpy(dtype=float) for c in (estimate, low, high))
+    ax.errorbar(est, list(y), xerr=[est - lo, hi - est],
                 fmt="o", color=color, ecolor=color, elinewidth=2, capsize=3)
     ax.set_yticks(list(y), [str(v) for v in d[label]])
     ax.invert_yaxis()
