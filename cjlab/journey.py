@@ -1314,12 +1314,15 @@ def breakdown_widget(analysis: JourneyAnalysis, tables: Mapping[str, pd.DataFram
 
     tp = tables["touchpoints"]
     opts = [o for o in options if o in tp.columns]
-    dd = widgets.Dropdown(options=opts, value=analysis.funnel_breakdown.breakdown if analysis.funnel_breakdown
-                          and analysis.funnel_breakdown.breakdown in opts else opts[0],
-                          description="breakdown", style={"description_width": "initial"})
+    # nothing is drawn until a breakdown is picked: executed reports carry no widget output
+    # (the static figure beside the widget shows the default breakdown)
+    dd = widgets.Dropdown(options=opts, value=None, description="breakdown",
+                          style={"description_width": "initial"})
     out = widgets.Output()
 
     def redraw(change=None):
+        if dd.value is None:
+            return
         with out:
             out.clear_output(wait=True)
             tpx, _ = check_stages(tp, on_unknown="drop")
@@ -1328,5 +1331,4 @@ def breakdown_widget(analysis: JourneyAnalysis, tables: Mapping[str, pd.DataFram
             plt.show()
 
     dd.observe(redraw, names="value")
-    redraw()
     return widgets.VBox([dd, out])

@@ -1204,11 +1204,15 @@ def segment_widget(analysis: SegmentAnalysis):
     from cjlab.report import display as rd
 
     names = list(analysis.rfm_summary["segment"])
-    dd = widgets.Dropdown(options=names, value=names[0], description="RFM segment",
+    # nothing is drawn until a segment is picked: executed reports carry no widget output
+    # (the static table beside the widget holds the same information)
+    dd = widgets.Dropdown(options=names, value=None, description="RFM segment",
                           style={"description_width": "initial"})
     out = widgets.Output()
 
     def redraw(change=None):
+        if dd.value is None:
+            return
         with out:
             out.clear_output(wait=True)
             sel = analysis.rfm[analysis.rfm["segment"] == dd.value]
@@ -1220,5 +1224,4 @@ def segment_widget(analysis: SegmentAnalysis):
                      formats={"share": "share"}, caption=f"{dd.value}: behavioural segments")
 
     dd.observe(redraw, names="value")
-    redraw()
     return widgets.VBox([dd, out])
