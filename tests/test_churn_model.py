@@ -197,3 +197,27 @@ def test_ibm_telco_held_out_auc(shared_data):
         e = evaluate(te["churned"], m.predict_proba(te)[:, 1], n_boot=200)
         assert 0.82 < e.roc_auc < 0.88, (model, e.roc_auc)
         assert e.roc_auc_ci[0] < 0.84 < e.roc_auc_ci[1]
+
+
+def test_telco_adapter_hand_made_and_bad_input():
+    from cjlab.data.adapters import AdapterError, telco_churn_frame, telco_tables
+
+    raw = pd.DataFrame({"customerID": ["a", "b", "c"], "tenure": [0, 12, 3],
+                        "TotalCharges": [" ", "240.5", "60"], "MonthlyCharges": [20.0, 20.0, 20.0],
+                        "Contract": ["Month-to-month", "One year", "Month-to-month"],
+                        "Churn": ["No", "Yes", "No"], "Partner": ["Yes", "No", "No"]})
+    f = telco_churn_frame(raw)
+    assert f["churned"].tolist() == [0, 1, 0]
+    assert f["total_charges"].tolist() == [0.0, 240.5, 60.0]
+    assert f["partner"].tolist() == [1.0, 0.0, 0.0]
+    assert f["contract"].tolist() == ["Month-to-month", "One year", "Month-to-month"]
+    c = telco_tables(raw, snapshot="2025-12-31")["customers"]
+    assert c["first_seen"].tolist() == [pd.Timestamp("2025-12-31"), pd.Timestamp("2024-12-31"),
+                                        pd.Timestamp("2025-09-30")]
+    assert c["cancelled_at"].notna().tolist() == [False, True, False]
+    with pytest.raises(AdapterError, match=r"TotalCharges blank .* tenure > 0 \(rows \[2\]\)"):
+        telco_churn_frame(raw.assign(TotalCharges=["1", " ", "3"]))
+    with pytest.raises(AdapterError, match="Churn must be Yes/No"):
+        telco_churn_frame(raw.assign(Churn=["No", "maybe", "No"]))
+    with pytest.raises(AdapterError, match="missing column"):
+        telco_churn_frame(raw.drop(columns="customerID"))
