@@ -941,7 +941,7 @@ def plot_profiles(profile: pd.DataFrame, ax=None, descriptions: pd.Series | None
     if descriptions is not None:
         p = p.rename(index=lambda s: f"{s}: {descriptions.get(s, '')}"[:48])
     ax = new_axes(ax, figsize=(min(1.0 + 0.55 * len(cols), 14), 1.2 + 0.55 * len(p)))
-    lim = max(1.0, float(np.nanmax(np.abs(p.to_numpy()))))
+    lim = min(max(1.0, float(np.nanmax(np.abs(p.to_numpy())))), 2.0)  # colours saturate at 2 SD
     with warnings.catch_warnings():  # seaborn's own use of a matplotlib API being deprecated
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         sns.heatmap(p, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, annot=True, fmt=".1f",
