@@ -27,6 +27,7 @@ def _blobs(k: int = 3, n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.nd
     return pd.DataFrame(X, columns=["device_mobile", "promo_share", "holiday_share", "spend_mean"]), lab
 
 
+@pytest.mark.slow
 def test_k_selection_on_well_separated_blobs():
     X, lab = _blobs()
     seg = BehaviouralSegments(k_range=range(2, 5), n_boot=2, sample=600, exclude=()).fit(X)

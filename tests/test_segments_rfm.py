@@ -251,3 +251,37 @@ def test_orders_before_first_seen(hand_orders):
     assert "b" not in set(out["customer_id"])
     h = pd.DataFrame(out.attrs["rfm_handling"]).set_index("issue")
     assert h.loc["order before first_seen", "rows"] == 1
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.mark.shared_data
+def test_rfm_on_uci_online_retail_sample():
+    path = SHARED / "online_retail_sample40k.csv"
+    if not path.exists():
+        pytest.skip(f"shared data not available: {path} is missing")
+    from pymc_marketing.clv.utils import rfm_summary
+
+    raw = pd.read_csv(path, dtype={"InvoiceNo": str})
+    raw = raw.dropna(subset=["CustomerID"])
+    raw["line"] = raw["Quantity"] * raw["UnitPrice"]
+    orders = (raw.groupby(["InvoiceNo", "CustomerID"], as_index=False)
+              .agg(ts=("InvoiceDate", "min"), amount=("line", "sum"))
+              .rename(columns={"InvoiceNo": "order_id", "CustomerID": "customer_id"}))
+    orders["ts"] = pd.to_datetime(orders["ts"])
+    returns = int((orders["amount"] < 0).sum())
+    assert returns > 0 and orders["order_id"].str.startswith("C").sum() >= returns
+    # returns are negative orders: a clear error by default, counted when dropped
+    with pytest.raises(RFMInputError, match=f"{returns} rows with a negative amount"):
+        rfm(orders, "2011-12-09")
+    out = rfm(orders, "2011-12-09", purchase_unit="day", on_bad="drop")
+    h = pd.DataFrame(out.attrs["rfm_handling"]).set_index("issue")
+    assert h.loc["negative amount", "rows"] == returns
+    kept = orders[orders["amount"] >= 0]
+    ref = rfm_summary(kept, "customer_id", "ts", "amount", observation_period_end="2011-12-09",
+                      include_first_transaction=True).set_index("customer_id").loc[out["customer_id"]]
+    np.testing.assert_array_equal(out["frequency"].to_numpy(), ref["frequency"].to_numpy())
+    np.testing.assert_array_equal(out["recency_days"].to_numpy(), ref["recency"].to_numpy())
+    np.testing.assert_allclose(out["monetary_mean"].to_numpy(), ref["monetary_value"].to_numpy(), rtol=1e-9)
+    assert out["segment"].notna().all() and out["customer_id"].is_unique
