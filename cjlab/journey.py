@@ -677,12 +677,16 @@ def funnel(touchpoints: Any, steps: Sequence[str] = STAGES, *, window_days: floa
         ft = (step0.join(state, on="customer_id").filter(nw.col("ts") == nw.col("t0"))
               .group_by("customer_id").agg(nw.col(breakdown).min().alias(breakdown)))
         first_touch = _collect(ft)
+    if window_days is not None:  # deadline per customer (offset_by runs on pandas, DuckDB and Spark)
+        state = state.with_columns(
+            nw.col("t0").dt.offset_by(f"{round(float(window_days) * 86400)}s").alias("t_end"))
     cur = state.with_columns(nw.col("t0").alias("t_prev"))
     for k, s in enumerate(steps[1:], start=1):
         e = ev.filter(nw.col(step_col) == s).select("customer_id", "ts")
-        j = e.join(cur.select("customer_id", "t0", "t_prev"), on="customer_id").filter(nw.col("ts") >= nw.col("t_prev"))
+        keep = ["customer_id", "t0", "t_prev", *(["t_end"] if window_days is not None else [])]
+        j = e.join(cur.select(*keep), on="customer_id").filter(nw.col("ts") >= nw.col("t_prev"))
         if window_days is not None:
-            j = j.filter((nw.col("ts") - nw.col("t0")).dt.total_seconds() <= float(window_days) * 86400)
+            j = j.filter(nw.col("ts") <= nw.col("t_end"))
         nxt = j.group_by("customer_id").agg(nw.col("ts").min().alias("t_prev"))
         cur = nxt.join(state, on="customer_id")
         per_step.append(_collect(nxt.select("customer_id", nw.col("t_prev").alias(f"ts_{k}"))))
