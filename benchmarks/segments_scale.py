@@ -100,7 +100,7 @@ def main() -> None:
     t_ours, ours = timed("cjlab rfm (pandas in, DuckDB engine)",
                          lambda: rfm(orders, args.as_of, engine="duckdb", **kw), args.repeat)
     t_native, ours_native = timed("cjlab rfm (pandas in, pandas engine via narwhals)",
-                                  lambda: rfm(orders, args.as_of, **kw), args.repeat)
+                                  lambda: rfm(orders, args.as_of, engine="native", **kw), args.repeat)
     con = duckdb.connect()
     rel = con.from_df(orders)
     t_rel, _ = timed("cjlab rfm (DuckDB relation in)", lambda: rfm(rel, args.as_of, **kw), args.repeat)
