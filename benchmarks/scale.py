@@ -189,6 +189,21 @@ def _tree_rss(proc) -> int:
     return total
 
 
+def _dir_bytes(folder: Path) -> int:
+    """Bytes in the files under ``folder`` (DuckDB's spill files)."""
+    total = 0
+    try:
+        for root, _dirs, files in os.walk(folder):
+            for f in files:
+                try:
+                    total += os.path.getsize(os.path.join(root, f))
+                except OSError:
+                    pass
+    except OSError:
+        return 0
+    return total
+
+
 def run_one(folder: Path, engine: str, task: str, opts: argparse.Namespace) -> dict:
     import psutil
 
@@ -199,9 +214,12 @@ def run_one(folder: Path, engine: str, task: str, opts: argparse.Namespace) -> d
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "PYTHONWARNINGS": "ignore"})
     proc = psutil.Process(child.pid)
-    peak = 0
+    peak = spill = 0
+    temp = Path(opts.temp)
     while child.poll() is None:
         peak = max(peak, _tree_rss(proc))
+        if engine == "duckdb":
+            spill = max(spill, _dir_bytes(temp))
         time.sleep(0.05)
         if opts.timeout and time.perf_counter() - t0 > opts.timeout:
             for p in [*proc.children(recursive=True), proc]:
@@ -212,6 +230,7 @@ def run_one(folder: Path, engine: str, task: str, opts: argparse.Namespace) -> d
             break
     out, err = child.communicate()
     rec = {"size": None, "folder": str(folder), "engine": engine, "task": task, "peak_rss_mb": peak / 2**20,
+           "peak_spill_mb": spill / 2**20,
            "process_s": time.perf_counter() - t0, "returncode": child.returncode,
            "memory_limit": opts.memory_limit if engine == "duckdb" else None,
            "driver_memory": opts.driver_memory if engine == "spark" else None, "threads": opts.threads,
@@ -274,12 +293,13 @@ def report(log: Path) -> None:
     latest: dict[tuple, dict] = {}
     for r in recs:
         latest[(r["size"], r["engine"], r["task"])] = r
-    print("\n| touchpoints | orders | customers | task | engine | wall s | peak RSS MB | pandas / engine | check |")
-    print("|---:|---:|---:|---|---|---:|---:|---:|---|")
+    print("\n| touchpoints | orders | customers | task | engine | wall s | peak RSS MB | spilled MB "
+          "| pandas / engine | check |")
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---|")
     for (size, engine, task), r in sorted(latest.items(), key=lambda kv: (SIZES.get(kv[0][0], 0), kv[0][2],
                                                                           ENGINES.index(kv[0][1]))):
         if "error" in r:
-            print(f"| {r.get('touchpoints', 0):,} | | | {task} | {engine} | failed | {r['peak_rss_mb']:.0f} | | |")
+            print(f"| {r.get('touchpoints', 0):,} | | | {task} | {engine} | failed | {r['peak_rss_mb']:.0f} | | | |")
             continue
         base = latest.get((size, "pandas", task))
         ratio = f"{base['wall_s'] / r['wall_s']:.1f}x" if base and "error" not in base else "n/a"
@@ -287,7 +307,7 @@ def report(log: Path) -> None:
         if base and "error" not in base:
             same = "same" if _same(base, r) else "DIFFERS"
         print(f"| {r['touchpoints']:,} | {r['orders']:,} | {r['customers']:,} | {task} | {engine} | "
-              f"{r['wall_s']:.1f} | {r['peak_rss_mb']:,.0f} | {ratio} | {same} |")
+              f"{r['wall_s']:.1f} | {r['peak_rss_mb']:,.0f} | {r.get('peak_spill_mb') or 0:,.0f} | {ratio} | {same} |")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -64,3 +64,16 @@ def test_benchmark_pandas_baseline_equals_portable_code(small_demo):
     assert_same(funnel, ag.stage_funnel(tp), ["stage_index"], "bench pandas funnel")
     duck, _ = bench._duckdb(folder, "features", "1GB", 1, folder.parent / "duckdb_tmp")
     assert_same(duck, feats, ["customer_id"], "bench duckdb features")
+
+
+def test_duckdb_memory_bounds_from_environment(small_demo, monkeypatch, tmp_path):
+    """CJLAB_DUCKDB_* bound every source's connection (opt-in; defaults unchanged)."""
+    default = open_source(small_demo.location).con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    monkeypatch.setenv("CJLAB_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("CJLAB_DUCKDB_TEMP_DIRECTORY", str(tmp_path / "spill"))
+    monkeypatch.setenv("CJLAB_DUCKDB_THREADS", "1")
+    con = open_source(small_demo.location).con
+    limit, temp, threads = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
+                                       "current_setting('threads')").fetchone()
+    assert limit != default and limit.endswith("MiB") and 900 <= float(limit.split()[0]) <= 1000
+    assert temp == str(tmp_path / "spill") and int(threads) == 1

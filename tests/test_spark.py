@@ -114,6 +114,14 @@ def test_from_spark_with_dataframes(spark, spark_src, pandas_tables):
     assert report.ok, report.format()
     assert_same(ag.customer_orders(src.lazy("orders")), ag.customer_orders(pandas_tables["orders"]),
                 ["customer_id"], "from_spark customer_orders")
+    # a filtered DataFrame reads the same files but is not a plain scan: DuckDB must see the
+    # filtered rows, not the files
+    big = orders.filter("amount > 100")
+    src2 = DataSource.from_spark(spark, {"orders": big})
+    expected = pandas_tables["orders"][pandas_tables["orders"]["amount"] > 100]
+    assert src2.row_counts()["orders"] == len(expected) < len(pandas_tables["orders"])
+    assert_same(ag.customer_orders(src2.lazy("orders", validate=False)), ag.customer_orders(expected),
+                ["customer_id"], "from_spark filtered")
 
 
 def test_other_engineers_aggregations_on_spark(spark_src, pandas_tables):

@@ -184,6 +184,14 @@ class DataSource:
     def _connect() -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        # opt-in bounds for large data (notebooks only take data_source): spill instead of
+        # using up to DuckDB's default of 80% of the machine's memory
+        if os.environ.get("CJLAB_DUCKDB_MEMORY_LIMIT"):
+            con.execute("SET memory_limit = ?", [os.environ["CJLAB_DUCKDB_MEMORY_LIMIT"]])
+        if os.environ.get("CJLAB_DUCKDB_TEMP_DIRECTORY"):
+            con.execute("SET temp_directory = ?", [os.environ["CJLAB_DUCKDB_TEMP_DIRECTORY"]])
+        if os.environ.get("CJLAB_DUCKDB_THREADS"):
+            con.execute("SET threads = ?", [int(os.environ["CJLAB_DUCKDB_THREADS"])])
         return con
 
     @classmethod
@@ -442,34 +450,56 @@ def _table_path(folder: Path, table: str) -> Path:
 
 
 def _spark_read(spark: Any, path: Path) -> Any:
-    """Read a Parquet/CSV file or part folder with Spark (CSV as text; typing comes later)."""
+    """Read a Parquet/CSV file or part folder with Spark (CSV as text; typing comes later).
+
+    Folders with ``key=value`` sub-folders are read with Spark's partition discovery (the
+    partition keys become columns, as DuckDB's ``hive_partitioning`` does); other nested
+    folders with a recursive file lookup.
+    """
     p = str(path)
-    probe = path if path.suffix else next((f for f in sorted(path.rglob("*")) if f.is_file()
-                                           and not f.name.startswith((".", "_"))), path)
-    name = probe.name.lower()
-    if name.endswith(".parquet") or (not path.exists() and "csv" not in name):
-        return spark.read.option("recursiveFileLookup", "true").parquet(p) if path.is_dir() \
-            else spark.read.parquet(p)
-    if name.endswith((".csv", ".csv.gz")):
+    files = [path] if not path.is_dir() else [
+        f for f in sorted(path.rglob("*")) if f.is_file() and not f.name.startswith((".", "_"))]
+    name = files[0].name.lower() if files else path.name.lower()
+    hive = path.is_dir() and any("=" in d.name for d in path.rglob("*") if d.is_dir())
+    if name.endswith(".parquet"):
+        reader = spark.read
+    elif name.endswith((".csv", ".csv.gz")):
         reader = spark.read.option("header", "true").option("inferSchema", "false")
-        return reader.option("recursiveFileLookup", "true").csv(p) if path.is_dir() else reader.csv(p)
-    raise DataSourceError(f"Spark source: cannot tell the format of {path} (expected Parquet or CSV)")
+    else:
+        raise DataSourceError(f"Spark source: cannot tell the format of {path} (expected Parquet or CSV)")
+    if path.is_dir() and not hive:
+        reader = reader.option("recursiveFileLookup", "true")
+    return reader.parquet(p) if name.endswith(".parquet") else reader.csv(p)
+
+
+def _plain_scan(df: Any) -> bool:
+    """True when the Spark DataFrame reads files as they are (no filter, join or computed column)."""
+    try:
+        plan = df._jdf.queryExecution().optimizedPlan()
+    except Exception:  # Spark Connect: no JVM handle
+        return False
+    return plan.getClass().getSimpleName().startswith("LogicalRelation")
 
 
 def _local_files(df: Any) -> list[str] | None:
-    """The local Parquet files behind a Spark DataFrame, or None if it is not a plain file scan."""
+    """The local Parquet files behind a plain Spark file scan, else None."""
+    from urllib.parse import unquote, urlparse
+
+    if not _plain_scan(df):
+        return None
     try:
         files = list(df.inputFiles())
-    except Exception:  # Spark Connect or computed frames
+    except Exception:  # computed frames
         return None
     out = []
     for f in files:
-        if f.startswith("file:"):
-            f = f[5:].lstrip("/")
-            f = "/" + f
-        if "://" in f or not f.endswith(".parquet") or not Path(f).exists():
+        u = urlparse(f)
+        if u.scheme not in ("", "file"):
             return None
-        out.append(f)
+        local = unquote(u.path) if u.scheme else f
+        if not local.endswith(".parquet") or not Path(local).exists():
+            return None
+        out.append(local)
     return out or None
 
 
