@@ -278,9 +278,11 @@ def analyse_churn(tables: Mapping[str, pd.DataFrame], definition: str = "contrac
     cust = tables["customers"]
     if "cancelled_at" in cust.columns:
         buyers = cust[cust["customer_id"].isin(tables["orders"]["customer_id"])]
-        for by in retention_by:
+        for by in ([retention_by] if isinstance(retention_by, str) else retention_by):
             if by == "cohort" or by in buyers.columns:
                 retention[by] = kaplan_meier(buyers, by=by, observation_end=end, min_customers=30)
+            else:
+                notes.append(f"retention by {by!r} skipped: customers has no such column")
     timings["retention"] = time.perf_counter() - t0
     return ChurnAnalysis(definition=definition, horizon_days=horizon_days, cutoffs=list(cuts),
                          score_date=score_date, comparison=comparison, model_name=name, model=m,
@@ -337,9 +339,11 @@ def analyse_churn_snapshot(frame: pd.DataFrame, customers: pd.DataFrame | None =
                                           include_no_consent, rank_by, len(te))
     retention = {}
     if customers is not None:
-        for by in retention_by:
-            if by in customers.columns:
+        for by in ([retention_by] if isinstance(retention_by, str) else retention_by):
+            if by == "cohort" or by in customers.columns:
                 retention[by] = kaplan_meier(customers, by=by, min_customers=30)
+            else:
+                notes.append(f"retention by {by!r} skipped: customers has no such column")
     return ChurnAnalysis(definition="contractual (snapshot)", horizon_days=np.nan, cutoffs=[],
                          score_date=pd.NaT, comparison=comparison, model_name=name, model=m,
                          evaluation=ev, drivers=drv, partial_dependence=pdp, scores=scores,

@@ -186,27 +186,36 @@ def contact_share_widget(curve: pd.DataFrame, best: pd.Series | None = None, sta
     """An ipywidgets slider over the contact share that redraws the profit curve and states the
     campaign at that share (JupyterLab). Reports show the static figure instead.
 
-    Returns the widget box; display it (last expression of a cell)."""
+    The figure is rendered to PNG bytes into an ``Image`` widget (no ``Output`` capture), so
+    executing the notebook headless cannot block on widget output.
+
+    Returns the widget box; display it (last expression of a cell).
+    """
+    import io
+
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
+
     s0 = float(best["contact_share"]) if start is None and best is not None else float(start or 0.1)
     slider = widgets.FloatSlider(value=s0, min=0.0, max=1.0, step=0.01, description="contact share",
                                  readout_format=".0%", continuous_update=False,
                                  style={"description_width": "initial"}, layout={"width": "480px"})
-    out = widgets.Output()
+    text = widgets.HTML()
+    image = widgets.Image(format="png", layout={"width": "720px"})
 
     def redraw(change=None):
-        with out:
-            out.clear_output(wait=True)
-            i = (curve["contact_share"] - slider.value).abs().idxmin()
-            row = curve.loc[i]
-            _, ax = plt.subplots(figsize=(8, 4))
-            plot_profit_curve(curve, best, ax=ax, mark_share=float(row["contact_share"]))
-            plt.show()
-            print(f"Contact {int(row['customers']):,} customers ({row['contact_share']:.0%}): "
-                  f"value saved {row['saved_value']:,.0f}, offer cost {row['cost']:,.0f}, "
-                  f"expected profit {row['profit']:,.0f}")
+        i = (curve["contact_share"] - slider.value).abs().idxmin()
+        row = curve.loc[i]
+        fig, ax = plt.subplots(figsize=(8, 4))
+        plot_profit_curve(curve, best, ax=ax, mark_share=float(row["contact_share"]))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        image.value = buf.getvalue()
+        text.value = (f"Contact <b>{int(row['customers']):,}</b> customers ({row['contact_share']:.0%}): "
+                      f"value saved {row['saved_value']:,.0f}, offer cost {row['cost']:,.0f}, "
+                      f"expected profit <b>{row['profit']:,.0f}</b>")
 
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, out])
+    return widgets.VBox([slider, text, image])
