@@ -20,7 +20,7 @@ from test_portable import AS_OF, CASES, TABLES, assert_same
 from cjlab.data import STAGES, open_source
 from cjlab.data import aggregate as ag
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 
 def _java_ok() -> str | None:
