@@ -10,6 +10,9 @@ a folder
     Parquet/CSV part files, for each contract table present.
 ``*.duckdb`` / ``duckdb:PATH``
     a DuckDB database file holding tables named after the contract tables (opened read-only).
+``telco:PATH``
+    IBM's telco churn CSV through :mod:`cjlab.data.adapters` (a ``customers`` table), an
+    example of bringing one's own data.
 ``spark:FOLDER`` / ``spark:demo[:...]``
     the same folder forms read by Spark (the active SparkSession, else a local-mode one from
     :func:`cjlab.data.spark.session`): :meth:`DataSource.lazy` hands out Spark DataFrames, so
@@ -589,6 +592,10 @@ def _fingerprint_paths(folder: Path, views: Mapping[str, str]) -> str:
     return "sha256:" + h.hexdigest()[:16]
 
 
+def _fingerprint_file(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 def _fingerprint_tables(con, views: Mapping[str, str]) -> str:
     h = hashlib.sha256()
     for t, v in sorted(views.items()):
@@ -643,6 +650,16 @@ def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = 
                                       spec=f"demo:n_customers={opts['n_customers']},seed={opts['seed']}")
     if text.startswith("spark:"):
         return _open_spark(text)
+    if text.startswith("telco:"):  # IBM telco churn snapshot, through its adapter
+        from cjlab.data.adapters import telco_tables
+
+        path = Path(text.split(":", 1)[1]).expanduser()
+        if not path.is_file():
+            raise DataSourceError(f"telco file not found: {path}")
+        src = DataSource.from_frames(telco_tables(path))
+        src.kind, src.location, src.spec = "telco", str(path), text
+        src._fingerprint = lambda: _fingerprint_file(path)
+        return src
     if text.startswith("duckdb:"):
         return DataSource.from_duckdb(text.split(":", 1)[1], spec=text)
     path = Path(text).expanduser()
