@@ -113,6 +113,15 @@ def ref_stage_funnel(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+MKT = ["paid_search", "social", "display", "email", "web"]
+
+
+def _journey():
+    from cjlab import journey
+
+    return journey
+
+
 #: name -> (call taking a dict of frames, independent pandas reference, sort keys)
 CASES = {
     "customer_orders": (lambda f: ag.customer_orders(f["orders"]),
@@ -143,6 +152,12 @@ CASES = {
                           lambda p: ref_customer_features(p["touchpoints"], p["orders"]), ["customer_id"]),
     "stage_funnel": (lambda f: ag.stage_funnel(f["touchpoints"]),
                      lambda p: ref_stage_funnel(p["touchpoints"]), ["stage_index"]),
+    # peer reference: the journey module's pandas path builder
+    "path_counts": (lambda f: ag.path_counts(f["touchpoints"], f["orders"], max_steps=3),
+                    lambda p: _journey().build_paths(p["touchpoints"], p["orders"], max_steps=3), ["path"]),
+    "path_counts_marketing": (lambda f: ag.path_counts(f["touchpoints"], f["orders"], max_steps=4, channels=MKT),
+                              lambda p: _journey().build_paths(p["touchpoints"], p["orders"], max_steps=4,
+                                                               channels=MKT), ["path"]),
 }
 TABLES = ("customers", "touchpoints", "orders", "survey_responses", "experiment_exposures")
 
