@@ -102,7 +102,11 @@ def collect(reports_dir: str | Path) -> pd.DataFrame:
                 d["started_at"] = m.get("started_at")
                 d["run_id"] = m["_folder"]
                 frames.append(d)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not frames:
+        return pd.DataFrame()
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    out = pd.concat([f.dropna(axis=1, how="all") for f in frames], ignore_index=True)
+    return out.reindex(columns=columns)
 
 
 def compare(folder_a: Path, folder_b: Path) -> pd.DataFrame:
