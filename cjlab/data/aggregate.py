@@ -5,6 +5,17 @@ Each function takes any frame narwhals understands — a pandas DataFrame, a Duc
 frame of the *same backend*, so the heavy step runs where the data live. Call
 :func:`to_pandas` on the (small) result for modelling and plotting.
 
+Per customer: :func:`customer_orders`, :func:`customer_touchpoints`, :func:`customer_features`,
+:func:`furthest_stage`. Per stage and path: :func:`stage_funnel` (always pandas; 11 rows),
+:func:`path_counts`. Per day, month or cell: :func:`daily_counts`, :func:`monthly_counts`,
+:func:`counts_by` (e.g. survey cells by wave and respondent type), :func:`experiment_daily`.
+
+Every function gives the same result on pandas, DuckDB and Spark (``tests/test_portable.py``,
+``tests/test_spark.py``). Writing rules that keep it so and fast at 100 million rows: distinct
+counts as two group-by steps (no ``n_unique`` over raw rows), value mappings as one chained
+``when``/``then`` (a SQL ``CASE``), no conditional aggregations inside ``group_by().agg`` (silently
+wrong on narwhals' pandas backend), timestamps as time-zone-naive UTC wall-clock values.
+
 Examples
 --------
 >>> import pandas as pd
@@ -35,6 +46,11 @@ def _back(frame: nw.LazyFrame, native: Any):
     if isinstance(native, pd.DataFrame):
         return frame.collect(backend="pandas").to_native()
     return frame.to_native()
+
+
+def _ints(frame: nw.LazyFrame, columns: Sequence[str]) -> nw.LazyFrame:
+    """Counts that are sums back to Int64 (DuckDB sums BIGINT to HUGEINT, which pandas gets as float)."""
+    return frame.with_columns(*[nw.col(c).cast(nw.Int64) for c in columns])
 
 
 def to_pandas(native: Any) -> pd.DataFrame:
@@ -100,6 +116,7 @@ def customer_orders(orders: Any, as_of: datetime | str | None = None) -> Any:
     if has_promo:
         aggs.append(nw.col("_promo").sum().alias("promo_orders"))
     g = d.group_by("customer_id").agg(*aggs)
+    g = _ints(g, ["n_orders", *(["promo_orders"] if has_promo else [])])
     g = g.with_columns((nw.col("revenue") / nw.col("_cnt")).alias("mean_order_value")).drop("_cnt")
     cols = ["customer_id", "n_orders", "n_purchase_days", "first_order", "last_order", "revenue",
             "mean_order_value", *(["promo_orders"] if has_promo else [])]
@@ -125,22 +142,28 @@ def monthly_counts(table: Any, time_col: str = "ts", by: Sequence[str] = ()) -> 
 def counts_by(table: Any, by: Sequence[str]) -> Any:
     """Rows and distinct customers per combination of ``by`` columns: *by, n, customers."""
     f = _frame(table)
-    aggs = [nw.len().alias("n")]
-    if "customer_id" in f.collect_schema().names():
-        aggs.append(nw.col("customer_id").n_unique().alias("customers"))
-    return _back(f.group_by(list(by)).agg(*aggs).sort(list(by)), table)
+    by = list(by)
+    if "customer_id" not in f.collect_schema().names():
+        return _back(f.group_by(by).agg(nw.len().alias("n")).sort(by), table)
+    per = f.group_by(*by, "customer_id").agg(nw.len().alias("_n"))  # distinct customers in two steps
+    g = _ints(per.group_by(by).agg(nw.col("_n").sum().alias("n"), nw.len().alias("customers")), ["n"])
+    return _back(g.sort(by), table)
 
 
 def experiment_daily(exposures: Any) -> Any:
     """Per experiment, variant and exposure day: users, conversions, revenue."""
     f = _frame(exposures)
     f = f.with_columns(nw.col("exposed_at").dt.truncate("1d").alias("day"))
-    aggs = [nw.col("unit_id").n_unique().alias("users"),
-            nw.col("converted").sum().alias("conversions")]
-    if "revenue" in f.collect_schema().names():
-        aggs.append(nw.col("revenue").sum().alias("revenue"))
     keys = ["experiment", "variant", "day"]
-    return _back(f.group_by(keys).agg(*aggs).sort(keys), exposures)
+    has_revenue = "revenue" in f.collect_schema().names()
+    unit = [nw.col("converted").sum().alias("_conv")]  # per unit first: distinct users in two steps
+    if has_revenue:
+        unit.append(nw.col("revenue").sum().alias("_rev"))
+    u = f.group_by(*keys, "unit_id").agg(*unit)
+    aggs = [nw.len().alias("users"), nw.col("_conv").sum().alias("conversions")]
+    if has_revenue:
+        aggs.append(nw.col("_rev").sum().alias("revenue"))
+    return _back(_ints(u.group_by(keys).agg(*aggs), ["conversions"]).sort(keys), exposures)
 
 
 def furthest_stage(touchpoints: Any) -> Any:
@@ -198,6 +221,7 @@ def customer_touchpoints(touchpoints: Any, as_of: datetime | str | None = None) 
         nw.col("_app").sum().alias("app_touchpoints"),
         nw.col("_stage").max().alias("stage_index"),
     )
+    g = _ints(g, ["n_touchpoints", "support_tickets", "app_touchpoints"])
     return _back(g, touchpoints)
 
 
@@ -313,6 +337,7 @@ def path_counts(touchpoints: Any, orders: Any = None, *, by: str = "channel", ma
                    on="customer_id", how="left")
     c = c.with_columns(nw.concat_str([nw.col(f"_s{i}") for i in range(max_steps, 0, -1)], separator=sep,
                                      ignore_nulls=True).alias("path"))
-    g = c.group_by("path").agg(nw.col("_hit").sum().alias("conversions"), nw.len().alias("_n"))
+    g = _ints(c.group_by("path").agg(nw.col("_hit").sum().alias("conversions"), nw.len().alias("_n")),
+              ["conversions"])
     g = g.with_columns((nw.col("_n") - nw.col("conversions")).alias("null")).drop("_n")
     return _back(g.sort("path"), touchpoints)
