@@ -106,7 +106,8 @@ def test_from_spark_with_dataframes(spark, spark_src, pandas_tables):
     """from_spark with DataFrames: file scans are validated by DuckDB in place, others copied."""
     from cjlab.data import DataSource
 
-    orders = spark_src.spark_frames["orders"]
+    spark_src.spark_frame("orders")
+    orders = spark_src.spark_frames["orders"]  # the raw file scan
     computed = spark.createDataFrame(pandas_tables["customers"].drop(columns=["cancelled_at", "birth_date"]))
     src = DataSource.from_spark(spark, {"orders": orders, "customers": computed})
     assert src.kind == "spark" and src.tables == ["customers", "orders"]

@@ -50,3 +50,12 @@ def test_spark_spec_with_missing_folder_names_it(tmp_path):
     with pytest.raises(DataSourceError, match="no-such-folder"):
         open_source(f"spark:{missing}")
     assert not os.path.exists(missing)
+
+
+def test_spark_source_validates_without_starting_spark(small_demo):
+    """Opening, validating and describing a spark: source (what `cjlab run` does first) needs no JVM."""
+    src = open_source(f"spark:{small_demo.location}")
+    assert src.kind == "spark" and src.spark is None
+    assert src.validate(raise_errors=False).ok
+    assert src.describe()["tables"] == small_demo.row_counts()
+    assert src.spark is None and src.spark_frames == {}

@@ -167,6 +167,8 @@ class DataSource:
     con : the DuckDB connection that sees the raw tables as views ``raw_<table>``.
     """
 
+    _spark_folder: Path | None = None
+
     def __init__(self, kind: str, location: str, con: duckdb.DuckDBPyConnection,
                  views: Mapping[str, str], truth: dict[str, Any] | None = None,
                  fingerprint: Callable[[], str] | str | None = None, spec: str | None = None):
@@ -288,7 +290,8 @@ class DataSource:
 
         Parameters
         ----------
-        spark : a ``pyspark.sql.SparkSession`` (local, cluster or Spark Connect).
+        spark : a ``pyspark.sql.SparkSession`` (local, cluster or Spark Connect); for a folder it
+            may be ``None``: :func:`cjlab.data.spark.session` is then called on first use.
         tables : a folder laid out as for :meth:`from_folder`, or a mapping table name ->
             Spark DataFrame, file/folder path, or catalog table name.
         truth : planted ground truth (demo data).
@@ -304,10 +307,14 @@ class DataSource:
         if isinstance(tables, (str, Path)):
             folder = Path(tables)
             src = cls.from_folder(folder, kind="spark", truth=truth, spec=spec)
-            for t in src.tables:
-                src.spark_frames[t] = _spark_read(spark, _table_path(folder, t))
-            src.spark = spark
+            src._spark_folder = folder
+            src.spark = spark  # None: started on first use (validation alone needs no JVM)
+            if spark is not None:
+                for t in src.tables:
+                    src.spark_frames[t] = _spark_read(spark, _table_path(folder, t))
             return src
+        if spark is None:
+            raise DataSourceError("from_spark with DataFrames or table names needs the SparkSession")
         con = cls._connect()
         views: dict[str, str] = {}
         frames: dict[str, Any] = {}
@@ -378,6 +385,12 @@ class DataSource:
     def spark_frame(self, table: str) -> Any:
         """Typed ``table`` as a Spark DataFrame (Spark sources only); columns cast as in :meth:`typed_sql`."""
         self._require(table)
+        if table not in self.spark_frames and getattr(self, "_spark_folder", None) is not None:
+            if self.spark is None:
+                from cjlab.data.spark import session
+
+                self.spark = session()
+            self.spark_frames[table] = _spark_read(self.spark, _table_path(self._spark_folder, table))
         if table not in self.spark_frames:
             raise DataSourceError(f"{self!r} is not a Spark source; open it with 'spark:...' or from_spark")
         return _spark_typed(self.spark_frames[table], CONTRACT[table])
@@ -606,8 +619,6 @@ def _fingerprint_tables(con, views: Mapping[str, str]) -> str:
 
 def _open_spark(text: str) -> DataSource:
     """``spark:FOLDER`` or ``spark:demo[:opts]``: the folder read by Spark."""
-    from cjlab.data.spark import session
-
     inner = text.split(":", 1)[1].strip()
     truth = None
     if inner == "demo" or inner.startswith("demo:"):
@@ -620,7 +631,9 @@ def _open_spark(text: str) -> DataSource:
         if not folder.is_dir():
             raise DataSourceError(f"Spark data source {text!r}: folder {folder} not found "
                                   "(give spark:FOLDER of <table>.parquet/.csv files or part folders)")
-    return DataSource.from_spark(session(), folder, truth=truth, spec=text)
+    # the session starts when a table is first handed out (lazy/spark_frame): opening and
+    # validating the source (as `cjlab run` does before any kernel starts) needs no JVM
+    return DataSource.from_spark(None, folder, truth=truth, spec=text)
 
 
 def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = False) -> DataSource:
