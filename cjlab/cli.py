@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--params", metavar="RUNFILE", help="run file (params/runs/NAME.yaml or a path)")
     r.add_argument("-p", action="append", type=_kv, metavar="KEY=VALUE",
                    help="parameter override (YAML value); repeatable")
-    r.add_argument("--data", metavar="SOURCE", help="data source for every notebook (demo, folder, .duckdb)")
+    r.add_argument("--data", metavar="SOURCE", help="data source for every notebook (demo, a folder, a .duckdb file, spark:FOLDER, telco:CSV)")
     r.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (default 1)")
     r.add_argument("--reports-dir", help="where dated report folders go (default: reports/)")
     r.add_argument("--cell-timeout", type=float, default=900, help="seconds per cell (default 900)")
