@@ -27,20 +27,7 @@ import time
 
 import numpy as np
 import pandas as pd
-
-
-def make_orders(n_orders: int, n_customers: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    # skewed purchase counts: a few customers buy often
-    w = rng.gamma(0.6, 1.0, n_customers)
-    cust = rng.choice(n_customers, size=n_orders, p=w / w.sum())
-    secs = rng.integers(0, 730 * 86_400, n_orders)
-    return pd.DataFrame({
-        "order_id": np.arange(n_orders, dtype="int64"),
-        "customer_id": cust.astype("int64"),
-        "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(secs, unit="s"),
-        "amount": np.round(rng.gamma(2.0, 30.0, n_orders), 2),
-    })
+from synthetic_orders import make_orders  # sibling module in benchmarks/
 
 
 def pymc_rules() -> list[dict]:
