@@ -1313,26 +1313,16 @@ def breakdown_widget(analysis: JourneyAnalysis, tables: Mapping[str, pd.DataFram
                      options: Sequence[str] = ("device", "channel", "campaign")):
     """A dropdown to redraw the funnel by another first-touch breakdown (JupyterLab; reports
     show the static breakdown figure instead). Returns the widget box."""
-    import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from cjlab.report.display import dropdown_view
+
     tp = tables["touchpoints"]
-    opts = [o for o in options if o in tp.columns]
-    # nothing is drawn until a breakdown is picked: executed reports carry no widget output
-    # (the static figure beside the widget shows the default breakdown)
-    dd = widgets.Dropdown(options=opts, value=None, description="breakdown",
-                          style={"description_width": "initial"})
-    out = widgets.Output()
 
-    def redraw(change=None):
-        if dd.value is None:
-            return
-        with out:
-            out.clear_output(wait=True)
-            tpx, _ = check_stages(tp, on_unknown="drop")
-            res = funnel(tpx, analysis.funnel.steps, window_days=analysis.funnel.window_days, breakdown=dd.value)
-            plot_breakdown(res)
-            plt.show()
+    def draw(breakdown: str) -> None:
+        tpx, _ = check_stages(tp, on_unknown="drop")
+        res = funnel(tpx, analysis.funnel.steps, window_days=analysis.funnel.window_days, breakdown=breakdown)
+        plot_breakdown(res)
+        plt.show()
 
-    dd.observe(redraw, names="value")
-    return widgets.VBox([dd, out])
+    return dropdown_view([o for o in options if o in tp.columns], "breakdown", draw)

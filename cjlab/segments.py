@@ -1201,30 +1201,17 @@ def _demo_customer_truth(data_source: str) -> pd.DataFrame | None:
 def segment_widget(analysis: SegmentAnalysis):
     """A dropdown over the RFM segments showing who is in one (JupyterLab; reports show the
     static tables instead). Returns the widget box."""
-    import ipywidgets as widgets
     from IPython.display import display
 
     from cjlab.report import display as rd
 
-    names = list(analysis.rfm_summary["segment"])
-    # nothing is drawn until a segment is picked: executed reports carry no widget output
-    # (the static table beside the widget holds the same information)
-    dd = widgets.Dropdown(options=names, value=None, description="RFM segment",
-                          style={"description_width": "initial"})
-    out = widgets.Output()
+    def draw(segment: str) -> None:
+        sel = analysis.rfm[analysis.rfm["segment"] == segment]
+        st = analysis.status.set_index("customer_id").loc[sel["customer_id"], "status"].value_counts(normalize=True)
+        beh = analysis.behaviour.labels_.reindex(sel["customer_id"]).map(
+            lambda k: f"{k}: {analysis.behaviour.descriptions_.get(k, '')}").value_counts(normalize=True)
+        display(pd.DataFrame({"status": st.index, "share": st.to_numpy()}).head(6))
+        rd.table(pd.DataFrame({"behavioural segment": beh.index, "share": beh.to_numpy()}).head(6),
+                 formats={"share": "share"}, caption=f"{segment}: behavioural segments")
 
-    def redraw(change=None):
-        if dd.value is None:
-            return
-        with out:
-            out.clear_output(wait=True)
-            sel = analysis.rfm[analysis.rfm["segment"] == dd.value]
-            st = analysis.status.set_index("customer_id").loc[sel["customer_id"], "status"].value_counts(normalize=True)
-            beh = analysis.behaviour.labels_.reindex(sel["customer_id"]).map(
-                lambda k: f"{k}: {analysis.behaviour.descriptions_.get(k, '')}").value_counts(normalize=True)
-            display(pd.DataFrame({"status": st.index, "share": st.to_numpy()}).head(6))
-            rd.table(pd.DataFrame({"behavioural segment": beh.index, "share": beh.to_numpy()}).head(6),
-                     formats={"share": "share"}, caption=f"{dd.value}: behavioural segments")
-
-    dd.observe(redraw, names="value")
-    return widgets.VBox([dd, out])
+    return rd.dropdown_view(list(analysis.rfm_summary["segment"]), "RFM segment", draw)

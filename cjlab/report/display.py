@@ -259,3 +259,26 @@ def interactive(factory: Any) -> Any:
     if is_batch():
         return None
     return factory() if callable(factory) else factory
+
+
+def dropdown_view(options: Any, description: str, draw: Any) -> Any:
+    """A dropdown that (re)draws ``draw(value)`` into an output area below it (JupyterLab).
+
+    Nothing is drawn until a value is picked, so an executed notebook carries no widget
+    output; reports show the static view the notebook drew beside it. Returns the widget box.
+    """
+    import ipywidgets as widgets
+
+    dd = widgets.Dropdown(options=list(options), value=None, description=description,
+                          style={"description_width": "initial"})
+    out = widgets.Output()
+
+    def redraw(change=None):
+        if dd.value is None:
+            return
+        with out:
+            out.clear_output(wait=True)
+            draw(dd.value)
+
+    dd.observe(redraw, names="value")
+    return widgets.VBox([dd, out])
