@@ -131,6 +131,8 @@ def fmt_number(v: Any, unit: str | None = None, digits: int = 1) -> str:
         return f"{100 * v:,.{digits}f} %"
     if unit == "points":
         return f"{v:,.{digits}f}"
+    if unit in ("currency", "money"):  # amounts in the data's own currency: no suffix
+        unit = None
     if abs(v) >= 1000 or float(v).is_integer():
         return f"{v:,.0f}" + (f" {unit}" if unit else "")
     return f"{v:,.{max(digits, 2)}f}" + (f" {unit}" if unit else "")
