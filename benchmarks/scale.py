@@ -70,7 +70,6 @@ def generate(out: Path, touchpoints: list[float], seed: int = 42) -> None:
 # -- one measurement (runs in a child process) ---------------------------------------------------
 
 def _duckdb(folder: Path, task: str, memory_limit: str, threads: int, temp: Path) -> tuple[object, float]:
-    from cjlab.data import aggregate as ag
     from cjlab.data import open_source
 
     src = open_source(str(folder))
@@ -80,17 +79,22 @@ def _duckdb(folder: Path, task: str, memory_limit: str, threads: int, temp: Path
     src.con.execute(f"SET temp_directory = '{temp}'")
     src.con.execute("SET preserve_insertion_order = false")
     t0 = time.perf_counter()
+    out = _aggregate(src, task)
+    return out, t0
+
+
+def _aggregate(src, task: str):
+    """The measured step, the same code whatever engine ``src`` hands out frames from."""
+    from cjlab.data import aggregate as ag
+
     tp = src.lazy("touchpoints", validate=False)
     if task == "features":
-        out = ag.to_pandas(ag.customer_features(tp, src.lazy("orders", validate=False)))
-    else:
-        out = ag.stage_funnel(tp)
-    return out, t0
+        return ag.to_pandas(ag.customer_features(tp, src.lazy("orders", validate=False)))
+    return ag.stage_funnel(tp)
 
 
 def _spark(folder: Path, task: str, driver_memory: str, threads: int) -> tuple[object, float, float]:
     from cjlab.data import DataSource
-    from cjlab.data import aggregate as ag
     from cjlab.data.spark import local_session
 
     s0 = time.perf_counter()
@@ -98,11 +102,7 @@ def _spark(folder: Path, task: str, driver_memory: str, threads: int) -> tuple[o
     src = DataSource.from_spark(spark, folder)
     startup = time.perf_counter() - s0
     t0 = time.perf_counter()
-    tp = src.lazy("touchpoints", validate=False)
-    if task == "features":
-        out = ag.to_pandas(ag.customer_features(tp, src.lazy("orders", validate=False)))
-    else:
-        out = ag.stage_funnel(tp)
+    out = _aggregate(src, task)
     return out, t0, startup
 
 
