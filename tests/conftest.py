@@ -40,3 +40,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared datasets not available at {SHARED_DATA} (only on developer machines and CI)")
     return SHARED_DATA
+
+
+def run_notebook_on_tables(tables, tmp_path: Path, notebook: str, name: str, **run_kw):
+    """Write ``tables`` as a Parquet folder, run ``notebook`` on it through the real runner and
+    return (RunResult, report folder, HTML text)."""
+    from cjlab.report.runner import run
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for table, df in tables.items():
+        df.to_parquet(data / f"{table}.parquet")
+    res = run([notebook], data_source=str(data), reports_dir=tmp_path / "reports", root=ROOT,
+              progress=False, name=name, **run_kw)
+    assert res.ok, res
+    folder = next((tmp_path / "reports").glob(f"*/{name}"))
+    return res, folder, (folder / f"{notebook}.html").read_text(encoding="utf-8")

@@ -6,12 +6,10 @@ from __future__ import annotations
 import base64
 import io
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import run_notebook_on_tables
 
 
 @pytest.mark.slow
@@ -19,22 +17,13 @@ def test_churn_notebook_end_to_end(tmp_path, small_demo):
     import nbformat
 
     from cjlab.report.display import kpis_from_notebook
-    from cjlab.report.runner import run
 
     tables = small_demo.load("customers", "orders", "touchpoints", "survey_responses")
     cust = small_demo.relation("customers").df()  # with name and email
     assert {"name", "email"} <= set(cust.columns)
     tables["customers"] = cust
-    data = tmp_path / "data"
-    data.mkdir()
-    for name, df in tables.items():
-        df.to_parquet(data / f"{name}.parquet")
-
-    res = run(["03_churn"], data_source=str(data), reports_dir=tmp_path / "reports", root=ROOT,
-              progress=False, name="churn_e2e", cell_timeout=600, wall_timeout=900)
-    assert res.ok, res
-    folder = next((tmp_path / "reports").glob("*/churn_e2e"))
-    html = (folder / "03_churn.html").read_text(encoding="utf-8")
+    _, folder, html = run_notebook_on_tables(tables, tmp_path, "03_churn", "churn_e2e",
+                                               cell_timeout=600, wall_timeout=900)
     nb = nbformat.read(folder / "03_churn.ipynb", as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]

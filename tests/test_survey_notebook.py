@@ -4,11 +4,9 @@ whose survey holds a malicious comment with personal data."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import run_notebook_on_tables
 
 
 @pytest.mark.slow
@@ -16,7 +14,6 @@ def test_survey_notebook_end_to_end(tmp_path, small_demo):
     import nbformat
 
     from cjlab.report.display import kpis_from_notebook
-    from cjlab.report.runner import run
 
     tables = small_demo.load(*small_demo.tables)
     s = tables["survey_responses"].copy()
@@ -27,17 +24,9 @@ def test_survey_notebook_end_to_end(tmp_path, small_demo):
                               for n, e in zip(who["name"], who["email"])]
     s.loc[rows, "nps"] = 0
     tables["survey_responses"] = s
-    data = tmp_path / "data"
-    data.mkdir()
     tables["customers"] = cust.reset_index()
-    for name, df in tables.items():
-        df.to_parquet(data / f"{name}.parquet")
-
-    res = run(["01_survey"], data_source=str(data), reports_dir=tmp_path / "reports", root=ROOT,
-              progress=False, name="survey_e2e", cell_timeout=300, wall_timeout=600)
-    assert res.ok, res
-    folder = next((tmp_path / "reports").glob("*/survey_e2e"))
-    html = (folder / "01_survey.html").read_text(encoding="utf-8")
+    _, folder, html = run_notebook_on_tables(tables, tmp_path, "01_survey", "survey_e2e",
+                                               cell_timeout=300, wall_timeout=600)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     for n, e in zip(who["name"], who["email"]):
