@@ -56,3 +56,14 @@ def run_notebook_on_tables(tables, tmp_path: Path, notebook: str, name: str, **r
     assert res.ok, res
     folder = next((tmp_path / "reports").glob(f"*/{name}"))
     return res, folder, (folder / f"{notebook}.html").read_text(encoding="utf-8")
+
+
+def assert_clean_report_notebook(nb) -> list:
+    """An executed notebook fit for a report: no errors, no stderr, the headline box first.
+    Returns all code-cell outputs."""
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    first_html = next(o for o in outputs if "text/html" in o.get("data", {}))
+    assert 'id="headline"' in first_html["data"]["text/html"]
+    return outputs

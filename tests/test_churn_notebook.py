@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import run_notebook_on_tables
+from conftest import assert_clean_report_notebook, run_notebook_on_tables
 
 
 @pytest.mark.slow
@@ -23,13 +23,9 @@ def test_churn_notebook_end_to_end(tmp_path, small_demo):
     assert {"name", "email"} <= set(cust.columns)
     tables["customers"] = cust
     _, folder, html = run_notebook_on_tables(tables, tmp_path, "03_churn", "churn_e2e",
-                                               cell_timeout=600, wall_timeout=900)
+                                            cell_timeout=600, wall_timeout=900)
     nb = nbformat.read(folder / "03_churn.ipynb", as_version=4)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
-    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
-    first_html = next(o for o in outputs if "text/html" in o.get("data", {}))
-    assert 'id="headline"' in first_html["data"]["text/html"]
+    assert_clean_report_notebook(nb)
 
     # the CRM list travels as a data-URI download link: customer ids only, consenting customers
     m = re.search(r'href="data:text/csv;base64,([A-Za-z0-9+/=]+)"', html)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_notebook_on_tables
+from conftest import assert_clean_report_notebook, run_notebook_on_tables
 
 
 @pytest.mark.slow
@@ -26,7 +26,7 @@ def test_survey_notebook_end_to_end(tmp_path, small_demo):
     tables["survey_responses"] = s
     tables["customers"] = cust.reset_index()
     _, folder, html = run_notebook_on_tables(tables, tmp_path, "01_survey", "survey_e2e",
-                                               cell_timeout=300, wall_timeout=600)
+                                            cell_timeout=300, wall_timeout=600)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     for n, e in zip(who["name"], who["email"]):
@@ -34,11 +34,7 @@ def test_survey_notebook_end_to_end(tmp_path, small_demo):
         assert n not in html
 
     nb = nbformat.read(folder / "01_survey.ipynb", as_version=4)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
-    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
-    first_html = next(o for o in outputs if "text/html" in o.get("data", {}))
-    assert 'id="headline"' in first_html["data"]["text/html"]
+    assert_clean_report_notebook(nb)
 
     kpis = kpis_from_notebook(nb)
     waves = sorted(s["wave"].unique())
