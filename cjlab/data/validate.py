@@ -168,7 +168,7 @@ def _column_rules(col: Column, name: str, sql_type: str, pii: bool) -> list[_Rul
         num = f"TRY_CAST({q} AS DOUBLE)"
         rules.append(_Rule(name, "not_a_number", f"{present} AND {num} IS NULL",
                            "value is not a number", show=show))
-        rules.append(_Rule(name, "not_finite", f"{present} AND isnan({num}) OR isinf({num})",
+        rules.append(_Rule(name, "not_finite", f"{present} AND (isnan({num}) OR isinf({num}))",
                            "value is NaN or infinite", show=show))
         if col.kind == "integer":
             rules.append(_Rule(name, "not_whole_number",
