@@ -1,7 +1,7 @@
 """Scale benchmark: per-customer features and the stage funnel at 1 M, 10 M and 100 M touchpoints.
 
-The same portable code (:func:`cjlab.data.aggregate.customer_features`,
-:func:`cjlab.data.aggregate.stage_funnel`) runs on DuckDB reading the Parquet parts in place
+The same portable code (:func:`cjlab.features.customer_features`,
+:func:`cjlab.features.stage_funnel`) runs on DuckDB reading the Parquet parts in place
 (``memory_limit`` and ``temp_directory`` set, so it spills instead of running out of memory)
 and on Spark local mode; a plain pandas ``groupby`` implementation (read Parquet, group,
 join) is the baseline where it fits in memory. Every measurement runs in its own child
@@ -85,12 +85,12 @@ def _duckdb(folder: Path, task: str, memory_limit: str, threads: int, temp: Path
 
 def _aggregate(src, task: str):
     """The measured step, the same code whatever engine ``src`` hands out frames from."""
-    from cjlab.data import aggregate as ag
+    from cjlab import features as ft
 
     tp = src.lazy("touchpoints", validate=False)
     if task == "features":
-        return ag.to_pandas(ag.customer_features(tp, src.lazy("orders", validate=False)))
-    return ag.stage_funnel(tp)
+        return ft.to_pandas(ft.customer_features(tp, src.lazy("orders", validate=False)))
+    return ft.stage_funnel(tp)
 
 
 def _spark(folder: Path, task: str, driver_memory: str, threads: int) -> tuple[object, float, float]:

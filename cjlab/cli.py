@@ -46,7 +46,7 @@ def _notify(target: str | None, text: str) -> None:
 
 
 def _summary(res) -> str:
-    from cjlab.report.display import fmt_interval
+    from cjlab.formatting import interval as fmt_interval
     from cjlab.report.kpis import load_run
 
     done = sum(nb.status == "completed" for nb in res.notebooks)

@@ -859,7 +859,7 @@ def sankey_figure(flows: pd.DataFrame, title: str | None = None, min_value: int 
     """A plotly Sankey of :func:`stage_flows` (one figure; see :func:`figure_html` to embed it)."""
     import plotly.graph_objects as go
 
-    from cjlab.plots import PALETTE
+    from cjlab.plotting import PALETTE
 
     f = flows[flows["value"] >= min_value]
     labels = list(dict.fromkeys([*f["source"], *f["target"]]))
@@ -1251,7 +1251,7 @@ def analyse_source(data_source: str = "demo", **params: Any) -> JourneyAnalysis:
 
 def plot_funnel(result: FunnelResult, ax=None, title: str = "Funnel over the lifecycle stages"):
     """Horizontal bars of customers per step with step conversion and drop-off annotated."""
-    from cjlab.plots import BAD, NEUTRAL, new_axes
+    from cjlab.plotting import BAD, NEUTRAL, new_axes
 
     t = result.table if result.breakdown is None else _funnel_table(result.customer_steps, result.steps, None, (0.5,))
     ax = new_axes(ax, figsize=(8.5, 0.45 * len(t) + 1.2))
@@ -1275,7 +1275,7 @@ def plot_funnel(result: FunnelResult, ax=None, title: str = "Funnel over the lif
 
 def plot_breakdown(result: FunnelResult, ax=None, title: str | None = None):
     """Overall conversion per step, one line per breakdown group."""
-    from cjlab.plots import new_axes, percent_axis
+    from cjlab.plotting import new_axes, percent_axis
 
     ax = new_axes(ax, figsize=(8.5, 4))
     t = result.table
@@ -1293,7 +1293,7 @@ def plot_breakdown(result: FunnelResult, ax=None, title: str | None = None):
 def plot_attribution(table: pd.DataFrame, ax=None, models: Sequence[str] | None = None,
                      title: str = "Conversions credited to each channel, by model"):
     """Grouped bars: credited conversions per channel (rows of :func:`attribution_table`) and model."""
-    from cjlab.plots import new_axes
+    from cjlab.plotting import new_axes
 
     models = [m for m in (models or [c for c in table.columns if c != "channel"]) if m in table.columns]
     ax = new_axes(ax, figsize=(9, 4.2))
@@ -1307,22 +1307,3 @@ def plot_attribution(table: pd.DataFrame, ax=None, models: Sequence[str] | None 
     ax.legend(ncol=3, fontsize=8)
     ax.set_title(title)
     return ax
-
-
-def breakdown_widget(analysis: JourneyAnalysis, tables: Mapping[str, pd.DataFrame],
-                     options: Sequence[str] = ("device", "channel", "campaign")):
-    """A dropdown to redraw the funnel by another first-touch breakdown (JupyterLab; reports
-    show the static breakdown figure instead). Returns the widget box."""
-    import matplotlib.pyplot as plt
-
-    from cjlab.report.display import dropdown_view
-
-    tp = tables["touchpoints"]
-
-    def draw(breakdown: str) -> None:
-        tpx, _ = check_stages(tp, on_unknown="drop")
-        res = funnel(tpx, analysis.funnel.steps, window_days=analysis.funnel.window_days, breakdown=breakdown)
-        plot_breakdown(res)
-        plt.show()
-
-    return dropdown_view([o for o in options if o in tp.columns], "breakdown", draw)

@@ -937,7 +937,7 @@ def plot_profiles(profile: pd.DataFrame, ax=None, descriptions: pd.Series | None
     """Heat-map of standardised means (segments x features), diverging around 0."""
     import seaborn as sns
 
-    from cjlab.plots import new_axes
+    from cjlab.plotting import new_axes
 
     cols = profile.abs().max().sort_values(ascending=False).index[:max_features]
     p = profile[cols]
@@ -1196,22 +1196,3 @@ def _demo_customer_truth(data_source: str) -> pd.DataFrame | None:
     if not str(data_source).startswith("demo"):
         return None
     return generate(**parse_demo_spec(str(data_source))).customer_truth[["customer_id", "segment"]]
-
-
-def segment_widget(analysis: SegmentAnalysis):
-    """A dropdown over the RFM segments showing who is in one (JupyterLab; reports show the
-    static tables instead). Returns the widget box."""
-    from IPython.display import display
-
-    from cjlab.report import display as rd
-
-    def draw(segment: str) -> None:
-        sel = analysis.rfm[analysis.rfm["segment"] == segment]
-        st = analysis.status.set_index("customer_id").loc[sel["customer_id"], "status"].value_counts(normalize=True)
-        beh = analysis.behaviour.labels_.reindex(sel["customer_id"]).map(
-            lambda k: f"{k}: {analysis.behaviour.descriptions_.get(k, '')}").value_counts(normalize=True)
-        display(pd.DataFrame({"status": st.index, "share": st.to_numpy()}).head(6))
-        rd.table(pd.DataFrame({"behavioural segment": beh.index, "share": beh.to_numpy()}).head(6),
-                 formats={"share": "share"}, caption=f"{segment}: behavioural segments")
-
-    return rd.dropdown_view(list(analysis.rfm_summary["segment"]), "RFM segment", draw)

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_ab_notebook_runs_headline_first_and_records_kpis(tmp_path):
     papermill = pytest.importorskip("papermill")
-    from cjlab.report.display import KPI_MIME, kpis_from_notebook
+    from cjlab.report.kpis import kpis_from_notebook
+    from cjlab.results import KPI_MIME
 
     out = tmp_path / "ab.ipynb"
     nb = papermill.execute_notebook(

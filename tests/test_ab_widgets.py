@@ -30,7 +30,7 @@ def test_prior_sensitivity_rows_equal_direct_calls():
 
 def test_decision_panel_reacts_to_sliders():
     pytest.importorskip("ipywidgets")
-    from cjlab.ab.widgets import decision_panel
+    from cjlab.notebook.widgets import decision_panel
 
     panel = decision_panel(_counts(), rope=0.01, loss_threshold=1e-5)
     _rope_s, loss_s, _prior_s = panel.children[0].children

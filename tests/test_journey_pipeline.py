@@ -7,6 +7,7 @@ import pytest
 
 from cjlab import journey as jn
 from cjlab import segments as sg
+from cjlab.notebook import widgets
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def test_journey_pipeline_and_widget(demo):
     assert a.journey_map["action"].notna().any()
     assert a.biggest_dropoff in a.funnel.steps
     assert "lost after" in a.headline_title()
-    w = jn.breakdown_widget(a, demo.tables)
+    w = widgets.breakdown_widget(a, demo.tables)
     dd, out = w.children
     assert dd.value is None and len(out.outputs) == 0  # nothing drawn until picked
     dd.value = "channel"  # the callback redraws without error
@@ -42,7 +43,7 @@ def test_segment_pipeline_and_widget(demo):
     assert 0 <= a.recovery["ari"] <= 1
     assert set(a.response) == {"channel", "device", "season"}
     assert isinstance(a.cross, pd.DataFrame)
-    w = sg.segment_widget(a)
+    w = widgets.segment_widget(a)
     dd, _ = w.children
     assert dd.value is None
     dd.value = a.rfm_summary["segment"].iloc[0]

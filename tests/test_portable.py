@@ -1,6 +1,6 @@
 """Portable aggregations give the same result on pandas and DuckDB, and match plain pandas.
 
-The narwhals code in :mod:`cjlab.data.aggregate` runs once on the typed pandas tables and once
+The narwhals code in :mod:`cjlab.features` runs once on the typed pandas tables and once
 on the DuckDB relations of the same source (reading the Parquet files in place); both must
 equal an independent plain-pandas ``groupby`` written here. Spark is covered by
 ``test_spark.py`` with the same cases.
@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cjlab import features as ft
 from cjlab.data import STAGES
-from cjlab.data import aggregate as ag
 
 AS_OF = "2025-07-01"
 
 
 def normalise(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Sort by ``keys``, datetimes as naive ns, whole floats as int64 (engines differ in widths)."""
-    out = ag.to_pandas(df).copy()
+    out = ft.to_pandas(df).copy()
     for c in out.columns:
         s = out[c]
         if isinstance(s.dtype, pd.DatetimeTZDtype):
@@ -124,38 +124,38 @@ def _journey():
 
 #: name -> (call taking a dict of frames, independent pandas reference, sort keys)
 CASES = {
-    "customer_orders": (lambda f: ag.customer_orders(f["orders"]),
+    "customer_orders": (lambda f: ft.customer_orders(f["orders"]),
                         lambda p: ref_customer_orders(p["orders"]), ["customer_id"]),
-    "customer_orders_as_of": (lambda f: ag.customer_orders(f["orders"], as_of=AS_OF),
+    "customer_orders_as_of": (lambda f: ft.customer_orders(f["orders"], as_of=AS_OF),
                               lambda p: ref_customer_orders(p["orders"], AS_OF), ["customer_id"]),
-    "daily_counts": (lambda f: ag.daily_counts(f["touchpoints"]),
+    "daily_counts": (lambda f: ft.daily_counts(f["touchpoints"]),
                      lambda p: ref_counts(p["touchpoints"], "day", "ts", []), ["day"]),
-    "daily_counts_by_channel": (lambda f: ag.daily_counts(f["orders"], by=["channel"]),
+    "daily_counts_by_channel": (lambda f: ft.daily_counts(f["orders"], by=["channel"]),
                                 lambda p: ref_counts(p["orders"], "day", "ts", ["channel"]), ["day", "channel"]),
-    "monthly_counts_by_device": (lambda f: ag.monthly_counts(f["touchpoints"], by=["device"]),
+    "monthly_counts_by_device": (lambda f: ft.monthly_counts(f["touchpoints"], by=["device"]),
                                  lambda p: ref_counts(p["touchpoints"], "month", "ts", ["device"]),
                                  ["month", "device"]),
-    "counts_by_acquisition": (lambda f: ag.counts_by(f["customers"], ["acquisition_channel"]),
+    "counts_by_acquisition": (lambda f: ft.counts_by(f["customers"], ["acquisition_channel"]),
                               lambda p: ref_counts_by(p["customers"], ["acquisition_channel"]),
                               ["acquisition_channel"]),
-    "survey_cells": (lambda f: ag.counts_by(f["survey_responses"], ["wave", "respondent_type"]),
+    "survey_cells": (lambda f: ft.counts_by(f["survey_responses"], ["wave", "respondent_type"]),
                      lambda p: ref_counts_by(p["survey_responses"], ["wave", "respondent_type"]),
                      ["wave", "respondent_type"]),
-    "experiment_daily": (lambda f: ag.experiment_daily(f["experiment_exposures"]),
+    "experiment_daily": (lambda f: ft.experiment_daily(f["experiment_exposures"]),
                          lambda p: ref_experiment_daily(p["experiment_exposures"]), ["experiment", "variant", "day"]),
-    "furthest_stage": (lambda f: ag.furthest_stage(f["touchpoints"]),
+    "furthest_stage": (lambda f: ft.furthest_stage(f["touchpoints"]),
                        lambda p: ref_customer_touchpoints(p["touchpoints"])[["customer_id", "stage_index"]]
                        .assign(stage=lambda d: d["stage_index"].map(dict(enumerate(STAGES)))), ["customer_id"]),
-    "customer_touchpoints": (lambda f: ag.customer_touchpoints(f["touchpoints"]),
+    "customer_touchpoints": (lambda f: ft.customer_touchpoints(f["touchpoints"]),
                              lambda p: ref_customer_touchpoints(p["touchpoints"]), ["customer_id"]),
-    "customer_features": (lambda f: ag.customer_features(f["touchpoints"], f["orders"]),
+    "customer_features": (lambda f: ft.customer_features(f["touchpoints"], f["orders"]),
                           lambda p: ref_customer_features(p["touchpoints"], p["orders"]), ["customer_id"]),
-    "stage_funnel": (lambda f: ag.stage_funnel(f["touchpoints"]),
+    "stage_funnel": (lambda f: ft.stage_funnel(f["touchpoints"]),
                      lambda p: ref_stage_funnel(p["touchpoints"]), ["stage_index"]),
     # peer reference: the journey module's pandas path builder
-    "path_counts": (lambda f: ag.path_counts(f["touchpoints"], f["orders"], max_steps=3),
+    "path_counts": (lambda f: ft.path_counts(f["touchpoints"], f["orders"], max_steps=3),
                     lambda p: _journey().build_paths(p["touchpoints"], p["orders"], max_steps=3), ["path"]),
-    "path_counts_marketing": (lambda f: ag.path_counts(f["touchpoints"], f["orders"], max_steps=4, channels=MKT),
+    "path_counts_marketing": (lambda f: ft.path_counts(f["touchpoints"], f["orders"], max_steps=4, channels=MKT),
                               lambda p: _journey().build_paths(p["touchpoints"], p["orders"], max_steps=4,
                                                                channels=MKT), ["path"]),
 }
@@ -178,14 +178,14 @@ def test_pandas_duckdb_and_reference_agree(frames, name):
     on_duckdb = call(duck)
     if name != "stage_funnel":
         assert not isinstance(on_duckdb, pd.DataFrame)  # stays lazy in DuckDB until collected
-    assert len(ag.to_pandas(on_pandas)) > 0
+    assert len(ft.to_pandas(on_pandas)) > 0
     assert_same(on_pandas, ref(pandas), keys, f"{name}: pandas vs reference")
     assert_same(on_duckdb, on_pandas, keys, f"{name}: duckdb vs pandas")
 
 
 def test_stage_funnel_matches_demo_truth(small_demo, frames):
     """The stage where most non-buyers stop is the planted one."""
-    fun = ag.stage_funnel(frames[1]["touchpoints"])
+    fun = ft.stage_funnel(frames[1]["touchpoints"])
     pre = fun[fun["stage_index"] < STAGES.index("purchase")]
     assert pre.loc[pre["stopped"].idxmax(), "stage"] == small_demo.truth["funnel"]["biggest_drop_after"]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import nbformat
 import pandas as pd
 
-from cjlab.report import display as rd
-from cjlab.report.display import KPI_MIME
+from cjlab import notebook as rd
 from cjlab.report.html import clean_for_report, redact_emails, render_html
+from cjlab.results import HEADLINE_END, KPI_MIME
 
 
 def _executed_nb() -> nbformat.NotebookNode:
@@ -18,7 +18,7 @@ def _executed_nb() -> nbformat.NotebookNode:
     md = nbformat.v4.new_markdown_cell("# Title\n\n## First part\n\nText.\n\n## Second part\n\nWrite to anna.mueller@example.com")
     head = nbformat.v4.new_code_cell("secret_code_here()")
     head.outputs = [nbformat.v4.new_output("display_data", data={
-        "text/html": '<div class="cj-headline" id="headline"><h2>H</h2></div>' + rd.HEADLINE_END})]
+        "text/html": '<div class="cj-headline" id="headline"><h2>H</h2></div>' + HEADLINE_END})]
     warn = nbformat.v4.new_code_cell("import warnings")
     warn.outputs = [nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something noisy"),
                     nbformat.v4.new_output("stream", name="stdout", text="contact bob@corp.example.org")]
@@ -90,7 +90,7 @@ def test_headline_and_note_escape():
 
 
 def test_formatting_helpers():
-    assert rd.fmt_interval(31.44, 28.0, 34.81, "points") == "31.4 (28.0 to 34.8)"
+    assert rd.fmt_interval(31.44, 28.0, 34.81, "points") == "31.4 points (28.0 to 34.8)"
     assert rd.fmt_number(0.1234, "share") == "12.3 %"
     assert rd.fmt_number(2414028.0) == "2,414,028"
     assert rd.fmt_number(None) == "–"

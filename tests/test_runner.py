@@ -35,7 +35,7 @@ def project(tmp_path):
     shutil.copy(ROOT / "notebooks" / "00_data_overview.ipynb", tmp_path / "notebooks")
     shutil.copy(ROOT / "params" / "00_data_overview.yaml", tmp_path / "params")
     _nb(tmp_path / "notebooks" / "01_fails.ipynb", 'data_source: str = "demo"',
-        "from cjlab.report import display as rd\nrd.headline('Before the failure', ['step one ran'])\n"
+        "from cjlab import notebook as rd\nrd.headline('Before the failure', ['step one ran'])\n"
         "rd.kpi('steps_done', 1)",
         "raise ValueError('planted failure: orders table has no rows for 2025')",
         "print('never reached')")
@@ -151,7 +151,7 @@ def test_plain_papermill_cli_runs_the_notebooks(tmp_path):
                         str(out), "-p", "data_source", SMALL, "--cwd", str(ROOT / "notebooks")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    from cjlab.report.display import kpis_from_notebook
+    from cjlab.report.kpis import kpis_from_notebook
 
     assert {k["name"] for k in kpis_from_notebook(out)} >= {"customers", "revenue"}
 

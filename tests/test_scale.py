@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_portable import assert_same
 
-from cjlab.data import aggregate as ag
+from cjlab import features as ft
 from cjlab.data import open_source
 from cjlab.data.synth import CHUNK, customers_for_touchpoints, generate, write_parquet
 
@@ -60,8 +60,8 @@ def test_benchmark_pandas_baseline_equals_portable_code(small_demo):
     funnel, _ = bench._pandas(folder, "funnel")
     src = open_source(str(folder))
     tp, orders = src.lazy("touchpoints", validate=False), src.lazy("orders", validate=False)
-    assert_same(feats, ag.customer_features(tp, orders), ["customer_id"], "bench pandas features")
-    assert_same(funnel, ag.stage_funnel(tp), ["stage_index"], "bench pandas funnel")
+    assert_same(feats, ft.customer_features(tp, orders), ["customer_id"], "bench pandas features")
+    assert_same(funnel, ft.stage_funnel(tp), ["stage_index"], "bench pandas funnel")
     duck, _ = bench._duckdb(folder, "features", "1GB", 1, folder.parent / "duckdb_tmp")
     assert_same(duck, feats, ["customer_id"], "bench duckdb features")
 

@@ -8,8 +8,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from cjlab import features as ft
 from cjlab.data import DataSource, DataSourceError, DataValidationError, open_source
-from cjlab.data import aggregate as ag
 from cjlab.data.synth import generate
 
 
@@ -118,7 +118,7 @@ def test_portable_aggregations_agree_with_plain_pandas(small_demo):
                                        revenue=("amount", "sum"), promo_orders=("promo", "sum"))
            .sort_index())
     for native in (orders, small_demo.relation("orders")):
-        got = ag.to_pandas(ag.customer_orders(native, as_of=cut)).set_index("customer_id").sort_index()
+        got = ft.to_pandas(ft.customer_orders(native, as_of=cut)).set_index("customer_id").sort_index()
         pd.testing.assert_series_equal(got["n_orders"], ref["n_orders"], check_dtype=False)
         pd.testing.assert_series_equal(got["n_purchase_days"], ref["n_purchase_days"], check_dtype=False)
         pd.testing.assert_series_equal(got["revenue"], ref["revenue"], check_dtype=False, rtol=1e-9)
@@ -127,7 +127,7 @@ def test_portable_aggregations_agree_with_plain_pandas(small_demo):
     ex = small_demo.table("experiment_exposures")
     ref = ex.assign(day=ex["exposed_at"].dt.normalize()).groupby(["experiment", "variant", "day"]).agg(
         users=("unit_id", "nunique"), conversions=("converted", "sum")).reset_index()
-    got = ag.to_pandas(ag.experiment_daily(small_demo.relation("experiment_exposures")))
+    got = ft.to_pandas(ft.experiment_daily(small_demo.relation("experiment_exposures")))
     merged = ref.merge(got, on=["experiment", "variant", "day"], suffixes=("", "_got"))
     assert len(merged) == len(ref) == len(got)
     assert (merged["users"] == merged["users_got"]).all()
@@ -137,5 +137,5 @@ def test_portable_aggregations_agree_with_plain_pandas(small_demo):
     from cjlab.data.contract import STAGES
 
     ref = tp.assign(i=tp["stage"].map(STAGES.index)).groupby("customer_id")["i"].max()
-    got = ag.to_pandas(ag.furthest_stage(small_demo.relation("touchpoints"))).set_index("customer_id")
+    got = ft.to_pandas(ft.furthest_stage(small_demo.relation("touchpoints"))).set_index("customer_id")
     assert (got["stage_index"].sort_index() == ref.sort_index()).all()

@@ -17,8 +17,8 @@ import pytest
 from conftest import SMALL_DEMO
 from test_portable import AS_OF, CASES, TABLES, assert_same
 
+from cjlab import features as ft
 from cjlab.data import STAGES, open_source
-from cjlab.data import aggregate as ag
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
@@ -94,7 +94,7 @@ def test_day_boundaries_are_utc_wall_clock(spark, spark_src):
     try:
         sdf = spark.createDataFrame(df.assign(ts=df["ts"].astype(str))).selectExpr(
             "customer_id", "CAST(ts AS timestamp_ntz) AS ts")
-        days = ag.to_pandas(ag.daily_counts(sdf))
+        days = ft.to_pandas(ft.daily_counts(sdf))
     finally:
         spark.conf.set("spark.sql.session.timeZone", "UTC")
     expected = df.assign(day=df["ts"].dt.normalize()).groupby("day").size()
@@ -113,7 +113,7 @@ def test_from_spark_with_dataframes(spark, spark_src, pandas_tables):
     assert src.kind == "spark" and src.tables == ["customers", "orders"]
     report = src.validate(raise_errors=False)
     assert report.ok, report.format()
-    assert_same(ag.customer_orders(src.lazy("orders")), ag.customer_orders(pandas_tables["orders"]),
+    assert_same(ft.customer_orders(src.lazy("orders")), ft.customer_orders(pandas_tables["orders"]),
                 ["customer_id"], "from_spark customer_orders")
     # a filtered DataFrame reads the same files but is not a plain scan: DuckDB must see the
     # filtered rows, not the files
@@ -121,7 +121,7 @@ def test_from_spark_with_dataframes(spark, spark_src, pandas_tables):
     src2 = DataSource.from_spark(spark, {"orders": big})
     expected = pandas_tables["orders"][pandas_tables["orders"]["amount"] > 100]
     assert src2.row_counts()["orders"] == len(expected) < len(pandas_tables["orders"])
-    assert_same(ag.customer_orders(src2.lazy("orders", validate=False)), ag.customer_orders(expected),
+    assert_same(ft.customer_orders(src2.lazy("orders", validate=False)), ft.customer_orders(expected),
                 ["customer_id"], "from_spark filtered")
 
 

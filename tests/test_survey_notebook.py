@@ -13,7 +13,7 @@ from conftest import assert_clean_report_notebook, run_notebook_on_tables
 def test_survey_notebook_end_to_end(tmp_path, small_demo):
     import nbformat
 
-    from cjlab.report.display import kpis_from_notebook
+    from cjlab.report.kpis import kpis_from_notebook
 
     tables = small_demo.load(*small_demo.tables)
     s = tables["survey_responses"].copy()

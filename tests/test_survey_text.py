@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cjlab.report import display as rd
+from cjlab import notebook as rd
 from cjlab.survey import (
     CommentThemes,
     SurveyInputError,

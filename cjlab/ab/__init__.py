@@ -7,7 +7,7 @@ The public entry point is :func:`compare_conversions`; the submodules hold the r
 * :mod:`cjlab.ab.decision` — ROPE + expected-loss verdicts, SRM check, daily evolution;
 * :mod:`cjlab.ab.models` — PyMC two-part revenue model and hierarchical segment model;
 * :mod:`cjlab.ab.planning` — planning by simulation (power, false positives, days to decision);
-* :mod:`cjlab.ab.plots`, :mod:`cjlab.ab.widgets` — figures and the JupyterLab panel;
+* :mod:`cjlab.ab.plots` — figures (the JupyterLab panel is :func:`cjlab.notebook.widgets.decision_panel`);
 * :mod:`cjlab.ab.analysis` — :func:`analyse_experiment`, everything a report needs in one call.
 """
 

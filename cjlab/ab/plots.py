@@ -1,4 +1,4 @@
-"""Figures for A/B results (take results, return axes; styling from :mod:`cjlab.plots`)."""
+"""Figures for A/B results (take results, return axes; styling from :mod:`cjlab.plotting`)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from cjlab import plots as cplots
+from cjlab import plotting
 
 
 def _forest(df: pd.DataFrame, label: str, ax=None, title: str | None = None,
             xlabel: str | None = None):
-    """Forest plot from numpy arrays (``cjlab.plots.forest`` warns for a single row)."""
+    """Forest plot from numpy arrays (``cjlab.plotting.forest`` warns for a single row)."""
     est = df["uplift"].to_numpy(float)
     lo, hi = df["uplift_low"].to_numpy(float), df["uplift_high"].to_numpy(float)
-    ax = cplots.new_axes(ax, figsize=(8, max(2.0, 0.45 * len(df) + 1)))
+    ax = plotting.new_axes(ax, figsize=(8, max(2.0, 0.45 * len(df) + 1)))
     y = np.arange(len(df))
-    ax.errorbar(est, y, xerr=np.vstack([est - lo, hi - est]), fmt="o", color=cplots.NEUTRAL,
-                ecolor=cplots.NEUTRAL, elinewidth=2, capsize=3)
+    ax.errorbar(est, y, xerr=np.vstack([est - lo, hi - est]), fmt="o", color=plotting.NEUTRAL,
+                ecolor=plotting.NEUTRAL, elinewidth=2, capsize=3)
     ax.set_yticks(y, [str(v) for v in df[label]])
     ax.set_ylim(len(df) - 0.5, -0.5)
-    ax.axvline(0.0, color=cplots.MUTED, ls="--", lw=1)
+    ax.axvline(0.0, color=plotting.MUTED, ls="--", lw=1)
     ax.grid(axis="y", visible=False)
     if title:
         ax.set_title(title)
@@ -31,18 +31,18 @@ def _forest(df: pd.DataFrame, label: str, ax=None, title: str | None = None,
 
 def posterior_densities(results: pd.DataFrame, ax=None, title: str | None = "Posterior conversion rates"):
     """Beta posterior density of every variant's conversion rate (from ``compare_conversions``)."""
-    ax = cplots.new_axes(ax, figsize=(8, 4))
+    ax = plotting.new_axes(ax, figsize=(8, 4))
     a, b = results["alpha"].to_numpy(float), results["beta"].to_numpy(float)
     lo = float(special.betaincinv(a, b, 1e-4).min())
     hi = float(special.betaincinv(a, b, 1 - 1e-4).max())
     x = np.linspace(lo, hi, 600)
     for i, r in enumerate(results.itertuples(index=False)):
         y = np.exp(special.xlogy(a[i] - 1, x) + special.xlog1py(b[i] - 1, -x) - special.betaln(a[i], b[i]))
-        color = cplots.PALETTE[i % len(cplots.PALETTE)]
+        color = plotting.PALETTE[i % len(plotting.PALETTE)]
         label = f"{r.variant} (control)" if r.is_control and r.variant != "control" else str(r.variant)
         ax.plot(x, y, color=color, lw=2, label=label)
         ax.fill_between(x, y, color=color, alpha=0.15)
-    cplots.percent_axis(ax, "x", 1)
+    plotting.percent_axis(ax, "x", 1)
     ax.set_xlabel("conversion rate")
     ax.set_ylabel("posterior density")
     ax.set_yticks([])
@@ -58,9 +58,9 @@ def uplift_intervals(results: pd.DataFrame, rope: float | None = None, ax=None,
     d = results[~results["is_control"]] if "is_control" in results else results
     ax = _forest(d, "variant", ax=ax, title=title, xlabel="relative uplift vs control")
     if rope:
-        ax.axvspan(-rope, rope, color=cplots.MUTED, alpha=0.2, lw=0, label=f"±{rope:.0%} equivalence")
+        ax.axvspan(-rope, rope, color=plotting.MUTED, alpha=0.2, lw=0, label=f"±{rope:.0%} equivalence")
         ax.legend(loc="lower right")
-    cplots.percent_axis(ax, "x", 0)
+    plotting.percent_axis(ax, "x", 0)
     return ax
 
 
@@ -74,17 +74,17 @@ def evolution(ev: pd.DataFrame, loss_threshold: float | None = None, axes=None):
     variants = [v for v in dict.fromkeys(ev["variant"])]
     for i, v in enumerate(variants):
         g = ev[ev["variant"] == v]
-        color = cplots.PALETTE[i % len(cplots.PALETTE)]
+        color = plotting.PALETTE[i % len(plotting.PALETTE)]
         if not g["is_control"].iloc[0]:
             ax1.plot(g["date"], g["chance_to_beat_control"], color=color, lw=2, label=v)
         ax2.plot(g["date"], g["expected_loss_relative"], color=color, lw=2, label=v)
-    ax1.axhline(0.5, color=cplots.MUTED, ls="--", lw=1)
+    ax1.axhline(0.5, color=plotting.MUTED, ls="--", lw=1)
     ax1.set_ylim(0, 1)
-    cplots.percent_axis(ax1, "y")
+    plotting.percent_axis(ax1, "y")
     ax1.set_title("Chance to beat control")
     ax2.set_yscale("log")
     if loss_threshold:
-        ax2.axhline(loss_threshold, color=cplots.BAD, ls="--", lw=1, label="loss threshold")
+        ax2.axhline(loss_threshold, color=plotting.BAD, ls="--", lw=1, label="loss threshold")
     ax2.set_title("Expected loss (share of control rate)")
     import matplotlib.dates as mdates
 
@@ -99,20 +99,20 @@ def evolution(ev: pd.DataFrame, loss_threshold: float | None = None, axes=None):
 def segment_forest(summary: pd.DataFrame, ax=None, title: str | None = "Uplift by segment (partial pooling)"):
     """Forest plot of per-segment uplift from :class:`~cjlab.ab.models.SegmentUpliftModel`."""
     ax = _forest(summary, "segment", ax=ax, title=title, xlabel="relative uplift vs control")
-    cplots.percent_axis(ax, "x", 0)
+    plotting.percent_axis(ax, "x", 0)
     return ax
 
 
 def planning_curve(plan, ax=None, title: str | None = "Planning: share of tests decided by day"):
     """Cumulative share of simulated tests that decided / shipped by each day, both worlds."""
-    ax = cplots.new_axes(ax, figsize=(8, 4))
+    ax = plotting.new_axes(ax, figsize=(8, 4))
     c = plan.curve
-    for scenario, color in (("effect", cplots.GOOD), ("no effect", cplots.BAD)):
+    for scenario, color in (("effect", plotting.GOOD), ("no effect", plotting.BAD)):
         g = c[c["scenario"] == scenario]
         ax.plot(g["day"], g["shipped"], color=color, lw=2, label=f"shipped ({scenario})")
         ax.plot(g["day"], g["decided"], color=color, lw=1, ls="--", label=f"any decision ({scenario})")
     ax.set_ylim(0, 1)
-    cplots.percent_axis(ax, "y")
+    plotting.percent_axis(ax, "y")
     ax.set_xlabel("days of testing")
     ax.legend()
     if title:
@@ -123,12 +123,12 @@ def planning_curve(plan, ax=None, title: str | None = "Planning: share of tests 
 def revenue_comparison(exact_like: pd.DataFrame, approx: pd.DataFrame, ax=None,
                        title: str | None = "Revenue per user: two-part model vs normal approximation"):
     """Revenue per user intervals from both methods side by side."""
-    ax = cplots.new_axes(ax, figsize=(8, 3.5))
+    ax = plotting.new_axes(ax, figsize=(8, 3.5))
     variants = list(exact_like["variant"])
     y = np.arange(len(variants))
-    for off, df, color, label in ((-0.15, exact_like, cplots.NEUTRAL, "two-part PyMC model"),
+    for off, df, color, label in ((-0.15, exact_like, plotting.NEUTRAL, "two-part PyMC model"),
                                   (0.15, approx.set_index("variant").loc[variants].reset_index(),
-                                   cplots.PALETTE[1], "normal approximation")):
+                                   plotting.PALETTE[1], "normal approximation")):
         m = df["revenue_per_user"].to_numpy()
         ax.errorbar(m, y + off, xerr=[m - df["rpu_low"].to_numpy(), df["rpu_high"].to_numpy() - m],
                     fmt="o", color=color, capsize=3, label=label)
@@ -144,16 +144,16 @@ def revenue_comparison(exact_like: pd.DataFrame, approx: pd.DataFrame, ax=None,
 def power_vs_effect(power: pd.DataFrame, ax=None,
                     title: str | None = "Planning: chance to ship by true effect"):
     """Power (and the false-positive rate) against the true relative lift, with ±2 SE bars."""
-    ax = cplots.new_axes(ax, figsize=(8, 3.8))
+    ax = plotting.new_axes(ax, figsize=(8, 3.8))
     x = power["min_effect"].to_numpy(float)
-    ax.errorbar(x, power["power"], yerr=2 * power["power_se"], fmt="o-", color=cplots.GOOD,
+    ax.errorbar(x, power["power"], yerr=2 * power["power_se"], fmt="o-", color=plotting.GOOD,
                 capsize=3, label="shipped when the lift is real (power)")
     ax.errorbar(x, power["false_positive_rate"], yerr=2 * power["false_positive_rate_se"], fmt="s--",
-                color=cplots.BAD, capsize=3, label="shipped when nothing changed")
+                color=plotting.BAD, capsize=3, label="shipped when nothing changed")
     ax.set_ylim(0, 1)
     ax.set_xticks(x)
-    cplots.percent_axis(ax, "y")
-    cplots.percent_axis(ax, "x")
+    plotting.percent_axis(ax, "y")
+    plotting.percent_axis(ax, "x")
     ax.set_xlabel("true relative lift of the variant")
     ax.legend()
     if title:

@@ -15,26 +15,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cjlab import plots
+from cjlab import plotting
 from cjlab.churn.model import Evaluation
 from cjlab.churn.retention import KMResult
 
-__all__ = ["contact_share_widget", "plot_clv_distribution", "plot_drivers", "plot_gains", "plot_holdout", "plot_lift",
+__all__ = ["plot_clv_distribution", "plot_drivers", "plot_gains", "plot_holdout", "plot_lift",
            "plot_model_comparison", "plot_partial_dependence", "plot_profit_curve",
            "plot_reliability", "plot_retention"]
 
 
 def plot_reliability(ev: Evaluation, ax=None, title: str = "Are the probabilities right?"):
     """Reliability curve: observed churn rate against mean predicted probability per bin."""
-    ax = plots.new_axes(ax, figsize=(5.5, 5))
+    ax = plotting.new_axes(ax, figsize=(5.5, 5))
     r = ev.reliability
     hi = float(max(r["mean_predicted"].max(), r["high"].max())) * 1.05
-    ax.plot([0, hi], [0, hi], ls="--", color=plots.MUTED, lw=1, label="perfect calibration")
+    ax.plot([0, hi], [0, hi], ls="--", color=plotting.MUTED, lw=1, label="perfect calibration")
     ax.errorbar(r["mean_predicted"], r["observed_rate"],
                 yerr=[r["observed_rate"] - r["low"], r["high"] - r["observed_rate"]],
-                fmt="o-", color=plots.NEUTRAL, capsize=3, label="model (95 % interval)")
-    plots.percent_axis(ax, "x")
-    plots.percent_axis(ax, "y")
+                fmt="o-", color=plotting.NEUTRAL, capsize=3, label="model (95 % interval)")
+    plotting.percent_axis(ax, "x")
+    plotting.percent_axis(ax, "y")
     ax.set_xlabel("predicted churn probability")
     ax.set_ylabel("observed churn rate")
     ax.set_title(f"{title}\nBrier {ev.brier:.3f} (base rate only: {ev.brier_reference:.3f})")
@@ -44,13 +44,13 @@ def plot_reliability(ev: Evaluation, ax=None, title: str = "Are the probabilitie
 
 def plot_gains(ev: Evaluation, ax=None):
     """Cumulative gains: share of churners reached when contacting the riskiest x %."""
-    ax = plots.new_axes(ax, figsize=(5.5, 5))
+    ax = plotting.new_axes(ax, figsize=(5.5, 5))
     g = ev.gains_curve if len(ev.gains_curve) else ev.gains
     x = np.r_[0, g["contact_share"]]
-    ax.plot(x, np.r_[0, g["gain"]], color=plots.NEUTRAL, lw=2, label="model")
-    ax.plot([0, 1], [0, 1], ls="--", color=plots.MUTED, label="random contact")
-    plots.percent_axis(ax, "x")
-    plots.percent_axis(ax, "y")
+    ax.plot(x, np.r_[0, g["gain"]], color=plotting.NEUTRAL, lw=2, label="model")
+    ax.plot([0, 1], [0, 1], ls="--", color=plotting.MUTED, label="random contact")
+    plotting.percent_axis(ax, "x")
+    plotting.percent_axis(ax, "y")
     ax.set_xlabel("customers contacted (riskiest first)")
     ax.set_ylabel("churners reached")
     ax.set_title("Cumulative gains")
@@ -60,13 +60,13 @@ def plot_gains(ev: Evaluation, ax=None):
 
 def plot_lift(ev: Evaluation, ax=None):
     """Lift by decile of predicted risk (cumulative)."""
-    ax = plots.new_axes(ax, figsize=(5.5, 5))
+    ax = plotting.new_axes(ax, figsize=(5.5, 5))
     g = ev.gains
-    ax.bar(g["contact_share"], g["lift"], width=0.08, color=plots.NEUTRAL)
-    ax.axhline(1, ls="--", color=plots.MUTED)
+    ax.bar(g["contact_share"], g["lift"], width=0.08, color=plotting.NEUTRAL)
+    ax.axhline(1, ls="--", color=plotting.MUTED)
     for x, v in zip(g["contact_share"], g["lift"]):
         ax.text(x, v, f"{v:.1f}", ha="center", va="bottom", fontsize=8)
-    plots.percent_axis(ax, "x")
+    plotting.percent_axis(ax, "x")
     ax.set_xlabel("top share of customers contacted")
     ax.set_ylabel("lift (× random)")
     ax.set_title(f"Lift — top decile {ev.top_decile_lift:.1f}× random")
@@ -77,16 +77,16 @@ def plot_model_comparison(comparison: pd.DataFrame, ax=None):
     """Out-of-time ROC-AUC with intervals per model (0.5 = no better than chance)."""
     d = comparison.assign(label=comparison["model"].map({"logit": "logistic regression",
                                                          "hgb": "gradient boosting"}).fillna(comparison["model"]))
-    return plots.forest(d, "roc_auc", "roc_auc_low", "roc_auc_high", label="label", reference=0.5,
+    return plotting.forest(d, "roc_auc", "roc_auc_low", "roc_auc_high", label="label", reference=0.5,
                         ax=ax, title="Model quality on held-out customers", xlabel="ROC-AUC")
 
 
 def plot_drivers(drivers: pd.DataFrame, top: int = 10, ax=None):
     """Permutation importance: how much worse the model ranks churners without each driver."""
     d = drivers.head(top).iloc[::-1]
-    ax = plots.new_axes(ax, figsize=(7, 0.4 * len(d) + 1.2))
+    ax = plotting.new_axes(ax, figsize=(7, 0.4 * len(d) + 1.2))
     ax.barh(d["feature"].str.replace("_", " "), d["importance"], xerr=d["std"],
-            color=plots.NEUTRAL, capsize=3)
+            color=plotting.NEUTRAL, capsize=3)
     ax.set_xlabel("drop in ROC-AUC when the driver is shuffled")
     ax.set_title("What drives churn")
     ax.grid(axis="y", visible=False)
@@ -103,8 +103,8 @@ def plot_partial_dependence(pdp: pd.DataFrame, axes=None):
         axes = axes[0]
     for ax, f in zip(axes, feats):
         d = pdp[pdp["feature"] == f]
-        ax.plot(d["value"], d["churn_probability"], color=plots.BAD, lw=2)
-        plots.percent_axis(ax, "y", 1)
+        ax.plot(d["value"], d["churn_probability"], color=plotting.BAD, lw=2)
+        plotting.percent_axis(ax, "y", 1)
         ax.set_xlabel(f.replace("_", " "))
         ax.set_ylabel("churn probability")
     return axes
@@ -112,15 +112,15 @@ def plot_partial_dependence(pdp: pd.DataFrame, axes=None):
 
 def plot_clv_distribution(scores: pd.DataFrame, ax=None, clip_quantile: float = 0.99):
     """Histogram of customer lifetime values (top 1 % clipped for readability)."""
-    ax = plots.new_axes(ax, figsize=(7, 4))
+    ax = plotting.new_axes(ax, figsize=(7, 4))
     v = scores["clv"].dropna()
     cap = v.quantile(clip_quantile)
-    ax.hist(v.clip(upper=cap), bins=40, color=plots.NEUTRAL)
-    ax.axvline(v.mean(), color=plots.BAD, ls="--", label=f"mean {v.mean():,.0f}")
-    ax.axvline(v.median(), color=plots.GOOD, ls=":", label=f"median {v.median():,.0f}")
+    ax.hist(v.clip(upper=cap), bins=40, color=plotting.NEUTRAL)
+    ax.axvline(v.mean(), color=plotting.BAD, ls="--", label=f"mean {v.mean():,.0f}")
+    ax.axvline(v.median(), color=plotting.GOOD, ls=":", label=f"median {v.median():,.0f}")
     ax.set_xlabel(f"customer lifetime value (values above the {clip_quantile:.0%} quantile shown at it)")
     ax.set_ylabel("customers")
-    plots.thousands_axis(ax, "y")
+    plotting.thousands_axis(ax, "y")
     ax.set_title("Customer lifetime value")
     ax.legend()
     return ax
@@ -128,14 +128,14 @@ def plot_clv_distribution(scores: pd.DataFrame, ax=None, clip_quantile: float = 
 
 def plot_retention(km: KMResult, ax=None, max_groups: int = 8, title: str | None = None):
     """Kaplan–Meier retention curves with confidence bands, one per group."""
-    ax = plots.new_axes(ax, figsize=(8, 4.5))
+    ax = plotting.new_axes(ax, figsize=(8, 4.5))
     groups = km.summary.sort_values("customers", ascending=False)["group"].head(max_groups)
     for i, g in enumerate(groups):
         d = km.curves[km.curves["group"] == g]
-        col = plots.PALETTE[i % len(plots.PALETTE)]
+        col = plotting.PALETTE[i % len(plotting.PALETTE)]
         ax.step(d["days"], d["retention"], where="post", color=col, label=str(g))
         ax.fill_between(d["days"], d["low"], d["high"], step="post", color=col, alpha=0.15)
-    plots.percent_axis(ax, "y")
+    plotting.percent_axis(ax, "y")
     ax.set_xlabel("days since becoming a customer")
     ax.set_ylabel("still a customer")
     ax.set_title(title or f"Retention by {str(km.by).replace('_', ' ')}")
@@ -146,21 +146,21 @@ def plot_retention(km: KMResult, ax=None, max_groups: int = 8, title: str | None
 def plot_profit_curve(curve: pd.DataFrame, best: pd.Series | None = None, ax=None,
                       mark_share: float | None = None):
     """Expected profit of the retention campaign against the share of customers contacted."""
-    ax = plots.new_axes(ax, figsize=(8, 4.2))
-    ax.plot(curve["contact_share"], curve["profit"], color=plots.NEUTRAL, lw=2, label="expected profit")
-    ax.plot(curve["contact_share"], curve["saved_value"], color=plots.GOOD, lw=1, ls="--",
+    ax = plotting.new_axes(ax, figsize=(8, 4.2))
+    ax.plot(curve["contact_share"], curve["profit"], color=plotting.NEUTRAL, lw=2, label="expected profit")
+    ax.plot(curve["contact_share"], curve["saved_value"], color=plotting.GOOD, lw=1, ls="--",
             label="value saved")
-    ax.plot(curve["contact_share"], curve["cost"], color=plots.BAD, lw=1, ls=":", label="offer cost")
-    ax.axhline(0, color=plots.MUTED, lw=0.8)
+    ax.plot(curve["contact_share"], curve["cost"], color=plotting.BAD, lw=1, ls=":", label="offer cost")
+    ax.axhline(0, color=plotting.MUTED, lw=0.8)
     if best is not None:
-        ax.axvline(best["contact_share"], color=plots.NEUTRAL, ls="--", lw=1)
+        ax.axvline(best["contact_share"], color=plotting.NEUTRAL, ls="--", lw=1)
         ax.annotate(f"best: contact {best['contact_share']:.0%}\nprofit {best['profit']:,.0f}",
                     (best["contact_share"], best["profit"]), xytext=(10, -30),
                     textcoords="offset points", fontsize=9)
     if mark_share is not None:
-        ax.axvline(mark_share, color=plots.BAD, lw=1.5)
-    plots.percent_axis(ax, "x")
-    plots.thousands_axis(ax, "y")
+        ax.axvline(mark_share, color=plotting.BAD, lw=1.5)
+    plotting.percent_axis(ax, "x")
+    plotting.thousands_axis(ax, "y")
     ax.set_xlabel("share of contactable customers contacted (highest value at risk first)")
     ax.set_ylabel("amount")
     ax.set_title("Profit of a retention campaign")
@@ -170,52 +170,13 @@ def plot_profit_curve(curve: pd.DataFrame, best: pd.Series | None = None, ax=Non
 
 def plot_holdout(holdout: pd.DataFrame, ax=None):
     """Calibration/holdout check of the purchase model: predicted vs actual purchases."""
-    ax = plots.new_axes(ax, figsize=(7, 4))
+    ax = plotting.new_axes(ax, figsize=(7, 4))
     x = np.arange(len(holdout))
-    ax.bar(x - 0.2, holdout["actual"], 0.4, label="actual", color=plots.NEUTRAL)
-    ax.bar(x + 0.2, holdout["predicted"], 0.4, label="predicted (BG/NBD)", color=plots.PALETTE[1])
+    ax.bar(x - 0.2, holdout["actual"], 0.4, label="actual", color=plotting.NEUTRAL)
+    ax.bar(x + 0.2, holdout["predicted"], 0.4, label="predicted (BG/NBD)", color=plotting.PALETTE[1])
     ax.set_xticks(x, holdout["frequency_label"])
     ax.set_xlabel("repeat purchases before the holdout period")
     ax.set_ylabel("purchases per customer in the holdout")
     ax.set_title("Does the purchase model predict the future?")
     ax.legend()
     return ax
-
-
-def contact_share_widget(curve: pd.DataFrame, best: pd.Series | None = None, start: float | None = None):
-    """An ipywidgets slider over the contact share that redraws the profit curve and states the
-    campaign at that share (JupyterLab). Reports show the static figure instead.
-
-    The figure is rendered to PNG bytes into an ``Image`` widget (no ``Output`` capture), so
-    executing the notebook headless cannot block on widget output.
-
-    Returns the widget box; display it (last expression of a cell).
-    """
-    import io
-
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-
-    s0 = float(best["contact_share"]) if start is None and best is not None else float(start or 0.1)
-    slider = widgets.FloatSlider(value=s0, min=0.0, max=1.0, step=0.01, description="contact share",
-                                 readout_format=".0%", continuous_update=False,
-                                 style={"description_width": "initial"}, layout={"width": "480px"})
-    text = widgets.HTML()
-    image = widgets.Image(format="png", layout={"width": "720px"})
-
-    def redraw(change=None):
-        i = (curve["contact_share"] - slider.value).abs().idxmin()
-        row = curve.loc[i]
-        fig, ax = plt.subplots(figsize=(8, 4))
-        plot_profit_curve(curve, best, ax=ax, mark_share=float(row["contact_share"]))
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-        plt.close(fig)
-        image.value = buf.getvalue()
-        text.value = (f"Contact <b>{int(row['customers']):,}</b> customers ({row['contact_share']:.0%}): "
-                      f"value saved {row['saved_value']:,.0f}, offer cost {row['cost']:,.0f}, "
-                      f"expected profit <b>{row['profit']:,.0f}</b>")
-
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, text, image])

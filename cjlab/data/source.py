@@ -282,7 +282,7 @@ class DataSource:
         """Tables held by Spark: a folder of Parquet/CSV, or per table a DataFrame, path or catalog name.
 
         :meth:`lazy` returns the typed Spark DataFrame (wrapped by narwhals), so the portable
-        aggregations of :mod:`cjlab.data.aggregate` run in Spark and only their small results
+        aggregations of :mod:`cjlab.features` run in Spark and only their small results
         are collected. Validation, :meth:`typed_sql`, :meth:`relation` and ``con`` use DuckDB
         over the *same files* (``DataFrame.inputFiles()``), read in place and out of core.
         A DataFrame without local files (computed, or on remote storage) is copied into the
@@ -364,6 +364,26 @@ class DataSource:
         cols = [_typed_expr(schema.column_for(n), n, t) for n, t in types.items()
                 if schema.column_for(n) is not None]
         return f"SELECT {', '.join(cols)} FROM {_q(view)}"
+
+    def available(self) -> dict[str, set[str]]:
+        """Table -> the columns that hold at least one value (what requirements are checked on).
+
+        An optional column that is present but empty in every row does not count: a section
+        that needs it is skipped just as when the column is absent. Computed once per source.
+        """
+        if getattr(self, "_available", None) is None:
+            out: dict[str, set[str]] = {}
+            for t in self.tables:
+                cols = list(self.raw(t).columns)
+                if not cols:
+                    out[t] = set()
+                    continue
+                counts = self.con.execute(
+                    "SELECT " + ", ".join(f"count({_q(c)})" for c in cols)
+                    + f" FROM {_q(self.views[t])}").fetchone()
+                out[t] = {c for c, n in zip(cols, counts) if n}
+            self._available = out
+        return {t: set(c) for t, c in self._available.items()}
 
     def relation(self, table: str) -> duckdb.DuckDBPyRelation:
         """Typed DuckDB relation of ``table`` (lazy; nothing is read yet)."""

@@ -1,1 +1,1 @@
-"""Running notebooks into reports, and what a report shows (see :mod:`cjlab.report.display`)."""
+"""Running notebooks into reports, and what a report shows (see :mod:`cjlab.notebook`)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import nbformat
 
-from cjlab.report.display import HEADLINE_END, KPI_MIME
+from cjlab.results import HEADLINE_END, KPI_MIME
 
 TEMPLATES = Path(__file__).parent / "templates"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

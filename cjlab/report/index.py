@@ -144,7 +144,7 @@ def _trend_figure(g) -> str:
 
 def render_kpi_page(reports_dir: Path) -> str:
     """``kpis.html``: every headline KPI over the runs, changes beyond their uncertainty marked."""
-    from cjlab.report.display import fmt_interval
+    from cjlab.formatting import interval as fmt_interval
     from cjlab.report.kpis import collect, trend_series
 
     series = trend_series(collect(reports_dir))

@@ -1,6 +1,6 @@
 """KPI records across runs: collect, compare two runs, find changes larger than their uncertainty.
 
-Every run writes ``kpis.json`` (records emitted by :func:`cjlab.report.display.kpi`). This module
+Every run writes ``kpis.json`` (records emitted by :func:`cjlab.notebook.kpi`). This module
 reads them back for monitoring, without parsing any HTML.
 
 A change between two runs is *distinguishable from noise* when both records carry an interval
@@ -25,8 +25,28 @@ from typing import Any
 
 import pandas as pd
 
+from cjlab.results import KPI_MIME
+
 Z95 = 1.959963984540054
 KEY = ["data", "notebook", "name", "group"]
+
+
+def kpis_from_notebook(nb: Any, notebook: str | None = None) -> list[dict[str, Any]]:
+    """All KPI records in an executed notebook (a ``nbformat`` node or a path)."""
+    import nbformat
+
+    if not hasattr(nb, "cells"):
+        nb = nbformat.read(str(nb), as_version=4)
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if KPI_MIME in data:
+                rec = dict(data[KPI_MIME])
+                if notebook:
+                    rec["notebook"] = notebook
+                out.append(rec)
+    return out
 
 
 def _se(rec: dict[str, Any]) -> float | None:

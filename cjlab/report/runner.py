@@ -455,7 +455,7 @@ def _run(name: str, plan: list[tuple[Path, dict[str, Any], dict[str, Any]]], *,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # interrupted: leave nothing half-written
         raise
-    from cjlab.report.display import kpis_from_notebook
+    from cjlab.report.kpis import kpis_from_notebook
 
     results, kpis = [], []
     for job in job_list:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cjlab import plots
+from cjlab import plotting
 
 from .weighting import WeightingResult
 
@@ -17,16 +17,16 @@ def plot_trend(table: pd.DataFrame, wave_col: str = "wave", metric: str = "nps",
     """Score per wave with its interval (rows of :func:`cjlab.survey.scorecard` by wave).
     Suppressed waves are left out of the line."""
     d = table[(table["metric"] == metric) & table["value"].notna()].copy()
-    ax = plots.new_axes(ax, figsize=(8, 3.8))
+    ax = plotting.new_axes(ax, figsize=(8, 3.8))
     x = np.arange(len(d))
-    ax.fill_between(x, d["low"], d["high"], color=plots.NEUTRAL, alpha=0.18, label="interval")
-    ax.plot(x, d["value"], marker="o", color=plots.NEUTRAL, label="estimate")
+    ax.fill_between(x, d["low"], d["high"], color=plotting.NEUTRAL, alpha=0.18, label="interval")
+    ax.plot(x, d["value"], marker="o", color=plotting.NEUTRAL, label="estimate")
     ax.set_xticks(x, [str(v) for v in d[wave_col]], rotation=30 if len(d) > 6 else 0)
     unit = d["unit"].iloc[0] if len(d) else None
     if unit == "share":
-        plots.percent_axis(ax, "y")
+        plotting.percent_axis(ax, "y")
     if metric == "nps":
-        ax.axhline(0, color=plots.MUTED, lw=1, ls="--")
+        ax.axhline(0, color=plotting.MUTED, lw=1, ls="--")
     ax.set_title(title or (d["label"].iloc[0] if len(d) else metric))
     ax.set_xlabel(wave_col)
     return ax
@@ -37,10 +37,10 @@ def plot_segments(table: pd.DataFrame, by: str, metric: str = "nps", reference: 
     """Forest plot of a score by segment (suppressed cells are dropped; add a note)."""
     d = table[(table["metric"] == metric) & table["value"].notna()].copy()
     d["_label"] = [f"{v} (n={n:,})" for v, n in zip(d[by], d["n"])]
-    ax = plots.forest(d, "value", "low", "high", label="_label", reference=reference, ax=ax,
+    ax = plotting.forest(d, "value", "low", "high", label="_label", reference=reference, ax=ax,
                       title=title or f"{d['label'].iloc[0] if len(d) else metric} by {by}")
     if len(d) and d["unit"].iloc[0] == "share":
-        plots.percent_axis(ax, "x")
+        plotting.percent_axis(ax, "x")
     elif len(d) and d["unit"].iloc[0] == "points":
         ax.set_xlabel("points (−100 to +100)")
     return ax
@@ -57,8 +57,8 @@ def plot_likert(table: pd.DataFrame, row: str | Sequence[str] = "item", ax=None,
     levels = list(wide.columns)
     k = len(levels)
     mid = (k - 1) / 2
-    cmap = plots.sns.color_palette("RdBu", k)
-    ax = plots.new_axes(ax, figsize=(9, max(2.2, 0.5 * len(wide) + 1.2)))
+    cmap = plotting.sns.color_palette("RdBu", k)
+    ax = plotting.new_axes(ax, figsize=(9, max(2.2, 0.5 * len(wide) + 1.2)))
     y = np.arange(len(wide))
     neg_start = -(wide[[lv for i, lv in enumerate(levels) if i < mid]].sum(axis=1)
                   + (wide[levels[int(mid)]] / 2 if k % 2 else 0))
@@ -71,7 +71,7 @@ def plot_likert(table: pd.DataFrame, row: str | Sequence[str] = "item", ax=None,
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, list(wide.index))
     ax.invert_yaxis()
-    plots.percent_axis(ax, "x")
+    plotting.percent_axis(ax, "x")
     ax.legend(ncol=k, loc="upper center", bbox_to_anchor=(0.5, -0.12), title="answer")
     ax.set_title(title or "Answers (left: disagree, right: agree)")
     ax.grid(axis="y", visible=False)
@@ -81,12 +81,12 @@ def plot_likert(table: pd.DataFrame, row: str | Sequence[str] = "item", ax=None,
 def plot_drivers(importance: pd.DataFrame, ax=None, title: str | None = None):
     """Bar chart of importance shares (of R²) with bootstrap intervals."""
     d = importance.sort_values("share")
-    ax = plots.new_axes(ax, figsize=(8, max(2.2, 0.45 * len(d) + 1)))
+    ax = plotting.new_axes(ax, figsize=(8, max(2.2, 0.45 * len(d) + 1)))
     err = None
     if d["low"].notna().all():
         err = [np.clip(d["share"] - d["low"], 0, None), np.clip(d["high"] - d["share"], 0, None)]
-    ax.barh(d["touchpoint"], d["share"], xerr=err, color=plots.NEUTRAL, capsize=3)
-    plots.percent_axis(ax, "x")
+    ax.barh(d["touchpoint"], d["share"], xerr=err, color=plotting.NEUTRAL, capsize=3)
+    plotting.percent_axis(ax, "x")
     ax.set_xlabel("share of explained variation in likelihood to recommend")
     ax.set_title(title or "What drives recommendation")
     ax.grid(axis="y", visible=False)
@@ -97,24 +97,24 @@ def plot_quadrant(ipa: pd.DataFrame, importance_col: str = "share",
                   performance_col: str = "performance", ax=None, title: str | None = None):
     """Importance × performance chart; the "fix first" quadrant (important, poorly rated)
     is shaded. ``ipa`` comes from :func:`cjlab.survey.importance_performance`."""
-    ax = plots.new_axes(ax, figsize=(7, 5))
+    ax = plotting.new_axes(ax, figsize=(7, 5))
     ic = ipa.attrs.get("importance_cut", ipa[importance_col].mean())
     pc = ipa.attrs.get("performance_cut", ipa[performance_col].mean())
-    colors = {"fix first": plots.BAD, "keep up": plots.GOOD, "low priority": plots.MUTED,
-              "possible overkill": plots.PALETTE[1]}
+    colors = {"fix first": plotting.BAD, "keep up": plotting.GOOD, "low priority": plotting.MUTED,
+              "possible overkill": plotting.PALETTE[1]}
     for q, g in ipa.groupby("quadrant"):
         ax.scatter(g[performance_col], g[importance_col], s=70, color=colors.get(q), label=q, zorder=3)
     for _, r in ipa.iterrows():
         ax.annotate(str(r["touchpoint"]), (r[performance_col], r[importance_col]),
                     textcoords="offset points", xytext=(6, 4), fontsize=9)
-    ax.axvline(pc, color=plots.MUTED, ls="--", lw=1)
-    ax.axhline(ic, color=plots.MUTED, ls="--", lw=1)
+    ax.axvline(pc, color=plotting.MUTED, ls="--", lw=1)
+    ax.axhline(ic, color=plotting.MUTED, ls="--", lw=1)
     x0, _ = ax.get_xlim()
     _, y1 = ax.get_ylim()
     ax.axvspan(x0, pc, ymin=(ic - ax.get_ylim()[0]) / (y1 - ax.get_ylim()[0]), ymax=1,
-               color=plots.BAD, alpha=0.06)
+               color=plotting.BAD, alpha=0.06)
     ax.set_xlim(x0, ax.get_xlim()[1])
-    plots.percent_axis(ax, "y")
+    plotting.percent_axis(ax, "y")
     ax.set_xlabel("performance (mean rating, 1–5)")
     ax.set_ylabel("importance (share of R²)")
     ax.set_title(title or "Importance × performance: fix first = top left")
@@ -124,8 +124,8 @@ def plot_quadrant(ipa: pd.DataFrame, importance_col: str = "share",
 
 def plot_weights(result: WeightingResult, ax=None, title: str | None = None):
     """Histogram of the final weights with the design effect in the title."""
-    ax = plots.new_axes(ax, figsize=(7, 3.2))
-    ax.hist(result.weights, bins=40, color=plots.NEUTRAL, alpha=0.85)
+    ax = plotting.new_axes(ax, figsize=(7, 3.2))
+    ax.hist(result.weights, bins=40, color=plotting.NEUTRAL, alpha=0.85)
     ax.set_xlabel("weight (mean = 1)")
     ax.set_ylabel("respondents")
     ax.set_title(title or f"Weights: design effect {result.design_effect:.2f}, effective n "

@@ -8,7 +8,7 @@ pain-point list.
 
 Example comments are redacted (e-mail addresses, phone numbers and any customer names
 passed in are replaced) but *not* HTML-escaped here: the report helpers in
-:mod:`cjlab.report.display` escape every cell, so ``<script>`` shows as text.
+:mod:`cjlab.notebook` escape every cell, so ``<script>`` shows as text.
 
 Examples
 --------

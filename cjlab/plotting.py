@@ -6,10 +6,10 @@ takes an optional ``ax`` and returns the axes so figures compose.
 Examples
 --------
 >>> import pandas as pd
->>> from cjlab import plots
->>> plots.set_theme()
+>>> from cjlab import plotting
+>>> plotting.set_theme()
 >>> df = pd.DataFrame({"label": ["a", "b"], "estimate": [1.0, 2.0], "low": [0.5, 1.2], "high": [1.5, 2.9]})
->>> ax = plots.forest(df, "estimate", "low", "high", label="label", reference=0)
+>>> ax = plotting.forest(df, "estimate", "low", "high", label="label", reference=0)
 """
 
 from __future__ import annotations

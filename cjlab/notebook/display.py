@@ -1,15 +1,19 @@
 """What a notebook shows a stakeholder: headline, KPI records, tables, notes.
 
+The presentation layer: only notebooks (and the report) import it; analyses never do.
+:func:`show` displays an analysis' headline and records its KPIs; :func:`skipped` puts the
+one-sentence note in place of a section whose data are absent.
+
 Every helper escapes data text (comments, campaign names) so a value like
 ``<script>alert(1)</script>`` shows as text in the HTML report.
 
 KPI records travel inside the executed notebook as display outputs of the MIME type
-:data:`KPI_MIME`; the runner collects them into ``kpis.json``. This works the same when a
-notebook is executed by the plain ``papermill`` CLI (see :func:`kpis_from_notebook`).
+:data:`cjlab.results.KPI_MIME`; the runner collects them into ``kpis.json``. This works the
+same when a notebook is executed by the plain ``papermill`` CLI.
 
 Examples
 --------
->>> from cjlab.report.display import kpi
+>>> from cjlab.notebook.display import kpi
 >>> rec = kpi("nps", 31.4, low=28.0, high=34.8, unit="points", label="Net Promoter Score", show=False)
 >>> rec["name"], rec["value"]
 ('nps', 31.4)
@@ -24,8 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-KPI_MIME = "application/vnd.cjlab.kpi+json"
-HEADLINE_END = "<!--/cj-headline-->"
+from cjlab import formatting
+from cjlab.results import HEADLINE_END, KPI, KPI_MIME, Analysis, Headline
 
 _CSS = """
 <style>
@@ -102,59 +106,57 @@ def kpi(name: str, value: Any, *, low: float | None = None, high: float | None =
     return rec
 
 
-def kpis_from_notebook(nb: Any, notebook: str | None = None) -> list[dict[str, Any]]:
-    """All KPI records in an executed notebook (a ``nbformat`` node or a path)."""
-    import nbformat
+def emit(k: KPI) -> None:
+    """Record one :class:`cjlab.results.KPI` in the notebook output (collected into ``kpis.json``)."""
+    from IPython.display import display
 
-    if not hasattr(nb, "cells"):
-        nb = nbformat.read(str(nb), as_version=4)
-    out = []
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            data = o.get("data", {})
-            if KPI_MIME in data:
-                rec = dict(data[KPI_MIME])
-                if notebook:
-                    rec["notebook"] = notebook
-                out.append(rec)
-    return out
+    display({KPI_MIME: k.to_record()}, raw=True)
 
 
-def fmt_number(v: Any, unit: str | None = None, digits: int = 1) -> str:
-    """Format a number for readers: thousands separators, percentages for shares."""
-    v = _clean(v)
-    if v is None:
-        return "–"
-    if not isinstance(v, float):
-        return str(v)
-    if unit in ("share", "%"):
-        return f"{100 * v:,.{digits}f} %"
-    if unit == "points":
-        return f"{v:,.{digits}f}"
-    if unit in ("currency", "money"):  # amounts in the data's own currency: no suffix
-        unit = None
-    if abs(v) >= 1000 or float(v).is_integer():
-        return f"{v:,.0f}" + (f" {unit}" if unit else "")
-    return f"{v:,.{max(digits, 2)}f}" + (f" {unit}" if unit else "")
+def show(analysis: Analysis, kpis: bool = True) -> str:
+    """Show an analysis' headline box and record all its KPIs; returns the headline HTML.
+
+    The headline and the KPIs come from the analysis object itself, so the report, its
+    ``kpis.json`` and the KPI trend page always show the same figure under the same name.
+    """
+    markup = headline(analysis.headline())
+    if kpis:
+        for k in analysis.kpis():
+            emit(k)
+    for text in analysis.notes:
+        note(text)
+    return markup
 
 
-def fmt_interval(value: Any, low: Any, high: Any, unit: str | None = None, digits: int = 1) -> str:
-    """``31.4 (28.0 to 34.8)`` style text."""
-    if _clean(low) is None or _clean(high) is None:
-        return fmt_number(value, unit, digits)
-    return (f"{fmt_number(value, unit, digits)} ({fmt_number(low, unit, digits)} to "
-            f"{fmt_number(high, unit, digits)})")
+def skipped(analysis: Analysis, section: str) -> bool:
+    """True (and a short note in the report) when ``section`` did not run for lack of data.
+
+    Use at the top of a section's cell: ``if not rd.skipped(a, "drivers"): ...``.
+    """
+    reason = analysis.skipped.get(section)
+    if reason is None:
+        return False
+    note(reason)
+    return True
 
 
-def headline(title: str, items: Iterable[str] | Mapping[str, str], status: str | None = None) -> str:
+#: Numbers for readers (see :mod:`cjlab.formatting`, the one place that formats them).
+fmt_number = formatting.number
+fmt_interval = formatting.interval
+
+
+def headline(title: str | Headline, items: Iterable[str] | Mapping[str, str] = (),
+             status: str | None = None) -> str:
     """Show the headline box a report opens with; returns its HTML.
 
     Parameters
     ----------
-    title : one sentence with the main finding.
+    title : one sentence with the main finding, or a :class:`cjlab.results.Headline`.
     items : bullet points (plain text; escaped) or a mapping label -> text.
     status : optional ``"good"`` or ``"bad"`` colouring of the title.
     """
+    if isinstance(title, Headline):
+        title, items, status = title.title, dict(title.items), title.status
     if isinstance(items, Mapping):
         lis = "".join(f"<li><b>{esc(k)}:</b> {esc(v)}</li>" for k, v in items.items())
     else:
@@ -256,7 +258,7 @@ def interactive(factory: Any) -> Any:
     built at all: the report shows the static figure the notebook drew beside it, and no
     widget messages travel between kernel and client. Use as the last line of a cell::
 
-        rd.interactive(lambda: cp.contact_share_widget(profit, best))
+        rd.interactive(lambda: widgets.contact_share_widget(profit, best))
     """
     if is_batch():
         return None

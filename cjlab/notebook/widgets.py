@@ -1,0 +1,145 @@
+"""Every widget of cjlab, for exploring in JupyterLab.
+
+Widgets need a live kernel (offline HTML reports cannot render them), so notebooks build them
+through :func:`cjlab.notebook.interactive` (never in batch runs) and every report shows the
+static equivalent beside them. Like the rest of :mod:`cjlab.notebook`, this module sits on top
+of the analyses: it may import them; they never import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from cjlab.notebook import display as rd
+
+if TYPE_CHECKING:
+    from cjlab.journey import JourneyAnalysis
+    from cjlab.segments import SegmentAnalysis
+
+
+# -- A/B tests ----------------------------------------------------------------------------------
+def decision_panel(counts: pd.DataFrame, control: str | None = None, rope: float = 0.01,
+                   loss_threshold: float = 0.001, prior_weight: float = 0.0):
+    """An ipywidgets panel: sliders for ROPE, loss threshold and the weight of a prior centred
+    on the control's observed rate; shows the verdict and the decision table.
+
+    Returns
+    -------
+    ipywidgets.VBox (display it in JupyterLab).
+    """
+    import ipywidgets as w
+
+    from cjlab.ab.conversions import BetaPrior, compare_conversions
+    from cjlab.ab.decision import decide
+
+    rope_s = w.FloatLogSlider(value=max(rope, 1e-4), base=10, min=-4, max=-0.5, step=0.1,
+                              description="ROPE ±", readout_format=".2%")
+    loss_s = w.FloatLogSlider(value=loss_threshold, base=10, min=-5, max=-1, step=0.1,
+                              description="loss thr.", readout_format=".3%")
+    prior_s = w.IntSlider(value=int(prior_weight), min=0, max=20_000, step=500,
+                          description="prior users")
+    out = w.HTML()
+    base = compare_conversions(counts, control=control)
+    ctrl = base.attrs["control"]
+    crow = base.set_index("variant").loc[ctrl]
+
+    def refresh(*_):
+        if prior_s.value > 0:
+            prior = BetaPrior.from_history(crow.conversions, max(crow.users, 1), prior_s.value)
+        else:
+            prior = BetaPrior.uniform()
+        res = compare_conversions(counts, control=ctrl, prior=prior)
+        dec = decide(res, rope=rope_s.value, loss_threshold=loss_s.value)
+        out.value = (f"<p><b>Verdict: {rd.esc(dec.verdict)}</b> — {rd.esc(dec.reason)}</p>"
+                     + rd.table_html(dec.table, formats={
+                         "chance_to_beat_control": "share", "uplift": "share", "uplift_low": "share",
+                         "uplift_high": "share", "risk_if_shipped": "{:.4%}", "risk_if_kept": "{:.4%}",
+                         "chance_to_be_best": "share"}))
+
+    for s in (rope_s, loss_s, prior_s):
+        s.observe(refresh, names="value")
+    refresh()
+    return w.VBox([w.HBox([rope_s, loss_s, prior_s]), out])
+
+
+# -- churn ------------------------------------------------------------------------------------------
+def contact_share_widget(curve: pd.DataFrame, best: pd.Series | None = None, start: float | None = None):
+    """An ipywidgets slider over the contact share that redraws the profit curve and states the
+    campaign at that share (JupyterLab). Reports show the static figure instead.
+
+    The figure is rendered to PNG bytes into an ``Image`` widget (no ``Output`` capture), so
+    executing the notebook headless cannot block on widget output.
+
+    Returns the widget box; display it (last expression of a cell).
+    """
+    import io
+
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from cjlab.churn import plots as churn_plots
+
+    s0 = float(best["contact_share"]) if start is None and best is not None else float(start or 0.1)
+    slider = widgets.FloatSlider(value=s0, min=0.0, max=1.0, step=0.01, description="contact share",
+                                 readout_format=".0%", continuous_update=False,
+                                 style={"description_width": "initial"}, layout={"width": "480px"})
+    text = widgets.HTML()
+    image = widgets.Image(format="png", layout={"width": "720px"})
+
+    def redraw(change=None):
+        i = (curve["contact_share"] - slider.value).abs().idxmin()
+        row = curve.loc[i]
+        fig, ax = plt.subplots(figsize=(8, 4))
+        churn_plots.plot_profit_curve(curve, best, ax=ax, mark_share=float(row["contact_share"]))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        image.value = buf.getvalue()
+        text.value = (f"Contact <b>{int(row['customers']):,}</b> customers ({row['contact_share']:.0%}): "
+                      f"value saved {row['saved_value']:,.0f}, offer cost {row['cost']:,.0f}, "
+                      f"expected profit <b>{row['profit']:,.0f}</b>")
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, text, image])
+
+
+# -- segments ---------------------------------------------------------------------------------------
+def segment_widget(analysis: SegmentAnalysis):
+    """A dropdown over the RFM segments showing who is in one (JupyterLab; reports show the
+    static tables instead). Returns the widget box."""
+    from IPython.display import display
+
+    def draw(segment: str) -> None:
+        sel = analysis.rfm[analysis.rfm["segment"] == segment]
+        st = analysis.status.set_index("customer_id").loc[sel["customer_id"], "status"].value_counts(normalize=True)
+        beh = analysis.behaviour.labels_.reindex(sel["customer_id"]).map(
+            lambda k: f"{k}: {analysis.behaviour.descriptions_.get(k, '')}").value_counts(normalize=True)
+        display(pd.DataFrame({"status": st.index, "share": st.to_numpy()}).head(6))
+        rd.table(pd.DataFrame({"behavioural segment": beh.index, "share": beh.to_numpy()}).head(6),
+                 formats={"share": "share"}, caption=f"{segment}: behavioural segments")
+
+    return rd.dropdown_view(list(analysis.rfm_summary["segment"]), "RFM segment", draw)
+
+
+# -- journeys ---------------------------------------------------------------------------------------
+def breakdown_widget(analysis: JourneyAnalysis, tables: Mapping[str, pd.DataFrame],
+                     options: Sequence[str] = ("device", "channel", "campaign")):
+    """A dropdown to redraw the funnel by another first-touch breakdown (JupyterLab; reports
+    show the static breakdown figure instead). Returns the widget box."""
+    import matplotlib.pyplot as plt
+
+    from cjlab import journey as jn
+
+    tp = tables["touchpoints"]
+
+    def draw(breakdown: str) -> None:
+        tpx, _ = jn.check_stages(tp, on_unknown="drop")
+        res = jn.funnel(tpx, analysis.funnel.steps, window_days=analysis.funnel.window_days, breakdown=breakdown)
+        jn.plot_breakdown(res)
+        plt.show()
+
+    return rd.dropdown_view([o for o in options if o in tp.columns], "breakdown", draw)
