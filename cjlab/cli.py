@@ -8,6 +8,7 @@ Examples (shell)::
     cjlab validate data/acme/                        # exit 1 when the data break the contract
     cjlab params 01_survey                           # what a notebook declares
     cjlab demo data/demo --customers 100000          # write the demo company to Parquet
+    cjlab import params/mappings/online_retail.yaml --out data/retail   # raw export -> contract
     cjlab index                                      # rebuild reports/index.html
 
     cjlab compare 2026-08-01/quarterly 2026-11-01/quarterly   # KPI differences between two runs
@@ -193,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--customers", type=int, default=20_000)
     d.add_argument("--seed", type=int, default=42)
     d.set_defaults(func=_cmd_demo)
+    m = sub.add_parser("import", help="bring a raw export into the contract through a YAML mapping")
+    from cjlab.data import mapping
+
+    mapping.add_arguments(m)
+    m.set_defaults(func=mapping.command)
     i = sub.add_parser("index", help="rebuild reports/index.html")
     i.add_argument("--reports-dir")
     i.set_defaults(func=_cmd_index)

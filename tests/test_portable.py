@@ -52,7 +52,7 @@ def assert_same(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], what: str = "
 
 def ref_customer_orders(o: pd.DataFrame, as_of: str | None = None) -> pd.DataFrame:
     if as_of is not None:
-        o = o[o["ts"] < pd.Timestamp(as_of)]
+        o = o[o["ts"] < pd.Timestamp(as_of) + pd.Timedelta(days=1)]  # the as_of day counts
     o = o.assign(_day=o["ts"].dt.normalize(), _promo=o["promo"].astype("Int64"))
     g = o.groupby("customer_id")
     return pd.DataFrame({"n_orders": g["order_id"].count(), "n_purchase_days": g["_day"].nunique(),

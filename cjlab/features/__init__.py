@@ -6,7 +6,7 @@ DataFrame, a DuckDB relation (:meth:`cjlab.data.DataSource.lazy`) or a Spark Dat
 returns a frame of the same backend, so the heavy step runs where the data live; the results
 are small and :func:`to_pandas` collects them for modelling. Absent optional columns are
 handled here, in one place (:func:`has`). The as-of convention is the same everywhere: facts
-dated strictly before ``as_of`` count.
+dated on the ``as_of`` day or earlier count.
 
 Every function gives the same result on pandas, DuckDB and Spark (``tests/test_portable.py``,
 ``tests/test_spark.py``). Writing rules that keep it so and fast at 100 million rows: distinct
@@ -31,7 +31,7 @@ Examples
 [30.0, 5.0]
 """
 
-from cjlab.features._frame import before, columns, has, to_pandas
+from cjlab.features._frame import as_of_end, columns, has, to_pandas, up_to
 from cjlab.features.counts import counts_by, daily_counts, monthly_counts
 from cjlab.features.experiments import experiment_daily
 from cjlab.features.funnels import stage_funnel
@@ -40,7 +40,7 @@ from cjlab.features.paths import path_counts
 from cjlab.features.touchpoints import customer_features, customer_touchpoints, furthest_stage
 
 __all__ = [
-    "before",
+    "as_of_end",
     "columns",
     "counts_by",
     "customer_features",
@@ -54,4 +54,5 @@ __all__ = [
     "path_counts",
     "stage_funnel",
     "to_pandas",
+    "up_to",
 ]

@@ -9,8 +9,10 @@ PySpark DataFrame — works on it lazily and returns a frame of the *same backen
 Optional contract columns are handled here too: :func:`has` tells whether a column is present
 (analyses never test ``"x" in df.columns`` on raw tables themselves).
 
-The as-of convention of cjlab: ``as_of`` is a day; facts dated strictly before it count
-(:func:`before`); no ``as_of`` means every fact counts.
+The as-of convention of cjlab (one for every analysis): ``as_of`` is the analysis *day*; facts
+dated on that day or earlier count, later facts do not (:func:`up_to`); no ``as_of`` means every
+fact counts. Recency and ages are measured from the end of the ``as_of`` day
+(:func:`as_of_end`).
 """
 
 from __future__ import annotations
@@ -51,11 +53,19 @@ def has(native: Any, *names: str) -> bool:
     return all(n in cols for n in names)
 
 
-def before(f: nw.LazyFrame, as_of: datetime | str | None, col: str = "ts") -> nw.LazyFrame:
-    """The as-of convention: only facts strictly before ``as_of`` count (``None``: all facts)."""
+def as_of_end(as_of: datetime | str) -> datetime:
+    """The first instant *after* the ``as_of`` day (midnight of the next day, time-zone naive UTC)."""
+    ts = pd.Timestamp(as_of)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return (ts.normalize() + pd.Timedelta(days=1)).to_pydatetime()
+
+
+def up_to(f: nw.LazyFrame, as_of: datetime | str | None, col: str = "ts") -> nw.LazyFrame:
+    """The as-of convention: facts dated on the ``as_of`` day or earlier count (``None``: all)."""
     if as_of is None:
         return f
-    return f.filter(nw.col(col) < pd.Timestamp(as_of).to_pydatetime())
+    return f.filter(nw.col(col) < as_of_end(as_of))
 
 
 def ints(f: nw.LazyFrame, names: Sequence[str]) -> nw.LazyFrame:

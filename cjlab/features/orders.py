@@ -7,7 +7,7 @@ from typing import Any
 
 import narwhals as nw
 
-from cjlab.features._frame import back, before, frame, has, ints
+from cjlab.features._frame import back, frame, has, ints, up_to
 
 
 def customer_orders(orders: Any, as_of: datetime | str | None = None) -> Any:
@@ -16,14 +16,14 @@ def customer_orders(orders: Any, as_of: datetime | str | None = None) -> Any:
     Parameters
     ----------
     orders : orders table (customer_id, order_id, ts, amount; promo optional).
-    as_of : only orders strictly before this instant count (point-in-time features).
+    as_of : analysis day: orders on that day or earlier count (point-in-time features).
 
     Returns
     -------
     Frame with customer_id, n_orders, n_purchase_days, first_order, last_order, revenue,
     mean_order_value (and promo_orders when ``promo`` is present).
     """
-    f = before(frame(orders), as_of)
+    f = up_to(frame(orders), as_of)
     f = f.with_columns(nw.col("ts").dt.truncate("1d").alias("_day"))
     has_promo = has(f, "promo")
     # two steps: per customer and day, then per customer (distinct days without a distinct

@@ -8,7 +8,7 @@ from typing import Any
 import narwhals as nw
 
 from cjlab.data.contract import STAGES
-from cjlab.features._frame import back, before, frame, has, ints, stage_index
+from cjlab.features._frame import back, frame, has, ints, stage_index, up_to
 from cjlab.features.orders import customer_orders
 
 
@@ -29,7 +29,7 @@ def customer_touchpoints(touchpoints: Any, as_of: datetime | str | None = None) 
     Parameters
     ----------
     touchpoints : touchpoints table (customer_id, ts, channel, touchpoint, stage, device).
-    as_of : only touchpoints strictly before this instant count.
+    as_of : analysis day: touchpoints on that day or earlier count.
 
     Returns
     -------
@@ -37,7 +37,7 @@ def customer_touchpoints(touchpoints: Any, as_of: datetime | str | None = None) 
     support_tickets (touchpoint ``support_ticket``), app_touchpoints (device ``app``) and
     stage_index (furthest lifecycle stage, 0-10; -1 when no stage is known).
     """
-    f = before(frame(touchpoints), as_of)
+    f = up_to(frame(touchpoints), as_of)
     f = f.with_columns(
         (nw.col("touchpoint") == "support_ticket").fill_null(False).cast(nw.Int64).alias("_support"),
         ((nw.col("device") == "app").fill_null(False) if has(f, "device") else nw.lit(False))
