@@ -10,9 +10,6 @@ a folder
     Parquet/CSV part files, for each contract table present.
 ``*.duckdb`` / ``duckdb:PATH``
     a DuckDB database file holding tables named after the contract tables (opened read-only).
-``telco:PATH``
-    IBM's telco churn CSV through :mod:`cjlab.data.adapters` (a ``customers`` table), an
-    example of bringing one's own data.
 ``spark:FOLDER`` / ``spark:demo[:...]``
     the same folder forms read by Spark (the active SparkSession, else a local-mode one from
     :func:`cjlab.data.spark.session`): :meth:`DataSource.lazy` hands out Spark DataFrames, so
@@ -39,12 +36,8 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,106 +45,30 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cjlab.data.contract import CONTRACT, TABLES, Column
-from cjlab.data.validate import (
-    DataValidationError,
-    ValidationReport,
-    _q,
-    validate_views,
+from cjlab.data.contract import CONTRACT, TABLES
+from cjlab.data.demo import DEFAULT_DEMO, cache_dir, demo_folder, parse_demo_spec
+from cjlab.data.errors import DataSourceError
+from cjlab.data.files import (
+    fingerprint_paths,
+    fingerprint_tables,
+    redact,
+    scan_sql,
+    table_candidates,
 )
+from cjlab.data.spark import duckdb_mirror, spark_read, spark_typed
+from cjlab.data.typed import q as _q
+from cjlab.data.typed import typed_select
+from cjlab.data.validate import DataValidationError, ValidationReport, validate_views
 
-DEFAULT_DEMO = {"n_customers": 20_000, "seed": 42}
-_TRUE = "('true','t','1','yes','y','1.0')"
-_FALSE = "('false','f','0','no','n','0.0')"
-
-
-class DataSourceError(ValueError):
-    """The data source cannot be opened (missing path, unknown format, bad spec)."""
-
-
-def cache_dir() -> Path:
-    """Folder for generated demo data (``$CJLAB_CACHE`` or ``~/.cache/cjlab``)."""
-    return Path(os.environ.get("CJLAB_CACHE", Path.home() / ".cache" / "cjlab"))
+__all__ = ["DEFAULT_DEMO", "DataSource", "DataSourceError", "cache_dir", "demo_folder",
+           "open_source", "parse_demo_spec"]
 
 
-def _generator_version() -> str:
-    from cjlab.data import synth
-
-    return hashlib.sha256(Path(synth.__file__).read_bytes()).hexdigest()[:12]
-
-
-def parse_demo_spec(spec: str) -> dict[str, int]:
-    """``"demo:n_customers=2000,seed=7"`` -> ``{"n_customers": 2000, "seed": 7}``."""
-    opts = dict(DEFAULT_DEMO)
-    if ":" in spec:
-        for part in filter(None, spec.split(":", 1)[1].split(",")):
-            key, _, value = part.partition("=")
-            key = key.strip()
-            if key not in opts or not value.strip().isdigit():
-                raise DataSourceError(
-                    f"bad demo spec {spec!r}: use demo:n_customers=<int>,seed=<int> (got {part!r})")
-            opts[key] = int(value)
-    return opts
-
-
-def demo_folder(n_customers: int = 20_000, seed: int = 42, progress: bool = False) -> Path:
-    """Generate (once) and return the cached Parquet folder of the demo company."""
-    folder = cache_dir() / "demo" / f"v{_generator_version()}-n{n_customers}-s{seed}"
-    if (folder / "truth.json").exists():
-        return folder
-    from cjlab.data.synth import write_parquet
-
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        write_parquet(tmp, n_customers, seed, progress=progress)
-        try:
-            tmp.rename(folder)
-        except OSError:  # another process won the race: use its copy
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
-
-
-def _scan_sql(path: Path) -> str | None:
-    """DuckDB table function reading a file or a folder of part files."""
-    p = str(path).replace("'", "''")
-    if path.is_dir():
-        if any(path.rglob("*.parquet")):
-            return f"read_parquet('{p}/**/*.parquet', hive_partitioning = true)"
-        if any(path.rglob("*.csv")) or any(path.rglob("*.csv.gz")):
-            return f"read_csv('{p}/**/*.csv*', header = true, union_by_name = true)"
-        return None
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        return f"read_parquet('{p}')"
-    if name.endswith((".csv", ".csv.gz", ".tsv")):
-        return f"read_csv('{p}', header = true)"
-    return None
-
-
-def _typed_expr(col: Column, name: str, sql_type: str) -> str:
-    q = _q(name)
-    txt = f"lower(trim(CAST({q} AS VARCHAR)))"
-    if col.kind == "number":
-        return f"TRY_CAST({q} AS DOUBLE) AS {q}"
-    if col.kind == "integer":
-        return f"TRY_CAST({q} AS {'BIGINT' if col.required else 'DOUBLE'}) AS {q}"
-    if col.kind == "date":
-        if sql_type.upper().startswith("TIMESTAMP"):
-            return f"CAST({q} AS DATE) AS {q}"
-        return f"TRY_CAST(CAST({q} AS VARCHAR) AS DATE) AS {q}"
-    if col.kind == "timestamp":
-        if sql_type.upper().startswith(("TIMESTAMP", "DATE")):
-            return f"CAST({q} AS TIMESTAMP) AS {q}"
-        return f"TRY_CAST(CAST({q} AS VARCHAR) AS TIMESTAMP) AS {q}"
-    if col.kind == "bool":
-        return f"CASE WHEN {txt} IN {_TRUE} THEN TRUE WHEN {txt} IN {_FALSE} THEN FALSE END AS {q}"
-    if col.kind in ("string", "label"):
-        return f"CAST({q} AS VARCHAR) AS {q}"
-    return q  # ids keep their own type
+def _table_path(folder: Path, table: str) -> Path:
+    for cand in table_candidates(folder, table):
+        if cand.exists():
+            return cand
+    raise DataSourceError(f"table {table!r} not found in {folder}")
 
 
 class DataSource:
@@ -209,10 +126,9 @@ class DataSource:
         con = cls._connect()
         views: dict[str, str] = {}
         for table in TABLES:
-            for cand in (folder / table, folder / f"{table}.parquet", folder / f"{table}.csv",
-                         folder / f"{table}.csv.gz"):
+            for cand in table_candidates(folder, table):
                 if cand.exists():
-                    scan = _scan_sql(cand)
+                    scan = scan_sql(cand)
                     if scan:
                         con.execute(f"CREATE VIEW {_q('raw_' + table)} AS SELECT * FROM {scan}")
                         views[table] = "raw_" + table
@@ -222,7 +138,7 @@ class DataSource:
                 f"no contract tables found in {folder}: expected files named "
                 + ", ".join(f"{t}.csv/.parquet" for t in TABLES))
         return cls(kind, str(folder), con, views, truth,
-                   fingerprint=lambda: _fingerprint_paths(folder, views), spec=spec)
+                   fingerprint=lambda: fingerprint_paths(folder, views), spec=spec)
 
     @classmethod
     def from_duckdb(cls, path: str | Path, spec: str | None = None) -> DataSource:
@@ -242,7 +158,7 @@ class DataSource:
         if not views:
             raise DataSourceError(f"{path} holds none of the contract tables ({', '.join(TABLES)})")
         return cls("duckdb", str(path), con, views, spec=spec,
-                   fingerprint=lambda: _fingerprint_tables(con, views))
+                   fingerprint=lambda: fingerprint_tables(con, views))
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pd.DataFrame], truth: dict | None = None) -> DataSource:
@@ -253,7 +169,7 @@ class DataSource:
             con.register("raw_" + name, df)
             views[name] = "raw_" + name
         return cls("frames", "in-memory DataFrames", con, views, truth,
-                   fingerprint=lambda: _fingerprint_tables(con, views))
+                   fingerprint=lambda: fingerprint_tables(con, views))
 
     @classmethod
     def from_sql(cls, connection: Any, queries: Mapping[str, str], location: str = "SQL") -> DataSource:
@@ -271,7 +187,7 @@ class DataSource:
                 df = pd.read_sql(sql, connection)
             con.register("raw_" + name, df)
             views[name] = "raw_" + name
-        src = cls("sql", location, con, views, fingerprint=lambda: _fingerprint_tables(con, views))
+        src = cls("sql", location, con, views, fingerprint=lambda: fingerprint_tables(con, views))
         src.queries = dict(queries)
         return src
 
@@ -311,7 +227,7 @@ class DataSource:
             src.spark = spark  # None: started on first use (validation alone needs no JVM)
             if spark is not None:
                 for t in src.tables:
-                    src.spark_frames[t] = _spark_read(spark, _table_path(folder, t))
+                    src.spark_frames[t] = spark_read(spark, _table_path(folder, t))
             return src
         if spark is None:
             raise DataSourceError("from_spark with DataFrames or table names needs the SparkSession")
@@ -322,16 +238,16 @@ class DataSource:
             if name not in CONTRACT:
                 raise DataSourceError(f"unknown table {name!r}; contract tables: {', '.join(TABLES)}")
             if isinstance(obj, (str, Path)) and (Path(obj).exists() or "/" in str(obj) or ":" in str(obj)):
-                df = _spark_read(spark, Path(obj))
+                df = spark_read(spark, Path(obj))
             elif isinstance(obj, str):
                 df = spark.table(obj)
             else:
                 df = obj
             frames[name] = df
-            _duckdb_mirror(con, "raw_" + name, df, collect_limit)
+            duckdb_mirror(con, "raw_" + name, df, collect_limit)
             views[name] = "raw_" + name
         src = cls("spark", "Spark: " + ", ".join(f"{t}" for t in frames), con, views, truth,
-                  fingerprint=lambda: _fingerprint_tables(con, views), spec=spec or "spark")
+                  fingerprint=lambda: fingerprint_tables(con, views), spec=spec or "spark")
         src.spark = spark
         src.spark_frames = frames
         return src
@@ -356,14 +272,15 @@ class DataSource:
                 f"(present: {', '.join(self.tables) or 'none'})")
 
     def typed_sql(self, table: str) -> str:
-        """SQL selecting ``table`` with every contract column cast to its type."""
+        """SQL selecting ``table`` with every contract column cast to its type.
+
+        Columns outside the contract (customer attributes such as a contract type) are kept
+        with their own type, so analyses can use them.
+        """
         self._require(table)
         view = self.views[table]
         types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE SELECT * FROM {_q(view)}").fetchall()}
-        schema = CONTRACT[table]
-        cols = [_typed_expr(schema.column_for(n), n, t) for n, t in types.items()
-                if schema.column_for(n) is not None]
-        return f"SELECT {', '.join(cols)} FROM {_q(view)}"
+        return f"SELECT {', '.join(typed_select(types, CONTRACT[table]))} FROM {_q(view)}"
 
     def available(self) -> dict[str, set[str]]:
         """Table -> the columns that hold at least one value (what requirements are checked on).
@@ -410,10 +327,10 @@ class DataSource:
                 from cjlab.data.spark import session
 
                 self.spark = session()
-            self.spark_frames[table] = _spark_read(self.spark, _table_path(self._spark_folder, table))
+            self.spark_frames[table] = spark_read(self.spark, _table_path(self._spark_folder, table))
         if table not in self.spark_frames:
             raise DataSourceError(f"{self!r} is not a Spark source; open it with 'spark:...' or from_spark")
-        return _spark_typed(self.spark_frames[table], CONTRACT[table])
+        return spark_typed(self.spark_frames[table], CONTRACT[table])
 
     def validate(self, tables: Iterable[str] | None = None, raise_errors: bool = True) -> ValidationReport:
         """Validate ``tables`` (default: all present) and the customer keys they use.
@@ -469,172 +386,12 @@ class DataSource:
 
     def describe(self) -> dict[str, Any]:
         """Kind, location (no credentials), fingerprint and row counts — for manifests."""
-        return {"kind": self.kind, "spec": _redact(self.spec), "location": _redact(self.location),
+        return {"kind": self.kind, "spec": redact(self.spec), "location": redact(self.location),
                 "fingerprint": self.fingerprint(), "tables": self.row_counts(),
                 **({"queries": self.queries} if hasattr(self, "queries") else {})}
 
     def __repr__(self) -> str:
-        return f"DataSource(kind={self.kind!r}, location={_redact(self.location)!r}, tables={self.tables})"
-
-
-def _table_path(folder: Path, table: str) -> Path:
-    for cand in (folder / table, folder / f"{table}.parquet", folder / f"{table}.csv",
-                 folder / f"{table}.csv.gz"):
-        if cand.exists():
-            return cand
-    raise DataSourceError(f"table {table!r} not found in {folder}")
-
-
-def _spark_read(spark: Any, path: Path) -> Any:
-    """Read a Parquet/CSV file or part folder with Spark (CSV as text; typing comes later).
-
-    Folders with ``key=value`` sub-folders are read with Spark's partition discovery (the
-    partition keys become columns, as DuckDB's ``hive_partitioning`` does); other nested
-    folders with a recursive file lookup.
-    """
-    p = str(path)
-    files = [path] if not path.is_dir() else [
-        f for f in sorted(path.rglob("*")) if f.is_file() and not f.name.startswith((".", "_"))]
-    name = files[0].name.lower() if files else path.name.lower()
-    hive = path.is_dir() and any("=" in d.name for d in path.rglob("*") if d.is_dir())
-    if name.endswith(".parquet"):
-        reader = spark.read
-    elif name.endswith((".csv", ".csv.gz")):
-        reader = spark.read.option("header", "true").option("inferSchema", "false")
-    else:
-        raise DataSourceError(f"Spark source: cannot tell the format of {path} (expected Parquet or CSV)")
-    if path.is_dir() and not hive:
-        reader = reader.option("recursiveFileLookup", "true")
-    return reader.parquet(p) if name.endswith(".parquet") else reader.csv(p)
-
-
-def _plain_scan(df: Any) -> bool:
-    """True when the Spark DataFrame reads files as they are (no filter, join or computed column)."""
-    try:
-        plan = df._jdf.queryExecution().optimizedPlan()
-    except Exception:  # Spark Connect: no JVM handle
-        return False
-    return plan.getClass().getSimpleName().startswith("LogicalRelation")
-
-
-def _local_files(df: Any) -> list[str] | None:
-    """The local Parquet files behind a plain Spark file scan, else None."""
-    from urllib.parse import unquote, urlparse
-
-    if not _plain_scan(df):
-        return None
-    try:
-        files = list(df.inputFiles())
-    except Exception:  # computed frames
-        return None
-    out = []
-    for f in files:
-        u = urlparse(f)
-        if u.scheme not in ("", "file"):
-            return None
-        local = unquote(u.path) if u.scheme else f
-        if not local.endswith(".parquet") or not Path(local).exists():
-            return None
-        out.append(local)
-    return out or None
-
-
-def _duckdb_mirror(con: duckdb.DuckDBPyConnection, view: str, df: Any, collect_limit: int) -> None:
-    """Expose a Spark DataFrame to DuckDB: a view over its Parquet files, else an Arrow copy."""
-    files = _local_files(df)
-    if files is not None:
-        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        scan = con.sql(f"SELECT * FROM read_parquet([{listing}])")
-        if list(scan.columns) == list(df.columns):
-            con.execute(f"CREATE VIEW {_q(view)} AS SELECT * FROM read_parquet([{listing}])")
-            return
-    n = df.count()
-    if n > collect_limit:
-        raise DataSourceError(
-            f"the Spark DataFrame for {view[4:]!r} has {n:,} rows and no local Parquet files DuckDB "
-            f"could read for validation; write it to Parquet and open the folder with 'spark:FOLDER', "
-            f"or raise collect_limit (now {collect_limit:,})")
-    con.register(view, df.toArrow())
-
-
-_SPARK_TRUE = ("true", "t", "1", "yes", "y", "1.0")
-_SPARK_FALSE = ("false", "f", "0", "no", "n", "0.0")
-
-
-def _spark_typed(df: Any, schema: Any) -> Any:
-    """Cast contract columns like :func:`_typed_expr` does in DuckDB (bad values become null).
-
-    Timestamps become ``timestamp_ntz`` (wall-clock time, as in DuckDB and pandas), so days and
-    months do not depend on the session time zone.
-    """
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    types = dict(df.dtypes)
-    cols = []
-    for name in df.columns:
-        col = schema.column_for(name)
-        if col is None:
-            continue
-        c = F.col(name)
-        typ = types[name]
-        if col.kind == "number":
-            c = c.try_cast("double")
-        elif col.kind == "integer":
-            c = c.try_cast("bigint" if col.required else "double")
-        elif col.kind == "date":
-            c = c.cast("date") if typ.startswith(("timestamp", "date")) else c.cast("string").try_cast("date")
-        elif col.kind == "timestamp":
-            if typ.startswith("date"):
-                c = c.cast("timestamp_ntz")
-            elif typ == "timestamp":  # an instant: its wall-clock time in the session zone (UTC)
-                c = c.cast(T.TimestampNTZType())
-            elif typ != "timestamp_ntz":
-                c = c.cast("string").try_cast("timestamp_ntz")
-        elif col.kind == "bool":
-            txt = F.lower(F.trim(c.cast("string")))
-            c = F.when(txt.isin(*_SPARK_TRUE), F.lit(True)).when(txt.isin(*_SPARK_FALSE), F.lit(False))
-        elif col.kind in ("string", "label"):
-            c = c.cast("string")
-        cols.append(c.alias(name))
-    return df.select(*cols)
-
-
-def _redact(text: str) -> str:
-    """Hide passwords in connection-like strings (``user:secret@host``)."""
-    return re.sub(r"(://[^:/@]+):[^@]+@", r"\1:***@", str(text))
-
-
-def _fingerprint_paths(folder: Path, views: Mapping[str, str]) -> str:
-    h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        rel = f.relative_to(folder).as_posix()
-        if rel.split("/")[0].split(".")[0] not in views:
-            continue
-        h.update(rel.encode())
-        size = f.stat().st_size
-        h.update(str(size).encode())
-        with f.open("rb") as fh:
-            if size <= 64 << 20:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            else:  # large files: head, tail and size
-                h.update(fh.read(1 << 20))
-                fh.seek(-(1 << 20), 2)
-                h.update(fh.read())
-    return "sha256:" + h.hexdigest()[:16]
-
-
-def _fingerprint_file(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def _fingerprint_tables(con, views: Mapping[str, str]) -> str:
-    h = hashlib.sha256()
-    for t, v in sorted(views.items()):
-        cnt, digest = con.execute(f"SELECT count(*), sum(hash(t)) FROM {_q(v)} t").fetchone()
-        h.update(f"{t}:{cnt}:{digest}".encode())
-    return "sha256:" + h.hexdigest()[:16]
+        return f"DataSource(kind={self.kind!r}, location={redact(self.location)!r}, tables={self.tables})"
 
 
 def _open_spark(text: str) -> DataSource:
@@ -683,16 +440,11 @@ def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = 
                                       spec=f"demo:n_customers={opts['n_customers']},seed={opts['seed']}")
     if text.startswith("spark:"):
         return _open_spark(text)
-    if text.startswith("telco:"):  # IBM telco churn snapshot, through its adapter
-        from cjlab.data.adapters import telco_tables
-
-        path = Path(text.split(":", 1)[1]).expanduser()
-        if not path.is_file():
-            raise DataSourceError(f"telco file not found: {path}")
-        src = DataSource.from_frames(telco_tables(path))
-        src.kind, src.location, src.spec = "telco", str(path), text
-        src._fingerprint = lambda: _fingerprint_file(path)
-        return src
+    if text.startswith("telco:"):
+        raise DataSourceError(
+            "the telco: source is gone: bring IBM's telco file into the contract with its mapping, "
+            "`cjlab import params/mappings/telco.yaml --input "
+            f"{text.split(':', 1)[1] or 'telco_churn_ibm.csv'} --out data/telco`, then use --data data/telco")
     if text.startswith("duckdb:"):
         return DataSource.from_duckdb(text.split(":", 1)[1], spec=text)
     path = Path(text).expanduser()

@@ -25,6 +25,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
+from cjlab.data.errors import DataSourceError
+from cjlab.data.typed import FALSE_TEXT, TRUE_TEXT, q
+
 MIN_JAVA = 17
 
 #: Settings of every session made here: UTC (dates and day boundaries as in DuckDB and
@@ -146,3 +151,116 @@ def session(**kwargs: Any) -> Any:
         active.conf.set("spark.sql.session.timeZone", "UTC")
         return active
     return local_session(**kwargs)
+
+
+# -- reading files and DataFrames for a Spark source (DataSource.from_spark) ------------------
+def spark_read(spark: Any, path: Path) -> Any:
+    """Read a Parquet/CSV file or part folder with Spark (CSV as text; typing comes later).
+
+    Folders with ``key=value`` sub-folders are read with Spark's partition discovery (the
+    partition keys become columns, as DuckDB's ``hive_partitioning`` does); other nested
+    folders with a recursive file lookup.
+    """
+    p = str(path)
+    files = [path] if not path.is_dir() else [
+        f for f in sorted(path.rglob("*")) if f.is_file() and not f.name.startswith((".", "_"))]
+    name = files[0].name.lower() if files else path.name.lower()
+    hive = path.is_dir() and any("=" in d.name for d in path.rglob("*") if d.is_dir())
+    if name.endswith(".parquet"):
+        reader = spark.read
+    elif name.endswith((".csv", ".csv.gz")):
+        reader = spark.read.option("header", "true").option("inferSchema", "false")
+    else:
+        raise DataSourceError(f"Spark source: cannot tell the format of {path} (expected Parquet or CSV)")
+    if path.is_dir() and not hive:
+        reader = reader.option("recursiveFileLookup", "true")
+    return reader.parquet(p) if name.endswith(".parquet") else reader.csv(p)
+
+
+def _plain_scan(df: Any) -> bool:
+    """True when the Spark DataFrame reads files as they are (no filter, join or computed column)."""
+    try:
+        plan = df._jdf.queryExecution().optimizedPlan()
+    except Exception:  # Spark Connect: no JVM handle
+        return False
+    return plan.getClass().getSimpleName().startswith("LogicalRelation")
+
+
+def _local_files(df: Any) -> list[str] | None:
+    """The local Parquet files behind a plain Spark file scan, else None."""
+    from urllib.parse import unquote, urlparse
+
+    if not _plain_scan(df):
+        return None
+    try:
+        files = list(df.inputFiles())
+    except Exception:  # computed frames
+        return None
+    out = []
+    for f in files:
+        u = urlparse(f)
+        if u.scheme not in ("", "file"):
+            return None
+        local = unquote(u.path) if u.scheme else f
+        if not local.endswith(".parquet") or not Path(local).exists():
+            return None
+        out.append(local)
+    return out or None
+
+
+def duckdb_mirror(con: duckdb.DuckDBPyConnection, view: str, df: Any, collect_limit: int) -> None:
+    """Expose a Spark DataFrame to DuckDB: a view over its Parquet files, else an Arrow copy."""
+    files = _local_files(df)
+    if files is not None:
+        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        scan = con.sql(f"SELECT * FROM read_parquet([{listing}])")
+        if list(scan.columns) == list(df.columns):
+            con.execute(f"CREATE VIEW {q(view)} AS SELECT * FROM read_parquet([{listing}])")
+            return
+    n = df.count()
+    if n > collect_limit:
+        raise DataSourceError(
+            f"the Spark DataFrame for {view[4:]!r} has {n:,} rows and no local Parquet files DuckDB "
+            f"could read for validation; write it to Parquet and open the folder with 'spark:FOLDER', "
+            f"or raise collect_limit (now {collect_limit:,})")
+    con.register(view, df.toArrow())
+
+
+def spark_typed(df: Any, schema: Any) -> Any:
+    """Cast contract columns like :func:`cjlab.data.typed.typed_expr` does in DuckDB (bad values become null).
+
+    Timestamps become ``timestamp_ntz`` (wall-clock time, as in DuckDB and pandas), so days and
+    months do not depend on the session time zone.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    types = dict(df.dtypes)
+    cols = []
+    for name in df.columns:
+        col = schema.column_for(name)
+        c = F.col(name)
+        if col is None:  # an extra column keeps its own type
+            cols.append(c)
+            continue
+        typ = types[name]
+        if col.kind == "number":
+            c = c.try_cast("double")
+        elif col.kind == "integer":
+            c = c.try_cast("bigint" if col.required else "double")
+        elif col.kind == "date":
+            c = c.cast("date") if typ.startswith(("timestamp", "date")) else c.cast("string").try_cast("date")
+        elif col.kind == "timestamp":
+            if typ.startswith("date"):
+                c = c.cast("timestamp_ntz")
+            elif typ == "timestamp":  # an instant: its wall-clock time in the session zone (UTC)
+                c = c.cast(T.TimestampNTZType())
+            elif typ != "timestamp_ntz":
+                c = c.cast("string").try_cast("timestamp_ntz")
+        elif col.kind == "bool":
+            txt = F.lower(F.trim(c.cast("string")))
+            c = F.when(txt.isin(*TRUE_TEXT), F.lit(True)).when(txt.isin(*FALSE_TEXT), F.lit(False))
+        elif col.kind in ("string", "label"):
+            c = c.cast("string")
+        cols.append(c.alias(name))
+    return df.select(*cols)

@@ -47,7 +47,7 @@ class Problem:
     rule: str
     n_rows: int
     message: str
-    severity: str = "error"  # "error" stops a run, "warning" is reported
+    severity: str = "error"  # "error" stops a run, "warning" is reported, "info" is a remark
     examples: list[dict[str, Any]] = field(default_factory=list)
 
     def format(self) -> str:
@@ -89,6 +89,11 @@ class ValidationReport:
         return [p for p in self.problems if p.severity == "warning"]
 
     @property
+    def infos(self) -> list[Problem]:
+        """Remarks that need no action (e.g. columns kept outside the contract)."""
+        return [p for p in self.problems if p.severity == "info"]
+
+    @property
     def ok(self) -> bool:
         """True when there is no error (warnings allowed)."""
         return not self.errors
@@ -105,8 +110,9 @@ class ValidationReport:
 
     def format(self) -> str:
         tables = ", ".join(f"{t} ({n:,} rows)" for t, n in self.n_rows.items())
-        if not self.problems:
-            return f"Validation passed: {tables}."
+        if not self.errors and not self.warnings:
+            lines = [f"Validation passed: {tables}."]
+            return "\n".join([*lines, *("  " + p.format() for p in self.problems)])
         head = (
             f"Validation found {len(self.errors)} error(s) and {len(self.warnings)} warning(s) "
             f"in {tables}:"
@@ -234,9 +240,10 @@ def _check_table(con, table: str, view: str, schema: TableSchema, report: Valida
     for name, sql_type in types.items():
         col = schema.column_for(name)
         if col is None:
-            report.problems.append(Problem(table, name, "unknown_column", 0,
-                                           "column is not in the data contract and is ignored",
-                                           severity="warning"))
+            report.problems.append(Problem(
+                table, name, "extra_column", 0,
+                f"column is not in the data contract; kept with its own type ({sql_type})",
+                severity="info"))
             continue
         if name != name.lower() or " " in name:
             report.problems.append(Problem(table, name, "not_snake_case", 0,
@@ -348,7 +355,8 @@ def validate_views(con: duckdb.DuckDBPyConnection, views: Mapping[str, str],
                                            "table is not part of the data contract and is ignored",
                                            severity="warning"))
     _cross_checks(con, views, types, report)
-    report.problems.sort(key=lambda p: (p.severity != "error", TABLES.index(p.table)
+    order = {"error": 0, "warning": 1, "info": 2}
+    report.problems.sort(key=lambda p: (order.get(p.severity, 3), TABLES.index(p.table)
                                         if p.table in TABLES else 99))
     return report
 
