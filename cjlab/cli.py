@@ -47,15 +47,26 @@ def _notify(target: str | None, text: str) -> None:
 
 
 def _summary(res) -> str:
+    """The terminal summary and ``--notify`` text of a run: every notebook's status."""
     from cjlab.formatting import interval as fmt_interval
-    from cjlab.report.kpis import load_run
+    from cjlab.report.records import load_run
 
-    done = sum(nb.status == "completed" for nb in res.notebooks)
-    lines = [f"cjlab run {res.name}: {res.status.upper()} ({done}/{len(res.notebooks)} notebooks) "
+    ran = [nb for nb in res.notebooks if nb.applicable]
+    na = [nb for nb in res.notebooks if not nb.applicable]
+    done = sum(nb.status == "completed" for nb in ran)
+    counts = f"{done}/{len(ran)} notebooks" + (f", {len(na)} not applicable" if na else "")
+    lines = [f"cjlab run {res.name}: {res.status.upper()} ({counts}) "
              f"in {res.manifest.get('duration_s', 0):.0f} s",
              f"report: {res.folder}"]
+    if not ran:
+        lines.append("no notebook applies to these data, so none was run (see below why)")
     for nb in res.notebooks:
-        err = f" — {nb.error['type']}: {str(nb.error['message']).splitlines()[0][:200]}" if nb.error else ""
+        if not nb.applicable:
+            why = (nb.reason or "").removeprefix(nb.notebook + " ")
+            lines.append(f"  {nb.notebook}: not applicable ({why})")
+            continue
+        err = (f" — {nb.error.type}: {str(nb.error.message).splitlines()[0][:200]}"
+               if nb.error else "")
         lines.append(f"  {nb.notebook}: {nb.status} ({nb.duration_s or 0:.1f} s){err}")
     kpis = load_run(res.folder)
     if not kpis.empty:
@@ -70,17 +81,18 @@ def _summary(res) -> str:
 def _cmd_run(a: argparse.Namespace) -> int:
     from cjlab.data import DataSourceError, DataValidationError
     from cjlab.report.params import ParameterError
-    from cjlab.report.runner import RunLockedError, run
+    from cjlab.report.runner import RunLockedError, RunOptions, run
 
     if not a.notebooks and not a.all and not a.params:
         print("cjlab run: name notebooks, or use --all or --params RUNFILE", file=sys.stderr)
         return EXIT_USAGE
     code, text = EXIT_FAILED, ""
     try:
-        res = run(a.notebooks or None, name=a.name, run_file=a.params, overrides=dict(a.p or []),
-                  data_source=a.data, jobs=a.jobs, reports_dir=a.reports_dir,
-                  cell_timeout=a.cell_timeout, wall_timeout=a.timeout, progress=not a.no_progress,
-                  lock_wait=a.wait)
+        res = run(options=RunOptions(
+            notebooks=a.notebooks or None, name=a.name, run_file=a.params,
+            overrides=dict(a.p or []), data_source=a.data, jobs=a.jobs, threads=a.threads,
+            reports_dir=a.reports_dir, cell_timeout=a.cell_timeout, wall_timeout=a.timeout,
+            progress=not a.no_progress, lock_wait=a.wait))
         text, code = _summary(res), res.exit_code
         print(text)
     except ParameterError as exc:
@@ -98,8 +110,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
 
 def _cmd_compare(a: argparse.Namespace) -> int:
-    from cjlab.report.kpis import compare, format_compare, run_folder
-    from cjlab.report.runner import project_root
+    from cjlab.report.plan import project_root
+    from cjlab.report.records import compare, format_compare, run_folder
 
     reports = Path(a.reports_dir) if a.reports_dir else project_root() / "reports"
     try:
@@ -130,7 +142,7 @@ def _cmd_validate(a: argparse.Namespace) -> int:
 
 def _cmd_params(a: argparse.Namespace) -> int:
     from cjlab.report.params import declared_parameters
-    from cjlab.report.runner import find_notebooks, project_root
+    from cjlab.report.plan import find_notebooks, project_root
 
     for p in find_notebooks([a.notebook], project_root()):
         for prm in declared_parameters(p).values():
@@ -148,10 +160,17 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 
 
 def _cmd_index(a: argparse.Namespace) -> int:
-    from cjlab.report.index import write_index
-    from cjlab.report.runner import project_root
+    from cjlab.report.plan import project_root
+    from cjlab.report.portal import write_index
+    from cjlab.report.runner import RunLockedError, run_lock
 
-    print(write_index(Path(a.reports_dir) if a.reports_dir else project_root() / "reports"))
+    reports = Path(a.reports_dir) if a.reports_dir else project_root() / "reports"
+    try:
+        with run_lock(reports, a.wait):
+            print(write_index(reports))
+    except RunLockedError as exc:
+        print(f"cjlab index: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     return EXIT_OK
 
 
@@ -167,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parameter override (YAML value); repeatable")
     r.add_argument("--data", metavar="SOURCE", help="data source for every notebook (demo, a folder, a .duckdb file, spark:FOLDER, telco:CSV)")
     r.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (default 1)")
+    r.add_argument("--threads", type=int, metavar="N",
+                   help="OpenMP/BLAS threads per notebook (default: $CJLAB_THREADS, else "
+                        "$OMP_NUM_THREADS, else cores // jobs)")
     r.add_argument("--reports-dir", help="where dated report folders go (default: reports/)")
     r.add_argument("--cell-timeout", type=float, default=900, help="seconds per cell (default 900)")
     r.add_argument("--timeout", type=float, default=3600, help="seconds per notebook (default 3600)")
@@ -201,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=mapping.command)
     i = sub.add_parser("index", help="rebuild reports/index.html")
     i.add_argument("--reports-dir")
+    i.add_argument("--wait", type=float, default=60.0,
+                   help="seconds to wait while a run holds the reports lock (default 60)")
     i.set_defaults(func=_cmd_index)
     return ap
 

@@ -13,6 +13,8 @@ SMALL_DEMO = "demo:n_customers=3000,seed=11"
 
 
 def pytest_configure(config):
+    # registered here too, so `-p no:xdist` runs (strict markers) collect the grouped tests
+    config.addinivalue_line("markers", "xdist_group(name): tests that share one xdist worker")
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 

@@ -7,7 +7,8 @@ import nbformat
 import pandas as pd
 
 from cjlab import notebook as rd
-from cjlab.report.html import clean_for_report, redact_emails, render_html
+from cjlab.report.records import Failure, Outcome, RenderStats
+from cjlab.report.render import ReportMeta, clean_for_report, redact_emails, render_html
 from cjlab.results import HEADLINE_END, KPI_MIME
 
 
@@ -47,12 +48,15 @@ def test_render_html(tmp_path):
     ipynb = tmp_path / "x.ipynb"
     nbformat.write(_executed_nb(), str(ipynb))
     out = tmp_path / "x.html"
-    meta = {"run": "r", "date": "2026-01-01", "notebook": "x", "parameters": {"data_source": "demo", "min_n": 30},
-            "data": {"spec": "demo", "fingerprint": "sha256:abc"}, "git": {"commit": "deadbeef", "dirty": False}}
-    info = render_html(ipynb, out, meta, {"status": "failed", "error": {"type": "ValueError", "message": "bad <b>input</b>"},
-                                          "duration_s": 1.0})
+    meta = ReportMeta(run="r", date="2026-01-01", notebook="x", title="A test report",
+                      parameters={"data_source": "demo", "min_n": 30},
+                      data={"spec": "demo", "fingerprint": "sha256:abc"},
+                      git={"commit": "deadbeef", "dirty": False})
+    outcome = Outcome("failed", duration_s=1.0, error=Failure("ValueError", "bad <b>input</b>"))
+    info = render_html(ipynb, out, meta, outcome)
     page = out.read_text()
-    assert info == {"stderr_outputs": 1, "widget_views": 1, "error_outputs": 1, "emails_redacted": 2}
+    assert info == RenderStats(stderr_outputs=1, widget_views=1, error_outputs=1, emails_redacted=2)
+    assert "<title>A test report</title>" in page and "Report <b>A test report</b>" in page
     assert "secret_code_here" not in page and "import warnings" not in page  # no code
     assert "something noisy" not in page and "Traceback" not in page
     assert "IntSlider" not in page and "Loading widget" not in page
@@ -105,7 +109,7 @@ def test_interactive_is_skipped_in_batch(monkeypatch):
 
 
 def test_cells_at_the_time_limit_count_as_timeouts(tmp_path):
-    from cjlab.report.runner import _cells_at_limit
+    from cjlab.report.execute import _cells_at_limit
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("a"), nbformat.v4.new_code_cell("b")]

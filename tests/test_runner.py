@@ -113,7 +113,7 @@ def test_wall_clock_limit_kills_the_notebook(project):
     res = run(["02_slow"], name="wall", root=project, data_source=SMALL, progress=False,
               overrides={"seconds": 120}, wall_timeout=8, today=dt.date(2026, 3, 2))
     nb = res.notebooks[0]
-    assert nb.status == "timeout" and "wall-clock" in nb.error["message"]
+    assert nb.status == "timeout" and "wall-clock" in nb.error.message
     assert res.folder.is_dir()
 
 

@@ -1,191 +1,23 @@
-"""KPI records across runs: collect, compare two runs, find changes larger than their uncertainty.
-
-Every run writes ``kpis.json`` (records emitted by :func:`cjlab.notebook.kpi`). This module
-reads them back for monitoring, without parsing any HTML.
-
-A change between two runs is *distinguishable from noise* when both records carry an interval
-and the difference exceeds ``z`` standard errors of the difference, with each standard error
-taken from the interval half-width (``(high - low) / (2 * 1.96)`` for the 95 % intervals cjlab
-reports) and the two runs treated as independent samples.
+"""KPI records across runs — moved to :mod:`cjlab.report.records`; the names stay importable here.
 
 Examples
 --------
->>> a = {"name": "nps", "value": 30.0, "low": 26.0, "high": 34.0}
->>> b = {"name": "nps", "value": 38.0, "low": 34.0, "high": 42.0}
->>> round(change(a, b)["z"], 2), change(a, b)["significant"]
-(2.77, True)
+>>> from cjlab.report.kpis import kpis_from_notebook  # same function as records.kpis_from_notebook
 """
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
-from typing import Any
+from cjlab.report.records import (
+    Z95,
+    change,
+    collect,
+    compare,
+    format_compare,
+    kpis_from_notebook,
+    load_run,
+    run_folder,
+    trend_series,
+)
 
-import pandas as pd
-
-from cjlab.results import KPI_MIME
-
-Z95 = 1.959963984540054
-KEY = ["data", "notebook", "name", "group"]
-
-
-def kpis_from_notebook(nb: Any, notebook: str | None = None) -> list[dict[str, Any]]:
-    """All KPI records in an executed notebook (a ``nbformat`` node or a path)."""
-    import nbformat
-
-    if not hasattr(nb, "cells"):
-        nb = nbformat.read(str(nb), as_version=4)
-    out = []
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            data = o.get("data", {})
-            if KPI_MIME in data:
-                rec = dict(data[KPI_MIME])
-                if notebook:
-                    rec["notebook"] = notebook
-                out.append(rec)
-    return out
-
-
-def _se(rec: dict[str, Any]) -> float | None:
-    lo, hi = rec.get("low"), rec.get("high")
-    if lo is None or hi is None:
-        return None
-    return (float(hi) - float(lo)) / (2 * Z95)
-
-
-def change(a: dict[str, Any], b: dict[str, Any], z: float = Z95) -> dict[str, Any]:
-    """Difference b - a of two records of the same KPI, with a significance flag."""
-    va, vb = a.get("value"), b.get("value")
-    if not isinstance(va, int | float) or not isinstance(vb, int | float):
-        return {"diff": None, "z": None, "significant": None}
-    diff = float(vb) - float(va)
-    sa, sb = _se(a), _se(b)
-    if sa is None or sb is None or (sa == 0 and sb == 0):
-        return {"diff": diff, "z": None, "significant": None}
-    zz = diff / math.sqrt(sa**2 + sb**2)
-    return {"diff": diff, "z": zz, "significant": abs(zz) > z}
-
-
-def run_folder(reports_dir: Path, run: str) -> Path:
-    """Resolve a run given as ``YYYY-MM-DD/name``, a folder path, or a name (newest of that name)."""
-    p = Path(run)
-    if (p / "kpis.json").exists():
-        return p
-    if (reports_dir / run / "kpis.json").exists():
-        return reports_dir / run
-    hits = sorted(reports_dir.glob(f"*/{run}/kpis.json"))
-    if hits:
-        return hits[-1].parent
-    raise FileNotFoundError(f"no run {run!r} under {reports_dir} (give YYYY-MM-DD/name or a folder)")
-
-
-def _data_label(folder: Path) -> str:
-    try:
-        m = json.loads((folder / "manifest.json").read_text())
-        specs = [d.get("spec") or d.get("location") for d in (m.get("data_sources") or {}).values()]
-        return ", ".join(sorted(map(str, specs))) or "unknown"
-    except (OSError, json.JSONDecodeError):
-        return "unknown"
-
-
-def load_run(folder: Path) -> pd.DataFrame:
-    """KPI records of one run folder as a DataFrame (one row per record)."""
-    data = json.loads((folder / "kpis.json").read_text())
-    df = pd.DataFrame(data.get("kpis", []))
-    if df.empty:
-        return df
-    df["run"] = folder.name
-    df["folder"] = folder.as_posix()
-    df["date"] = data.get("date")
-    df["data"] = _data_label(folder)
-    for c in ("group", "low", "high", "unit", "label", "higher_is_better"):
-        if c not in df:
-            df[c] = None
-    df["group"] = df["group"].astype(object).where(df["group"].notna(), "")
-    return df
-
-
-def collect(reports_dir: str | Path) -> pd.DataFrame:
-    """All KPI records of all runs under ``reports_dir``, oldest run first."""
-    from cjlab.report.index import read_manifests
-
-    reports_dir = Path(reports_dir)
-    frames = []
-    for m in reversed(read_manifests(reports_dir)):
-        f = reports_dir / m["_folder"]
-        if (f / "kpis.json").exists():
-            d = load_run(f)
-            if not d.empty:
-                d["started_at"] = m.get("started_at")
-                d["run_id"] = m["_folder"]
-                frames.append(d)
-    if not frames:
-        return pd.DataFrame()
-    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
-    out = pd.concat([f.dropna(axis=1, how="all") for f in frames], ignore_index=True)
-    return out.reindex(columns=columns)
-
-
-def compare(folder_a: Path, folder_b: Path) -> pd.DataFrame:
-    """KPI differences between two runs (b - a), matched on notebook, name and group."""
-    a, b = load_run(folder_a), load_run(folder_b)
-    if a.empty or b.empty:
-        return pd.DataFrame(columns=["notebook", "name", "group", "label", "value_a", "value_b", "diff",
-                                     "z", "significant"])
-    keys = ["notebook", "name", "group"]
-    m = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"))
-    rows = []
-    for _, r in m.iterrows():
-        ra = {"value": r.get("value_a"), "low": r.get("low_a"), "high": r.get("high_a")}
-        rb = {"value": r.get("value_b"), "low": r.get("low_b"), "high": r.get("high_b")}
-        ra = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in ra.items()}
-        rb = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rb.items()}
-        c = change(ra, rb)
-        label = r.get("label_b") if isinstance(r.get("label_b"), str) else r.get("label_a")
-        rows.append({"notebook": r["notebook"], "name": r["name"], "group": r["group"], "label": label,
-                     "value_a": ra["value"], "value_b": rb["value"], **c})
-    return pd.DataFrame(rows)
-
-
-def _num(v: Any, sign: bool = False) -> str:
-    if not isinstance(v, int | float) or (isinstance(v, float) and math.isnan(v)):
-        return str(v)
-    s = "+" if sign else ""
-    return f"{v:{s},.0f}" if abs(v) >= 1000 else f"{v:{s}.4g}"
-
-
-def format_compare(df: pd.DataFrame, name_a: str, name_b: str) -> str:
-    """Plain-text table of :func:`compare` for the terminal."""
-    if df.empty:
-        return f"no KPI records to compare between {name_a} and {name_b}"
-    lines = [f"KPI changes from {name_a} to {name_b} ('*' = larger than the uncertainty of both runs):"]
-    for _, r in df.iterrows():
-        label = f"{r['notebook']}: {r['label'] or r['name']}" + (f" [{r['group']}]" if r["group"] else "")
-        va, vb = r["value_a"], r["value_b"]
-        if not isinstance(r["diff"], int | float) or r["diff"] is None or (isinstance(r["diff"], float) and math.isnan(r["diff"])):
-            lines.append(f"  {label}: {va} -> {vb}")
-            continue
-        flag = " *" if r["significant"] else ""
-        zt = f", z = {r['z']:+.1f}" if isinstance(r["z"], float) and not math.isnan(r["z"]) else ""
-        lines.append(f"  {label}: {_num(va)} -> {_num(vb)} ({_num(r['diff'], sign=True)}{zt}){flag}")
-    return "\n".join(lines)
-
-
-def trend_series(records: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
-    """Numeric KPI records grouped into one time series per (data, notebook, name, group)."""
-    if records.empty:
-        return {}
-    num = records[pd.to_numeric(records["value"], errors="coerce").notna()].copy()
-    num["value"] = pd.to_numeric(num["value"])
-    out = {}
-    for key, g in num.groupby(KEY, sort=True, dropna=False):
-        g = g.sort_values(["started_at", "run_id"]).reset_index(drop=True)
-        flags = [None]
-        for i in range(1, len(g)):
-            flags.append(change(g.iloc[i - 1].to_dict(), g.iloc[i].to_dict())["significant"])
-        g["significant_change"] = flags
-        out[key] = g
-    return out
+__all__ = ["Z95", "change", "collect", "compare", "format_compare", "kpis_from_notebook",
+           "load_run", "run_folder", "trend_series"]

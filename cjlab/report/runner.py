@@ -1,10 +1,13 @@
-"""Run notebooks with Papermill into a dated report folder.
+"""Run notebooks with Papermill into a dated report folder: :func:`run`.
 
-``run`` checks every notebook's parameters and the data before any kernel starts, executes
-the notebooks in spawned worker processes (each in its own process group, with a per-cell
-timeout and an outer wall-clock limit), renders each executed notebook to self-contained
-HTML with the code hidden, and writes ``manifest.json`` and ``kpis.json``. Everything is
-written into a hidden temporary folder that is moved into place at the end, so an
+The steps live in their own modules: :mod:`~cjlab.report.plan` checks parameters, options,
+data and each notebook's data requirements before any kernel starts;
+:mod:`~cjlab.report.execute` runs the applicable notebooks in spawned workers (own process
+group, cell timeout, wall-clock limit, thread budget); :mod:`~cjlab.report.render` turns each
+executed notebook into stakeholder HTML; :mod:`~cjlab.report.records` defines what the
+manifest records and reads KPIs back; :mod:`~cjlab.report.portal` rebuilds ``index.html`` and
+``kpis.html``. This module holds the run together under the reports folder's lock: everything
+is written into a hidden temporary folder that is moved into place at the end, so an
 interrupted run never leaves a half-written report and never replaces an earlier one:
 ``reports/YYYY-MM-DD/<name>/`` (``<name>-2``, ``-3`` ... for later runs of the same day).
 
@@ -14,46 +17,52 @@ The runner knows nothing about statistics.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
-import multiprocessing as mp
 import os
 import platform
-import queue
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import traceback
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cjlab.report.params import ParameterError, declared_parameters, read_yaml, resolve
+from cjlab.report.execute import Execution, WorkerJob, _cells_at_limit, execute_all, now
+from cjlab.report.plan import (
+    NotebookJob,
+    Plan,
+    RunOptions,
+    all_notebooks,
+    check_data,
+    find_notebooks,
+    plan_run,
+    project_root,
+)
+from cjlab.report.portal import write_index
+from cjlab.report.records import (
+    STATUS_FAILED,
+    STATUS_NOT_APPLICABLE,
+    STATUS_OK,
+    STATUS_TIMEOUT,
+    Failure,
+    NotebookResult,
+    Outcome,
+    RenderStats,
+    kpis_from_notebook,
+)
+from cjlab.report.render import ReportMeta
 
-STATUS_OK = "completed"
-STATUS_FAILED = "failed"
-STATUS_TIMEOUT = "timeout"
+__all__ = ["STATUS_FAILED", "STATUS_NOT_APPLICABLE", "STATUS_OK", "STATUS_TIMEOUT",
+           "NotebookResult", "RunLockedError", "RunOptions", "RunResult", "_cells_at_limit",
+           "all_notebooks", "find_notebooks", "project_root", "run", "run_lock", "unique_folder"]
 PACKAGES = ("cjlab", "numpy", "pandas", "scipy", "duckdb", "narwhals", "scikit-learn", "pymc",
             "pymc-marketing", "pytensor", "papermill", "nbconvert", "nbclient", "seaborn",
-            "matplotlib", "ipywidgets", "pyspark")
-
-
-def project_root() -> Path:
-    """The project folder: ``$CJLAB_HOME``, else the nearest parent with ``notebooks/``."""
-    if os.environ.get("CJLAB_HOME"):
-        return Path(os.environ["CJLAB_HOME"]).resolve()
-    here = Path.cwd().resolve()
-    for p in (here, *here.parents):
-        if (p / "notebooks").is_dir() and (p / "params").is_dir():
-            return p
-    pkg = Path(__file__).resolve().parents[2]
-    if (pkg / "notebooks").is_dir():
-        return pkg
-    return here
+            "matplotlib", "ipywidgets", "pyspark", "filelock")
 
 
 class RunLockedError(RuntimeError):
@@ -61,55 +70,35 @@ class RunLockedError(RuntimeError):
 
 
 @contextlib.contextmanager
-def run_lock(reports_dir: Path, wait: float = 0.0):
-    """Hold ``reports_dir/.run.lock`` for the whole run; wait up to ``wait`` seconds for it."""
-    import fcntl
+def run_lock(reports_dir: str | Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold ``reports_dir/.run.lock`` for the whole run; wait up to ``wait`` seconds for it.
 
+    A cross-platform :class:`filelock.FileLock`; the holder (pid and start time) is written
+    beside it to ``.run.owner`` so a refused run can say who has the lock.
+
+    Raises
+    ------
+    RunLockedError : the lock is still held after ``wait`` seconds.
+    """
+    from filelock import FileLock, Timeout
+
+    reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    path = reports_dir / ".run.lock"
-    fh = open(path, "a+")
-    deadline = time.monotonic() + wait
+    owner = reports_dir / ".run.owner"
+    lock = FileLock(str(reports_dir / ".run.lock"), timeout=max(0.0, wait), poll_interval=0.2)
     try:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    fh.seek(0)
-                    holder = fh.read().strip() or "unknown"
-                    raise RunLockedError(
-                        f"another cjlab run is writing to {reports_dir} ({holder}); "
-                        "try again later or pass --wait SECONDS") from None
-                time.sleep(0.5)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} since {_now()}")
-        fh.flush()
+        lock.acquire()
+    except Timeout:
+        holder = owner.read_text().strip() if owner.exists() else "unknown"
+        raise RunLockedError(f"another cjlab run is writing to {reports_dir} ({holder}); "
+                             "try again later or pass --wait SECONDS") from None
+    try:
+        owner.write_text(f"pid {os.getpid()} since {now()}")
         yield
     finally:
         with contextlib.suppress(OSError):
-            fcntl.flock(fh, fcntl.LOCK_UN)
-        fh.close()
-
-
-@dataclass
-class NotebookResult:
-    """What happened to one notebook of a run."""
-
-    notebook: str
-    status: str = "pending"
-    parameters: dict[str, Any] = field(default_factory=dict)
-    started_at: str | None = None
-    finished_at: str | None = None
-    duration_s: float | None = None
-    error: dict[str, Any] | None = None
-    html: str | None = None
-    ipynb: str | None = None
-    n_kpis: int = 0
-    stderr_outputs: int = 0  # warnings and other stderr text (kept in .ipynb, not shown in HTML)
-    widget_views: int = 0  # widgets replaced by their static fallbacks in the HTML
-    emails_redacted: int = 0
+            owner.unlink()
+        lock.release()
 
 
 @dataclass
@@ -118,27 +107,24 @@ class RunResult:
 
     name: str
     folder: Path
-    status: str
+    status: str  # completed, failed, or "not applicable" when no notebook applied to the data
     notebooks: list[NotebookResult]
     manifest: dict[str, Any]
 
     @property
     def ok(self) -> bool:
-        return self.status == STATUS_OK
+        """Every applicable notebook completed (not-applicable notebooks are no failure)."""
+        return self.status in (STATUS_OK, STATUS_NOT_APPLICABLE)
 
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
 def _git_commit(root: Path) -> dict[str, Any]:
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, timeout=10).stdout.strip() != ""
         return {"commit": sha or None, "dirty": dirty}
@@ -154,33 +140,8 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def find_notebooks(names: Sequence[str], root: Path) -> list[Path]:
-    """Resolve notebook names (``01_survey``, ``01``, a path) to files in ``notebooks/``."""
-    nb_dir = root / "notebooks"
-    available = sorted(p for p in nb_dir.glob("*.ipynb") if not p.name.startswith("."))
-    out: list[Path] = []
-    problems = []
-    for name in names:
-        p = Path(name)
-        if p.suffix == ".ipynb" and p.exists():
-            out.append(p.resolve())
-            continue
-        hits = [a for a in available if a.stem == name or a.stem.startswith(name + "_") or a.name == name]
-        if len(hits) == 1:
-            out.append(hits[0])
-        else:
-            problems.append(f"notebook {name!r} {'is ambiguous' if hits else 'not found'}; available: "
-                            + ", ".join(a.stem for a in available))
-    if problems:
-        raise ParameterError(problems)
-    return out
-
-
-def all_notebooks(root: Path) -> list[Path]:
-    return sorted(p for p in (root / "notebooks").glob("[0-9]*.ipynb"))
-
-
 def unique_folder(reports_dir: Path, day: str, name: str) -> Path:
+    """``reports_dir/day/name``, or ``name-2``, ``name-3`` ... when taken."""
     base = reports_dir / day / name
     if not base.exists():
         return base
@@ -190,313 +151,144 @@ def unique_folder(reports_dir: Path, day: str, name: str) -> Path:
     return reports_dir / day / f"{name}-{i}"
 
 
-# -- worker ----------------------------------------------------------------------------------
-def _cells_at_limit(ipynb: Path, cell_timeout: float) -> list[int]:
-    """Indexes of cells whose recorded duration reached the cell time limit."""
-    import nbformat
-
-    if not ipynb.exists():
-        return []
-    nb = nbformat.read(str(ipynb), as_version=4)
-    out = []
-    for i, cell in enumerate(nb.cells):
-        d = (cell.get("metadata", {}).get("papermill") or {}).get("duration")
-        if d is not None and float(d) >= 0.98 * cell_timeout:
-            out.append(i)
-    return out
-
-
-def _execute(job: dict[str, Any], results: Any) -> None:
-    """Worker process: execute one notebook, render its HTML, report back."""
-    with contextlib.suppress(OSError):
-        os.setsid()  # own process group: the parent can stop the kernel with us
-    # kernels draw inline (never inherit a headless Agg backend from the caller)
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    os.environ["CJLAB_BATCH"] = "1"  # notebooks show static figures instead of live widgets
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    import papermill as pm
-
-    from cjlab.report.html import render_html
-
-    out_nb = Path(job["ipynb"])
-    res: dict[str, Any] = {"notebook": job["notebook"], "started_at": _now()}
-    t0 = time.monotonic()
-    try:
-        pm.execute_notebook(job["input"], str(out_nb), parameters=job["parameters"],
-                            kernel_name=job.get("kernel_name") or "python3",
-                            execution_timeout=job["cell_timeout"], progress_bar=False,
-                            log_output=False, cwd=job["cwd"], report_mode=False)
-        res["status"] = STATUS_OK
-        slow = _cells_at_limit(out_nb, job["cell_timeout"])
-        if slow:  # nbclient can return after a cell sat until the limit: that is a failure
-            res["status"] = STATUS_TIMEOUT
-            res["error"] = {"type": "CellTimeout", "cell": slow[0],
-                            "message": f"cell {slow[0]} ran until the cell time limit of {job['cell_timeout']:.0f} s"}
-    except BaseException as exc:  # papermill wraps cell errors; timeouts raise too
-        name = getattr(exc, "ename", type(exc).__name__)
-        msg = getattr(exc, "evalue", str(exc))
-        timeout = "timeout" in name.lower() or "timed out" in str(msg).lower()
-        res["status"] = STATUS_TIMEOUT if timeout else STATUS_FAILED
-        res["error"] = {"type": name, "message": str(msg)[:2000],
-                        "cell": getattr(exc, "exec_count", None)}
-    res["duration_s"] = round(time.monotonic() - t0, 2)
-    res["finished_at"] = _now()
-    try:
-        if out_nb.exists():
-            info = render_html(out_nb, Path(job["html"]), job["report_meta"], res)
-            res.update(info)
-        else:
-            res.setdefault("error", {"type": "RunnerError", "message": "no executed notebook written"})
-            res["status"] = STATUS_FAILED
-    except Exception as exc:
-        res["status"] = STATUS_FAILED
-        res["error"] = {"type": "HTMLExportError", "message": f"{exc}\n{traceback.format_exc()[-1500:]}"}
-    results.put(res)
-
-
-# -- orchestration -----------------------------------------------------------------------------
-def _kill_group(proc: mp.Process) -> None:
-    with contextlib.suppress(OSError, ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(Exception):
-        proc.kill()
-
-
-def _execute_all(jobs: list[dict[str, Any]], n_jobs: int, wall_timeout: float,
-                 progress: bool) -> dict[str, dict[str, Any]]:
-    from tqdm.auto import tqdm
-
-    ctx = mp.get_context("spawn")
-    results = ctx.Queue()
-    pending = list(jobs)
-    running: dict[str, tuple[mp.Process, float]] = {}
-    done: dict[str, dict[str, Any]] = {}
-    interactive = progress and sys.stderr.isatty()
-    bar = tqdm(total=len(jobs), desc="cjlab run", unit="notebook", disable=not interactive,
-               file=sys.stderr, dynamic_ncols=True)
-    try:
-        while pending or running:
-            while pending and len(running) < n_jobs:
-                job = pending.pop(0)
-                proc = ctx.Process(target=_execute, args=(job, results), daemon=False)
-                proc.start()
-                running[job["notebook"]] = (proc, time.monotonic())
-                if progress and not interactive:
-                    print(f"  {job['notebook']}: started", file=sys.stderr, flush=True)
-            bar.set_postfix_str("running: " + ", ".join(running), refresh=True)
-            try:
-                res = results.get(timeout=0.5)
-                done[res["notebook"]] = res
-                proc, _ = running.pop(res["notebook"])
-                proc.join(timeout=30)
-                if proc.is_alive():
-                    _kill_group(proc)
-                bar.update(1)
-                if progress:
-                    bar.write(f"  {res['notebook']}: {res['status']} ({res.get('duration_s', 0):.1f} s)",
-                              file=sys.stderr)
-            except queue.Empty:
-                pass
-            now = time.monotonic()
-            for nbname, (proc, start) in list(running.items()):
-                if now - start > wall_timeout or (not proc.is_alive() and nbname not in done):
-                    if proc.is_alive():
-                        _kill_group(proc)
-                        status, msg = STATUS_TIMEOUT, f"stopped after the wall-clock limit of {wall_timeout:.0f} s"
-                    else:
-                        # the worker died without reporting (e.g. killed, out of memory)
-                        with contextlib.suppress(queue.Empty):
-                            res = results.get(timeout=2)
-                            done[res["notebook"]] = res
-                            running.pop(res["notebook"], None)
-                            bar.update(1)
-                            continue
-                        status, msg = STATUS_FAILED, f"worker process died (exit code {proc.exitcode})"
-                    running.pop(nbname)
-                    done[nbname] = {"notebook": nbname, "status": status, "duration_s": round(now - start, 1),
-                                    "error": {"type": "RunnerError", "message": msg}, "finished_at": _now()}
-                    bar.update(1)
-                    bar.write(f"  {nbname}: {status} — {msg}")
-    except BaseException:
-        for proc, _ in running.values():
-            _kill_group(proc)
-        raise
-    finally:
-        bar.close()
-    return done
-
-
-def _plan(notebooks: Sequence[str] | None, name: str | None, run_file: str | Path | None,
-          overrides: Mapping[str, Any] | None, data_source: str | None, root: Path
-          ) -> tuple[str, list[tuple[Path, dict[str, Any], dict[str, Any]]]]:
-    """Resolve notebooks and check every parameter (no kernel, nothing written)."""
-    params_dir = root / "params"
-    run_config: dict[str, Any] = {}
-    if run_file:
-        rf = Path(run_file)
-        if not rf.exists() and (params_dir / "runs" / f"{run_file}.yaml").exists():
-            rf = params_dir / "runs" / f"{run_file}.yaml"
-        if not rf.exists():
-            raise ParameterError([f"run file not found: {run_file}"])
-        run_config = read_yaml(rf)
-        name = name or run_config.get("name") or rf.stem
-    name = name or "adhoc"
-    if not name.replace("-", "").replace("_", "").isalnum():
-        raise ParameterError([f"run name {name!r}: use letters, digits, '-' and '_' only"])
-    names = list(notebooks or run_config.get("notebooks") or [])
-    paths = find_notebooks(names, root) if names else all_notebooks(root)
-    if not paths:
-        raise ParameterError([f"no notebooks found in {root / 'notebooks'}"])
-    overrides = dict(overrides or {})
-    if data_source is not None:
-        overrides["data_source"] = data_source
-    unknown = [k for k in overrides
-               if not any(k in declared_parameters(p) for p in paths)]
-    problems = [f"parameter {k!r} is declared by none of the notebooks "
-                f"({', '.join(p.stem for p in paths)})" for k in unknown]
-    plan = []
-    for p in paths:
-        declared = declared_parameters(p)
-        values, probs = resolve(p, declared, params_dir, run_config, overrides)
-        problems += probs
-        full = {k: values.get(k, d.default) for k, d in declared.items()}
-        plan.append((p, values, full))
-    if problems:
-        raise ParameterError(problems)
-    return name, plan
-
-
-def run(notebooks: Sequence[str] | None = None, *, name: str | None = None,
-        run_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-        data_source: str | None = None, jobs: int = 1, reports_dir: str | Path | None = None,
-        root: str | Path | None = None, cell_timeout: float = 900, wall_timeout: float = 3600,
-        progress: bool = True, kernel_name: str | None = None, today: dt.date | None = None,
-        validate_data: bool = True, lock_wait: float = 0.0) -> RunResult:
+def run(notebooks: list[str] | tuple[str, ...] | None = None, options: RunOptions | None = None,
+        **kwargs: Any) -> RunResult:
     """Execute notebooks into ``reports/YYYY-MM-DD/<name>/``.
 
     Parameters
     ----------
     notebooks : names (``"00_data_overview"``, ``"00"``) or paths; ``None`` = every notebook
         of the run file, or all numbered notebooks.
-    name : report folder name (default: the run file's ``name``, its file stem, or ``"adhoc"``).
-    run_file : YAML run file (see :mod:`cjlab.report.params`).
-    overrides : parameter values from the command line (apply to notebooks declaring them).
-    data_source : shortcut for ``overrides["data_source"]``.
-    jobs : notebooks executed at once (each in its own spawned process).
-    cell_timeout : seconds one cell may run; a cell that hits it fails the notebook.
-    wall_timeout : seconds one notebook may run in total; then its process group is killed.
-    validate_data : validate the data source before any kernel starts (stop on errors).
-    lock_wait : seconds to wait when another run holds the lock of the reports folder
-        (a cron job and a manual run never interleave); then :class:`RunLockedError`.
+    options : a :class:`~cjlab.report.plan.RunOptions`; or give its fields as keywords
+        (``name=``, ``data_source=``, ``jobs=``, ``threads=``, ``cell_timeout=`` ...), which
+        also override the fields of ``options``.
 
     Returns
     -------
-    RunResult (``exit_code`` 0 when every notebook completed, 1 otherwise).
+    RunResult (``exit_code`` 0 when every applicable notebook completed, 1 otherwise).
 
     Raises
     ------
-    ParameterError : a parameter is unknown, missing or of the wrong type (nothing is run).
+    ParameterError : a parameter or option is unknown, missing or out of range (nothing run).
     cjlab.data.DataValidationError : the data break the contract (nothing is run).
+    RunLockedError : another run holds the lock of the reports folder.
+
+    Examples
+    --------
+    >>> run(["00"], data_source="demo:n_customers=3000,seed=11", jobs=2)  # doctest: +SKIP
     """
-    root = Path(root).resolve() if root else project_root()
-    reports_dir = Path(reports_dir) if reports_dir else root / "reports"
-    name, plan = _plan(notebooks, name, run_file, overrides, data_source, root)
-    with run_lock(reports_dir, lock_wait):
-        return _run(name, plan, run_file=run_file, jobs=jobs, reports_dir=reports_dir, root=root,
-                    cell_timeout=cell_timeout, wall_timeout=wall_timeout, progress=progress,
-                    kernel_name=kernel_name, today=today, validate_data=validate_data)
+    if notebooks is not None:
+        kwargs["notebooks"] = notebooks
+    options = dataclasses.replace(options, **kwargs) if options else RunOptions(**kwargs)
+    plan = plan_run(options)
+    with run_lock(options.reports(), options.lock_wait):
+        return _run(plan, options)
 
 
-def _run(name: str, plan: list[tuple[Path, dict[str, Any], dict[str, Any]]], *,
-         run_file: str | Path | None, jobs: int, reports_dir: Path, root: Path, cell_timeout: float,
-         wall_timeout: float, progress: bool, kernel_name: str | None, today: dt.date | None,
-         validate_data: bool) -> RunResult:
-    """The run itself, under the lock: data check, execution, HTML, records, move into place."""
-    # the data: open once (generates the demo cache before workers race for it), validate, fingerprint
-    from cjlab.data import open_source
-
-    sources = {}
-    for _, _, full in plan:
-        spec = full.get("data_source")
-        if spec is not None and spec not in sources:
-            src = open_source(spec, progress=progress)
-            if validate_data:
-                src.validate()  # raises DataValidationError listing every problem
-            sources[spec] = src.describe()
-
-    today = today or dt.date.today()
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    final = unique_folder(reports_dir, today.isoformat(), name)
-    tmp = reports_dir / f".tmp-{today.isoformat()}-{name}-{os.getpid()}-{int(time.time() * 1000)}"
-    tmp.mkdir(parents=True)
-    started = _now()
-    t0 = time.monotonic()
-    manifest: dict[str, Any] = {
-        "cjlab_report": 1, "name": name, "date": today.isoformat(), "started_at": started,
+def _start_manifest(plan: Plan, options: RunOptions, today: dt.date) -> dict[str, Any]:
+    b = plan.threads
+    return {
+        "cjlab_report": 1, "name": plan.name, "date": today.isoformat(), "started_at": now(),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
-        "run_file": str(run_file) if run_file else None, "git": _git_commit(root),
-        "versions": package_versions(), "data_sources": sources, "host": platform.node(),
-        "limits": {"cell_timeout_s": cell_timeout, "wall_timeout_s": wall_timeout, "jobs": jobs},
+        "run_file": plan.run_file, "git": _git_commit(options.project()),
+        "versions": package_versions(), "data_sources": plan.sources, "host": platform.node(),
+        "limits": {"cell_timeout_s": options.cell_timeout, "wall_timeout_s": options.wall_timeout,
+                   "jobs": options.jobs, "threads": b.threads},
+        "threads": {"per_notebook": b.threads, "cores": b.cores, "jobs": b.jobs, "source": b.source,
+                    "environment": b.environment(os.environ)},
     }
-    job_list = []
-    for p, _given, full in plan:
-        report_meta = {"run": name, "date": today.isoformat(), "notebook": p.stem, "parameters": full,
-                       "data": sources.get(full.get("data_source")), "git": manifest["git"],
-                       "started_at": started}
-        job_list.append({"notebook": p.stem, "input": str(p), "ipynb": str(tmp / f"{p.stem}.ipynb"),
-                         "html": str(tmp / f"{p.stem}.html"), "parameters": full, "cwd": str(p.parent),
-                         "cell_timeout": cell_timeout, "kernel_name": kernel_name,
-                         "report_meta": report_meta})
-    try:
-        done = _execute_all(job_list, max(1, jobs), wall_timeout, progress)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # interrupted: leave nothing half-written
-        raise
-    from cjlab.report.kpis import kpis_from_notebook
 
-    results, kpis = [], []
-    for job in job_list:
-        res = done.get(job["notebook"], {"status": STATUS_FAILED, "error": {"type": "RunnerError",
-                                                                            "message": "no result"}})
-        nb_kpis = []
-        if Path(job["ipynb"]).exists():
-            with contextlib.suppress(Exception):
-                nb_kpis = kpis_from_notebook(job["ipynb"], notebook=job["notebook"])
-        kpis += nb_kpis
-        results.append(NotebookResult(
-            notebook=job["notebook"], status=res.get("status", STATUS_FAILED), parameters=job["parameters"],
-            started_at=res.get("started_at"), finished_at=res.get("finished_at"),
-            duration_s=res.get("duration_s"), error=res.get("error"),
-            html=f"{job['notebook']}.html" if Path(job["html"]).exists() else None,
-            ipynb=f"{job['notebook']}.ipynb" if Path(job["ipynb"]).exists() else None,
-            n_kpis=len(nb_kpis), stderr_outputs=res.get("stderr_outputs", 0),
-            widget_views=res.get("widget_views", 0), emails_redacted=res.get("emails_redacted", 0)))
-    status = STATUS_OK if all(r.status == STATUS_OK for r in results) else STATUS_FAILED
-    manifest.update({"finished_at": _now(), "duration_s": round(time.monotonic() - t0, 2), "status": status,
-                     "folder": None, "notebooks": [asdict(r) for r in results]})
-    for rec in kpis:
-        rec.setdefault("run", name)
-        rec.setdefault("date", today.isoformat())
-    (tmp / "kpis.json").write_text(json.dumps({"run": name, "date": today.isoformat(), "status": status,
-                                               "kpis": kpis}, indent=2, default=str))
-    # move into place; never replace an existing folder (another run may have taken the name)
+
+def _worker_job(job: NotebookJob, tmp: Path, manifest: dict[str, Any], plan: Plan,
+                options: RunOptions) -> WorkerJob:
+    meta = ReportMeta(run=plan.name, date=manifest["date"], notebook=job.notebook, title=job.title,
+                      parameters=job.parameters, data=plan.sources.get(job.data_source),
+                      git=manifest["git"], started_at=manifest["started_at"])
+    return WorkerJob(job.notebook, job.path, tmp / f"{job.notebook}.ipynb",
+                     tmp / f"{job.notebook}.html", job.parameters, meta, options.cell_timeout,
+                     options.kernel_name, manifest["threads"]["environment"])
+
+
+def _result(job: NotebookJob, ex: Execution | None, tmp: Path) -> tuple[NotebookResult, list]:
+    """The manifest entry and the KPI records of one notebook."""
+    if not job.applicable:
+        return NotebookResult(job.notebook, job.title, job.status, job.reason, job.parameters), []
+    if ex is None:
+        ex = Execution(job.notebook, Outcome(STATUS_FAILED, error=Failure("RunnerError", "no result")))
+    ipynb, html = tmp / f"{job.notebook}.ipynb", tmp / f"{job.notebook}.html"
+    kpis: list[dict[str, Any]] = []
+    if ipynb.exists():  # also after a kill: papermill saves the notebook after every cell
+        with contextlib.suppress(Exception):
+            kpis = kpis_from_notebook(ipynb, notebook=job.notebook)
+    o, r = ex.outcome, ex.render or RenderStats()
+    return NotebookResult(
+        notebook=job.notebook, title=job.title, status=o.status, parameters=job.parameters,
+        started_at=o.started_at, finished_at=o.finished_at, duration_s=o.duration_s,
+        error=o.error, html=html.name if html.exists() else None,
+        ipynb=ipynb.name if ipynb.exists() else None, n_kpis=len(kpis),
+        stderr_outputs=r.stderr_outputs, widget_views=r.widget_views,
+        emails_redacted=r.emails_redacted), kpis
+
+
+def _run_status(results: list[NotebookResult]) -> str:
+    ran = [r for r in results if r.applicable]
+    if not ran:
+        return STATUS_NOT_APPLICABLE
+    return STATUS_OK if all(r.status == STATUS_OK for r in ran) else STATUS_FAILED
+
+
+def _move_into_place(tmp: Path, reports_dir: Path, day: str, name: str,
+                     manifest: dict[str, Any]) -> Path:
+    """Rename ``tmp`` to a free ``day/name[-N]``; never replace an existing folder."""
+    final = unique_folder(reports_dir, day, name)
     final.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(20):
-        final = final if not final.exists() else unique_folder(reports_dir, today.isoformat(), name)
+        final = final if not final.exists() else unique_folder(reports_dir, day, name)
         manifest["folder"] = final.relative_to(reports_dir).as_posix()
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         try:
             os.rename(tmp, final)
-            break
-        except OSError:
+            return final
+        except OSError:  # another run took the name between the check and the rename
             if not final.exists():
                 raise
-    else:
-        raise RuntimeError(f"could not move the report into place; it is kept in {tmp}")
-    from cjlab.report.index import write_index
+    raise RuntimeError(f"could not move the report into place; it is kept in {tmp}")
 
+
+def _execute(plan: Plan, options: RunOptions, tmp: Path,
+             manifest: dict[str, Any]) -> dict[str, Execution]:
+    if options.progress:
+        for job in plan.jobs:
+            if not job.applicable:
+                print(f"  {job.notebook}: not applicable — {job.reason}", file=sys.stderr)
+    work = [_worker_job(j, tmp, manifest, plan, options) for j in plan.applicable]
+    try:
+        return execute_all(work, options.jobs, options.wall_timeout, options.progress) if work else {}
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # interrupted: leave nothing half-written
+        raise
+
+
+def _run(plan: Plan, options: RunOptions) -> RunResult:
+    """The run itself, under the lock: data check, execution, records, move into place."""
+    check_data(plan, validate=options.validate_data, progress=options.progress)
+    today = options.today or dt.date.today()
+    day, reports_dir = today.isoformat(), options.reports()
+    tmp = reports_dir / f".tmp-{day}-{plan.name}-{os.getpid()}-{int(time.time() * 1000)}"
+    tmp.mkdir(parents=True)
+    t0 = time.monotonic()
+    manifest = _start_manifest(plan, options, today)
+    done = _execute(plan, options, tmp, manifest)
+    results, kpis = [], []
+    for job in plan.jobs:
+        res, nb_kpis = _result(job, done.get(job.notebook), tmp)
+        results.append(res)
+        kpis += [{**k, "run": k.get("run", plan.name), "date": k.get("date", day)} for k in nb_kpis]
+    status = _run_status(results)
+    manifest.update({"finished_at": now(), "duration_s": round(time.monotonic() - t0, 2),
+                     "status": status, "folder": None, "notebooks": [asdict(r) for r in results]})
+    (tmp / "kpis.json").write_text(json.dumps(
+        {"run": plan.name, "date": day, "status": status, "kpis": kpis}, indent=2, default=str))
+    final = _move_into_place(tmp, reports_dir, day, plan.name, manifest)
     write_index(reports_dir)
-    return RunResult(name, final, status, results, manifest)
+    return RunResult(plan.name, final, status, results, manifest)
