@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast setup lab lint clean-venv
+.PHONY: demo test test-fast setup lab lint lock clean-venv
 
 setup:
 	@scripts/bootstrap.sh lab
@@ -28,4 +28,11 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .tools
+
+# Refresh the lock after changing dependencies in pyproject.toml (then commit uv.lock and
+# requirements-lock.txt); `make lock UPGRADE=1` also moves every package to its newest release.
+lock:
+	scripts/uv.sh lock $(if $(UPGRADE),--upgrade,)
+	scripts/uv.sh export --frozen --no-hashes --no-emit-project --extra lab --extra test --extra spark \
+	  -q -o requirements-lock.txt
