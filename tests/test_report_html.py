@@ -118,3 +118,19 @@ def test_cells_at_the_time_limit_count_as_timeouts(tmp_path):
     nbformat.write(nb, str(tmp_path / "x.ipynb"))
     assert _cells_at_limit(tmp_path / "x.ipynb", 60) == [1]
     assert _cells_at_limit(tmp_path / "x.ipynb", 600) == []
+
+
+def test_tagged_cells_and_outputs_are_removed():
+    nb = nbformat.v4.new_notebook()
+    cells = {}
+    for tag in ("remove-cell", "injected-parameters", "papermill-error-cell-tag", "remove-output", "keep"):
+        c = nbformat.v4.new_code_cell(f"x = '{tag}'")
+        c.metadata["tags"] = [tag]
+        c.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"output of {tag}")]
+        cells[tag] = c
+    nb.cells = list(cells.values())
+    clean, _ = clean_for_report(nb)
+    kept = [c.metadata["tags"][0] for c in clean.cells]
+    assert kept == ["remove-output", "keep"]
+    assert clean.cells[0].outputs == [] and clean.cells[1].outputs[0]["text"] == "output of keep"
+    assert nb.cells[3].outputs  # the executed notebook itself is left as it was

@@ -182,3 +182,161 @@ def test_notify_and_compare(project, monkeypatch, capsys, tmp_path):
     assert "NOT RUN" in note.read_text()
     kpi_page = (project / "reports" / "kpis.html").read_text()
     assert "KPI trends across runs" in kpi_page and "Customers" in kpi_page
+
+
+# -- notebooks that follow the data, the thread budget, the lock ------------------------------
+THREADS_CELL = ("import os\nfrom cjlab import notebook as rd\n"
+                "rd.kpi('omp_threads', int(os.environ['OMP_NUM_THREADS']))\n"
+                "rd.kpi('blas_threads', int(os.environ['OPENBLAS_NUM_THREADS']))\n"
+                "rd.kpi('duckdb_threads', int(os.environ['CJLAB_DUCKDB_THREADS']))")
+
+
+def _nb_needing(path: Path, title: str, requires: list, *cells: str) -> None:
+    _nb(path, 'data_source: str = "demo"', *cells)
+    nb = nbformat.read(str(path), as_version=4)
+    nb.metadata["cjlab"] = {"title": title, "requires": requires}
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def retailer(tmp_path, monkeypatch):
+    """A project of tiny notebooks with data requirements, and a company with only customers
+    and orders (no survey, no touchpoints); the thread budget left to its default."""
+    from cjlab.data.synth import generate
+
+    for var in ("OMP_NUM_THREADS", "CJLAB_THREADS", "CJLAB_DUCKDB_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    proj = tmp_path / "proj"
+    nbs = proj / "notebooks"
+    nbs.mkdir(parents=True)
+    (proj / "params").mkdir()
+    _nb_needing(nbs / "10_survey.ipynb", "Survey answers", [{"survey_responses": []}],
+                "raise RuntimeError('a not-applicable notebook must never start a kernel')")
+    _nb_needing(nbs / "11_orders.ipynb", "Orders and threads", [{"orders": []}], THREADS_CELL)
+    _nb_needing(nbs / "12_breaks.ipynb", "Breaks after recording", [{"customers": []}],
+                THREADS_CELL, "raise ValueError('planted failure')")
+    _nb_needing(nbs / "13_journey.ipynb", "Journeys", [{"touchpoints": ["campaign"]}], "1")
+    data = tmp_path / "retailer"
+    data.mkdir()
+    tables = generate(300, seed=1).tables
+    for name in ("customers", "orders"):
+        tables[name].to_parquet(data / f"{name}.parquet")
+    monkeypatch.setenv("CJLAB_HOME", str(proj))
+    return proj, data
+
+
+def _manifest(proj: Path, name: str) -> dict:
+    return json.loads(next((proj / "reports").glob(f"*/{name}/manifest.json")).read_text())
+
+
+def test_notebooks_the_data_cannot_serve_are_not_applicable_not_failed(retailer, tmp_path):
+    from cjlab.cli import main
+    from cjlab.report.plan import cpu_count
+
+    proj, data = retailer
+    note = tmp_path / "note.txt"
+    code = main(["run", "10", "11", "13", "--data", str(data), "--name", "shop", "--no-progress",
+                 "--notify", str(note)])
+    assert code == 0
+    m = _manifest(proj, "shop")
+    assert m["status"] == "completed"
+    nbs = {n["notebook"]: n for n in m["notebooks"]}
+    assert nbs["10_survey"]["status"] == "not applicable"
+    assert nbs["10_survey"]["reason"] == "10_survey needs the survey_responses table"
+    assert nbs["13_journey"]["reason"] == "13_journey needs the touchpoints table"
+    assert nbs["10_survey"]["html"] is None and nbs["10_survey"]["ipynb"] is None
+    assert nbs["11_orders"]["status"] == "completed" and nbs["11_orders"]["reason"] is None
+    folder = proj / "reports" / m["folder"]
+    assert not (folder / "10_survey.ipynb").exists()  # no kernel was started for it
+    assert (folder / "11_orders.html").exists()
+
+    text = note.read_text()
+    assert "COMPLETED (1/1 notebooks, 2 not applicable)" in text
+    assert "10_survey: not applicable (needs the survey_responses table)" in text
+    assert "13_journey: not applicable (needs the touchpoints table)" in text
+    assert "11_orders: completed" in text
+
+    index = (proj / "reports" / "index.html").read_text()
+    assert "Survey answers" in index and "not applicable: 10_survey needs the survey_responses table" in index
+    assert f'href="{m["folder"]}/11_orders.html">Orders and threads</a>' in index  # titles, not stems
+
+    # the thread budget: cores // jobs, in the kernel's environment and in the manifest
+    budget = max(1, cpu_count() // 1)
+    assert m["threads"]["per_notebook"] == budget and m["threads"]["source"] == "cores // jobs"
+    assert m["threads"]["environment"]["OMP_NUM_THREADS"] == str(budget)
+    kpis = {k["name"]: k["value"] for k in json.loads((folder / "kpis.json").read_text())["kpis"]}
+    assert kpis == {"omp_threads": budget, "blas_threads": budget, "duckdb_threads": budget}
+
+
+def test_one_failing_and_one_not_applicable_notebook_exit_1(retailer, monkeypatch):
+    from cjlab.cli import main
+
+    proj, data = retailer
+    monkeypatch.setenv("CJLAB_THREADS", "1")  # the environment override of the budget
+    monkeypatch.setenv("CJLAB_DUCKDB_THREADS", "3")  # chosen by the user: kept
+    assert main(["run", "10", "12", "--data", str(data), "--name", "mixed", "--no-progress"]) == 1
+    m = _manifest(proj, "mixed")
+    assert m["status"] == "failed"
+    assert {n["notebook"]: n["status"] for n in m["notebooks"]} == {
+        "10_survey": "not applicable", "12_breaks": "failed"}
+    assert m["threads"]["per_notebook"] == 1 and m["threads"]["source"] == "CJLAB_THREADS"
+    folder = proj / "reports" / m["folder"]
+    kpis = {k["name"]: k["value"] for k in json.loads((folder / "kpis.json").read_text())["kpis"]}
+    assert kpis == {"omp_threads": 1, "blas_threads": 1, "duckdb_threads": 3}
+    assert "This report is incomplete" in (folder / "12_breaks.html").read_text()
+
+
+def test_a_run_where_nothing_applies_still_writes_its_report(retailer, capsys):
+    from cjlab.cli import main
+
+    proj, data = retailer
+    assert main(["run", "10", "13", "--data", str(data), "--name", "none", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT APPLICABLE (0/0 notebooks, 2 not applicable)" in out
+    assert "no notebook applies to these data" in out
+    m = _manifest(proj, "none")
+    assert m["status"] == "not applicable"
+    assert [n["status"] for n in m["notebooks"]] == ["not applicable"] * 2
+    folder = proj / "reports" / m["folder"]
+    assert json.loads((folder / "kpis.json").read_text())["kpis"] == []
+    assert sorted(p.name for p in folder.iterdir()) == ["kpis.json", "manifest.json"]
+    assert "not applicable" in (proj / "reports" / "index.html").read_text()
+
+
+def _hold_lock(reports: Path, seconds: float):
+    """A separate process holding the reports lock for ``seconds``; returns once it holds it."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys, time\nfrom cjlab.report.runner import run_lock\n"
+            f"with run_lock({str(reports)!r}):\n    print('held', flush=True)\n"
+            f"    time.sleep({seconds})\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    time.sleep(0.1)
+    return proc
+
+
+def test_the_file_lock_stops_a_second_run_from_another_process(retailer, capsys):
+    from cjlab.cli import main
+
+    proj, data = retailer
+    reports = proj / "reports"
+    holder = _hold_lock(reports, 4)
+    try:
+        assert main(["run", "10", "--data", str(data), "--name", "second", "--no-progress"]) == 3
+        err = capsys.readouterr().err
+        assert "another cjlab run is writing to" in err and f"pid {holder.pid}" in err
+        assert not list(reports.glob("*/second"))
+        assert main(["index", "--wait", "0"]) == 3  # `cjlab index` takes the same lock
+    finally:
+        holder.wait(timeout=30)
+    # ... and a run that may wait gets the lock once the holder lets go
+    holder = _hold_lock(reports, 1)
+    try:
+        assert main(["run", "10", "--data", str(data), "--name", "later", "--no-progress",
+                     "--wait", "20"]) == 0
+    finally:
+        holder.wait(timeout=30)
+    assert list(reports.glob("*/later/manifest.json"))
