@@ -41,6 +41,10 @@ def project(tmp_path):
         "print('never reached')")
     _nb(tmp_path / "notebooks" / "02_slow.ipynb", 'data_source: str = "demo"\nseconds: int = 1',
         "import time\ntime.sleep(seconds)\nprint('slept')")
+    _nb(tmp_path / "notebooks" / "03_records_then_sleeps.ipynb",
+        'data_source: str = "demo"\nseconds: int = 1',
+        "from cjlab.notebook import display as rd\nrd.kpi('recorded_before_the_kill', 7)",
+        "import time\ntime.sleep(seconds)")
     return tmp_path
 
 
@@ -110,11 +114,14 @@ def test_cell_timeout_fails_the_notebook(project):
 
 
 def test_wall_clock_limit_kills_the_notebook(project):
-    res = run(["02_slow"], name="wall", root=project, data_source=SMALL, progress=False,
-              overrides={"seconds": 120}, wall_timeout=8, today=dt.date(2026, 3, 2))
+    res = run(["03_records_then_sleeps"], name="wall", root=project, data_source=SMALL,
+              progress=False, overrides={"seconds": 120}, wall_timeout=15, today=dt.date(2026, 3, 2))
     nb = res.notebooks[0]
     assert nb.status == "timeout" and "wall-clock" in nb.error.message
-    assert res.folder.is_dir()
+    assert res.folder.is_dir() and res.exit_code == 1
+    # KPIs recorded before the kill are collected from the notebook papermill saved
+    kpis = json.loads((res.folder / "kpis.json").read_text())["kpis"]
+    assert [(k["name"], k["value"]) for k in kpis] == [("recorded_before_the_kill", 7)]
 
 
 def test_invalid_data_stop_the_run_before_any_report(project, tmp_path):

@@ -80,8 +80,9 @@ def _cells_at_limit(ipynb: Path, cell_timeout: float) -> list[int]:
 
 
 def _prepare_environment(job: WorkerJob) -> None:
-    with contextlib.suppress(OSError):
-        os.setsid()  # own process group: the parent can stop the kernel with us
+    if hasattr(os, "setsid"):  # POSIX: own process group, so the parent can stop the kernel with us
+        with contextlib.suppress(OSError):
+            os.setsid()
     os.environ.update(job.env)  # before numpy & co. load; the kernel inherits it
     # kernels draw inline (never inherit a headless Agg backend from the caller)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
@@ -139,8 +140,10 @@ def work(job: WorkerJob, results: Any) -> None:
 
 
 def _kill_group(proc: mp.Process) -> None:
-    with contextlib.suppress(OSError, ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    """Kill the worker and its kernel (the worker's process group where the OS has them)."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(OSError, ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(Exception):
         proc.kill()
 
