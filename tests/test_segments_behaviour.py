@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from cjlab.features.behaviour import behaviour_features
 from cjlab.segments import (
     BehaviouralSegments,
-    customer_features,
     customer_status,
     describe_profiles,
     lift_matrix,
-    plot_profiles,
     profiles,
     response_table,
 )
+from cjlab.segments.plots import plot_profiles
 
 
 def _blobs(k: int = 3, n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -108,7 +108,7 @@ def test_planted_segments_are_recovered_on_demo_data():
     from cjlab.data.synth import generate
 
     demo = generate(n_customers=6000, seed=3)
-    feats = customer_features(demo.tables)
+    feats = behaviour_features(demo.tables)
     truth = demo.customer_truth.set_index("customer_id")["segment"].reindex(feats.index)
     seg = BehaviouralSegments(k_range=range(3, 6), n_boot=2, sample=2000).fit(feats)
     ari = adjusted_rand_score(truth, seg.labels_)
