@@ -91,3 +91,79 @@ def fingerprint_tables(con, views: Mapping[str, str]) -> str:
 
 __all__ = ["fingerprint_file", "fingerprint_paths", "fingerprint_tables", "redact",
            "scan_sql", "table_candidates"]
+
+
+def utf8_problem(path: Path, block: int = 1 << 20) -> tuple[int, int, bytes] | None:
+    """Where ``path`` first stops being UTF-8: ``(line, byte offset, a few bytes)``, or ``None``.
+
+    Reads the file as a stream (gzip files decompressed), so it costs one pass over the file.
+    """
+    import codecs
+    import gzip
+
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset, lines = 0, 1
+    with opener(path, "rb") as fh:
+        while True:
+            chunk = fh.read(block)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                return lines + chunk[: exc.start].count(b"\n"), offset + exc.start, chunk[exc.start: exc.start + 4]
+            if not chunk:
+                return None
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+
+
+def guess_encoding(sample: bytes) -> str:
+    """A likely encoding of text that is not UTF-8 (``utf-16``, ``cp1252`` or ``latin-1``)."""
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
+
+
+def check_readable(path: Path, what: str = "file") -> None:
+    """Refuse what is not a readable regular file, without blocking on it.
+
+    A directory, a symlink loop, a named pipe (FIFO), a device or socket, an unreadable or
+    empty file each raise :class:`~cjlab.data.errors.DataSourceError` naming ``path`` and
+    saying what to do. Nothing is opened unless the path is a regular file, so a FIFO can
+    never block the caller.
+    """
+    import errno
+    import os
+    import stat
+
+    from cjlab.data.errors import DataSourceError
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataSourceError(f"{what}: {path} is a symbolic link that points to itself (a loop); "
+                                  "point it at the real file") from None
+        raise DataSourceError(f"{what}: {path} cannot be read ({exc.strerror})") from None
+    mode = st.st_mode
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket")]
+    for test, kind in kinds:
+        if test(mode):
+            raise DataSourceError(f"{what}: {path} is {kind}, not a file; put the table's file "
+                                  "there (a .csv or .parquet file)")
+    if not stat.S_ISREG(mode):
+        raise DataSourceError(f"{what}: {path} is not a regular file")
+    if st.st_size == 0:
+        raise DataSourceError(f"{what}: {path} is empty (0 bytes); export the table again")
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise DataSourceError(f"{what}: {path} cannot be read ({exc.strerror}); check its "
+                              "permissions and the disk") from None

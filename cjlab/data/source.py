@@ -55,6 +55,7 @@ from cjlab.data.files import (
     scan_sql,
     table_candidates,
 )
+from cjlab.data.plausible import Bounds, read_bounds_file
 from cjlab.data.spark import duckdb_mirror, spark_read, spark_typed
 from cjlab.data.typed import q as _q
 from cjlab.data.typed import typed_select
@@ -100,6 +101,7 @@ class DataSource:
         self._validated: set[str] = set()
         self.spark: Any = None  # the SparkSession of a Spark source
         self.spark_frames: dict[str, Any] = {}  # raw Spark DataFrames of a Spark source
+        self.bounds = Bounds()  # plausibility bounds (a folder's bounds.json, or set by the caller)
 
     # -- constructors -------------------------------------------------------------------
     @staticmethod
@@ -137,8 +139,10 @@ class DataSource:
             raise DataSourceError(
                 f"no contract tables found in {folder}: expected files named "
                 + ", ".join(f"{t}.csv/.parquet" for t in TABLES))
-        return cls(kind, str(folder), con, views, truth,
-                   fingerprint=lambda: fingerprint_paths(folder, views), spec=spec)
+        src = cls(kind, str(folder), con, views, truth,
+                  fingerprint=lambda: fingerprint_paths(folder, views), spec=spec)
+        src.bounds = read_bounds_file(folder)
+        return src
 
     @classmethod
     def from_duckdb(cls, path: str | Path, spec: str | None = None) -> DataSource:
@@ -344,7 +348,7 @@ class DataSource:
         check = set(wanted) | ({"customers"} if "customers" in self.views else set())
         if not check <= self._validated or self._report is None:
             views = {t: self.views[t] for t in TABLES if t in check | self._validated}
-            self._report = validate_views(self.con, views, require=wanted)
+            self._report = validate_views(self.con, views, require=wanted, bounds=self.bounds)
             self._validated = set(views)
         report = self._report
         if raise_errors and not report.ok:

@@ -22,6 +22,7 @@ False
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from cjlab.data import plausible
 from cjlab.data.contract import CONTRACT, TABLES, Column, TableSchema
 
 N_EXAMPLES = 5
@@ -225,7 +227,15 @@ def _examples(con, view: str, predicate: str, show: Iterable[str]) -> list[dict[
     return out
 
 
-def _check_table(con, table: str, view: str, schema: TableSchema, report: ValidationReport) -> dict[str, str]:
+def _plausible_rules(table: str, col: Column, name: str, bounds: plausible.Bounds,
+                     today: dt.date) -> list[_Rule]:
+    show = () if col.pii else (name,)
+    return [_Rule(name, rule, pred, msg, show=show)
+            for rule, pred, msg in plausible.rules(table, name, col.kind, bounds, today)]
+
+
+def _check_table(con, table: str, view: str, schema: TableSchema, report: ValidationReport,
+                 bounds: plausible.Bounds | None = None, today: dt.date | None = None) -> dict[str, str]:
     types = _describe(con, view)
     n = con.execute(f"SELECT count(*) FROM {_q(view)}").fetchone()[0]
     report.n_rows[table] = int(n)
@@ -253,6 +263,8 @@ def _check_table(con, table: str, view: str, schema: TableSchema, report: Valida
                                            "time-zone-aware values are converted to naive UTC",
                                            severity="warning"))
         rules.extend(_column_rules(col, name, sql_type, col.pii))
+        rules.extend(_plausible_rules(table, col, name, bounds or plausible.Bounds(),
+                                      today or dt.date.today()))
         if not col.required and n:
             rules.append(_Rule(name, "all_missing", f"{_q(name)} IS NULL", "every value is empty",
                                severity="warning"))
@@ -327,7 +339,8 @@ def _cross_checks(con, views: Mapping[str, str], types: Mapping[str, dict[str, s
 
 
 def validate_views(con: duckdb.DuckDBPyConnection, views: Mapping[str, str],
-                   require: Iterable[str] = ()) -> ValidationReport:
+                   require: Iterable[str] = (), bounds: plausible.Bounds | None = None,
+                   today: dt.date | None = None) -> ValidationReport:
     """Validate tables already visible to ``con`` as views/tables named in ``views``.
 
     Parameters
@@ -335,6 +348,8 @@ def validate_views(con: duckdb.DuckDBPyConnection, views: Mapping[str, str],
     con : DuckDB connection.
     views : mapping contract table name -> view name holding the raw data.
     require : contract tables that must be present.
+    bounds : plausibility bounds (:mod:`cjlab.data.plausible`; default bounds when ``None``).
+    today : the day of the run (dates after it are implausible); default: today.
 
     Returns
     -------
@@ -345,10 +360,17 @@ def validate_views(con: duckdb.DuckDBPyConnection, views: Mapping[str, str],
         if t not in views:
             report.problems.append(Problem(t, None, "missing_table", 0,
                                            "required table not found in the data source"))
+    keyed = [t for t in ("orders", "touchpoints") if t in views]
+    if keyed and "customers" not in views and "customers" not in set(require):
+        report.problems.append(Problem(
+            "customers", None, "missing_table", 0,
+            f"the customers table is required: {' and '.join(keyed)} refer to customers by "
+            "customer_id (add customers with customer_id and first_seen)"))
     types: dict[str, dict[str, str]] = {}
     for table in TABLES:
         if table in views:
-            types[table] = _check_table(con, table, views[table], CONTRACT[table], report)
+            types[table] = _check_table(con, table, views[table], CONTRACT[table], report,
+                                        bounds, today)
     for table in views:
         if table not in CONTRACT:
             report.problems.append(Problem(table, None, "unknown_table", 0,
@@ -361,7 +383,9 @@ def validate_views(con: duckdb.DuckDBPyConnection, views: Mapping[str, str],
     return report
 
 
-def validate_frames(frames: Mapping[str, pd.DataFrame], require: Iterable[str] = ()) -> ValidationReport:
+def validate_frames(frames: Mapping[str, pd.DataFrame], require: Iterable[str] = (),
+                    bounds: plausible.Bounds | None = None,
+                    today: dt.date | None = None) -> ValidationReport:
     """Validate in-memory pandas DataFrames (one per contract table).
 
     Examples
@@ -378,6 +402,6 @@ def validate_frames(frames: Mapping[str, pd.DataFrame], require: Iterable[str] =
         con.register(view, df)
         views[name] = view
     try:
-        return validate_views(con, views, require)
+        return validate_views(con, views, require, bounds, today)
     finally:
         con.close()
