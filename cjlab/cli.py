@@ -4,7 +4,8 @@ Examples (shell)::
 
     cjlab run --all --name demo                     # every notebook on the demo data
     cjlab run 01_survey -p min_n=50 --data data/acme/
-    cjlab run --params params/runs/quarterly.yaml --jobs 2
+    cjlab run --params params/runs/quarterly.yaml --jobs 2   # 2 at once, cores // 2 threads each
+    cjlab run --all --threads 2                     # OpenMP/BLAS threads per notebook
     cjlab validate data/acme/                        # exit 1 when the data break the contract
     cjlab params 01_survey                           # what a notebook declares
     cjlab demo data/demo --customers 100000          # write the demo company to Parquet
@@ -13,8 +14,9 @@ Examples (shell)::
 
     cjlab compare 2026-08-01/quarterly 2026-11-01/quarterly   # KPI differences between two runs
 
-Exit codes: 0 success; 1 a notebook failed or the data are invalid; 2 bad usage or parameters;
-3 another run holds the lock of the reports folder.
+Exit codes: 0 success (every notebook completed or was not applicable to the data); 1 a
+notebook failed or the data are invalid; 2 bad usage, parameters or options; 3 another run
+holds the lock of the reports folder.
 """
 
 from __future__ import annotations
@@ -55,9 +57,11 @@ def _summary(res) -> str:
     na = [nb for nb in res.notebooks if not nb.applicable]
     done = sum(nb.status == "completed" for nb in ran)
     counts = f"{done}/{len(ran)} notebooks" + (f", {len(na)} not applicable" if na else "")
-    lines = [f"cjlab run {res.name}: {res.status.upper()} ({counts}) "
-             f"in {res.manifest.get('duration_s', 0):.0f} s",
-             f"report: {res.folder}"]
+    lines = [
+        f"cjlab run {res.name}: {res.status.upper()} ({counts}) "
+        f"in {res.manifest.get('duration_s', 0):.0f} s",
+        f"report: {res.folder}",
+    ]
     if not ran:
         lines.append("no notebook applies to these data, so none was run (see below why)")
     for nb in res.notebooks:
@@ -65,16 +69,19 @@ def _summary(res) -> str:
             why = (nb.reason or "").removeprefix(nb.notebook + " ")
             lines.append(f"  {nb.notebook}: not applicable ({why})")
             continue
-        err = (f" — {nb.error.type}: {str(nb.error.message).splitlines()[0][:200]}"
-               if nb.error else "")
+        err = (
+            f" — {nb.error.type}: {str(nb.error.message).splitlines()[0][:200]}" if nb.error else ""
+        )
         lines.append(f"  {nb.notebook}: {nb.status} ({nb.duration_s or 0:.1f} s){err}")
     kpis = load_run(res.folder)
     if not kpis.empty:
         head = kpis[kpis["group"].isin(["", None])].head(12)
         lines.append("headline figures:")
         for _, k in head.iterrows():
-            lines.append(f"  {k['notebook']}: {k.get('label') or k['name']} = "
-                         f"{fmt_interval(k['value'], k.get('low'), k.get('high'), k.get('unit'))}")
+            lines.append(
+                f"  {k['notebook']}: {k.get('label') or k['name']} = "
+                f"{fmt_interval(k['value'], k.get('low'), k.get('high'), k.get('unit'))}"
+            )
     return "\n".join(lines)
 
 
@@ -88,17 +95,31 @@ def _cmd_run(a: argparse.Namespace) -> int:
         return EXIT_USAGE
     code, text = EXIT_FAILED, ""
     try:
-        res = run(options=RunOptions(
-            notebooks=a.notebooks or None, name=a.name, run_file=a.params,
-            overrides=dict(a.p or []), data_source=a.data, jobs=a.jobs, threads=a.threads,
-            reports_dir=a.reports_dir, cell_timeout=a.cell_timeout, wall_timeout=a.timeout,
-            progress=not a.no_progress, lock_wait=a.wait))
+        res = run(
+            options=RunOptions(
+                notebooks=a.notebooks or None,
+                name=a.name,
+                run_file=a.params,
+                overrides=dict(a.p or []),
+                data_source=a.data,
+                jobs=a.jobs,
+                threads=a.threads,
+                reports_dir=a.reports_dir,
+                cell_timeout=a.cell_timeout,
+                wall_timeout=a.timeout,
+                progress=not a.no_progress,
+                lock_wait=a.wait,
+            )
+        )
         text, code = _summary(res), res.exit_code
         print(text)
     except ParameterError as exc:
         code, text = EXIT_USAGE, f"cjlab run: NOT RUN — {exc}"
     except DataValidationError as exc:
-        code, text = EXIT_FAILED, f"cjlab run: NOT RUN — the data are invalid; no report was written.\n{exc}"
+        code, text = (
+            EXIT_FAILED,
+            f"cjlab run: NOT RUN — the data are invalid; no report was written.\n{exc}",
+        )
     except DataSourceError as exc:
         code, text = EXIT_USAGE, f"cjlab run: NOT RUN — {exc}"
     except RunLockedError as exc:
@@ -147,7 +168,10 @@ def _cmd_params(a: argparse.Namespace) -> int:
     for p in find_notebooks([a.notebook], project_root()):
         for prm in declared_parameters(p).values():
             opt = " | None" if prm.optional and prm.type else ""
-            print(f"{prm.name}: {prm.type or 'any'}{opt} = {prm.default!r}" + (f"   # {prm.help}" if prm.help else ""))
+            print(
+                f"{prm.name}: {prm.type or 'any'}{opt} = {prm.default!r}"
+                + (f"   # {prm.help}" if prm.help else "")
+            )
     return EXIT_OK
 
 
@@ -155,7 +179,9 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     from cjlab.data.synth import write_parquet
 
     truth = write_parquet(a.path, a.customers, a.seed, progress=True)
-    print(f"demo company with {truth['n_customers']:,} customers written to {a.path} (truth in truth.json)")
+    print(
+        f"demo company with {truth['n_customers']:,} customers written to {a.path} (truth in truth.json)"
+    )
     return EXIT_OK
 
 
@@ -174,30 +200,57 @@ def _cmd_index(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="cjlab", description="customer-journey analytics workbench")
-    sub = ap.add_subparsers(dest="command", required=True)
+def _add_run(sub) -> None:
+    """The ``run`` sub-command and its options."""
     r = sub.add_parser("run", help="execute notebooks into a dated HTML report")
     r.add_argument("notebooks", nargs="*", help="notebook names (e.g. 01_survey or 01) or paths")
     r.add_argument("--all", action="store_true", help="every numbered notebook in notebooks/")
     r.add_argument("--name", help="report folder name (default: run file name or 'adhoc')")
     r.add_argument("--params", metavar="RUNFILE", help="run file (params/runs/NAME.yaml or a path)")
-    r.add_argument("-p", action="append", type=_kv, metavar="KEY=VALUE",
-                   help="parameter override (YAML value); repeatable")
-    r.add_argument("--data", metavar="SOURCE", help="data source for every notebook (demo, a folder, a .duckdb file, spark:FOLDER, telco:CSV)")
+    r.add_argument(
+        "-p",
+        action="append",
+        type=_kv,
+        metavar="KEY=VALUE",
+        help="parameter override (YAML value); repeatable",
+    )
+    r.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help="data source for every notebook (demo, a folder, a .duckdb file, spark:FOLDER, telco:CSV)",
+    )
     r.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (default 1)")
-    r.add_argument("--threads", type=int, metavar="N",
-                   help="OpenMP/BLAS threads per notebook (default: $CJLAB_THREADS, else "
-                        "$OMP_NUM_THREADS, else cores // jobs)")
+    r.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="OpenMP/BLAS threads per notebook (default: $CJLAB_THREADS, else "
+        "$OMP_NUM_THREADS, else cores // jobs)",
+    )
     r.add_argument("--reports-dir", help="where dated report folders go (default: reports/)")
     r.add_argument("--cell-timeout", type=float, default=900, help="seconds per cell (default 900)")
-    r.add_argument("--timeout", type=float, default=3600, help="seconds per notebook (default 3600)")
+    r.add_argument(
+        "--timeout", type=float, default=3600, help="seconds per notebook (default 3600)"
+    )
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--wait", type=float, default=0.0,
-                   help="seconds to wait when another run holds the reports lock (default: fail at once)")
-    r.add_argument("--notify", metavar="FILE",
-                   help="write a short summary (status, failures, headline figures) to FILE, or - for stdout")
+    r.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="seconds to wait when another run holds the reports lock (default: fail at once)",
+    )
+    r.add_argument(
+        "--notify",
+        metavar="FILE",
+        help="write a short summary (status, failures, headline figures) to FILE, or - for stdout",
+    )
     r.set_defaults(func=_cmd_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="cjlab", description="customer-journey analytics workbench")
+    sub = ap.add_subparsers(dest="command", required=True)
+    _add_run(sub)
     c = sub.add_parser("compare", help="KPI differences between two runs")
     c.add_argument("run_a", help="YYYY-MM-DD/name, a run folder, or a run name (newest)")
     c.add_argument("run_b")
@@ -223,8 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=mapping.command)
     i = sub.add_parser("index", help="rebuild reports/index.html")
     i.add_argument("--reports-dir")
-    i.add_argument("--wait", type=float, default=60.0,
-                   help="seconds to wait while a run holds the reports lock (default 60)")
+    i.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait while a run holds the reports lock (default 60)",
+    )
     i.set_defaults(func=_cmd_index)
     return ap
 
@@ -240,4 +297,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

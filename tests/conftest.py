@@ -40,7 +40,9 @@ def small_demo():
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared datasets not available at {SHARED_DATA} (only on developer machines and CI)")
+        pytest.skip(
+            f"shared datasets not available at {SHARED_DATA} (only on developer machines and CI)"
+        )
     return SHARED_DATA
 
 
@@ -53,8 +55,15 @@ def run_notebook_on_tables(tables, tmp_path: Path, notebook: str, name: str, **r
     data.mkdir()
     for table, df in tables.items():
         df.to_parquet(data / f"{table}.parquet")
-    res = run([notebook], data_source=str(data), reports_dir=tmp_path / "reports", root=ROOT,
-              progress=False, name=name, **run_kw)
+    res = run(
+        [notebook],
+        data_source=str(data),
+        reports_dir=tmp_path / "reports",
+        root=ROOT,
+        progress=False,
+        name=name,
+        **run_kw,
+    )
     assert res.ok, res
     folder = next((tmp_path / "reports").glob(f"*/{name}"))
     return res, folder, (folder / f"{notebook}.html").read_text(encoding="utf-8")

@@ -27,11 +27,18 @@ def _ensure_chromium() -> tuple[str, str]:
     if chrome and driver:
         return chrome, driver
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("headless Chromium is not installed and cannot be installed here (need root and apt-get)")
+        pytest.skip(
+            "headless Chromium is not installed and cannot be installed here (need root and apt-get)"
+        )
     try:
         subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], check=True,
-                       capture_output=True, timeout=900, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
+            check=True,
+            capture_output=True,
+            timeout=900,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     except (subprocess.SubprocessError, OSError) as exc:
         pytest.skip(f"could not install chromium/chromium-driver with apt-get: {exc}")
     chrome, driver = shutil.which("chromium"), shutil.which("chromedriver")
@@ -48,9 +55,18 @@ def browser(tmp_path_factory):
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = chrome
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-              "--window-size=1280,2000", f"--user-data-dir={tmp_path_factory.mktemp('chrome')}"):
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1280,2000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chrome')}",
+    ):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service(driver_path), options=opts)
@@ -74,17 +90,27 @@ def reports(tmp_path_factory):
     has = s["comment"].notna()
     s.loc[has, "comment"] = s.loc[has, "comment"].astype(str) + " " + INJECTED
     tables["touchpoints"]["campaign"] = tables["touchpoints"]["campaign"].where(
-        tables["touchpoints"]["campaign"].isna(), tables["touchpoints"]["campaign"].astype(str))
+        tables["touchpoints"]["campaign"].isna(), tables["touchpoints"]["campaign"].astype(str)
+    )
     for name, df in tables.items():
         df.to_parquet(data / f"{name}.parquet")
     assert isinstance(s, pd.DataFrame)
     out = tmp_path_factory.mktemp("reports")
     # every notebook of the project, as `make demo` runs them, on this data
-    res = run(None, name="browser", data_source=str(data), reports_dir=out, jobs=2, progress=False,
-              today=dt.date(2026, 11, 1))
+    res = run(
+        None,
+        name="browser",
+        data_source=str(data),
+        reports_dir=out,
+        jobs=2,
+        progress=False,
+        today=dt.date(2026, 11, 1),
+    )
     assert res.ok, [(n.notebook, n.error) for n in res.notebooks]
     warnings = {n.notebook: n.stderr_outputs for n in res.notebooks if n.stderr_outputs}
-    assert warnings == {}, f"notebooks wrote warnings/stderr (see the .ipynb in {res.folder}): {warnings}"
+    assert warnings == {}, (
+        f"notebooks wrote warnings/stderr (see the .ipynb in {res.folder}): {warnings}"
+    )
     return out, res
 
 
@@ -122,11 +148,13 @@ def test_index_links_resolve_and_reports_render(browser, reports):
         assert browser.find_element(By.ID, "run-parameters")  # collapsed provenance
         n_img = browser.execute_script("return document.images.length")
         broken = browser.execute_script(
-            "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length")
+            "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length"
+        )
         assert n_img > 0 and broken == 0, (nb.notebook, n_img, broken)
         external = browser.execute_script(
             "return performance.getEntriesByType('resource').map(e => e.name)"
-            ".filter(n => !n.startsWith('file:') && !n.startsWith('data:'))")
+            ".filter(n => !n.startsWith('file:') && !n.startsWith('data:'))"
+        )
         assert external == [], f"{nb.notebook} loads from the network: {external}"
         assert _console_errors(browser) == [], nb.notebook
         body = browser.find_element(By.TAG_NAME, "body").text

@@ -22,7 +22,11 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 
 def make_nb(path: Path, source: str, body: str = "print(data_source)") -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata["tags"] = ["parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell("# t"), cell, nbformat.v4.new_code_cell(body)]
@@ -31,9 +35,12 @@ def make_nb(path: Path, source: str, body: str = "print(data_source)") -> Path:
 
 
 def test_declared_types_defaults_and_help(tmp_path):
-    p = make_nb(tmp_path / "x.ipynb", 'data_source: str = "demo"  # where the data are\n'
-                "min_n: int = 30\nlevel: float = 0.95\nflag: bool = False\nwaves: list = []\n"
-                "cutoff: str = None  # optional date\nplain = 3")
+    p = make_nb(
+        tmp_path / "x.ipynb",
+        'data_source: str = "demo"  # where the data are\n'
+        "min_n: int = 30\nlevel: float = 0.95\nflag: bool = False\nwaves: list = []\n"
+        "cutoff: str = None  # optional date\nplain = 3",
+    )
     d = declared_parameters(p)
     assert list(d) == ["data_source", "min_n", "level", "flag", "waves", "cutoff", "plain"]
     assert d["data_source"].help == "where the data are" and d["data_source"].type == "str"
@@ -41,12 +48,25 @@ def test_declared_types_defaults_and_help(tmp_path):
     assert d["plain"].type == "int" and d["plain"].default == 3
 
 
-@pytest.mark.parametrize("typ,value,ok", [
-    ("int", 3, True), ("int", 3.5, False), ("int", True, False), ("int", "3", False),
-    ("float", 3, True), ("float", 0.5, True), ("float", "x", False),
-    ("bool", False, True), ("bool", 0, False), ("list", [1], True), ("list", "a", False),
-    ("str", "2025-01-01", True), ("str", 5, False), ("dict", {"a": 1}, True),
-])
+@pytest.mark.parametrize(
+    "typ,value,ok",
+    [
+        ("int", 3, True),
+        ("int", 3.5, False),
+        ("int", True, False),
+        ("int", "3", False),
+        ("float", 3, True),
+        ("float", 0.5, True),
+        ("float", "x", False),
+        ("bool", False, True),
+        ("bool", 0, False),
+        ("list", [1], True),
+        ("list", "a", False),
+        ("str", "2025-01-01", True),
+        ("str", 5, False),
+        ("dict", {"a": 1}, True),
+    ],
+)
 def test_type_checks(typ, value, ok):
     from cjlab.report.params import Parameter
 
@@ -69,13 +89,16 @@ def test_cli_values_are_yaml():
 
 
 def test_resolve_layers_and_errors(tmp_path):
-    p = make_nb(tmp_path / "01_x.ipynb", 'data_source: str = "demo"\nmin_n: int = 30\nlevel: float = 0.95')
+    p = make_nb(
+        tmp_path / "01_x.ipynb", 'data_source: str = "demo"\nmin_n: int = 30\nlevel: float = 0.95'
+    )
     params = tmp_path / "params"
     params.mkdir()
     (params / "01_x.yaml").write_text("min_n: 40\n")
     d = declared_parameters(p)
-    values, problems = resolve(p, d, params, {"params": {"level": 0.9, "not_here": 1}},
-                               {"min_n": 50})
+    values, problems = resolve(
+        p, d, params, {"params": {"level": 0.9, "not_here": 1}}, {"min_n": 50}
+    )
     assert problems == [] and values == {"min_n": 50, "level": 0.9}
     (params / "01_x.yaml").write_text("min_nn: 40\nlevel: high\n")
     _, problems = resolve(p, d, params)
@@ -113,7 +136,10 @@ def test_project_notebooks_are_stored_without_outputs_and_thin(nb):
     book = nbformat.read(str(nb), as_version=4)
     for cell in book.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, "store notebooks without outputs"
-            assert "\ndef " not in "\n" + cell.source and "\nclass " not in "\n" + cell.source, \
+            assert cell.outputs == [] and cell.execution_count is None, (
+                "store notebooks without outputs"
+            )
+            assert "\ndef " not in "\n" + cell.source and "\nclass " not in "\n" + cell.source, (
                 "functions belong in the cjlab package"
+            )
     assert book.cells[0].cell_type == "markdown" and book.cells[0].source.startswith("# ")

@@ -14,24 +14,57 @@ from cjlab.results import HEADLINE_END, KPI_MIME
 
 def _executed_nb() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
-    md = nbformat.v4.new_markdown_cell("# Title\n\n## First part\n\nText.\n\n## Second part\n\nWrite to anna.mueller@example.com")
+    md = nbformat.v4.new_markdown_cell(
+        "# Title\n\n## First part\n\nText.\n\n## Second part\n\nWrite to anna.mueller@example.com"
+    )
     head = nbformat.v4.new_code_cell("secret_code_here()")
-    head.outputs = [nbformat.v4.new_output("display_data", data={
-        "text/html": '<div class="cj-headline" id="headline"><h2>H</h2></div>' + HEADLINE_END})]
+    head.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "text/html": '<div class="cj-headline" id="headline"><h2>H</h2></div>'
+                + HEADLINE_END
+            },
+        )
+    ]
     warn = nbformat.v4.new_code_cell("import warnings")
-    warn.outputs = [nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something noisy"),
-                    nbformat.v4.new_output("stream", name="stdout", text="contact bob@corp.example.org")]
+    warn.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something noisy"),
+        nbformat.v4.new_output("stream", name="stdout", text="contact bob@corp.example.org"),
+    ]
     widget = nbformat.v4.new_code_cell("slider")
-    widget.outputs = [nbformat.v4.new_output("display_data", data={
-        "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
-        "text/plain": "IntSlider(value=3)"})]
+    widget.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "application/vnd.jupyter.widget-view+json": {
+                    "model_id": "abc",
+                    "version_major": 2,
+                    "version_minor": 0,
+                },
+                "text/plain": "IntSlider(value=3)",
+            },
+        )
+    ]
     kpi = nbformat.v4.new_code_cell("kpi")
-    kpi.outputs = [nbformat.v4.new_output("display_data", data={KPI_MIME: {"name": "x", "value": 1}})]
+    kpi.outputs = [
+        nbformat.v4.new_output("display_data", data={KPI_MIME: {"name": "x", "value": 1}})
+    ]
     err = nbformat.v4.new_code_cell("boom()")
-    err.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad <b>input</b>",
-                                          traceback=["Traceback (most recent call last):", "  File x"])]
+    err.outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="ValueError",
+            evalue="bad <b>input</b>",
+            traceback=["Traceback (most recent call last):", "  File x"],
+        )
+    ]
     nb.cells = [md, head, warn, widget, kpi, err]
     return nb
 
@@ -48,10 +81,15 @@ def test_render_html(tmp_path):
     ipynb = tmp_path / "x.ipynb"
     nbformat.write(_executed_nb(), str(ipynb))
     out = tmp_path / "x.html"
-    meta = ReportMeta(run="r", date="2026-01-01", notebook="x", title="A test report",
-                      parameters={"data_source": "demo", "min_n": 30},
-                      data={"spec": "demo", "fingerprint": "sha256:abc"},
-                      git={"commit": "deadbeef", "dirty": False})
+    meta = ReportMeta(
+        run="r",
+        date="2026-01-01",
+        notebook="x",
+        title="A test report",
+        parameters={"data_source": "demo", "min_n": 30},
+        data={"spec": "demo", "fingerprint": "sha256:abc"},
+        git={"commit": "deadbeef", "dirty": False},
+    )
     outcome = Outcome("failed", duration_s=1.0, error=Failure("ValueError", "bad <b>input</b>"))
     info = render_html(ipynb, out, meta, outcome)
     page = out.read_text()
@@ -63,25 +101,43 @@ def test_render_html(tmp_path):
     assert "anna.mueller@example.com" not in page and "bob@corp.example.org" not in page
     assert "bad &lt;b&gt;input&lt;/b&gt;" in page and "bad <b>input</b>" not in page
     assert 'id="failure"' in page and "This report is incomplete" in page
-    assert 'id="toc"' in page and "First part" in page and page.index('id="headline"') < page.index('id="toc"')
+    assert (
+        'id="toc"' in page
+        and "First part" in page
+        and page.index('id="headline"') < page.index('id="toc"')
+    )
     assert 'id="run-parameters"' in page and "sha256:abc" in page and "min_n" in page
-    for external in ('<script src="http', "cdnjs.cloudflare", "unpkg.com", "require.min.js", "mathjax/"):
+    for external in (
+        '<script src="http',
+        "cdnjs.cloudflare",
+        "unpkg.com",
+        "require.min.js",
+        "mathjax/",
+    ):
         assert external not in page.lower(), external
 
 
 def test_redact_emails():
     text, n = redact_emails("a@b.de, Mail: x.y+z@mail.example.co.uk; not@all")
     assert n == 2 and "@b.de" not in text and "not@all" in text
-    code = '<p>x@y.org</p><script>/* (c) feross@feross.org */ var a = 1;</script><p>z@w.net</p>'
+    code = "<p>x@y.org</p><script>/* (c) feross@feross.org */ var a = 1;</script><p>z@w.net</p>"
     text, n = redact_emails(code)
     assert n == 2 and "feross@feross.org" in text and "x@y.org" not in text
 
 
 def test_tables_escape_and_hide_identifiers():
-    df = pd.DataFrame({"customer_id": [1, 2], "comment": ["<script>alert(1)</script>", "ok"],
-                       "share": [0.1234, 0.5], "n": [12345, 7]})
+    df = pd.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "comment": ["<script>alert(1)</script>", "ok"],
+            "share": [0.1234, 0.5],
+            "n": [12345, 7],
+        }
+    )
     page = rd.table_html(df, formats={"share": "share"})
-    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert (
+        "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    )
     assert "<th>customer_id</th>" not in page and "identifier columns hidden: customer_id" in page
     assert "12.3 %" in page and "12,345" in page
     assert "<th>customer_id</th>" in rd.table_html(df, allow_ids=True)
@@ -123,7 +179,13 @@ def test_cells_at_the_time_limit_count_as_timeouts(tmp_path):
 def test_tagged_cells_and_outputs_are_removed():
     nb = nbformat.v4.new_notebook()
     cells = {}
-    for tag in ("remove-cell", "injected-parameters", "papermill-error-cell-tag", "remove-output", "keep"):
+    for tag in (
+        "remove-cell",
+        "injected-parameters",
+        "papermill-error-cell-tag",
+        "remove-output",
+        "keep",
+    ):
         c = nbformat.v4.new_code_cell(f"x = '{tag}'")
         c.metadata["tags"] = [tag]
         c.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"output of {tag}")]

@@ -18,7 +18,11 @@ from cjlab.report.plan import (
 
 def _nb(path, meta=None, first="# A heading title\n\nText."):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     if meta is not None:
         nb.metadata["cjlab"] = meta
     p = nbformat.v4.new_code_cell('data_source: str = "demo"')
@@ -47,18 +51,26 @@ def test_thread_budget_default_and_overrides():
 def test_thread_environment_sets_openmp_and_blas_and_keeps_a_chosen_duckdb_count():
     b = thread_budget(2, environ={}, cores=4)
     env = b.environment({})
-    assert env == {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
-                   "NUMEXPR_NUM_THREADS": "2", "CJLAB_DUCKDB_THREADS": "2"}
+    assert env == {
+        "OMP_NUM_THREADS": "2",
+        "OPENBLAS_NUM_THREADS": "2",
+        "MKL_NUM_THREADS": "2",
+        "NUMEXPR_NUM_THREADS": "2",
+        "CJLAB_DUCKDB_THREADS": "2",
+    }
     assert "CJLAB_DUCKDB_THREADS" not in b.environment({"CJLAB_DUCKDB_THREADS": "8"})
 
 
-@pytest.mark.parametrize("kw,msg", [
-    ({"jobs": 0}, "jobs: expected a whole number ≥ 1, got 0"),
-    ({"threads": 0}, "threads: expected a whole number ≥ 1, got 0"),
-    ({"cell_timeout": 0}, "cell_timeout: expected seconds > 0"),
-    ({"wall_timeout": -1}, "wall_timeout: expected seconds > 0"),
-    ({"lock_wait": -5}, "lock_wait: expected seconds ≥ 0"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"jobs": 0}, "jobs: expected a whole number ≥ 1, got 0"),
+        ({"threads": 0}, "threads: expected a whole number ≥ 1, got 0"),
+        ({"cell_timeout": 0}, "cell_timeout: expected seconds > 0"),
+        ({"wall_timeout": -1}, "wall_timeout: expected seconds > 0"),
+        ({"lock_wait": -5}, "lock_wait: expected seconds ≥ 0"),
+    ],
+)
 def test_runner_options_out_of_range(kw, msg):
     assert RunOptions().problems() == []
     assert any(msg in p for p in RunOptions(**kw).problems())
@@ -94,8 +106,10 @@ def test_plan_marks_notebooks_whose_minimum_is_missing(tmp_path):
     (root / "notebooks").mkdir(parents=True)
     (root / "params").mkdir()
     _nb(root / "notebooks" / "01_any.ipynb")
-    _nb(root / "notebooks" / "02_churn.ipynb",
-        {"title": "Churn", "requires": [{"customers": ["cancelled_at"]}, {"touchpoints": []}]})
+    _nb(
+        root / "notebooks" / "02_churn.ipynb",
+        {"title": "Churn", "requires": [{"customers": ["cancelled_at"]}, {"touchpoints": []}]},
+    )
     _nb(root / "notebooks" / "03_orders.ipynb", {"title": "Orders", "requires": [{"orders": []}]})
     data = tmp_path / "data"
     data.mkdir()
@@ -110,8 +124,11 @@ def test_plan_marks_notebooks_whose_minimum_is_missing(tmp_path):
     assert status == {
         "01_any": ("pending", None),
         # an optional column that is empty in every row counts as absent
-        "02_churn": ("not applicable",
-                     "02_churn needs the cancelled_at column of customers, or the touchpoints table"),
-        "03_orders": ("pending", None)}
+        "02_churn": (
+            "not applicable",
+            "02_churn needs the cancelled_at column of customers, or the touchpoints table",
+        ),
+        "03_orders": ("pending", None),
+    }
     assert [j.notebook for j in plan.applicable] == ["01_any", "03_orders"]
     assert plan.sources[str(data)]["tables"] == {"customers": 200, "orders": len(tables["orders"])}

@@ -19,11 +19,18 @@ SMALL = "demo:n_customers=1500,seed=3"
 
 def _nb(path: Path, params: str, *cells: str) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     p = nbformat.v4.new_code_cell(params)
     p.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Test notebook"), p,
-                *[nbformat.v4.new_code_cell(c) for c in cells]]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Test notebook"),
+        p,
+        *[nbformat.v4.new_code_cell(c) for c in cells],
+    ]
     nbformat.write(nb, str(path))
 
 
@@ -34,24 +41,39 @@ def project(tmp_path):
     (tmp_path / "params" / "runs").mkdir(parents=True)
     shutil.copy(ROOT / "notebooks" / "00_data_overview.ipynb", tmp_path / "notebooks")
     shutil.copy(ROOT / "params" / "00_data_overview.yaml", tmp_path / "params")
-    _nb(tmp_path / "notebooks" / "01_fails.ipynb", 'data_source: str = "demo"',
+    _nb(
+        tmp_path / "notebooks" / "01_fails.ipynb",
+        'data_source: str = "demo"',
         "from cjlab import notebook as rd\nrd.headline('Before the failure', ['step one ran'])\n"
         "rd.kpi('steps_done', 1)",
         "raise ValueError('planted failure: orders table has no rows for 2025')",
-        "print('never reached')")
-    _nb(tmp_path / "notebooks" / "02_slow.ipynb", 'data_source: str = "demo"\nseconds: int = 1',
-        "import time\ntime.sleep(seconds)\nprint('slept')")
-    _nb(tmp_path / "notebooks" / "03_records_then_sleeps.ipynb",
+        "print('never reached')",
+    )
+    _nb(
+        tmp_path / "notebooks" / "02_slow.ipynb",
+        'data_source: str = "demo"\nseconds: int = 1',
+        "import time\ntime.sleep(seconds)\nprint('slept')",
+    )
+    _nb(
+        tmp_path / "notebooks" / "03_records_then_sleeps.ipynb",
         'data_source: str = "demo"\nseconds: int = 1',
         "from cjlab.notebook import display as rd\nrd.kpi('recorded_before_the_kill', 7)",
-        "import time\ntime.sleep(seconds)")
+        "import time\ntime.sleep(seconds)",
+    )
     return tmp_path
 
 
 def test_run_writes_dated_report_manifest_kpis_and_index(project):
     day = dt.date(2026, 1, 15)
-    res = run(["00_data_overview", "01_fails"], name="e2e", root=project, data_source=SMALL,
-              jobs=2, progress=False, today=day)
+    res = run(
+        ["00_data_overview", "01_fails"],
+        name="e2e",
+        root=project,
+        data_source=SMALL,
+        jobs=2,
+        progress=False,
+        today=day,
+    )
     folder = project / "reports" / "2026-01-15" / "e2e"
     assert res.folder == folder and folder.is_dir()
     assert res.status == "failed" and res.exit_code == 1
@@ -78,7 +100,9 @@ def test_run_writes_dated_report_manifest_kpis_and_index(project):
     good = (folder / "00_data_overview.html").read_text()
     assert 'id="headline"' in good and "<img" in good and 'id="run-parameters"' in good
     assert "import cjlab" not in good and "open_source(" not in good  # no code
-    assert "Traceback" not in good, good[good.find("Traceback") - 500:good.find("Traceback") + 300]
+    assert "Traceback" not in good, good[
+        good.find("Traceback") - 500 : good.find("Traceback") + 300
+    ]
     assert 'id="failure"' not in good
     assert '<script src="http' not in good and "cdnjs" not in good  # opens offline
 
@@ -106,16 +130,32 @@ def test_same_day_runs_get_distinct_folders_and_never_overwrite(project):
 
 
 def test_cell_timeout_fails_the_notebook(project):
-    res = run(["02_slow"], name="slow", root=project, data_source=SMALL, progress=False,
-              overrides={"seconds": 60}, cell_timeout=3, today=dt.date(2026, 3, 1))
+    res = run(
+        ["02_slow"],
+        name="slow",
+        root=project,
+        data_source=SMALL,
+        progress=False,
+        overrides={"seconds": 60},
+        cell_timeout=3,
+        today=dt.date(2026, 3, 1),
+    )
     nb = res.notebooks[0]
     assert nb.status in ("timeout", "failed") and res.exit_code == 1
     assert nb.duration_s < 50
 
 
 def test_wall_clock_limit_kills_the_notebook(project):
-    res = run(["03_records_then_sleeps"], name="wall", root=project, data_source=SMALL,
-              progress=False, overrides={"seconds": 120}, wall_timeout=15, today=dt.date(2026, 3, 2))
+    res = run(
+        ["03_records_then_sleeps"],
+        name="wall",
+        root=project,
+        data_source=SMALL,
+        progress=False,
+        overrides={"seconds": 120},
+        wall_timeout=15,
+        today=dt.date(2026, 3, 2),
+    )
     nb = res.notebooks[0]
     assert nb.status == "timeout" and "wall-clock" in nb.error.message
     assert res.folder.is_dir() and res.exit_code == 1
@@ -154,9 +194,23 @@ def test_plain_papermill_cli_runs_the_notebooks(tmp_path):
     import sys
 
     out = tmp_path / "o.ipynb"
-    r = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "00_data_overview.ipynb"),
-                        str(out), "-p", "data_source", SMALL, "--cwd", str(ROOT / "notebooks")],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(ROOT / "notebooks" / "00_data_overview.ipynb"),
+            str(out),
+            "-p",
+            "data_source",
+            SMALL,
+            "--cwd",
+            str(ROOT / "notebooks"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     from cjlab.report.kpis import kpis_from_notebook
 
@@ -177,10 +231,18 @@ def test_notify_and_compare(project, monkeypatch, capsys, tmp_path):
 
     monkeypatch.setenv("CJLAB_HOME", str(project))
     note = tmp_path / "summary.txt"
-    assert main(["run", "00", "--data", SMALL, "--no-progress", "--name", "m", "--notify", str(note)]) == 0
+    assert (
+        main(["run", "00", "--data", SMALL, "--no-progress", "--name", "m", "--notify", str(note)])
+        == 0
+    )
     text = note.read_text()
     assert "COMPLETED" in text and "Customers = 1,500" in text
-    assert main(["run", "00", "--data", "demo:n_customers=1800,seed=3", "--no-progress", "--name", "m"]) == 0
+    assert (
+        main(
+            ["run", "00", "--data", "demo:n_customers=1800,seed=3", "--no-progress", "--name", "m"]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["compare", "m", "m-2"]) in (0,)
     out = capsys.readouterr().out
@@ -192,10 +254,12 @@ def test_notify_and_compare(project, monkeypatch, capsys, tmp_path):
 
 
 # -- notebooks that follow the data, the thread budget, the lock ------------------------------
-THREADS_CELL = ("import os\nfrom cjlab import notebook as rd\n"
-                "rd.kpi('omp_threads', int(os.environ['OMP_NUM_THREADS']))\n"
-                "rd.kpi('blas_threads', int(os.environ['OPENBLAS_NUM_THREADS']))\n"
-                "rd.kpi('duckdb_threads', int(os.environ['CJLAB_DUCKDB_THREADS']))")
+THREADS_CELL = (
+    "import os\nfrom cjlab import notebook as rd\n"
+    "rd.kpi('omp_threads', int(os.environ['OMP_NUM_THREADS']))\n"
+    "rd.kpi('blas_threads', int(os.environ['OPENBLAS_NUM_THREADS']))\n"
+    "rd.kpi('duckdb_threads', int(os.environ['CJLAB_DUCKDB_THREADS']))"
+)
 
 
 def _nb_needing(path: Path, title: str, requires: list, *cells: str) -> None:
@@ -217,11 +281,20 @@ def retailer(tmp_path, monkeypatch):
     nbs = proj / "notebooks"
     nbs.mkdir(parents=True)
     (proj / "params").mkdir()
-    _nb_needing(nbs / "10_survey.ipynb", "Survey answers", [{"survey_responses": []}],
-                "raise RuntimeError('a not-applicable notebook must never start a kernel')")
+    _nb_needing(
+        nbs / "10_survey.ipynb",
+        "Survey answers",
+        [{"survey_responses": []}],
+        "raise RuntimeError('a not-applicable notebook must never start a kernel')",
+    )
     _nb_needing(nbs / "11_orders.ipynb", "Orders and threads", [{"orders": []}], THREADS_CELL)
-    _nb_needing(nbs / "12_breaks.ipynb", "Breaks after recording", [{"customers": []}],
-                THREADS_CELL, "raise ValueError('planted failure')")
+    _nb_needing(
+        nbs / "12_breaks.ipynb",
+        "Breaks after recording",
+        [{"customers": []}],
+        THREADS_CELL,
+        "raise ValueError('planted failure')",
+    )
     _nb_needing(nbs / "13_journey.ipynb", "Journeys", [{"touchpoints": ["campaign"]}], "1")
     data = tmp_path / "retailer"
     data.mkdir()
@@ -242,8 +315,21 @@ def test_notebooks_the_data_cannot_serve_are_not_applicable_not_failed(retailer,
 
     proj, data = retailer
     note = tmp_path / "note.txt"
-    code = main(["run", "10", "11", "13", "--data", str(data), "--name", "shop", "--no-progress",
-                 "--notify", str(note)])
+    code = main(
+        [
+            "run",
+            "10",
+            "11",
+            "13",
+            "--data",
+            str(data),
+            "--name",
+            "shop",
+            "--no-progress",
+            "--notify",
+            str(note),
+        ]
+    )
     assert code == 0
     m = _manifest(proj, "shop")
     assert m["status"] == "completed"
@@ -264,8 +350,13 @@ def test_notebooks_the_data_cannot_serve_are_not_applicable_not_failed(retailer,
     assert "11_orders: completed" in text
 
     index = (proj / "reports" / "index.html").read_text()
-    assert "Survey answers" in index and "not applicable: 10_survey needs the survey_responses table" in index
-    assert f'href="{m["folder"]}/11_orders.html">Orders and threads</a>' in index  # titles, not stems
+    assert (
+        "Survey answers" in index
+        and "not applicable: 10_survey needs the survey_responses table" in index
+    )
+    assert (
+        f'href="{m["folder"]}/11_orders.html">Orders and threads</a>' in index
+    )  # titles, not stems
 
     # the thread budget: cores // jobs, in the kernel's environment and in the manifest
     budget = max(1, cpu_count() // 1)
@@ -285,7 +376,9 @@ def test_one_failing_and_one_not_applicable_notebook_exit_1(retailer, monkeypatc
     m = _manifest(proj, "mixed")
     assert m["status"] == "failed"
     assert {n["notebook"]: n["status"] for n in m["notebooks"]} == {
-        "10_survey": "not applicable", "12_breaks": "failed"}
+        "10_survey": "not applicable",
+        "12_breaks": "failed",
+    }
     assert m["threads"]["per_notebook"] == 1 and m["threads"]["source"] == "CJLAB_THREADS"
     folder = proj / "reports" / m["folder"]
     kpis = {k["name"]: k["value"] for k in json.loads((folder / "kpis.json").read_text())["kpis"]}
@@ -316,9 +409,11 @@ def _hold_lock(reports: Path, seconds: float):
     import sys
     import time
 
-    code = ("import sys, time\nfrom cjlab.report.runner import run_lock\n"
-            f"with run_lock({str(reports)!r}):\n    print('held', flush=True)\n"
-            f"    time.sleep({seconds})\n")
+    code = (
+        "import sys, time\nfrom cjlab.report.runner import run_lock\n"
+        f"with run_lock({str(reports)!r}):\n    print('held', flush=True)\n"
+        f"    time.sleep({seconds})\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
     time.sleep(0.1)
@@ -342,8 +437,22 @@ def test_the_file_lock_stops_a_second_run_from_another_process(retailer, capsys)
     # ... and a run that may wait gets the lock once the holder lets go
     holder = _hold_lock(reports, 1)
     try:
-        assert main(["run", "10", "--data", str(data), "--name", "later", "--no-progress",
-                     "--wait", "20"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "10",
+                    "--data",
+                    str(data),
+                    "--name",
+                    "later",
+                    "--no-progress",
+                    "--wait",
+                    "20",
+                ]
+            )
+            == 0
+        )
     finally:
         holder.wait(timeout=30)
     assert list(reports.glob("*/later/manifest.json"))

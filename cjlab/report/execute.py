@@ -96,16 +96,26 @@ def _papermill(job: WorkerJob) -> Outcome:
     out = Outcome(started_at=now())
     t0 = time.monotonic()
     try:
-        pm.execute_notebook(str(job.input), str(job.ipynb), parameters=job.parameters,
-                            kernel_name=job.kernel_name or "python3",
-                            execution_timeout=job.cell_timeout, progress_bar=False,
-                            log_output=False, cwd=str(job.input.parent), report_mode=False)
+        pm.execute_notebook(
+            str(job.input),
+            str(job.ipynb),
+            parameters=job.parameters,
+            kernel_name=job.kernel_name or "python3",
+            execution_timeout=job.cell_timeout,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(job.input.parent),
+            report_mode=False,
+        )
         out.status = STATUS_OK
         slow = _cells_at_limit(job.ipynb, job.cell_timeout)
         if slow:  # nbclient can return after a cell sat until the limit: that is a failure
             out.status = STATUS_TIMEOUT
-            out.error = Failure("CellTimeout", f"cell {slow[0]} ran until the cell time limit "
-                                f"of {job.cell_timeout:.0f} s", slow[0])
+            out.error = Failure(
+                "CellTimeout",
+                f"cell {slow[0]} ran until the cell time limit of {job.cell_timeout:.0f} s",
+                slow[0],
+            )
     except BaseException as exc:  # papermill wraps cell errors; timeouts raise too
         name = getattr(exc, "ename", type(exc).__name__)
         msg = str(getattr(exc, "evalue", str(exc)))
@@ -160,8 +170,14 @@ class _Pool:
         self.running: dict[str, tuple[mp.Process, float]] = {}
         self.done: dict[str, Execution] = {}
         self.interactive = progress and sys.stderr.isatty()
-        self.bar = tqdm(total=total, desc="cjlab run", unit="notebook", file=sys.stderr,
-                        disable=not self.interactive, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=total,
+            desc="cjlab run",
+            unit="notebook",
+            file=sys.stderr,
+            disable=not self.interactive,
+            dynamic_ncols=True,
+        )
 
     def start(self, job: WorkerJob) -> None:
         proc = self.ctx.Process(target=work, args=(job, self.results), daemon=False)
@@ -181,8 +197,10 @@ class _Pool:
         if self.progress:
             o = ex.outcome
             msg = f"  {ex.notebook}: {o.status} ({o.duration_s or 0:.1f} s)"
-            self.bar.write(msg + (f" — {o.error.message.splitlines()[0][:200]}" if o.error else ""),
-                           file=sys.stderr)
+            self.bar.write(
+                msg + (f" — {o.error.message.splitlines()[0][:200]}" if o.error else ""),
+                file=sys.stderr,
+            )
 
     def poll(self) -> None:
         """Take one report, then stop notebooks over the wall clock or whose worker died."""
@@ -203,8 +221,9 @@ class _Pool:
                     self._lost(name, start, STATUS_FAILED, msg)
 
     def _lost(self, name: str, start: float, status: str, msg: str) -> None:
-        outcome = Outcome(status, None, now(), round(time.monotonic() - start, 1),
-                          Failure("RunnerError", msg))
+        outcome = Outcome(
+            status, None, now(), round(time.monotonic() - start, 1), Failure("RunnerError", msg)
+        )
         self.finish(Execution(name, outcome))
 
     def stop_all(self) -> None:
@@ -212,8 +231,9 @@ class _Pool:
             _kill_group(proc)
 
 
-def execute_all(jobs: list[WorkerJob], n_jobs: int, wall_timeout: float,
-                progress: bool) -> dict[str, Execution]:
+def execute_all(
+    jobs: list[WorkerJob], n_jobs: int, wall_timeout: float, progress: bool
+) -> dict[str, Execution]:
     """Run ``jobs``, ``n_jobs`` at a time; return each notebook's :class:`Execution`.
 
     On any exception (also ``KeyboardInterrupt``) every running worker's process group is

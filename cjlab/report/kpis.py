@@ -19,5 +19,14 @@ from cjlab.report.records import (
     trend_series,
 )
 
-__all__ = ["Z95", "change", "collect", "compare", "format_compare", "kpis_from_notebook",
-           "load_run", "run_folder", "trend_series"]
+__all__ = [
+    "Z95",
+    "change",
+    "collect",
+    "compare",
+    "format_compare",
+    "kpis_from_notebook",
+    "load_run",
+    "run_folder",
+    "trend_series",
+]

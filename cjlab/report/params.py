@@ -60,8 +60,13 @@ class Parameter:
     optional: bool = False  # None is an accepted value
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "default": self.default,
-                "help": self.help, "optional": self.optional}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "help": self.help,
+            "optional": self.optional,
+        }
 
 
 def parameters_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
@@ -77,7 +82,7 @@ def _annotation(node: ast.expr | None) -> tuple[str | None, bool]:
     text = ast.unparse(node).replace(" ", "")
     optional = False
     if text.startswith("Optional[") and text.endswith("]"):
-        text, optional = text[len("Optional["):-1], True
+        text, optional = text[len("Optional[") : -1], True
     parts = [p for p in text.split("|") if p]
     if "None" in parts:
         optional = True
@@ -104,7 +109,11 @@ def declared_parameters(notebook: str | Path | nbformat.NotebookNode) -> dict[st
     for node in ast.parse(src).body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             target, value, (typ, opt) = node.target.id, node.value, _annotation(node.annotation)
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             target, value, typ, opt = node.targets[0].id, node.value, None, False
         else:
             continue
@@ -123,7 +132,9 @@ def declared_parameters(notebook: str | Path | nbformat.NotebookNode) -> dict[st
 def check_value(p: Parameter, value: Any) -> str | None:
     """A problem text when ``value`` does not fit parameter ``p``, else None."""
     if value is None:
-        return None if p.optional else f"{p.name}: missing value (a {p.type or 'value'} is required)"
+        return (
+            None if p.optional else f"{p.name}: missing value (a {p.type or 'value'} is required)"
+        )
     if p.type is None:
         return None
     want = _TYPES[p.type]
@@ -167,9 +178,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return normalise(data)
 
 
-def resolve(notebook: Path, declared: Mapping[str, Parameter], params_dir: Path | None,
-            run_config: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
-            strict_keys: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+def resolve(
+    notebook: Path,
+    declared: Mapping[str, Parameter],
+    params_dir: Path | None,
+    run_config: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    strict_keys: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
     """Merge the parameter layers for ``notebook`` and check them.
 
     ``strict_keys`` are values that must be declared (a notebook's own YAML file, its
@@ -193,9 +209,11 @@ def resolve(notebook: Path, declared: Mapping[str, Parameter], params_dir: Path 
     for key, value in strict.items():
         if key not in declared:
             hint = difflib.get_close_matches(key, declared, n=1)
-            problems.append(f"{stem}: unknown parameter {key!r}"
-                            + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                            + f"; declared: {', '.join(declared)}")
+            problems.append(
+                f"{stem}: unknown parameter {key!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                + f"; declared: {', '.join(declared)}"
+            )
             continue
         values[key] = value
     for key, value in {**loose, **(overrides or {})}.items():

@@ -36,8 +36,12 @@ from cjlab.report.params import ParameterError, declared_parameters, read_yaml, 
 from cjlab.report.records import STATUS_NOT_APPLICABLE, STATUS_PENDING
 
 #: the variables OpenMP and the BLAS libraries read for their thread count
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "NUMEXPR_NUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 THREADS_ENV = "CJLAB_THREADS"
 
 
@@ -155,8 +159,12 @@ def _env_threads(text: str | None) -> int | None:
     return n if n >= 1 else None
 
 
-def thread_budget(jobs: int, threads: int | None = None, environ: Mapping[str, str] | None = None,
-                  cores: int | None = None) -> ThreadBudget:
+def thread_budget(
+    jobs: int,
+    threads: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    cores: int | None = None,
+) -> ThreadBudget:
     """The thread budget of a run with ``jobs`` notebooks at once (see the module docstring).
 
     Raises
@@ -171,8 +179,9 @@ def thread_budget(jobs: int, threads: int | None = None, environ: Mapping[str, s
     if environ.get(THREADS_ENV):
         n = _env_threads(environ[THREADS_ENV])
         if n is None:
-            raise ParameterError([f"{THREADS_ENV}: expected a whole number ≥ 1, "
-                                  f"got {environ[THREADS_ENV]!r}"])
+            raise ParameterError(
+                [f"{THREADS_ENV}: expected a whole number ≥ 1, got {environ[THREADS_ENV]!r}"]
+            )
         return ThreadBudget(n, cores, jobs, THREADS_ENV)
     n = _env_threads(environ.get("OMP_NUM_THREADS"))
     if n is not None:
@@ -227,13 +236,18 @@ def find_notebooks(names: Sequence[str], root: Path) -> list[Path]:
         if p.suffix == ".ipynb" and p.exists():
             out.append(p.resolve())
             continue
-        hits = [a for a in available
-                if a.stem == name or a.stem.startswith(name + "_") or a.name == name]
+        hits = [
+            a
+            for a in available
+            if a.stem == name or a.stem.startswith(name + "_") or a.name == name
+        ]
         if len(hits) == 1:
             out.append(hits[0])
         else:
-            problems.append(f"notebook {name!r} {'is ambiguous' if hits else 'not found'}; "
-                            "available: " + ", ".join(a.stem for a in available))
+            problems.append(
+                f"notebook {name!r} {'is ambiguous' if hits else 'not found'}; "
+                "available: " + ", ".join(a.stem for a in available)
+            )
     if problems:
         raise ParameterError(problems)
     return out
@@ -256,12 +270,15 @@ def notebook_info(path: Path) -> tuple[str, list[dict[str, list[str]]]]:
         first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
         heads = [ln[2:].strip() for ln in first.splitlines() if ln.startswith("# ")]
         title = heads[0] if heads else path.stem
-    requires = [{t: list(cols or []) for t, cols in dict(alt).items()}
-                for alt in meta.get("requires") or []]
+    requires = [
+        {t: list(cols or []) for t, cols in dict(alt).items()} for alt in meta.get("requires") or []
+    ]
     return str(title), requires
 
 
-def _run_config(run_file: str | Path | None, params_dir: Path) -> tuple[dict[str, Any], Path | None]:
+def _run_config(
+    run_file: str | Path | None, params_dir: Path
+) -> tuple[dict[str, Any], Path | None]:
     if not run_file:
         return {}, None
     rf = Path(run_file)
@@ -294,9 +311,11 @@ def plan_run(options: RunOptions) -> Plan:
     if options.data_source is not None:
         overrides["data_source"] = options.data_source
     declared = {p: declared_parameters(p) for p in paths}
-    problems += [f"parameter {k!r} is declared by none of the notebooks "
-                 f"({', '.join(p.stem for p in paths)})"
-                 for k in overrides if not any(k in d for d in declared.values())]
+    problems += [
+        f"parameter {k!r} is declared by none of the notebooks ({', '.join(p.stem for p in paths)})"
+        for k in overrides
+        if not any(k in d for d in declared.values())
+    ]
     jobs = []
     for p in paths:
         values, probs = resolve(p, declared[p], params_dir, run_config, overrides)

@@ -36,7 +36,9 @@ STATUS_PENDING = "pending"
 STATUS_OK = "completed"
 STATUS_FAILED = "failed"
 STATUS_TIMEOUT = "timeout"
-STATUS_NOT_APPLICABLE = "not applicable"  # the data lack the notebook's minimum: no kernel, no failure
+STATUS_NOT_APPLICABLE = (
+    "not applicable"  # the data lack the notebook's minimum: no kernel, no failure
+)
 Z95 = 1.959963984540054
 KEY = ["data", "notebook", "name", "group"]
 
@@ -163,12 +165,16 @@ def run_folder(reports_dir: Path, run: str) -> Path:
     hits = sorted(reports_dir.glob(f"*/{run}/kpis.json"))
     if hits:
         return hits[-1].parent
-    raise FileNotFoundError(f"no run {run!r} under {reports_dir} (give YYYY-MM-DD/name or a folder)")
+    raise FileNotFoundError(
+        f"no run {run!r} under {reports_dir} (give YYYY-MM-DD/name or a folder)"
+    )
 
 
 def data_label(manifest: dict[str, Any]) -> str:
     """The data sources of a run, as one label (specs or locations, sorted)."""
-    specs = [d.get("spec") or d.get("location") for d in (manifest.get("data_sources") or {}).values()]
+    specs = [
+        d.get("spec") or d.get("location") for d in (manifest.get("data_sources") or {}).values()
+    ]
     return ", ".join(sorted(map(str, specs))) or "unknown"
 
 
@@ -229,8 +235,19 @@ def compare(folder_a: Path, folder_b: Path) -> pd.DataFrame:
 
     a, b = load_run(folder_a), load_run(folder_b)
     if a.empty or b.empty:
-        return pd.DataFrame(columns=["notebook", "name", "group", "label", "value_a", "value_b",
-                                     "diff", "z", "significant"])
+        return pd.DataFrame(
+            columns=[
+                "notebook",
+                "name",
+                "group",
+                "label",
+                "value_a",
+                "value_b",
+                "diff",
+                "z",
+                "significant",
+            ]
+        )
     keys = ["notebook", "name", "group"]
     m = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"))
     rows = []
@@ -239,8 +256,17 @@ def compare(folder_a: Path, folder_b: Path) -> pd.DataFrame:
         rb = {k: _missing_to_none(r.get(f"{k}_b")) for k in ("value", "low", "high")}
         c = change(ra, rb)
         label = r.get("label_b") if isinstance(r.get("label_b"), str) else r.get("label_a")
-        rows.append({"notebook": r["notebook"], "name": r["name"], "group": r["group"],
-                     "label": label, "value_a": ra["value"], "value_b": rb["value"], **c})
+        rows.append(
+            {
+                "notebook": r["notebook"],
+                "name": r["name"],
+                "group": r["group"],
+                "label": label,
+                "value_a": ra["value"],
+                "value_b": rb["value"],
+                **c,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -255,10 +281,13 @@ def format_compare(df: pd.DataFrame, name_a: str, name_b: str) -> str:
     """Plain-text table of :func:`compare` for the terminal."""
     if df.empty:
         return f"no KPI records to compare between {name_a} and {name_b}"
-    lines = [f"KPI changes from {name_a} to {name_b} "
-             "('*' = larger than the uncertainty of both runs):"]
+    lines = [
+        f"KPI changes from {name_a} to {name_b} ('*' = larger than the uncertainty of both runs):"
+    ]
     for _, r in df.iterrows():
-        label = f"{r['notebook']}: {r['label'] or r['name']}" + (f" [{r['group']}]" if r["group"] else "")
+        label = f"{r['notebook']}: {r['label'] or r['name']}" + (
+            f" [{r['group']}]" if r["group"] else ""
+        )
         va, vb, diff = r["value_a"], r["value_b"], r["diff"]
         if not isinstance(diff, int | float) or (isinstance(diff, float) and math.isnan(diff)):
             lines.append(f"  {label}: {va} -> {vb}")

@@ -75,8 +75,16 @@ def redact_emails(text: str) -> tuple[str, int]:
 
 
 def _stats(resources: dict[str, Any]) -> dict[str, Any]:
-    return resources.setdefault("cjlab", {"stderr_outputs": 0, "widget_views": 0, "errors": [],
-                                          "emails_redacted": 0, "headings": []})
+    return resources.setdefault(
+        "cjlab",
+        {
+            "stderr_outputs": 0,
+            "widget_views": 0,
+            "errors": [],
+            "emails_redacted": 0,
+            "headings": [],
+        },
+    )
 
 
 class _OutputFilter(Preprocessor):
@@ -111,8 +119,14 @@ class FailureBoxPreprocessor(_OutputFilter):
         ename, evalue = output.get("ename", "Error"), output.get("evalue", "")
         stats["errors"].append({"ename": ename, "evalue": evalue})
         text = html.escape(_ANSI.sub("", f"{ename}: {evalue}"))
-        return [nbformat.v4.new_output("display_data", data={
-            "text/html": f'<div class="cj-failure"><b>This step failed.</b>\n{text}</div>'})]
+        return [
+            nbformat.v4.new_output(
+                "display_data",
+                data={
+                    "text/html": f'<div class="cj-failure"><b>This step failed.</b>\n{text}</div>'
+                },
+            )
+        ]
 
 
 class MachineOutputPreprocessor(_OutputFilter):
@@ -166,10 +180,17 @@ class ContentsPreprocessor(Preprocessor):
 
 def preprocessors() -> list[Preprocessor]:
     """The report's preprocessors, in order (all enabled)."""
-    tags = TagRemovePreprocessor(remove_cell_tags=REMOVE_CELL_TAGS,
-                                 remove_all_outputs_tags=REMOVE_OUTPUT_TAGS)
-    out = [tags, StderrRemovePreprocessor(), FailureBoxPreprocessor(),
-           MachineOutputPreprocessor(), EmailRedactPreprocessor(), ContentsPreprocessor()]
+    tags = TagRemovePreprocessor(
+        remove_cell_tags=REMOVE_CELL_TAGS, remove_all_outputs_tags=REMOVE_OUTPUT_TAGS
+    )
+    out = [
+        tags,
+        StderrRemovePreprocessor(),
+        FailureBoxPreprocessor(),
+        MachineOutputPreprocessor(),
+        EmailRedactPreprocessor(),
+        ContentsPreprocessor(),
+    ]
     for p in out:
         p.enabled = True
     return out
@@ -225,13 +246,16 @@ def _toc(headings: list[tuple[int, str]]) -> str:
     lis = "".join(
         f'<li style="margin-left:{(lvl - 2) * 16}px">'
         f'<a href="#{html.escape(re.sub(r"\s+", "-", t), quote=True)}">{html.escape(t)}</a></li>'
-        for lvl, t in headings)
+        for lvl, t in headings
+    )
     return f'<nav class="cj-toc" id="toc"><b>Contents</b><ul>{lis}</ul></nav>'
 
 
 def _rows(pairs, code: bool = False) -> str:
     def cell(v: Any) -> str:
-        text = html.escape(json.dumps(v, default=str) if code or isinstance(v, dict | list) else str(v))
+        text = html.escape(
+            json.dumps(v, default=str) if code or isinstance(v, dict | list) else str(v)
+        )
         return f"<code>{text}</code>" if code else text
 
     return "".join(f"<tr><th>{html.escape(str(k))}</th><td>{cell(v)}</td></tr>" for k, v in pairs)
@@ -239,25 +263,36 @@ def _rows(pairs, code: bool = False) -> str:
 
 def _meta_section(meta: ReportMeta, outcome: Outcome) -> str:
     git = meta.git or {}
-    commit = f"{git.get('commit') or 'unknown'}{' (uncommitted changes)' if git.get('dirty') else ''}"
-    run = [("run", meta.run), ("notebook", meta.notebook), ("status", outcome.status),
-           ("started", outcome.started_at), ("duration", f"{outcome.duration_s or 0:.1f} s"),
-           ("git commit", commit)]
-    return ('<details class="cj-meta" id="run-parameters">'
-            "<summary>Run parameters, data and provenance</summary>"
-            f"<h4>Parameters</h4><table>{_rows((meta.parameters or {}).items(), code=True)}</table>"
-            f"<h4>Data</h4><table>{_rows((meta.data or {}).items())}</table>"
-            f"<h4>Run</h4><table>{_rows(run)}</table></details>")
+    commit = (
+        f"{git.get('commit') or 'unknown'}{' (uncommitted changes)' if git.get('dirty') else ''}"
+    )
+    run = [
+        ("run", meta.run),
+        ("notebook", meta.notebook),
+        ("status", outcome.status),
+        ("started", outcome.started_at),
+        ("duration", f"{outcome.duration_s or 0:.1f} s"),
+        ("git commit", commit),
+    ]
+    return (
+        '<details class="cj-meta" id="run-parameters">'
+        "<summary>Run parameters, data and provenance</summary>"
+        f"<h4>Parameters</h4><table>{_rows((meta.parameters or {}).items(), code=True)}</table>"
+        f"<h4>Data</h4><table>{_rows((meta.data or {}).items())}</table>"
+        f"<h4>Run</h4><table>{_rows(run)}</table></details>"
+    )
 
 
 def _banner(outcome: Outcome) -> str:
     err = outcome.error
     what = f"{err.type}: {err.message}" if err else "Error"
     what = html.escape(_ANSI.sub("", what))[:1500]
-    return ('<div class="cj-banner" id="failure"><h2>This report is incomplete: the analysis '
-            f"{html.escape(outcome.status)}.</h2><p>{what}</p><p>Figures and numbers after the "
-            "failing step are missing; do not use this report for decisions. The executed "
-            "notebook (.ipynb) beside it holds the full details.</p></div>")
+    return (
+        '<div class="cj-banner" id="failure"><h2>This report is incomplete: the analysis '
+        f"{html.escape(outcome.status)}.</h2><p>{what}</p><p>Figures and numbers after the "
+        "failing step are missing; do not use this report for decisions. The executed "
+        "notebook (.ipynb) beside it holds the full details.</p></div>"
+    )
 
 
 def render_html(ipynb: Path, out: Path, meta: ReportMeta, outcome: Outcome) -> RenderStats:
@@ -274,8 +309,10 @@ def render_html(ipynb: Path, out: Path, meta: ReportMeta, outcome: Outcome) -> R
     title = meta.title or meta.notebook
     body, resources = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     stats = _stats(resources)
-    top = (f'<div class="cj-runinfo">Report <b>{html.escape(title)}</b> · run '
-           f"{html.escape(meta.run)} · {html.escape(meta.date)}</div>")
+    top = (
+        f'<div class="cj-runinfo">Report <b>{html.escape(title)}</b> · run '
+        f"{html.escape(meta.run)} · {html.escape(meta.date)}</div>"
+    )
     if outcome.status != STATUS_OK:
         top += _banner(outcome)
     toc = _toc(stats["headings"])
@@ -287,5 +324,9 @@ def render_html(ipynb: Path, out: Path, meta: ReportMeta, outcome: Outcome) -> R
     body = re.sub(r"<body[^>]*>", lambda m: m.group(0) + top, body, count=1)
     body = body.replace("</body>", _meta_section(meta, outcome) + "</body>", 1)
     out.write_text(body, encoding="utf-8")
-    return RenderStats(stderr_outputs=stats["stderr_outputs"], widget_views=stats["widget_views"],
-                       error_outputs=len(stats["errors"]), emails_redacted=stats["emails_redacted"])
+    return RenderStats(
+        stderr_outputs=stats["stderr_outputs"],
+        widget_views=stats["widget_views"],
+        error_outputs=len(stats["errors"]),
+        emails_redacted=stats["emails_redacted"],
+    )

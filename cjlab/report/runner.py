@@ -57,12 +57,43 @@ from cjlab.report.records import (
 )
 from cjlab.report.render import ReportMeta
 
-__all__ = ["STATUS_FAILED", "STATUS_NOT_APPLICABLE", "STATUS_OK", "STATUS_TIMEOUT",
-           "NotebookResult", "RunLockedError", "RunOptions", "RunResult", "_cells_at_limit",
-           "all_notebooks", "find_notebooks", "project_root", "run", "run_lock", "unique_folder"]
-PACKAGES = ("cjlab", "numpy", "pandas", "scipy", "duckdb", "narwhals", "scikit-learn", "pymc",
-            "pymc-marketing", "pytensor", "papermill", "nbconvert", "nbclient", "seaborn",
-            "matplotlib", "ipywidgets", "pyspark", "filelock")
+__all__ = [
+    "STATUS_FAILED",
+    "STATUS_NOT_APPLICABLE",
+    "STATUS_OK",
+    "STATUS_TIMEOUT",
+    "NotebookResult",
+    "RunLockedError",
+    "RunOptions",
+    "RunResult",
+    "_cells_at_limit",
+    "all_notebooks",
+    "find_notebooks",
+    "project_root",
+    "run",
+    "run_lock",
+    "unique_folder",
+]
+PACKAGES = (
+    "cjlab",
+    "numpy",
+    "pandas",
+    "scipy",
+    "duckdb",
+    "narwhals",
+    "scikit-learn",
+    "pymc",
+    "pymc-marketing",
+    "pytensor",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "seaborn",
+    "matplotlib",
+    "ipywidgets",
+    "pyspark",
+    "filelock",
+)
 
 
 class RunLockedError(RuntimeError):
@@ -90,8 +121,10 @@ def run_lock(reports_dir: str | Path, wait: float = 0.0) -> Iterator[None]:
         lock.acquire()
     except Timeout:
         holder = owner.read_text().strip() if owner.exists() else "unknown"
-        raise RunLockedError(f"another cjlab run is writing to {reports_dir} ({holder}); "
-                             "try again later or pass --wait SECONDS") from None
+        raise RunLockedError(
+            f"another cjlab run is writing to {reports_dir} ({holder}); "
+            "try again later or pass --wait SECONDS"
+        ) from None
     try:
         owner.write_text(f"pid {os.getpid()} since {now()}")
         yield
@@ -123,10 +156,19 @@ class RunResult:
 
 def _git_commit(root: Path) -> dict[str, Any]:
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = (
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            != ""
+        )
         return {"commit": sha or None, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
@@ -151,8 +193,11 @@ def unique_folder(reports_dir: Path, day: str, name: str) -> Path:
     return reports_dir / day / f"{name}-{i}"
 
 
-def run(notebooks: list[str] | tuple[str, ...] | None = None, options: RunOptions | None = None,
-        **kwargs: Any) -> RunResult:
+def run(
+    notebooks: list[str] | tuple[str, ...] | None = None,
+    options: RunOptions | None = None,
+    **kwargs: Any,
+) -> RunResult:
     """Execute notebooks into ``reports/YYYY-MM-DD/<name>/``.
 
     Parameters
@@ -188,25 +233,56 @@ def run(notebooks: list[str] | tuple[str, ...] | None = None, options: RunOption
 def _start_manifest(plan: Plan, options: RunOptions, today: dt.date) -> dict[str, Any]:
     b = plan.threads
     return {
-        "cjlab_report": 1, "name": plan.name, "date": today.isoformat(), "started_at": now(),
+        "cjlab_report": 1,
+        "name": plan.name,
+        "date": today.isoformat(),
+        "started_at": now(),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
-        "run_file": plan.run_file, "git": _git_commit(options.project()),
-        "versions": package_versions(), "data_sources": plan.sources, "host": platform.node(),
-        "limits": {"cell_timeout_s": options.cell_timeout, "wall_timeout_s": options.wall_timeout,
-                   "jobs": options.jobs, "threads": b.threads},
-        "threads": {"per_notebook": b.threads, "cores": b.cores, "jobs": b.jobs, "source": b.source,
-                    "environment": b.environment(os.environ)},
+        "run_file": plan.run_file,
+        "git": _git_commit(options.project()),
+        "versions": package_versions(),
+        "data_sources": plan.sources,
+        "host": platform.node(),
+        "limits": {
+            "cell_timeout_s": options.cell_timeout,
+            "wall_timeout_s": options.wall_timeout,
+            "jobs": options.jobs,
+            "threads": b.threads,
+        },
+        "threads": {
+            "per_notebook": b.threads,
+            "cores": b.cores,
+            "jobs": b.jobs,
+            "source": b.source,
+            "environment": b.environment(os.environ),
+        },
     }
 
 
-def _worker_job(job: NotebookJob, tmp: Path, manifest: dict[str, Any], plan: Plan,
-                options: RunOptions) -> WorkerJob:
-    meta = ReportMeta(run=plan.name, date=manifest["date"], notebook=job.notebook, title=job.title,
-                      parameters=job.parameters, data=plan.sources.get(job.data_source),
-                      git=manifest["git"], started_at=manifest["started_at"])
-    return WorkerJob(job.notebook, job.path, tmp / f"{job.notebook}.ipynb",
-                     tmp / f"{job.notebook}.html", job.parameters, meta, options.cell_timeout,
-                     options.kernel_name, manifest["threads"]["environment"])
+def _worker_job(
+    job: NotebookJob, tmp: Path, manifest: dict[str, Any], plan: Plan, options: RunOptions
+) -> WorkerJob:
+    meta = ReportMeta(
+        run=plan.name,
+        date=manifest["date"],
+        notebook=job.notebook,
+        title=job.title,
+        parameters=job.parameters,
+        data=plan.sources.get(job.data_source),
+        git=manifest["git"],
+        started_at=manifest["started_at"],
+    )
+    return WorkerJob(
+        job.notebook,
+        job.path,
+        tmp / f"{job.notebook}.ipynb",
+        tmp / f"{job.notebook}.html",
+        job.parameters,
+        meta,
+        options.cell_timeout,
+        options.kernel_name,
+        manifest["threads"]["environment"],
+    )
 
 
 def _result(job: NotebookJob, ex: Execution | None, tmp: Path) -> tuple[NotebookResult, list]:
@@ -214,7 +290,9 @@ def _result(job: NotebookJob, ex: Execution | None, tmp: Path) -> tuple[Notebook
     if not job.applicable:
         return NotebookResult(job.notebook, job.title, job.status, job.reason, job.parameters), []
     if ex is None:
-        ex = Execution(job.notebook, Outcome(STATUS_FAILED, error=Failure("RunnerError", "no result")))
+        ex = Execution(
+            job.notebook, Outcome(STATUS_FAILED, error=Failure("RunnerError", "no result"))
+        )
     ipynb, html = tmp / f"{job.notebook}.ipynb", tmp / f"{job.notebook}.html"
     kpis: list[dict[str, Any]] = []
     if ipynb.exists():  # also after a kill: papermill saves the notebook after every cell
@@ -222,12 +300,21 @@ def _result(job: NotebookJob, ex: Execution | None, tmp: Path) -> tuple[Notebook
             kpis = kpis_from_notebook(ipynb, notebook=job.notebook)
     o, r = ex.outcome, ex.render or RenderStats()
     return NotebookResult(
-        notebook=job.notebook, title=job.title, status=o.status, parameters=job.parameters,
-        started_at=o.started_at, finished_at=o.finished_at, duration_s=o.duration_s,
-        error=o.error, html=html.name if html.exists() else None,
-        ipynb=ipynb.name if ipynb.exists() else None, n_kpis=len(kpis),
-        stderr_outputs=r.stderr_outputs, widget_views=r.widget_views,
-        emails_redacted=r.emails_redacted), kpis
+        notebook=job.notebook,
+        title=job.title,
+        status=o.status,
+        parameters=job.parameters,
+        started_at=o.started_at,
+        finished_at=o.finished_at,
+        duration_s=o.duration_s,
+        error=o.error,
+        html=html.name if html.exists() else None,
+        ipynb=ipynb.name if ipynb.exists() else None,
+        n_kpis=len(kpis),
+        stderr_outputs=r.stderr_outputs,
+        widget_views=r.widget_views,
+        emails_redacted=r.emails_redacted,
+    ), kpis
 
 
 def _run_status(results: list[NotebookResult]) -> str:
@@ -237,8 +324,9 @@ def _run_status(results: list[NotebookResult]) -> str:
     return STATUS_OK if all(r.status == STATUS_OK for r in ran) else STATUS_FAILED
 
 
-def _move_into_place(tmp: Path, reports_dir: Path, day: str, name: str,
-                     manifest: dict[str, Any]) -> Path:
+def _move_into_place(
+    tmp: Path, reports_dir: Path, day: str, name: str, manifest: dict[str, Any]
+) -> Path:
     """Rename ``tmp`` to a free ``day/name[-N]``; never replace an existing folder."""
     final = unique_folder(reports_dir, day, name)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -255,15 +343,18 @@ def _move_into_place(tmp: Path, reports_dir: Path, day: str, name: str,
     raise RuntimeError(f"could not move the report into place; it is kept in {tmp}")
 
 
-def _execute(plan: Plan, options: RunOptions, tmp: Path,
-             manifest: dict[str, Any]) -> dict[str, Execution]:
+def _execute(
+    plan: Plan, options: RunOptions, tmp: Path, manifest: dict[str, Any]
+) -> dict[str, Execution]:
     if options.progress:
         for job in plan.jobs:
             if not job.applicable:
                 print(f"  {job.notebook}: not applicable — {job.reason}", file=sys.stderr)
     work = [_worker_job(j, tmp, manifest, plan, options) for j in plan.applicable]
     try:
-        return execute_all(work, options.jobs, options.wall_timeout, options.progress) if work else {}
+        return (
+            execute_all(work, options.jobs, options.wall_timeout, options.progress) if work else {}
+        )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # interrupted: leave nothing half-written
         raise
@@ -285,10 +376,20 @@ def _run(plan: Plan, options: RunOptions) -> RunResult:
         results.append(res)
         kpis += [{**k, "run": k.get("run", plan.name), "date": k.get("date", day)} for k in nb_kpis]
     status = _run_status(results)
-    manifest.update({"finished_at": now(), "duration_s": round(time.monotonic() - t0, 2),
-                     "status": status, "folder": None, "notebooks": [asdict(r) for r in results]})
-    (tmp / "kpis.json").write_text(json.dumps(
-        {"run": plan.name, "date": day, "status": status, "kpis": kpis}, indent=2, default=str))
+    manifest.update(
+        {
+            "finished_at": now(),
+            "duration_s": round(time.monotonic() - t0, 2),
+            "status": status,
+            "folder": None,
+            "notebooks": [asdict(r) for r in results],
+        }
+    )
+    (tmp / "kpis.json").write_text(
+        json.dumps(
+            {"run": plan.name, "date": day, "status": status, "kpis": kpis}, indent=2, default=str
+        )
+    )
     final = _move_into_place(tmp, reports_dir, day, plan.name, manifest)
     write_index(reports_dir)
     return RunResult(plan.name, final, status, results, manifest)
