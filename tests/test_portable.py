@@ -14,6 +14,7 @@ import pytest
 
 from cjlab import features as ft
 from cjlab.data import STAGES
+from cjlab.features import survey as fs
 
 AS_OF = "2025-07-01"
 
@@ -122,6 +123,12 @@ def _journey():
     return journey
 
 
+def _survey():
+    import test_survey_features
+
+    return test_survey_features
+
+
 #: name -> (call taking a dict of frames, independent pandas reference, sort keys)
 CASES = {
     "customer_orders": (lambda f: ft.customer_orders(f["orders"]),
@@ -141,6 +148,17 @@ CASES = {
     "survey_cells": (lambda f: ft.counts_by(f["survey_responses"], ["wave", "respondent_type"]),
                      lambda p: ref_counts_by(p["survey_responses"], ["wave", "respondent_type"]),
                      ["wave", "respondent_type"]),
+    "survey_scores": (lambda f: fs.survey_scores(f["survey_responses"], f["customers"], ["acquisition_channel", "country"]),
+                      lambda p: _survey().ref_survey_scores(p["survey_responses"], p["customers"],
+                                                            ["acquisition_channel", "country"]), ["response_id"]),
+    "survey_cells_scores": (lambda f: fs.survey_cells(f["survey_responses"]),
+                            lambda p: _survey().ref_survey_cells(p["survey_responses"], ["wave", "respondent_type"]),
+                            ["wave", "respondent_type"]),
+    "population_counts_buyers": (lambda f: fs.population_counts(f["customers"], ["acquisition_channel", "country"],
+                                                                f["orders"]),
+                                 lambda p: _survey().ref_population_counts(p["customers"], ["acquisition_channel",
+                                                                                            "country"], p["orders"]),
+                                 ["acquisition_channel", "country"]),
     "experiment_daily": (lambda f: ft.experiment_daily(f["experiment_exposures"]),
                          lambda p: ref_experiment_daily(p["experiment_exposures"]), ["experiment", "variant", "day"]),
     "furthest_stage": (lambda f: ft.furthest_stage(f["touchpoints"]),

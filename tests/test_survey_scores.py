@@ -131,7 +131,7 @@ def _dirichlet_diff_cdf(t, a, b, c):
 
 def test_bayes_interval_matches_quadrature():
     x = np.array([10] * 30 + [9] * 12 + [8] * 20 + [7] * 8 + [5] * 15 + [1] * 15)
-    r = nps(x, method="bayes", draws=200_000, seed=1)
+    r = nps(x, method="bayes", draws=200_000, random_state=1)
     a, b, c = 42 + 1, 30 + 1, 28 + 1   # counts + uniform Dirichlet(1, 1, 1) prior
     lo = optimize.brentq(lambda t: _dirichlet_diff_cdf(t, a, b, c) - 0.025, -0.99, 0.99)
     hi = optimize.brentq(lambda t: _dirichlet_diff_cdf(t, a, b, c) - 0.975, -0.99, 0.99)
@@ -218,12 +218,12 @@ def test_compare_waves_respects_min_n():
 
 def test_weighted_bayes_uses_effective_counts():
     x = _sample(300, seed=12)
-    a = nps(x, method="bayes", seed=3)
-    b = nps(x, weights=np.full(300, 0.7), method="bayes", seed=3)
+    a = nps(x, method="bayes", random_state=3)
+    b = nps(x, weights=np.full(300, 0.7), method="bayes", random_state=3)
     # equal weights: effective counts equal the raw counts, so the posteriors coincide
     assert (b.value, b.low, b.high) == pytest.approx((a.value, a.low, a.high), abs=1e-9)
     w = np.where(x >= 9, 2.0, 1.0)      # up-weighting promoters moves the interval up
-    c = nps(x, weights=w, method="bayes", seed=3)
+    c = nps(x, weights=w, method="bayes", random_state=3)
     assert c.low > a.low and c.high > a.high
     assert c.n_effective == pytest.approx(w.sum() ** 2 / (w**2).sum())
 
@@ -232,7 +232,7 @@ def test_plot_helpers_draw_what_they_are_given():
     import matplotlib.pyplot as plt
 
     from cjlab.survey import KeyDrivers, importance_performance, rake
-    from cjlab.survey import plotting as svp
+    from cjlab.survey import plots as svp
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"wave": np.repeat(["w1", "w2", "w3"], 200), "nps": _sample(600, seed=1),

@@ -17,8 +17,8 @@ from cjlab.survey import (
     name_list,
     redact,
 )
-from cjlab.survey.plotting import plot_likert
-from cjlab.survey.themes import GLOSSARY_DE_EN
+from cjlab.survey.plots import plot_likert
+from cjlab.survey.text import GLOSSARY_DE_EN
 
 
 def _items(n, k, rho, seed):

@@ -140,8 +140,9 @@ def test_poststratify_trimming_reports_gap():
     assert not cut.converged and cut.max_error > 0.1 and cut.n_trimmed == 5
 
 
-def test_weight_respondents_against_customer_base():
-    from cjlab.survey import weight_respondents
+def test_customer_base_weights_against_the_buyers():
+    from cjlab.features import survey as fs
+    from cjlab.survey import CustomerBaseWeights
 
     rng = np.random.default_rng(4)
     customers = pd.DataFrame({"customer_id": np.arange(5000),
@@ -151,23 +152,32 @@ def test_weight_respondents_against_customer_base():
     resp = rng.choice(np.arange(0, 5000, 2), 400, replace=False)
     resp = resp[customers.loc[resp, "country"].to_numpy() != "LU"]          # no respondent from LU
     survey = pd.DataFrame({"customer_id": np.r_[resp, [-1]], "nps": 9})    # one unknown customer
-    sw = weight_respondents(survey, customers, ["country", "acquisition_channel"], orders=orders)
-    assert sw.weights.isna().sum() == 1 and any("without a matching customer" in n for n in sw.notes)
+    survey = survey.assign(response_id=[f"r{i}" for i in range(len(survey))], wave="2025-06")
+    cols = ["country", "acquisition_channel"]
+    linked = fs.survey_scores(survey, customers, cols)        # customer attributes by customer_id
+    population = fs.population_counts(customers, cols, orders)  # the buyers per cell
+
+    def weights(columns, **kw):
+        return CustomerBaseWeights(columns, **kw).fit(linked, population, count="customers")
+
+    sw = weights(cols)
+    assert sw.weights_.isna().sum() == 1 and any("without a matching customer" in n for n in sw.notes_)
     # LU has no respondent: merged with the smallest category that has some (CH)
-    assert any("['CH', 'LU']" in n and "merged" in n for n in sw.notes)
+    assert any("['CH', 'LU']" in n and "merged" in n for n in sw.notes_)
     buyers = customers[customers.customer_id % 2 == 0]
-    other = sw.result.margins.query("variable == 'country' and category == 'other'")
+    other = sw.result_.margins.query("variable == 'country' and category == 'other'")
     assert other["weighted"].iloc[0] == pytest.approx(buyers["country"].isin(["CH", "LU"]).mean(),
                                                       abs=1e-8)
-    got = sw.result.margins.set_index(["variable", "category"])["weighted"]
+    got = sw.result_.margins.set_index(["variable", "category"])["weighted"]
     want = buyers["acquisition_channel"].value_counts(normalize=True)
     for cat, share in want.items():
         assert got[("acquisition_channel", cat)] == pytest.approx(share, abs=1e-8)
     with pytest.raises(MarginError, match="LU"):
-        weight_respondents(survey, customers, ["country"], orders=orders, collapse_missing=False)
+        weights(["country"], collapse_missing=False)
     with pytest.raises(MarginError, match="no respondent"):
-        weight_respondents(survey, customers, ["country", "acquisition_channel"], orders=orders,
-                           method="poststratification")
-    ok = weight_respondents(survey, customers, ["acquisition_channel"], orders=orders,
-                            method="poststratification")
-    assert ok.result.method == "poststratification" and ok.result.max_error < 1e-10
+        weights(cols, method="poststratification")
+    ok = weights(["acquisition_channel"], method="poststratification")
+    assert ok.result_.method == "poststratification" and ok.result_.max_error < 1e-10
+    # one row per customer gives the same margins as the counts per cell
+    rows = CustomerBaseWeights(cols).fit(linked, buyers)
+    np.testing.assert_allclose(rows.weights_.dropna(), sw.weights_.dropna(), rtol=1e-12)

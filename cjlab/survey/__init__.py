@@ -1,13 +1,21 @@
 """Survey analysis: NPS / CSAT / CES with uncertainty, re-weighting, drivers, Likert, themes.
 
-Public entry points
--------------------
-nps, csat, ces, scorecard, compare_waves     scores with standard errors and intervals
-rake, poststratify, margins_from_table       re-weighting to population margins
-KeyDrivers, importance_performance           relative importance of touchpoint ratings
-touchpoint_scores, stage_scores              per-touchpoint table for the journey map
-likert_table, cronbach_alpha                 Likert items and scale reliability
-CommentThemes, redact                        comment themes and the pain-point list
+Layout (the shape of every cjlab analysis)
+------------------------------------------
+analysis       analyse(tables, **params) -> SurveyAnalysis (headline, KPIs, skipped sections);
+               from_source(data_source, **params)
+sections       one function per report section, with the sentence for absent data
+scores         nps, csat, ces, estimate, scorecard: scores with standard errors and intervals
+waves          wave_order, resolve_waves, compare_waves: the change between two waves
+weighting      rake, poststratify, CustomerBaseWeights: re-weighting to the customer base
+drivers        KeyDrivers, importance_performance: what drives recommendation
+touchpoints    touchpoint_scores, stage_scores: per-touchpoint table for the journey map
+likert         likert_table, cronbach_alpha: Likert items and scale reliability
+themes, text   CommentThemes (themes and pain points); redact and the comment tokeniser
+checks         the survey errors and input checks
+plots, tables  figures and reader tables from results (never from raw tables)
+
+The cleaned answers come from :mod:`cjlab.features.survey` (``survey_scores``).
 
 Examples
 --------
@@ -17,7 +25,8 @@ Examples
 (0, 5)
 """
 
-from ._common import (
+from .analysis import SurveyAnalysis, analyse, from_source
+from .checks import (
     MIN_N_DEFAULT,
     SCALES,
     MarginError,
@@ -28,23 +37,12 @@ from ._common import (
     check_weights,
     rating_columns,
 )
-from .drivers import (
-    DEFAULT_STAGE_MAP,
-    KeyDrivers,
-    importance_performance,
-    relative_weights,
-    shapley_r2,
-    stage_of,
-    stage_scores,
-    touchpoint_scores,
-)
+from .drivers import KeyDrivers, importance_performance, relative_weights, shapley_r2
 from .likert import AlphaResult, cronbach_alpha, likert_table
 from .scores import (
     METRICS,
     ScoreEstimate,
-    WaveComparison,
     ces,
-    compare_waves,
     csat,
     design_effect,
     estimate,
@@ -52,27 +50,22 @@ from .scores import (
     nps,
     scorecard,
     suppress_small,
+    suppression_note,
     weighted_mean_se,
 )
-from .themes import STOP_WORDS, CommentThemes, name_list, redact
+from .text import STOP_WORDS, name_list, redact
+from .themes import CommentThemes
+from .touchpoints import DEFAULT_STAGE_MAP, stage_of, stage_scores, touchpoint_scores
+from .waves import WaveComparison, compare_waves, resolve_waves, wave_order
 from .weighting import (
+    CustomerBaseWeights,
     WeightingResult,
-    attach_customer_attributes,
+    collapse_rare,
     margin_check,
     margins_from_table,
     population_cells,
     poststratify,
     rake,
-)
-from .workflow import (
-    SurveyWeights,
-    collapse_rare,
-    customer_names,
-    population_frame,
-    resolve_waves,
-    suppression_note,
-    wave_order,
-    weight_respondents,
 )
 
 __all__ = [
@@ -83,16 +76,17 @@ __all__ = [
     "STOP_WORDS",
     "AlphaResult",
     "CommentThemes",
+    "CustomerBaseWeights",
     "KeyDrivers",
     "MarginError",
     "ScoreEstimate",
     "ScoreRangeError",
+    "SurveyAnalysis",
     "SurveyInputError",
-    "SurveyWeights",
     "WaveComparison",
     "WeightError",
     "WeightingResult",
-    "attach_customer_attributes",
+    "analyse",
     "ces",
     "check_scores",
     "check_weights",
@@ -100,9 +94,9 @@ __all__ = [
     "compare_waves",
     "cronbach_alpha",
     "csat",
-    "customer_names",
     "design_effect",
     "estimate",
+    "from_source",
     "importance_performance",
     "kish_n_effective",
     "likert_table",
@@ -111,7 +105,6 @@ __all__ = [
     "name_list",
     "nps",
     "population_cells",
-    "population_frame",
     "poststratify",
     "rake",
     "rating_columns",
@@ -126,6 +119,5 @@ __all__ = [
     "suppression_note",
     "touchpoint_scores",
     "wave_order",
-    "weight_respondents",
     "weighted_mean_se",
 ]

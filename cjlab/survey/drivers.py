@@ -1,4 +1,4 @@
-"""Key drivers of recommendation and the per-touchpoint score table for the journey map.
+"""Key drivers of recommendation: which touchpoint ratings explain likelihood to recommend.
 
 Relative importance of touchpoint ratings for NPS (likelihood to recommend, 0–10):
 
@@ -29,33 +29,16 @@ from math import factorial
 import numpy as np
 import pandas as pd
 
-from cjlab.data.contract import STAGES
-
-from ._common import (
-    SCALES,
+from .checks import (
     SurveyInputError,
     check_scores,
     check_weights,
     rating_columns,
     require_columns,
+    scale_for,
 )
-from .scores import nps as _nps
 from .scores import weighted_mean_se
-
-#: Lifecycle stage of each standard touchpoint rating (override with ``stage_map=``).
-DEFAULT_STAGE_MAP: dict[str, str] = {
-    "rating_product_page": "information",
-    "rating_comparison": "comparison",
-    "rating_checkout": "purchase",
-    "rating_payment": "purchase",
-    "rating_delivery": "logistics",
-    "rating_app": "onboarding",
-    "rating_onboarding": "onboarding",
-    "rating_support": "support",
-    "rating_newsletter": "loyalty",
-    "rating_loyalty": "loyalty",
-    "rating_returns": "support",
-}
+from .touchpoints import stage_of, touchpoint_name
 
 QUADRANTS = {
     (True, False): "fix first",
@@ -156,18 +139,6 @@ def shapley_r2(R: np.ndarray) -> np.ndarray:
 _METHODS = {"relative_weights": relative_weights, "shapley": shapley_r2}
 
 
-def touchpoint_name(column: str) -> str:
-    """``rating_product_page`` -> ``product_page``."""
-    return column[len("rating_"):] if column.startswith("rating_") else column
-
-
-def stage_of(column: str, stage_map: Mapping[str, str] | None = None) -> str:
-    """Lifecycle stage of a rating column (override map first, then :data:`DEFAULT_STAGE_MAP`);
-    ``"unassigned"`` if unknown."""
-    m = {**DEFAULT_STAGE_MAP, **(stage_map or {})}
-    return m.get(column, m.get(touchpoint_name(column), "unassigned"))
-
-
 class KeyDrivers:
     """Relative importance of drivers (touchpoint ratings) for an outcome (NPS 0–10).
 
@@ -212,6 +183,20 @@ class KeyDrivers:
 
     def fit(self, df: pd.DataFrame, target: str = "nps", drivers: Sequence[str] | None = None,
             weights: str | None = None, stage_map: Mapping[str, str] | None = None) -> KeyDrivers:
+        """Fit on survey rows: ``target`` (0–10) explained by the ``drivers`` ratings.
+
+        Parameters
+        ----------
+        df : survey rows.
+        target : outcome column (likelihood to recommend).
+        drivers : rating columns (default: every ``rating_`` column of ``df``).
+        weights : name of a weight column, or None.
+        stage_map : rating column -> lifecycle stage, over the default map.
+
+        Returns
+        -------
+        self
+        """
         if self.method not in _METHODS:
             raise ValueError(f"method must be one of {list(_METHODS)}")
         if self.missing not in ("complete", "pairwise"):
@@ -221,8 +206,7 @@ class KeyDrivers:
             raise SurveyInputError(f"key-driver analysis needs at least 2 driver columns, got {drivers}.")
         require_columns(df, [target, *drivers])
         for c in [target, *drivers]:
-            check_scores(df[c], scale=SCALES.get(c, SCALES["rating"] if c.startswith("rating_") else None),
-                         name=c)
+            check_scores(df[c], scale=scale_for(c), name=c)
         d = df[df[target].notna()]
         if self.missing == "complete":
             d = d.dropna(subset=drivers)
@@ -236,7 +220,26 @@ class KeyDrivers:
         raw = fn(R)
         Rxx, rxy = _split(R)
         beta = np.linalg.solve(_psd(Rxx), rxy)
-        r2 = float(raw.sum())
+        low, high, r2_low, r2_high, stability = self._bootstrap(Z, w, raw)
+        perf = [_performance(df, c, weights) for c in drivers]
+        imp = pd.DataFrame({
+            "driver": drivers, "touchpoint": [touchpoint_name(c) for c in drivers],
+            "stage": [stage_of(c, stage_map) for c in drivers],
+            "importance": raw, "share": raw / raw.sum(), "low": low, "high": high, "beta": beta,
+            "rank_stability": stability,
+            "performance": [p for p, _ in perf], "n": [k for _, k in perf]})
+        imp = imp.sort_values("importance", ascending=False).reset_index(drop=True)
+        imp.insert(0, "rank", np.arange(1, len(imp) + 1))
+        self.importance_ = imp
+        self.r2_, self.r2_low_, self.r2_high_ = float(raw.sum()), float(r2_low), float(r2_high)
+        self.n_ = len(Z)
+        self.target_ = target
+        return self
+
+    def _bootstrap(self, Z: np.ndarray, w: np.ndarray | None, raw: np.ndarray) -> tuple:
+        """Percentile intervals of the shares and of R², and the rank stability, by resampling."""
+        fn = _METHODS[self.method]
+        p = len(raw)
         boots = []
         if self.n_boot:
             rng = np.random.default_rng(self.random_state)
@@ -247,36 +250,26 @@ class KeyDrivers:
                     boots.append(fn(_weighted_corr(Z[i], None if w is None else w[i])))
                 except (SurveyInputError, np.linalg.LinAlgError):
                     continue
+        if not boots:
+            nan = np.full(p, np.nan)
+            return nan, nan, np.nan, np.nan, nan
         a = (1 - self.level) / 2
-        if boots:
-            B = np.array(boots)
-            Bs = B / B.sum(axis=1, keepdims=True)
-            low, high = np.quantile(Bs, a, axis=0), np.quantile(Bs, 1 - a, axis=0)
-            r2_low, r2_high = np.quantile(B.sum(axis=1), [a, 1 - a])
-            rank_stability = (np.argsort(np.argsort(-B, axis=1), axis=1)
-                              == np.argsort(np.argsort(-raw)))[:, :].mean(axis=0)
-        else:
-            low = high = np.full(len(drivers), np.nan)
-            r2_low = r2_high = np.nan
-            rank_stability = np.full(len(drivers), np.nan)
-        perf = []
-        for c in drivers:
-            x = df[c].dropna().to_numpy(float)
-            ww = None if weights is None else df.loc[df[c].notna(), weights].to_numpy(float)
-            perf.append((weighted_mean_se(x, ww)[0] if ww is not None else float(x.mean()), len(x)))
-        imp = pd.DataFrame({
-            "driver": drivers, "touchpoint": [touchpoint_name(c) for c in drivers],
-            "stage": [stage_of(c, stage_map) for c in drivers],
-            "importance": raw, "share": raw / r2, "low": low, "high": high, "beta": beta,
-            "rank_stability": rank_stability,
-            "performance": [p for p, _ in perf], "n": [k for _, k in perf]})
-        imp = imp.sort_values("importance", ascending=False).reset_index(drop=True)
-        imp.insert(0, "rank", np.arange(1, len(imp) + 1))
-        self.importance_ = imp
-        self.r2_, self.r2_low_, self.r2_high_ = r2, float(r2_low), float(r2_high)
-        self.n_ = len(Z)
-        self.target_ = target
-        return self
+        B = np.array(boots)
+        Bs = B / B.sum(axis=1, keepdims=True)
+        low, high = np.quantile(Bs, a, axis=0), np.quantile(Bs, 1 - a, axis=0)
+        r2_low, r2_high = np.quantile(B.sum(axis=1), [a, 1 - a])
+        stability = (np.argsort(np.argsort(-B, axis=1), axis=1)
+                     == np.argsort(np.argsort(-raw))).mean(axis=0)
+        return low, high, r2_low, r2_high, stability
+
+
+def _performance(df: pd.DataFrame, column: str, weights: str | None) -> tuple[float, int]:
+    """Mean rating of ``column`` (weighted when ``weights`` is given) and the number of ratings."""
+    x = df[column].dropna().to_numpy(float)
+    if weights is None:
+        return float(x.mean()), len(x)
+    ww = df.loc[df[column].notna(), weights].to_numpy(float)
+    return weighted_mean_se(x, ww)[0], len(x)
 
 
 def importance_performance(importance: pd.DataFrame, importance_col: str = "share",
@@ -300,62 +293,4 @@ def importance_performance(importance: pd.DataFrame, importance_col: str = "shar
                            ).reset_index(drop=True)
 
 
-def touchpoint_scores(df: pd.DataFrame, ratings: Sequence[str] | None = None,
-                      stage_map: Mapping[str, str] | None = None, weights: str | None = None,
-                      level: float = 0.95, min_n: int = 0, target: str = "nps") -> pd.DataFrame:
-    """Per-touchpoint scores for the journey map.
-
-    Returns
-    -------
-    DataFrame ordered by lifecycle stage: stage, touchpoint, column, mean_rating,
-    rating_low, rating_high, nps (NPS of the respondents who rated the touchpoint), nps_low,
-    nps_high, n (ratings), suppressed (n < ``min_n``; estimates blanked).
-    """
-    ratings = list(ratings) if ratings is not None else rating_columns(df)
-    if not ratings:
-        raise SurveyInputError("survey_responses: no rating_<touchpoint> columns.")
-    require_columns(df, [target, *ratings])
-    from scipy import stats
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    rows = []
-    for c in ratings:
-        g = df[df[c].notna()]
-        row = {"stage": stage_of(c, stage_map), "touchpoint": touchpoint_name(c), "column": c,
-               "n": len(g)}
-        if len(g) == 0:
-            rows.append({**row, "suppressed": True})
-            continue
-        cs = check_scores(g[c], scale=SCALES["rating"], name=c,
-                          weights=None if weights is None else g[weights])
-        if cs.weights is None:
-            m = float(cs.values.mean())
-            se = float(cs.values.std(ddof=1) / np.sqrt(len(cs.values))) if len(cs.values) > 1 else np.nan
-        else:
-            m, se = weighted_mean_se(cs.values, cs.weights)
-        gn = g[g[target].notna()]
-        r = _nps(gn[target], None if weights is None else gn[weights], level) if len(gn) else None
-        sup = len(g) < min_n
-        row.update(mean_rating=np.nan if sup else m,
-                   rating_low=np.nan if sup else m - z * se, rating_high=np.nan if sup else m + z * se,
-                   nps=np.nan if (sup or r is None) else r.value,
-                   nps_low=np.nan if (sup or r is None) else r.low,
-                   nps_high=np.nan if (sup or r is None) else r.high, suppressed=sup)
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    order = {s: i for i, s in enumerate(STAGES)}
-    out["_o"] = out["stage"].map(order).fillna(len(STAGES))
-    return out.sort_values(["_o", "touchpoint"]).drop(columns="_o").reset_index(drop=True)
-
-
-def stage_scores(touchpoints: pd.DataFrame) -> pd.DataFrame:
-    """Roll the touchpoint table up to stages (rating mean weighted by n, total n)."""
-    t = touchpoints.dropna(subset=["mean_rating"])
-    g = t.assign(_wr=t["mean_rating"] * t["n"]).groupby("stage", sort=False)
-    out = pd.DataFrame({"mean_rating": g["_wr"].sum() / g["n"].sum(), "n": g["n"].sum(),
-                        "touchpoints": g["touchpoint"].agg(", ".join)}).reset_index()
-    order = {s: i for i, s in enumerate(STAGES)}
-    return out.sort_values("stage", key=lambda s: s.map(order).fillna(99)).reset_index(drop=True)
-
-
-__all__ = ["DEFAULT_STAGE_MAP", "KeyDrivers", "importance_performance", "relative_weights",
-           "shapley_r2", "stage_of", "stage_scores", "touchpoint_name", "touchpoint_scores"]
+__all__ = ["KeyDrivers", "importance_performance", "relative_weights", "shapley_r2"]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._common import SurveyInputError, check_scores, check_weights, require_columns
+from .checks import SurveyInputError, check_scores, check_weights, require_columns
 
 
 def likert_table(df: pd.DataFrame, items: Sequence[str], by: str | None = None,

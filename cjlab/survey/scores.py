@@ -27,12 +27,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._common import (
+from .checks import (
     MIN_N_DEFAULT,
     SCALES,
     SurveyInputError,
     check_scores,
-    check_weights,
     require_columns,
 )
 
@@ -124,15 +123,15 @@ def _interval(value: float, se: float, z: float, bounds: tuple[float, float]) ->
     return float(max(bounds[0], lo)), float(min(bounds[1], hi))
 
 
-def _dirichlet_nps_draws(counts: np.ndarray, prior: float, draws: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
+def _dirichlet_nps_draws(counts: np.ndarray, prior: float, draws: int, random_state: int) -> np.ndarray:
+    rng = np.random.default_rng(random_state)
     theta = rng.dirichlet(counts + prior, size=draws)
     return 100.0 * (theta[:, 0] - theta[:, 2])
 
 
 def nps(scores, weights=None, level: float = 0.95, *, method: str = "normal",
         out_of_range: str = "raise", prior: float = 1.0, draws: int = 40_000,
-        seed: int = 0) -> ScoreEstimate:
+        random_state: int = 0) -> ScoreEstimate:
     """Net Promoter Score with standard error and interval.
 
     Parameters
@@ -146,7 +145,7 @@ def nps(scores, weights=None, level: float = 0.95, *, method: str = "normal",
         Kish effective n). For ``"bayes"``, ``value`` is the posterior mean and ``se`` the
         posterior sd.
     out_of_range : ``"raise"`` (default) or ``"drop"`` (drop scores outside 0–10 and count them).
-    prior, draws, seed : Dirichlet prior concentration and Monte-Carlo settings for ``"bayes"``.
+    prior, draws, random_state : Dirichlet prior concentration and Monte-Carlo settings for ``"bayes"``.
 
     Returns
     -------
@@ -182,7 +181,7 @@ def nps(scores, weights=None, level: float = 0.95, *, method: str = "normal",
         low, high = _interval(value, se, z, (-100.0, 100.0))
     else:
         counts = shares * n_eff
-        d = _dirichlet_nps_draws(counts, prior, draws, seed)
+        d = _dirichlet_nps_draws(counts, prior, draws, random_state)
         value, se = float(d.mean()), float(d.std(ddof=1))
         low, high = (float(v) for v in np.quantile(d, [0.5 - level / 2, 0.5 + level / 2]))
     return ScoreEstimate("nps", float(value), float(se), low, high, n, n_eff, level, method,
@@ -252,12 +251,12 @@ def ces(scores, weights=None, level: float = 0.95, *, statistic: str = "mean",
                       c.n_dropped, False)
 
 
-#: metric name -> (column, function, keyword arguments, unit (None = on the scale), label)
+#: metric name -> (column, function, keyword arguments, unit (``score`` = a mean on the scale), label)
 METRICS: dict[str, tuple[str, Any, dict[str, Any], str | None, str]] = {
     "nps": ("nps", nps, {}, "points", "Net Promoter Score"),
     "csat_top2": ("csat", csat, {"statistic": "top2"}, "share", "CSAT top-2-box (4–5 of 5)"),
-    "csat_mean": ("csat", csat, {"statistic": "mean"}, None, "CSAT mean (1–5)"),
-    "ces_mean": ("ces", ces, {"statistic": "mean"}, None, "CES mean (1–7, 7 = easiest)"),
+    "csat_mean": ("csat", csat, {"statistic": "mean"}, "score", "CSAT mean (1–5)"),
+    "ces_mean": ("ces", ces, {"statistic": "mean"}, "score", "CES mean (1–7, 7 = easiest)"),
     "ces_low_effort": ("ces", ces, {"statistic": "low_effort"}, "share",
                        "CES low-effort share (5–7 of 7)"),
 }
@@ -328,86 +327,6 @@ def scorecard(df: pd.DataFrame, metrics: Sequence[str] = ("nps", "csat_top2", "c
     return pd.DataFrame(rows)
 
 
-@dataclass
-class WaveComparison:
-    """Change of a score between two waves (``b`` minus ``a``)."""
-
-    metric: str
-    wave_a: Any
-    wave_b: Any
-    a: ScoreEstimate
-    b: ScoreEstimate
-    diff: float
-    se: float
-    low: float
-    high: float
-    p_value: float
-    level: float
-    distinguishable: bool
-    verdict: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "wave_a": self.wave_a, "wave_b": self.wave_b,
-                "value_a": self.a.value, "value_b": self.b.value, "n_a": self.a.n, "n_b": self.b.n,
-                "diff": self.diff, "se": self.se, "low": self.low, "high": self.high,
-                "p_value": self.p_value, "distinguishable": self.distinguishable,
-                "verdict": self.verdict}
-
-
-def _fmt(v: float, unit: str) -> str:
-    return f"{100 * v:.1f} percentage points" if unit == "share" else (
-        f"{v:.1f} points" if unit == "points" else f"{v:.2f}")
-
-
-def compare_waves(df: pd.DataFrame, wave_a, wave_b, metric: str = "nps", wave_col: str = "wave",
-                  weights: str | None = None, level: float = 0.95, min_n: int = 0,
-                  **kwargs) -> WaveComparison:
-    """Difference of a score between two waves (independent samples) with interval and a
-    plain verdict whether it is distinguishable from sampling noise.
-
-    The difference ``b − a`` has ``se = sqrt(se_a² + se_b²)`` and a normal interval; the
-    change is called distinguishable when that interval excludes 0. When a wave has fewer
-    than ``min_n`` respondents the difference is not computed (NaN) and the verdict says so.
-    """
-    require_columns(df, [wave_col])
-    est = {}
-    for wv in (wave_a, wave_b):
-        g = df[df[wave_col] == wv]
-        if len(g) == 0:
-            waves = sorted(df[wave_col].dropna().unique().tolist(), key=str)
-            raise SurveyInputError(f"survey_responses.{wave_col}: wave {wv!r} has no responses "
-                                   f"(waves present: {waves}).")
-        est[wv] = estimate(g, metric, weights=weights, level=level, **kwargs)
-    a, b = est[wave_a], est[wave_b]
-    z = _z(level)
-    label = METRICS[metric][4]
-    small = [(wv, e.n) for wv, e in ((wave_a, a), (wave_b, b)) if e.n < min_n]
-    if small:
-        txt = ", ".join(f"{wv} (n={n})" for wv, n in small)
-        nan = float("nan")
-        return WaveComparison(metric, wave_a, wave_b, a, b, nan, nan, nan, nan, nan, level, False,
-                              f"{label}: too few respondents in {txt} (minimum {min_n}) to "
-                              "compare the waves.")
-    diff = b.value - a.value
-    se = float(np.hypot(a.se, b.se))
-    low, high = diff - z * se, diff + z * se
-    p = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else float("nan")
-    dist = bool(low > 0 or high < 0)
-    unit = METRICS[metric][3]
-    pct = f"{round(100 * level)} %"
-    if dist:
-        word = "rose" if diff > 0 else "fell"
-        verdict = (f"{label} {word} by {_fmt(abs(diff), unit)} from {wave_a} to {wave_b} "
-                   f"({pct} interval {_fmt(low, unit)} to {_fmt(high, unit)}): larger than "
-                   "sampling noise.")
-    else:
-        verdict = (f"{label} changed by {_fmt(diff, unit)} from {wave_a} to {wave_b} "
-                   f"({pct} interval {_fmt(low, unit)} to {_fmt(high, unit)}): not "
-                   "distinguishable from sampling noise.")
-    return WaveComparison(metric, wave_a, wave_b, a, b, float(diff), se, float(low), float(high),
-                          p, level, dist, verdict)
-
-
 def suppress_small(table: pd.DataFrame, min_n: int = MIN_N_DEFAULT, n_col: str = "n",
                    value_cols: Sequence[str] = ("value", "se", "low", "high")) -> pd.DataFrame:
     """Blank out estimates of cells with fewer than ``min_n`` respondents (adds ``suppressed``)."""
@@ -420,6 +339,27 @@ def suppress_small(table: pd.DataFrame, min_n: int = MIN_N_DEFAULT, n_col: str =
     return out
 
 
-__all__ = ["CES_LOW_EFFORT_MIN", "CSAT_TOP2_MIN", "METRICS", "ScoreEstimate", "WaveComparison",
-           "ces", "check_weights", "compare_waves", "csat", "design_effect", "estimate",
-           "kish_n_effective", "nps", "scorecard", "suppress_small", "weighted_mean_se"]
+def suppression_note(table: pd.DataFrame, min_n: int, what: str = "cell",
+                     label_cols: Sequence[str] = ()) -> str | None:
+    """Text for the cells suppressed for having fewer than ``min_n`` respondents, or None.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"wave": ["a", "b"], "suppressed": [True, False]})
+    >>> suppression_note(t, 30, "wave", ["wave"])
+    '1 wave(s) with fewer than 30 respondents are not shown as numbers: a.'
+    """
+    if "suppressed" not in table or not table["suppressed"].any():
+        return None
+    sup = table[table["suppressed"]]
+    cols = [c for c in label_cols if c in sup]
+    names = (sorted({" · ".join(str(v) for v in r) for r in sup[cols].itertuples(index=False)})
+             if cols else [])
+    listed = f": {', '.join(names[:12])}" + (" …" if len(names) > 12 else "") if names else ""
+    return (f"{len(names) or len(sup)} {what}(s) with fewer than {min_n} respondents are not "
+            f"shown as numbers{listed}.")
+
+
+__all__ = ["CES_LOW_EFFORT_MIN", "CSAT_TOP2_MIN", "METRICS", "ScoreEstimate", "ces", "csat",
+           "design_effect", "estimate", "kish_n_effective", "nps", "scorecard", "suppress_small",
+           "suppression_note", "weighted_mean_se"]

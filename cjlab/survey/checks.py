@@ -1,4 +1,16 @@
-"""Errors and input checks shared by the survey modules."""
+"""What every survey statistic checks first: the survey errors, score scales, valid inputs.
+
+The survey's own exceptions (:class:`SurveyInputError` and its kinds) name the column, the rule
+broken and how many rows; :func:`check_scores` and :func:`check_weights` validate one column of
+answers or weights before any estimate is computed.
+
+Examples
+--------
+>>> check_scores([9, None, 3], scale=SCALES["nps"], name="nps").n_missing
+1
+>>> scale_for("rating_delivery")
+(1, 5)
+"""
 
 from __future__ import annotations
 

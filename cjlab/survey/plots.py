@@ -1,4 +1,9 @@
-"""Figures for survey results. Every function takes computed results and returns the axes."""
+"""Figures for survey results: each takes computed results (never raw tables) and returns axes.
+
+:func:`plot_trends` draws the scores per wave side by side; :func:`plot_trend`,
+:func:`plot_segments`, :func:`plot_likert`, :func:`plot_drivers`, :func:`plot_quadrant` and
+:func:`plot_weights` draw one result each. The style comes from :mod:`cjlab.plotting`.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cjlab import formatting as fmt
 from cjlab import plotting
 
+from .scores import METRICS
 from .weighting import WeightingResult
 
 
@@ -32,11 +39,28 @@ def plot_trend(table: pd.DataFrame, wave_col: str = "wave", metric: str = "nps",
     return ax
 
 
+def plot_trends(trend: pd.DataFrame, metrics: Sequence[str] = ("nps", "csat_top2", "ces_mean")):
+    """The scores per wave side by side (one panel per metric present in ``trend``).
+
+    Returns the figure's axes (a list).
+    """
+    import matplotlib.pyplot as plt
+
+    shown = [m for m in metrics if m in set(trend["metric"])]
+    fig, axes = plt.subplots(1, max(len(shown), 1), figsize=(5 * max(len(shown), 1), 3.8),
+                             squeeze=False)
+    t = trend.assign(wave=trend["wave"].astype(str))
+    for ax, m in zip(axes[0], shown):
+        plot_trend(t, metric=m, ax=ax, title=METRICS[m][4])
+    fig.tight_layout()
+    return list(axes[0])
+
+
 def plot_segments(table: pd.DataFrame, by: str, metric: str = "nps", reference: float | None = None,
                   ax=None, title: str | None = None):
     """Forest plot of a score by segment (suppressed cells are dropped; add a note)."""
     d = table[(table["metric"] == metric) & table["value"].notna()].copy()
-    d["_label"] = [f"{v} (n={n:,})" for v, n in zip(d[by], d["n"])]
+    d["_label"] = [f"{v} (n={fmt.count(n)})" for v, n in zip(d[by], d["n"])]
     ax = plotting.forest(d, "value", "low", "high", label="_label", reference=reference, ax=ax,
                       title=title or f"{d['label'].iloc[0] if len(d) else metric} by {by}")
     if len(d) and d["unit"].iloc[0] == "share":
@@ -118,7 +142,7 @@ def plot_quadrant(ipa: pd.DataFrame, importance_col: str = "share",
     ax.set_xlabel("performance (mean rating, 1–5)")
     ax.set_ylabel("importance (share of R²)")
     ax.set_title(title or "Importance × performance: fix first = top left")
-    ax.legend(loc="best")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the chart, never over a point
     return ax
 
 
@@ -128,10 +152,10 @@ def plot_weights(result: WeightingResult, ax=None, title: str | None = None):
     ax.hist(result.weights, bins=40, color=plotting.NEUTRAL, alpha=0.85)
     ax.set_xlabel("weight (mean = 1)")
     ax.set_ylabel("respondents")
-    ax.set_title(title or f"Weights: design effect {result.design_effect:.2f}, effective n "
-                          f"{result.n_effective:,.0f} of {result.n:,}")
+    ax.set_title(title or f"Weights: design effect {fmt.plain(result.design_effect, 2)}, "
+                          f"effective n {fmt.count(result.n_effective)} of {fmt.count(result.n)}")
     return ax
 
 
 __all__ = ["plot_drivers", "plot_likert", "plot_quadrant", "plot_segments", "plot_trend",
-           "plot_weights"]
+           "plot_trends", "plot_weights"]
