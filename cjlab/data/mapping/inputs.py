@@ -137,19 +137,52 @@ def native_paths(spec: InputSpec, paths: list[Path], fmt: str, tmpdir: Path) -> 
 
 
 def read_sql(spec: InputSpec, paths: list[Path], fmt: str, text_columns: set[str],
-             native: str = "utf-8") -> str:
-    """The DuckDB table function that reads an input (``paths`` from :func:`native_paths`)."""
+             native: str = "utf-8", con: duckdb.DuckDBPyConnection | None = None) -> str:
+    """The DuckDB table function that reads an input (``paths`` from :func:`native_paths`).
+
+    With ``con``, a CSV input is sniffed once (dialect and column types, from its first file)
+    and read with those settings fixed, so later queries do not sniff the file again.
+    """
     if fmt == "parquet":
         return f"read_parquet({_listing(paths)}, union_by_name = true)"
     if fmt == "json":
         return f"read_json_auto({_listing(paths)})"
     size = sum(p.stat().st_size for p in paths)
-    opts = csv_options(spec, text_columns, size)
+    opts = csv_options(spec, set(), size)
     if native != "utf-8":
         opts["encoding"] = lit(native)
+    if con is not None:
+        opts = _fixed_dialect(con, paths[0], opts, text_columns)
     if len(paths) > 1:
         opts["union_by_name"] = "true"
     return f"read_csv({_listing(paths)}, {', '.join(f'{k} = {v}' for k, v in opts.items())})"
+
+
+def _fixed_dialect(con: duckdb.DuckDBPyConnection, path: Path, opts: dict[str, str],
+                   text_columns: set[str]) -> dict[str, str]:
+    """Sniff ``path`` once and return read_csv options with everything fixed (no auto-detect)."""
+    given = ", ".join(f"{k} = {v}" for k, v in opts.items())
+    row = con.execute(
+        f"SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, HasHeader, Columns, "
+        f"DateFormat, TimestampFormat FROM sniff_csv({lit(str(path))}, {given})").fetchone()
+    delim, quote, escape, newline, comment, skip, header, columns, datefmt, tsfmt = row
+
+    def text(v: str | None) -> str:
+        return "" if v in (None, "(empty)") else str(v)
+
+    types = {c["name"]: ("VARCHAR" if c["name"] in text_columns else c["type"]) for c in columns}
+    fixed = {k: v for k, v in opts.items() if k in ("decimal_separator", "nullstr", "encoding")}
+    fixed.update({"auto_detect": "false", "delim": lit(text(delim)), "quote": lit(text(quote)),
+                  "escape": lit(text(escape)), "new_line": lit(text(newline)), "skip": lit(int(skip)),
+                  "header": lit(bool(header)),
+                  "columns": "{" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in types.items()) + "}"})
+    if text(comment):
+        fixed["comment"] = lit(text(comment))
+    if datefmt:
+        fixed["dateformat"] = lit(datefmt)
+    if tsfmt:
+        fixed["timestampformat"] = lit(tsfmt)
+    return fixed
 
 
 def explain_read_error(exc: duckdb.Error, spec: InputSpec, paths: list[Path]) -> DataSourceError:
@@ -202,10 +235,7 @@ def open_input(con: duckdb.DuckDBPyConnection, spec: InputSpec, override: Any, b
     view = f"in_{spec.name}"
     readable, native = native_paths(spec, paths, fmt, tmpdir)
     try:
-        probe = read_sql(spec, readable, fmt, set(), native)
-        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {probe}").fetchall()}
-        text = {c for c in text_columns if c in types}
-        sql = read_sql(spec, readable, fmt, text, native) if text else probe
+        sql = read_sql(spec, readable, fmt, text_columns, native, con)
         con.execute(f'CREATE OR REPLACE VIEW "{view}" AS SELECT * FROM {sql}')
         return view, paths, describe(con, view)
     except duckdb.Error as exc:
