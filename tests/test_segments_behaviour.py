@@ -24,7 +24,9 @@ def _blobs(k: int = 3, n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.nd
     centres = rng.normal(0, 6, size=(k, 4))
     lab = rng.integers(0, k, n)
     X = centres[lab] + rng.normal(size=(n, 4))
-    return pd.DataFrame(X, columns=["device_mobile", "promo_share", "holiday_share", "spend_mean"]), lab
+    return pd.DataFrame(
+        X, columns=["device_mobile", "promo_share", "holiday_share", "spend_mean"]
+    ), lab
 
 
 @pytest.mark.slow
@@ -49,8 +51,13 @@ def test_disagreement_is_reported():
 
 
 def test_profiles_and_descriptions():
-    f = pd.DataFrame({"device_mobile": [1.0, 1.0, 0.0, 0.0], "promo_share": [0.9, 0.8, 0.1, 0.0],
-                      "spend_mean": [3.0, 3.1, 5.0, 5.2]})
+    f = pd.DataFrame(
+        {
+            "device_mobile": [1.0, 1.0, 0.0, 0.0],
+            "promo_share": [0.9, 0.8, 0.1, 0.0],
+            "spend_mean": [3.0, 3.1, 5.0, 5.2],
+        }
+    )
     p = profiles(f, [0, 0, 1, 1])
     # standardised mean by hand: (1 - 0.5) / 0.5 = 1
     assert p.loc[0, "device_mobile"] == pytest.approx(1.0)
@@ -62,16 +69,39 @@ def test_profiles_and_descriptions():
 
 
 def test_customer_status_rules_by_hand():
-    orders = pd.DataFrame({
-        "customer_id": ["new", "act", "act", "ret", "ret", "risk", "lost", "canc"],
-        "ts": pd.to_datetime(["2025-11-01", "2025-06-01", "2025-10-01", "2024-01-10", "2025-09-01",
-                              "2025-03-01", "2024-06-01", "2025-11-20"]),
-    })
-    customers = pd.DataFrame({"customer_id": ["new", "act", "ret", "risk", "lost", "canc", "pros"],
-                              "cancelled_at": pd.to_datetime([None, None, None, None, None, "2025-12-01", None])})
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["new", "act", "act", "ret", "ret", "risk", "lost", "canc"],
+            "ts": pd.to_datetime(
+                [
+                    "2025-11-01",
+                    "2025-06-01",
+                    "2025-10-01",
+                    "2024-01-10",
+                    "2025-09-01",
+                    "2025-03-01",
+                    "2024-06-01",
+                    "2025-11-20",
+                ]
+            ),
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["new", "act", "ret", "risk", "lost", "canc", "pros"],
+            "cancelled_at": pd.to_datetime([None, None, None, None, None, "2025-12-01", None]),
+        }
+    )
     st = customer_status(orders, customers, as_of="2025-12-31").set_index("customer_id")["status"]
-    assert st.to_dict() == {"new": "new", "act": "active", "ret": "returning", "risk": "at risk",
-                            "lost": "churned", "canc": "churned", "pros": "prospect"}
+    assert st.to_dict() == {
+        "new": "new",
+        "act": "active",
+        "ret": "returning",
+        "risk": "at risk",
+        "lost": "churned",
+        "canc": "churned",
+        "pros": "prospect",
+    }
     # rules are parameters: with a 500-day gap rule only the 599-day pause counts as a return
     st2 = customer_status(orders, customers, "2025-12-31", rules={"return_gap_days": 500})
     assert st2.set_index("customer_id").loc["ret", "status"] == "returning"  # gap 599 days
@@ -82,13 +112,18 @@ def test_customer_status_rules_by_hand():
 
 
 def test_response_and_lift_by_hand():
-    tp = pd.DataFrame({
-        "customer_id": [1, 2, 3, 4, 1, 2],
-        "ts": pd.to_datetime(["2025-03-01", "2025-03-01", "2025-03-01", "2025-03-01", "2025-06-01", "2025-06-01"]),
-        "campaign": ["spring", "spring", "spring", "spring", "summer", "summer"],
-    })
-    orders = pd.DataFrame({"customer_id": [1, 2, 3], "ts": pd.to_datetime(["2025-03-03", "2025-03-20",
-                                                                              "2025-03-05"])})
+    tp = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 1, 2],
+            "ts": pd.to_datetime(
+                ["2025-03-01", "2025-03-01", "2025-03-01", "2025-03-01", "2025-06-01", "2025-06-01"]
+            ),
+            "campaign": ["spring", "spring", "spring", "spring", "summer", "summer"],
+        }
+    )
+    orders = pd.DataFrame(
+        {"customer_id": [1, 2, 3], "ts": pd.to_datetime(["2025-03-03", "2025-03-20", "2025-03-05"])}
+    )
     seg = pd.Series({1: "A", 2: "A", 3: "B", 4: "B"})
     t = response_table(tp, orders, "campaign", seg, window_days=7, min_customers=1)
     spring = t[t["campaign"] == "spring"].set_index("segment")
@@ -99,7 +134,9 @@ def test_response_and_lift_by_hand():
     assert summer["responders"].sum() == 0
     m = lift_matrix(t, "campaign")
     assert m.loc["A", "spring"] == pytest.approx(1.0)
-    s = response_table(tp, orders, "season", None, window_days=30, min_customers=1).set_index("season")
+    s = response_table(tp, orders, "season", None, window_days=30, min_customers=1).set_index(
+        "season"
+    )
     assert s.loc["spring", "response_rate"] == pytest.approx(3 / 4)
 
 
@@ -123,7 +160,9 @@ def test_planted_segments_are_recovered_on_demo_data():
     home = lift.idxmax(axis=1)
     assert home.nunique() == 4, lift
     desc = four.descriptions_
-    assert any(w in desc[home["bargain_hunters"]] for w in ("mobile", "promotion-driven", "social media"))
+    assert any(
+        w in desc[home["bargain_hunters"]] for w in ("mobile", "promotion-driven", "social media")
+    )
     assert any(w in desc[home["loyal_regulars"]] for w in ("app users", "e-mail engaged"))
     assert any(w in desc[home["occasional_browsers"]] for w in ("desktop", "search-led"))
     assert any(w in desc[home["premium_shoppers"]] for w in ("store", "high spend", "phone"))

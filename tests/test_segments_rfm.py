@@ -1,4 +1,5 @@
-"""RFM: hand-computed case, PyMC-Marketing's rfm_summary / rfm_segments, rule tables, bad input."""
+"""RFM: hand-computed case, PyMC-Marketing's rfm_summary / rfm_segments, rule tables, bad input,
+heavy ties (planted one-time buyers) and every named segment on a real retailer's orders."""
 
 from __future__ import annotations
 
@@ -49,12 +50,12 @@ def test_rfm_hand_computed(hand_orders):
     assert out["frequency"].to_dict() == {"a": 2, "b": 1, "c": 3, "d": 1}
     assert out["monetary_total"].to_dict() == {"a": 30.0, "b": 100.0, "c": 15.0, "d": 40.0}
     assert out["monetary_mean"].to_dict() == {"a": 15.0, "b": 100.0, "c": 5.0, "d": 40.0}
-    # mid-rank scores, 2 bins: ceil(2 * (rank - 0.5) / 4)
-    # recency (lower is better): best-to-worst ranks c=1, b=2, d=3, a=4 -> 1, 1, 2, 2
+    # 2 bins of equal size (2 customers each), tied values kept together
+    # recency (lower is better): worst-to-best c=121, b=30, d=1, a=0 -> {c, b} 1, {d, a} 2
     assert out["r_score"].to_dict() == {"a": 2, "b": 1, "c": 1, "d": 2}
-    # frequency: b and d tie at rank 1.5 -> ceil(0.5) = 1; a rank 3 -> 2; c rank 4 -> 2
+    # frequency: b and d tie at 1 -> {b, d} 1; a 2 and c 3 -> 2
     assert out["f_score"].to_dict() == {"a": 2, "b": 1, "c": 2, "d": 1}
-    # monetary total: c 15 (1), a 30 (2), d 40 (3), b 100 (4)
+    # monetary total: c 15, a 30 -> 1; d 40, b 100 -> 2
     assert out["m_score"].to_dict() == {"a": 1, "b": 2, "c": 1, "d": 2}
     assert set(out["segment"]) == {"All"}
     handling = pd.DataFrame(out.attrs["rfm_handling"])
@@ -62,9 +63,10 @@ def test_rfm_hand_computed(hand_orders):
 
 
 def test_rfm_day_unit(hand_orders):
-    out = rfm(hand_orders, "2025-06-30", n_bins=2, rules=ONE_SEGMENT,
-              purchase_unit="day").set_index("customer_id")
-    assert out.loc["c", "frequency"] == 2          # two orders on 2025-01-01 are one purchase
+    out = rfm(
+        hand_orders, "2025-06-30", n_bins=2, rules=ONE_SEGMENT, purchase_unit="day"
+    ).set_index("customer_id")
+    assert out.loc["c", "frequency"] == 2  # two orders on 2025-01-01 are one purchase
     assert out.loc["c", "monetary_mean"] == 7.5
     assert out.loc["c", "n_orders"] == 3
 
@@ -74,12 +76,14 @@ def _random_orders(n_orders: int = 4000, n_customers: int = 600, seed: int = 3) 
     start = pd.Timestamp("2024-01-01")
     cust = rng.integers(0, n_customers, n_orders)
     secs = rng.integers(0, 730 * 86400, n_orders)
-    return pd.DataFrame({
-        "order_id": np.arange(n_orders),
-        "customer_id": cust,
-        "ts": start + pd.to_timedelta(secs, unit="s"),
-        "amount": np.round(rng.gamma(2.0, 30.0, n_orders), 2),
-    })
+    return pd.DataFrame(
+        {
+            "order_id": np.arange(n_orders),
+            "customer_id": cust,
+            "ts": start + pd.to_timedelta(secs, unit="s"),
+            "amount": np.round(rng.gamma(2.0, 30.0, n_orders), 2),
+        }
+    )
 
 
 def test_rfm_matches_pymc_marketing_rfm_summary():
@@ -87,16 +91,24 @@ def test_rfm_matches_pymc_marketing_rfm_summary():
 
     orders = _random_orders()
     as_of = "2025-09-30"
-    ref = rfm_summary(orders, "customer_id", "ts", "amount", observation_period_end=as_of,
-                      time_unit="D", include_first_transaction=True).set_index("customer_id")
+    ref = rfm_summary(
+        orders,
+        "customer_id",
+        "ts",
+        "amount",
+        observation_period_end=as_of,
+        time_unit="D",
+        include_first_transaction=True,
+    ).set_index("customer_id")
     ours = rfm(orders, as_of, purchase_unit="day").set_index("customer_id")
     ref.index = ref.index.astype(ours.index.dtype)
     assert sorted(ours.index) == sorted(ref.index)
     ref = ref.loc[ours.index]
     np.testing.assert_array_equal(ours["frequency"].to_numpy(), ref["frequency"].to_numpy())
     np.testing.assert_array_equal(ours["recency_days"].to_numpy(), ref["recency"].to_numpy())
-    np.testing.assert_allclose(ours["monetary_mean"].to_numpy(), ref["monetary_value"].to_numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        ours["monetary_mean"].to_numpy(), ref["monetary_value"].to_numpy(), rtol=1e-12
+    )
 
 
 def test_rfm_quartile_scores_and_segments_match_pymc_marketing_rfm_segments():
@@ -104,8 +116,9 @@ def test_rfm_quartile_scores_and_segments_match_pymc_marketing_rfm_segments():
 
     orders = _random_orders(seed=11)
     as_of = "2025-12-31"
-    ref = rfm_segments(orders, "customer_id", "ts", "amount",
-                       observation_period_end=as_of).set_index("customer_id")
+    ref = rfm_segments(
+        orders, "customer_id", "ts", "amount", observation_period_end=as_of
+    ).set_index("customer_id")
     # PyMC-Marketing's configuration, as one rule per score code; codes it does not list
     # fall to its catch-all "Other"
     rules, seen = [], set()
@@ -115,8 +128,16 @@ def test_rfm_quartile_scores_and_segments_match_pymc_marketing_rfm_segments():
                 continue
             seen.add(code)
             rules.append({"segment": seg, "r": int(code[0]), "f": int(code[1]), "m": int(code[2])})
-    ours = rfm(orders, as_of, n_bins=4, method="quantile", monetary="mean", purchase_unit="day",
-               rules=rules, fill="Other").set_index("customer_id")
+    ours = rfm(
+        orders,
+        as_of,
+        n_bins=4,
+        method="quantile",
+        monetary="mean",
+        purchase_unit="day",
+        rules=rules,
+        fill="Other",
+    ).set_index("customer_id")
     ref = ref.loc[ours.index]
     assert (ours["rfm_score"] == ref["rfm_score"].astype(str)).all()
     assert (ours["segment"] == ref["segment"]).all()
@@ -130,18 +151,33 @@ def test_rfm_duckdb_relation_equals_pandas():
     a = rfm(orders, "2025-10-01")
     b = rfm(rel, "2025-10-01")
     c = rfm(orders, "2025-10-01", engine="duckdb")
-    cols = ["customer_id", "recency_days", "frequency", "monetary_total", "r_score", "f_score",
-            "m_score", "segment"]
+    cols = [
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary_total",
+        "r_score",
+        "f_score",
+        "m_score",
+        "segment",
+    ]
     pd.testing.assert_frame_equal(a[cols], b[cols], check_dtype=False)
     pd.testing.assert_frame_equal(a[cols], c[cols], check_dtype=False)
 
 
 def test_default_rules_cover_every_combination_exactly_once():
     table = check_rules(DEFAULT_RFM_RULES, 5)
-    assert table["cells"].sum() == 5 ** 3
+    assert table["cells"].sum() == 5**3
     names = {r["segment"] for r in DEFAULT_RFM_RULES}
-    for must in ("Champions", "Loyal", "Potential loyalists", "At risk", "Can't lose them",
-                 "Hibernating", "Lost"):
+    for must in (
+        "Champions",
+        "Loyal",
+        "Potential loyalists",
+        "At risk",
+        "Can't lose them",
+        "Hibernating",
+        "Lost",
+    ):
         assert must in names
     # brute force, independent of the vectorised matcher
     for r, f, m in itertools.product(range(1, 6), repeat=3):
@@ -162,9 +198,14 @@ def test_every_customer_gets_exactly_one_named_segment():
     assert out["customer_id"].is_unique
     assert out["segment"].notna().all()
     assert "Other" not in set(out["segment"])
-    expected = [next(rule["segment"] for rule in DEFAULT_RFM_RULES
-                     if all(_in(rule.get(k), v) for k, v in (("r", r), ("f", f), ("m", m))))
-                for r, f, m in out[["r_score", "f_score", "m_score"]].itertuples(index=False)]
+    expected = [
+        next(
+            rule["segment"]
+            for rule in DEFAULT_RFM_RULES
+            if all(_in(rule.get(k), v) for k, v in (("r", r), ("f", f), ("m", m)))
+        )
+        for r, f, m in out[["r_score", "f_score", "m_score"]].itertuples(index=False)
+    ]
     assert list(out["segment"]) == expected
 
 
@@ -185,7 +226,9 @@ def test_rule_table_gaps_and_overlaps_are_errors():
     with pytest.raises(RuleTableError, match=r"outside 1\.\.5"):
         check_rules([{"segment": "x", "r": "0-5"}])
     # gaps are allowed only with an explicit catch-all
-    s = assign_segments(pd.DataFrame({"r_score": [1], "f_score": [1], "m_score": [1]}), gap, fill="Other")
+    s = assign_segments(
+        pd.DataFrame({"r_score": [1], "f_score": [1], "m_score": [1]}), gap, fill="Other"
+    )
     assert s.tolist() == ["Other"]
 
 
@@ -223,9 +266,12 @@ def test_jenks_matches_brute_force():
     def ssd(parts):
         return sum(((p - p.mean()) ** 2).sum() for p in parts)
 
-    best = min(itertools.combinations(range(1, len(u)), 2),
-               key=lambda ij: ssd([x[x <= u[ij[0] - 1]], x[(x > u[ij[0] - 1]) & (x <= u[ij[1] - 1])],
-                                   x[x > u[ij[1] - 1]]]))
+    best = min(
+        itertools.combinations(range(1, len(u)), 2),
+        key=lambda ij: ssd(
+            [x[x <= u[ij[0] - 1]], x[(x > u[ij[0] - 1]) & (x <= u[ij[1] - 1])], x[x > u[ij[1] - 1]]]
+        ),
+    )
     np.testing.assert_allclose(jenks_breaks(x, 3), [u[best[0] - 1], u[best[1] - 1]])
 
 
@@ -241,13 +287,17 @@ def test_negative_amounts_raise_or_are_counted(hand_orders):
 
 
 def test_orders_before_first_seen(hand_orders):
-    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
-                              "first_seen": pd.to_datetime(["2025-01-01", "2025-06-01",
-                                                            "2024-12-01", "2025-01-01"])})
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "first_seen": pd.to_datetime(["2025-01-01", "2025-06-01", "2024-12-01", "2025-01-01"]),
+        }
+    )
     with pytest.raises(RFMInputError, match="1 orders dated before the customer's first_seen"):
         rfm(hand_orders, "2025-06-30", customers=customers, n_bins=2, rules=ONE_SEGMENT)
-    out = rfm(hand_orders, "2025-06-30", customers=customers, n_bins=2, rules=ONE_SEGMENT,
-              on_bad="drop")
+    out = rfm(
+        hand_orders, "2025-06-30", customers=customers, n_bins=2, rules=ONE_SEGMENT, on_bad="drop"
+    )
     assert "b" not in set(out["customer_id"])
     h = pd.DataFrame(out.attrs["rfm_handling"]).set_index("issue")
     assert h.loc["order before first_seen", "rows"] == 1
@@ -266,9 +316,11 @@ def test_rfm_on_uci_online_retail_sample():
     raw = pd.read_csv(path, dtype={"InvoiceNo": str})
     raw = raw.dropna(subset=["CustomerID"])
     raw["line"] = raw["Quantity"] * raw["UnitPrice"]
-    orders = (raw.groupby(["InvoiceNo", "CustomerID"], as_index=False)
-              .agg(ts=("InvoiceDate", "min"), amount=("line", "sum"))
-              .rename(columns={"InvoiceNo": "order_id", "CustomerID": "customer_id"}))
+    orders = (
+        raw.groupby(["InvoiceNo", "CustomerID"], as_index=False)
+        .agg(ts=("InvoiceDate", "min"), amount=("line", "sum"))
+        .rename(columns={"InvoiceNo": "order_id", "CustomerID": "customer_id"})
+    )
     orders["ts"] = pd.to_datetime(orders["ts"])
     returns = int((orders["amount"] < 0).sum())
     assert returns > 0 and orders["order_id"].str.startswith("C").sum() >= returns
@@ -279,9 +331,135 @@ def test_rfm_on_uci_online_retail_sample():
     h = pd.DataFrame(out.attrs["rfm_handling"]).set_index("issue")
     assert h.loc["negative amount", "rows"] == returns
     kept = orders[orders["amount"] >= 0]
-    ref = rfm_summary(kept, "customer_id", "ts", "amount", observation_period_end="2011-12-09",
-                      include_first_transaction=True).set_index("customer_id").loc[out["customer_id"]]
+    ref = (
+        rfm_summary(
+            kept,
+            "customer_id",
+            "ts",
+            "amount",
+            observation_period_end="2011-12-09",
+            include_first_transaction=True,
+        )
+        .set_index("customer_id")
+        .loc[out["customer_id"]]
+    )
     np.testing.assert_array_equal(out["frequency"].to_numpy(), ref["frequency"].to_numpy())
     np.testing.assert_array_equal(out["recency_days"].to_numpy(), ref["recency"].to_numpy())
-    np.testing.assert_allclose(out["monetary_mean"].to_numpy(), ref["monetary_value"].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(
+        out["monetary_mean"].to_numpy(), ref["monetary_value"].to_numpy(), rtol=1e-9
+    )
     assert out["segment"].notna().all() and out["customer_id"].is_unique
+
+
+# -- heavy ties: most customers bought once ----------------------------------------------------
+
+#: Segments whose rules need F >= 2: a one-time buyer must never land in one of them.
+REPEAT_SEGMENTS = {
+    "Champions",
+    "Loyal",
+    "Potential loyalists",
+    "Need attention",
+    "At risk",
+    "Can't lose them",
+}
+NAMED = {r["segment"] for r in DEFAULT_RFM_RULES}
+
+
+def _heavy_tie_orders(
+    n: int = 4000, one_time: float = 0.6, seed: int = 21
+) -> tuple[pd.DataFrame, set]:
+    """Planted one-time buyers (60 %), the others 2 + geometric orders, over two years."""
+    rng = np.random.default_rng(seed)
+    counts = np.where(rng.random(n) < one_time, 1, 2 + rng.geometric(0.25, n) - 1)
+    owner = np.repeat(np.arange(n), counts)
+    secs = rng.integers(0, 730 * 86400, owner.size)
+    orders = pd.DataFrame(
+        {
+            "order_id": np.arange(owner.size),
+            "customer_id": owner,
+            "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(secs, unit="s"),
+            "amount": np.round(rng.gamma(2.0, 25.0, owner.size), 2),
+        }
+    )
+    return orders, set(np.flatnonzero(counts == 1))
+
+
+def test_planted_one_time_buyers_get_f1_and_are_never_loyalists():
+    orders, planted = _heavy_tie_orders()
+    out = rfm(orders, "2025-12-31")
+    once = out["customer_id"].isin(planted)
+    assert once.mean() == pytest.approx(0.6, abs=0.03)
+    # exactly the planted one-time buyers have F = 1
+    assert set(out.loc[out["f_score"] == 1, "customer_id"]) == planted
+    assert not set(out.loc[once, "segment"]) & REPEAT_SEGMENTS
+    assert set(out.loc[once, "segment"]) == {
+        "New customers",
+        "Promising",
+        "About to sleep",
+        "Hibernating",
+        "Lost",
+    }
+    # every score is used and every named segment is reachable
+    assert sorted(out["f_score"].unique()) == [1, 2, 3, 4, 5]
+    assert set(out["segment"]) == NAMED
+    # the repeat buyers share F = 2..5 in groups as equal as their ties allow: no group
+    # holds more than twice its fair share of them
+    rep = out.loc[~once, "f_score"].value_counts()
+    assert rep.max() <= 2 * (~once).sum() / 4
+    # mid-rank percentile scores (the former default) would give every one-time buyer F = 2 ("Potential loyalists" when recent)
+    midrank = np.ceil(5 * (out["frequency"].rank() - 0.5) / len(out))
+    assert set(midrank[once]) == {2.0}
+
+
+@pytest.mark.parametrize("method", ["rank", "quantile", "jenks"])
+def test_one_time_buyers_have_the_lowest_frequency_score_with_every_method(method):
+    orders, planted = _heavy_tie_orders(n=1500, one_time=0.45, seed=4)
+    rules = [{"segment": "All"}]
+    out = rfm(orders, "2025-12-31", method=method, rules=rules)
+    assert set(out.loc[out["customer_id"].isin(planted), "f_score"]) == {1}
+
+
+def _uci_orders(path) -> pd.DataFrame:
+    """UCI online-retail lines -> invoices: amount = sum of quantity x price per InvoiceNo,
+    cancellations ('C...') dropped, ids like "13607.0" read as "13607"."""
+    raw = pd.read_csv(path, dtype={"InvoiceNo": str, "CustomerID": str})
+    raw = raw[raw["CustomerID"].notna() & ~raw["InvoiceNo"].str.startswith("C")]
+    raw = raw.assign(
+        customer_id=raw["CustomerID"].str.removesuffix(".0"),
+        line=raw["Quantity"] * raw["UnitPrice"],
+    )
+    orders = (
+        raw.groupby("InvoiceNo", as_index=False)
+        .agg(
+            customer_id=("customer_id", "first"), ts=("InvoiceDate", "min"), amount=("line", "sum")
+        )
+        .rename(columns={"InvoiceNo": "order_id"})
+    )
+    orders["ts"] = pd.to_datetime(orders["ts"])
+    return orders
+
+
+@pytest.mark.shared_data
+def test_every_named_segment_is_reachable_on_the_uci_online_retail_sample():
+    path = SHARED / "online_retail_sample40k.csv"
+    if not path.exists():
+        pytest.skip(f"shared data not available: {path} is missing")
+    orders = _uci_orders(path)
+    assert orders["customer_id"].str.fullmatch(r"\d+").all()
+    out = rfm(orders, "2011-12-09", on_bad="drop")
+    once = out["frequency"] == 1
+    assert 0.35 < once.mean() < 0.5  # a real retailer: four in ten customers bought once
+    assert set(out.loc[once, "f_score"]) == {1}
+    assert not set(out.loc[once, "segment"]) & REPEAT_SEGMENTS
+    assert set(out["segment"]) == NAMED, NAMED - set(out["segment"])
+    for col in ("r_score", "f_score", "m_score"):
+        assert sorted(out[col].unique()) == [1, 2, 3, 4, 5], col
+    # recency and spend have few ties: five groups of equal size (within 1 %)
+    for col in ("r_score", "m_score"):
+        sizes = out[col].value_counts()
+        assert sizes.max() - sizes.min() <= 0.05 * len(out) / 5, (col, sizes.tolist())
+    # the frequency in the table is the number of invoices, counted independently here
+    n_inv = orders[orders["amount"] >= 0].groupby("customer_id")["order_id"].nunique()
+    assert out.set_index("customer_id")["frequency"].equals(
+        n_inv.loc[out["customer_id"]].rename("frequency")
+    )

@@ -29,19 +29,28 @@ def spark():
 
 def test_rfm_and_funnel_on_spark_equal_pandas(spark):
     rng = np.random.default_rng(0)
-    orders = pd.DataFrame({
-        "order_id": range(2000), "customer_id": rng.integers(0, 300, 2000),
-        "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700 * 86400, 2000), unit="s"),
-        "amount": np.round(rng.gamma(2, 30, 2000), 2)})
+    orders = pd.DataFrame(
+        {
+            "order_id": range(2000),
+            "customer_id": rng.integers(0, 300, 2000),
+            "ts": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 700 * 86400, 2000), unit="s"),
+            "amount": np.round(rng.gamma(2, 30, 2000), 2),
+        }
+    )
     cols = ["customer_id", "recency_days", "frequency", "monetary_total", "rfm_score", "segment"]
     for unit in ("order", "day"):
         a = rfm(orders, "2025-10-01", purchase_unit=unit)
         b = rfm(spark.createDataFrame(orders), "2025-10-01", purchase_unit=unit)
         pd.testing.assert_frame_equal(a[cols], b[cols], check_dtype=False)
-    tp = pd.DataFrame({
-        "customer_id": rng.integers(0, 200, 3000),
-        "ts": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 90 * 86400, 3000), unit="s"),
-        "stage": rng.choice(["awareness", "information", "comparison"], 3000)})
+    tp = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 200, 3000),
+            "ts": pd.Timestamp("2025-01-01")
+            + pd.to_timedelta(rng.integers(0, 90 * 86400, 3000), unit="s"),
+            "stage": rng.choice(["awareness", "information", "comparison"], 3000),
+        }
+    )
     steps = ["awareness", "information", "comparison"]
     for window in (None, 30):
         fa = funnel(tp, steps, window_days=window).table

@@ -58,14 +58,16 @@ def _value_counts(f: nw.LazyFrame, col: str) -> pd.DataFrame:
     return to_pandas(f.group_by("customer_id", col).agg(nw.len().alias("n")).to_native())
 
 
-def _pivot_shares(counts: pd.DataFrame, col: str, prefix: str,
-                  values: Sequence[str] | None = None) -> pd.DataFrame:
+def _pivot_shares(
+    counts: pd.DataFrame, col: str, prefix: str, values: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Long per-customer counts (customer_id, col, n) -> one row per customer of shares."""
     c = counts
     if values is not None:
         c = c[c[col].astype(str).isin(values)]
-    wide = c.pivot_table(index="customer_id", columns=c[col].astype(str), values="n",
-                         aggfunc="sum", fill_value=0)
+    wide = c.pivot_table(
+        index="customer_id", columns=c[col].astype(str), values="n", aggfunc="sum", fill_value=0
+    )
     if values is not None:
         wide = wide.reindex(columns=list(values), fill_value=0)
     wide = wide.astype(float)
@@ -81,7 +83,9 @@ def _frequent(counts: pd.DataFrame, col: str, min_share: float) -> list[str]:
     return sorted(share.index[share >= min_share])
 
 
-def _touch_features(tp: nw.LazyFrame, od: nw.LazyFrame | None, min_share: float) -> list[pd.DataFrame]:
+def _touch_features(
+    tp: nw.LazyFrame, od: nw.LazyFrame | None, min_share: float
+) -> list[pd.DataFrame]:
     parts = []
     if has(tp, "device"):
         parts.append(_pivot_shares(_value_counts(tp, "device"), "device", "device_"))
@@ -89,7 +93,9 @@ def _touch_features(tp: nw.LazyFrame, od: nw.LazyFrame | None, min_share: float)
     # non-buyers), without opens of newsletters every subscriber receives
     pre = tp
     if od is not None:
-        first = frame(customer_orders(od)).select("customer_id", nw.col("first_order").alias("_first"))
+        first = frame(customer_orders(od)).select(
+            "customer_id", nw.col("first_order").alias("_first")
+        )
         pre = pre.join(first, on="customer_id", how="left")
         pre = pre.filter(nw.col("_first").is_null() | (nw.col("ts") < nw.col("_first")))
     if has(tp, "touchpoint"):
@@ -97,8 +103,12 @@ def _touch_features(tp: nw.LazyFrame, od: nw.LazyFrame | None, min_share: float)
     ch = _value_counts(pre, "channel")
     parts.append(_pivot_shares(ch, "channel", "channel_", _frequent(ch, "channel", min_share)))
     t = to_pandas(customer_touchpoints(tp)).set_index("customer_id")
-    f = pd.DataFrame({"touches": np.log1p(t["n_touchpoints"].astype(float)),
-                      "stage_reached": t["stage_index"].astype(float).where(t["stage_index"] >= 0)})
+    f = pd.DataFrame(
+        {
+            "touches": np.log1p(t["n_touchpoints"].astype(float)),
+            "stage_reached": t["stage_index"].astype(float).where(t["stage_index"] >= 0),
+        }
+    )
     f["support_tickets"] = t["support_tickets"].astype(float)
     parts.append(f)
     return parts
@@ -106,13 +116,17 @@ def _touch_features(tp: nw.LazyFrame, od: nw.LazyFrame | None, min_share: float)
 
 def _order_flags(od: nw.LazyFrame, customers: Any) -> pd.DataFrame:
     """Per customer: holiday orders, discount sum and birthday orders (one group-by)."""
-    f = od.with_columns(nw.col("ts").dt.month().is_in(list(HOLIDAY_MONTHS)).cast(nw.Int64).alias("_hol"))
+    f = od.with_columns(
+        nw.col("ts").dt.month().is_in(list(HOLIDAY_MONTHS)).cast(nw.Int64).alias("_hol")
+    )
     aggs = [nw.col("_hol").sum().alias("holiday_orders")]
     if has(f, "discount"):
         f = f.with_columns(nw.col("discount").cast(nw.Float64).alias("_disc"))
         aggs.append(nw.col("_disc").sum().alias("discount"))
     if customers is not None and has(customers, "birth_date"):
-        bd = frame(customers).select("customer_id", nw.col("birth_date").cast(nw.Datetime()).alias("_bd"))
+        bd = frame(customers).select(
+            "customer_id", nw.col("birth_date").cast(nw.Datetime()).alias("_bd")
+        )
         f = f.join(bd, on="customer_id", how="left")
         dist = (nw.col("ts").dt.ordinal_day() - nw.col("_bd").dt.ordinal_day()).abs()
         near = ((dist <= 14) | (365 - dist <= 14)).fill_null(False).cast(nw.Int64)
@@ -131,7 +145,9 @@ def _order_features(od: nw.LazyFrame, customers: Any, min_share: float) -> list[
         parts.append(_pivot_shares(cc, "product_category", "category_", keep))
     o = to_pandas(customer_orders(od)).set_index("customer_id")
     n = o["n_orders"].astype(float)
-    f = pd.DataFrame({"orders": np.log1p(n), "spend_mean": np.log1p(o["mean_order_value"].astype(float))})
+    f = pd.DataFrame(
+        {"orders": np.log1p(n), "spend_mean": np.log1p(o["mean_order_value"].astype(float))}
+    )
     if "promo_orders" in o.columns:
         f["promo_share"] = o["promo_orders"].astype(float) / n
     flags = _order_flags(od, customers).reindex(o.index)
@@ -157,8 +173,13 @@ def _survey_features(survey: Any) -> list[pd.DataFrame]:
     return [f]
 
 
-def behaviour_features(tables: Mapping[str, Any], as_of: datetime | str | None = None, *,
-                       include_survey: bool = False, min_share: float = 0.01) -> pd.DataFrame:
+def behaviour_features(
+    tables: Mapping[str, Any],
+    as_of: datetime | str | None = None,
+    *,
+    include_survey: bool = False,
+    min_share: float = 0.01,
+) -> pd.DataFrame:
     """Behavioural features per customer from the contract tables (one row per customer).
 
     Parameters
@@ -195,29 +216,36 @@ def behaviour_features(tables: Mapping[str, Any], as_of: datetime | str | None =
     out = out.astype(float)
     # counts are 0 when absent; shares and means of orders stay NaN for non-buyers (unknown,
     # not zero) so that clustering does not just split buyers from prospects
-    zero = [c for c in out.columns if c in ("touches", "orders", "support_tickets")
-            or c.startswith(("device_", "channel_"))]
+    zero = [
+        c
+        for c in out.columns
+        if c in ("touches", "orders", "support_tickets") or c.startswith(("device_", "channel_"))
+    ]
     out[zero] = out[zero].fillna(0.0)
     out.index.name = "customer_id"
     return out
 
 
-def missing_inputs(tables: Mapping[str, Any]) -> list[str]:
-    """What the behavioural features leave out for lack of data, as short phrases.
+def missing_inputs(tables: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
+    """What the behavioural features leave out for lack of data.
+
+    Returns
+    -------
+    ``(what, table, column)`` triples; ``column`` is None when the whole table is missing.
 
     Examples
     --------
     >>> import pandas as pd
     >>> missing_inputs({"orders": pd.DataFrame(columns=["customer_id", "ts", "amount", "promo"])})[:2]
-    ['devices, channels and journey stages (the touchpoints table)', 'discounts (the discount column of orders)']
+    [('devices, channels and journey stages', 'touchpoints', None), ('discounts', 'orders', 'discount')]
     """
-    out = []
+    out: list[tuple[str, str, str | None]] = []
     if tables.get("touchpoints") is None:
-        out.append("devices, channels and journey stages (the touchpoints table)")
+        out.append(("devices, channels and journey stages", "touchpoints", None))
     for (table, col), what in OPTIONAL_INPUTS.items():
         t = tables.get(table)
-        if table == "customers" and t is None:
-            out.append(f"{what} (the customers table)")
+        if t is None and table == "customers":
+            out.append((what, table, None))
         elif t is not None and not has(t, col):
-            out.append(f"{what} (the {col} column of {table})")
+            out.append((what, table, col))
     return out

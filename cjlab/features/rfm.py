@@ -47,8 +47,16 @@ __all__ = [
 ]
 
 #: Columns of :func:`rfm_aggregate`'s table, in order.
-RFM_COLUMNS = ("customer_id", "first_purchase", "last_purchase", "recency_days", "frequency",
-               "n_orders", "monetary_total", "monetary_mean")
+RFM_COLUMNS = (
+    "customer_id",
+    "first_purchase",
+    "last_purchase",
+    "recency_days",
+    "frequency",
+    "n_orders",
+    "monetary_total",
+    "monetary_mean",
+)
 
 
 class RFMInputError(ValueError):
@@ -69,8 +77,13 @@ class InputHandling:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per issue: issue, rows, action."""
-        return pd.DataFrame({"issue": list(self.counts), "rows": list(self.counts.values()),
-                             "action": [self.actions[k] for k in self.counts]})
+        return pd.DataFrame(
+            {
+                "issue": list(self.counts),
+                "rows": list(self.counts.values()),
+                "action": [self.actions[k] for k in self.counts],
+            }
+        )
 
 
 def _scalars(f: nw.LazyFrame, *exprs: nw.Expr) -> dict[str, Any]:
@@ -88,15 +101,18 @@ def as_of_day(as_of: Any) -> datetime:
     return as_of_end(as_of) - pd.Timedelta(days=1)
 
 
-def _before_first_seen(f: nw.LazyFrame, customers: Any, on_bad: str,
-                       handling: InputHandling) -> nw.LazyFrame:
+def _before_first_seen(
+    f: nw.LazyFrame, customers: Any, on_bad: str, handling: InputHandling
+) -> nw.LazyFrame:
     c = frame(customers)
     if not has(c, "first_seen"):
         raise RFMInputError("customers: column 'first_seen' is missing")
     c = c.select("customer_id", nw.col("first_seen").cast(nw.Datetime()).alias("_first_seen"))
     if c.implementation != f.implementation:
-        raise RFMInputError(f"customers ({c.implementation}) and orders ({f.implementation}) must "
-                            "come from the same backend (e.g. both DuckDB relations of one source)")
+        raise RFMInputError(
+            f"customers ({c.implementation}) and orders ({f.implementation}) must "
+            "come from the same backend (e.g. both DuckDB relations of one source)"
+        )
     j = f.join(c, on="customer_id", how="left")
     early = nw.col("ts").dt.truncate("1d") < nw.col("_first_seen").dt.truncate("1d")
     bad = j.filter(early)
@@ -104,16 +120,19 @@ def _before_first_seen(f: nw.LazyFrame, customers: Any, on_bad: str,
     if n_early:
         if on_bad == "raise":
             ex = _examples(bad, ["customer_id", "ts", "_first_seen"])
-            raise RFMInputError(f"orders: {n_early} orders dated before the customer's first_seen; "
-                                f"examples {ex}. Fix first_seen, or pass on_bad='drop' to drop and "
-                                "count them.")
+            raise RFMInputError(
+                f"orders: {n_early} orders dated before the customer's first_seen; "
+                f"examples {ex}. Fix first_seen, or pass on_bad='drop' to drop and "
+                "count them."
+            )
         handling.add("order before first_seen", n_early, "dropped")
         return j.filter(~early | nw.col("_first_seen").is_null()).drop("_first_seen")
     return f
 
 
-def check_orders(orders: Any, as_of: Any = None, *, customers: Any = None,
-                 on_bad: str = "raise") -> tuple[nw.LazyFrame, datetime, InputHandling]:
+def check_orders(
+    orders: Any, as_of: Any = None, *, customers: Any = None, on_bad: str = "raise"
+) -> tuple[nw.LazyFrame, datetime, InputHandling]:
     """The orders RFM may use: dated up to ``as_of``, amounts not negative, not before first_seen.
 
     Parameters
@@ -134,7 +153,9 @@ def check_orders(orders: Any, as_of: Any = None, *, customers: Any = None,
     f = frame(orders)
     missing = [c for c in ("customer_id", "ts", "amount") if not has(f, c)]
     if missing:
-        raise RFMInputError(f"orders: missing column(s) {missing}; have {f.collect_schema().names()}")
+        raise RFMInputError(
+            f"orders: missing column(s) {missing}; have {f.collect_schema().names()}"
+        )
     if not has(f, "order_id"):
         f = f.with_columns(nw.lit(1).alias("order_id"))
     handling = InputHandling()
@@ -143,8 +164,11 @@ def check_orders(orders: Any, as_of: Any = None, *, customers: Any = None,
     day = as_of_day(as_of)
     end = as_of_end(day)
     f = f.filter(~nw.col("amount").is_null() & ~nw.col("ts").is_null())
-    chk = _scalars(f, (nw.col("ts") >= end).cast(nw.Int64).sum().alias("later"),
-                   ((nw.col("amount") < 0) & (nw.col("ts") < end)).cast(nw.Int64).sum().alias("neg"))
+    chk = _scalars(
+        f,
+        (nw.col("ts") >= end).cast(nw.Int64).sum().alias("later"),
+        ((nw.col("amount") < 0) & (nw.col("ts") < end)).cast(nw.Int64).sum().alias("neg"),
+    )
     later, n_neg = int(chk["later"] or 0), int(chk["neg"] or 0)
     if later:
         handling.add("orders after as_of", later, "ignored (outside the analysis window)")
@@ -152,9 +176,11 @@ def check_orders(orders: Any, as_of: Any = None, *, customers: Any = None,
     if n_neg:
         if on_bad == "raise":
             ex = _examples(f.filter(nw.col("amount") < 0), ["customer_id", "ts", "amount"])
-            raise RFMInputError(f"orders.amount: {n_neg} rows with a negative amount (refunds?); "
-                                f"examples {ex}. Net them against their orders first, or pass "
-                                "on_bad='drop' to drop and count them.")
+            raise RFMInputError(
+                f"orders.amount: {n_neg} rows with a negative amount (refunds?); "
+                f"examples {ex}. Net them against their orders first, or pass "
+                "on_bad='drop' to drop and count them."
+            )
         handling.add("negative amount", n_neg, "dropped")
         f = f.filter(nw.col("amount") >= 0)
     if customers is not None:
@@ -162,8 +188,9 @@ def check_orders(orders: Any, as_of: Any = None, *, customers: Any = None,
     return f, day, handling
 
 
-def customer_rfm(orders: Any, as_of: datetime | str | None = None, *,
-                 purchase_unit: str = "order") -> Any:
+def customer_rfm(
+    orders: Any, as_of: datetime | str | None = None, *, purchase_unit: str = "order"
+) -> Any:
     """One row per customer: first and last purchase day, orders, purchases, revenue (portable).
 
     Parameters
@@ -193,9 +220,17 @@ def customer_rfm(orders: Any, as_of: datetime | str | None = None, *,
     return back(g, orders)
 
 
-def rfm_aggregate(orders: Any, as_of: Any = None, *, customers: Any = None,
-                  purchase_unit: str = "order", on_bad: str = "raise", customer_col: str = "customer_id",
-                  ts_col: str = "ts", amount_col: str = "amount") -> tuple[pd.DataFrame, InputHandling]:
+def rfm_aggregate(
+    orders: Any,
+    as_of: Any = None,
+    *,
+    customers: Any = None,
+    purchase_unit: str = "order",
+    on_bad: str = "raise",
+    customer_col: str = "customer_id",
+    ts_col: str = "ts",
+    amount_col: str = "amount",
+) -> tuple[pd.DataFrame, InputHandling]:
     """Checked per-customer recency/frequency/monetary table in pandas (the input of RFM scores).
 
     ``orders`` (and ``customers``) may be any narwhals-supported frame: pandas, a DuckDB
@@ -218,8 +253,8 @@ def rfm_aggregate(orders: Any, as_of: Any = None, *, customers: Any = None,
     >>> import pandas as pd
     >>> o = pd.DataFrame({"order_id": [1, 2], "customer_id": [7, 7], "amount": [5.0, 7.0],
     ...                   "ts": pd.to_datetime(["2025-01-01 09:00", "2025-01-01 18:00"])})
-    >>> rfm_aggregate(o, purchase_unit="day")[0][["frequency", "n_orders", "monetary_mean"]].values.tolist()
-    [[1, 2, 12.0]]
+    >>> rfm_aggregate(o, purchase_unit="day")[0][["frequency", "n_orders", "monetary_mean"]].to_dict("records")
+    [{'frequency': 1, 'n_orders': 2, 'monetary_mean': 12.0}]
     """
     if purchase_unit not in ("order", "day"):
         raise ValueError(f"purchase_unit must be 'order' or 'day', got {purchase_unit!r}")
@@ -264,8 +299,9 @@ def last_orders(orders: Any, as_of: datetime | str | None = None) -> Any:
     ['2025-02-01', 'NaT']
     """
     f = up_to(frame(orders), as_of).select("customer_id", "ts")
-    g = f.group_by("customer_id").agg(nw.col("ts").min().alias("first_order"),
-                                      nw.col("ts").max().alias("last_order"))
+    g = f.group_by("customer_id").agg(
+        nw.col("ts").min().alias("first_order"), nw.col("ts").max().alias("last_order")
+    )
     before = f.join(g.select("customer_id", "last_order"), on="customer_id", how="inner")
     before = before.filter(nw.col("ts") < nw.col("last_order"))
     prev = before.group_by("customer_id").agg(nw.col("ts").max().alias("previous_order"))

@@ -26,7 +26,7 @@ Examples
 
 from cjlab.features.behaviour import behaviour_features
 from cjlab.features.rfm import InputHandling, RFMInputError, rfm_aggregate
-from cjlab.segments.analysis import SegmentAnalysis, analyse, from_source
+from cjlab.segments.analysis import SegmentAnalysis, SegmentParams, analyse, from_source
 from cjlab.segments.clustering import (
     DESCRIPTORS,
     LIFECYCLE_FEATURES,
@@ -45,7 +45,12 @@ from cjlab.segments.rules import (
     rules_table,
 )
 from cjlab.segments.scoring import balanced_breaks, jenks_breaks, score
-from cjlab.segments.status import DEFAULT_STATUS_RULES, STATUS_ORDER, customer_status, status_summary
+from cjlab.segments.status import (
+    DEFAULT_STATUS_RULES,
+    STATUS_ORDER,
+    customer_status,
+    status_summary,
+)
 
 __all__ = [
     "DEFAULT_RFM_RULES",
@@ -58,6 +63,7 @@ __all__ = [
     "RFMInputError",
     "RuleTableError",
     "SegmentAnalysis",
+    "SegmentParams",
     "analyse",
     "assign_segments",
     "balanced_breaks",

@@ -9,20 +9,22 @@ response is skipped; without a customers table status has no prospects or cancel
 Examples
 --------
 >>> import pandas as pd
->>> orders = pd.DataFrame({"order_id": range(6), "customer_id": [1, 1, 2, 3, 3, 3],
+>>> orders = pd.DataFrame({"order_id": range(8), "customer_id": [1, 1, 2, 3, 3, 3, 4, 5],
 ...     "ts": pd.to_datetime(["2025-01-05", "2025-06-01", "2025-03-01", "2025-02-01", "2025-04-01",
-...                           "2025-06-20"]), "amount": [10.0, 20.0, 5.0, 40.0, 30.0, 50.0]})
+...                           "2025-06-20", "2025-05-05", "2025-06-02"]),
+...     "amount": [10.0, 20.0, 5.0, 40.0, 30.0, 50.0, 8.0, 90.0]})
 >>> a = analyse({"orders": orders}, n_bins=2, rules=[{"segment": "All buyers"}], k_min=2, k_max=2)
 >>> a.headline().title
 'All buyers — 100.0 % of buyers — bring 100.0 % of revenue'
 >>> sorted(a.skipped)
-['behaviour', 'behaviour_inputs', 'response', 'status_inputs']
+['behaviour_inputs', 'response', 'status_inputs']
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -39,10 +41,70 @@ from cjlab.segments.rfm import rfm, segment_summary
 from cjlab.segments.rules import check_rules
 from cjlab.segments.status import customer_status, status_summary
 
-__all__ = ["SegmentAnalysis", "analyse", "from_source"]
+__all__ = ["SegmentAnalysis", "SegmentParams", "analyse", "from_source"]
 
 #: Topics of the KPIs (sections of the report).
 TOPIC_RFM, TOPIC_BEHAVIOUR, TOPIC_STATUS = "RFM segments", "Behavioural segments", "Customer status"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentParams:
+    """The parameters of :func:`analyse` (the notebook's parameters carry the same names).
+
+    Parameters
+    ----------
+    as_of : analysis day (default: the day of the last order); later facts are ignored.
+    currency : currency of the amounts, for money figures ("" = plain amounts).
+    n_bins, method, monetary, purchase_unit, rules, on_bad : the RFM scores and named segments
+        (see :func:`cjlab.segments.rfm.rfm`); ``rules`` None or empty = the default table.
+    k_min, k_max, cluster_method, n_boot, sample, random_state : behavioural segments
+        (:class:`~cjlab.segments.clustering.BehaviouralSegments`; k from k_min to k_max).
+    new_days, active_days, churn_days, return_gap_days : status rules
+        (:func:`~cjlab.segments.status.customer_status`).
+    response_by, response_window_days, min_customers : response and lift
+        (:func:`~cjlab.segments.response.response_table`).
+    """
+
+    as_of: Any = None
+    currency: str = ""
+    n_bins: int = 5
+    method: str = "rank"
+    monetary: str = "total"
+    purchase_unit: str = "order"
+    rules: Any = None
+    on_bad: str = "drop"
+    k_min: int = 2
+    k_max: int = 7
+    cluster_method: str = "kmeans"
+    n_boot: int = 5
+    sample: int = 4000
+    random_state: int = 0
+    new_days: float = 90
+    active_days: float = 180
+    churn_days: float = 365
+    return_gap_days: float = 180
+    response_by: Sequence[str] = ("channel", "device", "season")
+    response_window_days: float = 7.0
+    min_customers: int = 30
+
+    def status_rules(self) -> dict[str, float]:
+        """The status rules as :func:`~cjlab.segments.status.customer_status` takes them."""
+        return {
+            "new_days": self.new_days,
+            "active_days": self.active_days,
+            "churn_days": self.churn_days,
+            "return_gap_days": self.return_gap_days,
+        }
+
+    def clustering(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~cjlab.segments.clustering.BehaviouralSegments`."""
+        return {
+            "k_range": range(self.k_min, self.k_max + 1),
+            "method": self.cluster_method,
+            "n_boot": self.n_boot,
+            "sample": self.sample,
+            "random_state": self.random_state,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,10 +116,7 @@ class SegmentAnalysis(Analysis):
     """
 
     as_of: str
-    currency: str = ""
-    n_bins: int = 5
-    method: str = "rank"
-    monetary: str = "total"
+    params: SegmentParams = field(default_factory=SegmentParams)
     rfm: pd.DataFrame
     rfm_summary: pd.DataFrame
     rules: pd.DataFrame
@@ -68,7 +127,6 @@ class SegmentAnalysis(Analysis):
     behaviour: BehaviouralSegments | None = None
     behaviour_summary: pd.DataFrame | None = None
     response: Mapping[str, pd.DataFrame] = field(default_factory=dict)
-    response_window_days: float = 7.0
     cross: pd.DataFrame | None = None
     recovery: Mapping[str, Any] = field(default_factory=dict)
 
@@ -82,57 +140,136 @@ class SegmentAnalysis(Analysis):
         """The top of the report: which segments carry the revenue, who the customers are."""
         s = self.rfm_summary
         top = s.head(2)
-        title = (f"{' and '.join(top['segment'])} — {fmt.share(top['customer_share'].sum())} of buyers "
-                 f"— bring {fmt.share(top['revenue_share'].sum())} of revenue")
+        title = (
+            f"{' and '.join(top['segment'])} — {fmt.share(top['customer_share'].sum())} of buyers "
+            f"— bring {fmt.share(top['revenue_share'].sum())} of revenue"
+        )
         items = {
             "Buyers": f"{fmt.count(len(self.rfm))} buyers spent "
-                      f"{fmt.money(self.rfm['monetary_total'].sum(), self.currency)} up to {self.as_of}; "
-                      f"{fmt.share(self.one_time_share)} of them bought only once",
+            f"{fmt.money(self.rfm['monetary_total'].sum(), self.currency)} up to {self.as_of}; "
+            f"{fmt.share(self.one_time_share)} of them bought only once",
             "Top RFM segments": "; ".join(
                 f"{r.segment}: {fmt.count(r.customers)} buyers ({fmt.share(r.customer_share)}), "
-                f"{fmt.share(r.revenue_share)} of revenue" for r in top.itertuples()),
+                f"{fmt.share(r.revenue_share)} of revenue"
+                for r in top.itertuples()
+            ),
         }
         if self.behaviour_summary is not None:
             items["Behavioural segments"] = "; ".join(
-                f"{r.segment} ({fmt.share(r.share)})" for r in self.behaviour_summary.itertuples())
+                f"{r.segment} ({fmt.share(r.share)})" for r in self.behaviour_summary.itertuples()
+            )
         st = self.status_summary[self.status_summary["customers"] > 0]
-        items["Customer status"] = ", ".join(f"{r.status} {fmt.share(r.share)}" for r in st.itertuples())
+        items["Customer status"] = ", ".join(
+            f"{r.status} {fmt.share(r.share)}" for r in st.itertuples()
+        )
         return Headline(title, tuple(items.items()))
+
+    @property
+    def currency(self) -> str:
+        """Currency of the money figures ("" = plain amounts)."""
+        return self.params.currency
+
+    @property
+    def response_window_days(self) -> float:
+        """Days within which an order answers a touch."""
+        return self.params.response_window_days
 
     def kpis(self) -> list[KPI]:
         """Every figure the report records (``kpis.json``), under stable names."""
-        s, cur = self.rfm_summary, self.currency or None
-        top = set(s["segment"].head(2))
+        return [*self._rfm_kpis(), *self._behaviour_kpis(), *self._status_kpis()]
+
+    def _rfm_kpis(self) -> list[KPI]:
+        kpi = partial(KPI, topic=TOPIC_RFM)
+        s, n = self.rfm_summary, len(self.rfm)
+        revenue = float(self.rfm["monetary_total"].sum())
         out = [
-            KPI("buyers", len(self.rfm), "Buyers", unit="count", topic=TOPIC_RFM, headline=True),
-            KPI("revenue", float(self.rfm["monetary_total"].sum()), "Revenue of all buyers",
-                unit="money", currency=cur, topic=TOPIC_RFM, headline=True),
-            KPI("one_time_buyer_share", self.one_time_share, "Buyers who bought only once",
-                unit="share", n=len(self.rfm), topic=TOPIC_RFM),
+            kpi("buyers", n, "Buyers", unit="count", headline=True),
+            kpi(
+                "revenue",
+                revenue,
+                "Revenue of all buyers",
+                unit="money",
+                currency=self.currency or None,
+                headline=True,
+            ),
+            kpi(
+                "one_time_buyer_share",
+                self.one_time_share,
+                "Buyers who bought only once",
+                unit="share",
+                n=n,
+            ),
         ]
+        top = set(s["segment"].head(2))
         for r in s.itertuples():
-            out.append(KPI("rfm_segment_customers", int(r.customers), "Customers in RFM segment",
-                           unit="count", group=r.segment, topic=TOPIC_RFM))
-            out.append(KPI("rfm_segment_revenue_share", float(r.revenue_share),
-                           "Revenue share of RFM segment", unit="share", group=r.segment,
-                           topic=TOPIC_RFM, headline=r.segment in top))
-        if self.behaviour is not None and self.behaviour_summary is not None:
-            out.append(KPI("behaviour_k", int(self.behaviour.k_), "Number of behavioural segments",
-                           unit="count", topic=TOPIC_BEHAVIOUR))
-            out += [KPI("behaviour_segment_share", float(r.share),
-                        "Share of customers in behavioural segment", unit="share", group=r.segment,
-                        n=int(r.customers), topic=TOPIC_BEHAVIOUR)
-                    for r in self.behaviour_summary.itertuples()]
-        out += [KPI("status_share", float(r.share), "Share of customers by status", unit="share",
-                    group=r.status, n=int(r.customers), topic=TOPIC_STATUS)
-                for r in self.status_summary.itertuples()]
+            out += [
+                kpi(
+                    "rfm_segment_customers",
+                    int(r.customers),
+                    "Customers in RFM segment",
+                    unit="count",
+                    group=r.segment,
+                ),
+                kpi(
+                    "rfm_segment_revenue_share",
+                    float(r.revenue_share),
+                    "Revenue share of RFM segment",
+                    unit="share",
+                    group=r.segment,
+                    headline=r.segment in top,
+                ),
+            ]
         return out
+
+    def _behaviour_kpis(self) -> list[KPI]:
+        if self.behaviour is None or self.behaviour_summary is None:
+            return []
+        kpi = partial(KPI, topic=TOPIC_BEHAVIOUR)
+        return [
+            kpi(
+                "behaviour_k",
+                int(self.behaviour.k_),
+                "Number of behavioural segments",
+                unit="count",
+            ),
+            *(
+                kpi(
+                    "behaviour_segment_share",
+                    float(r.share),
+                    "Share of customers in behavioural segment",
+                    unit="share",
+                    group=r.segment,
+                    n=int(r.customers),
+                )
+                for r in self.behaviour_summary.itertuples()
+            ),
+        ]
+
+    def _status_kpis(self) -> list[KPI]:
+        return [
+            KPI(
+                "status_share",
+                float(r.share),
+                "Share of customers by status",
+                unit="share",
+                group=r.status,
+                n=int(r.customers),
+                topic=TOPIC_STATUS,
+            )
+            for r in self.status_summary.itertuples()
+        ]
 
     # -- tables for readers (frame, formats, caption) -----------------------------------------
     def rfm_table(self) -> tuple[pd.DataFrame, dict[str, str], str]:
         """Size and value of each RFM segment."""
-        return tb.rfm_table(self.rfm_summary, self.as_of, self.n_bins, self.method, self.monetary,
-                            self.currency)
+        return tb.rfm_table(
+            self.rfm_summary,
+            self.as_of,
+            self.params.n_bins,
+            self.params.method,
+            self.params.monetary,
+            self.currency,
+        )
 
     def rules_table(self) -> tuple[pd.DataFrame, dict[str, str], str]:
         """The named-segment rules and how many buyers each holds."""
@@ -158,68 +295,174 @@ class SegmentAnalysis(Analysis):
         """For analysts: the criteria compared for the number of behavioural segments."""
         return tb.selection_table(self.behaviour.selection_)
 
-    def handling_text(self) -> str | None:
-        """One sentence on problem rows and what was done with them (None when there were none)."""
-        if not len(self.handling):
-            return None
-        return "Input handling: " + "; ".join(f"{r.issue}: {fmt.count(r.rows)} rows {r.action}"
-                                              for r in self.handling.itertuples())
+    def recovery_text(self) -> str:
+        """For analysts, demo data only: how well the planted segments are found."""
+        r = self.recovery
+        return (
+            f"Demo data: the {len(r['planted'])} planted segments are recovered with an adjusted "
+            f"Rand index of {fmt.number(r['ari'], 'score')} (1 = perfect, 0 = chance)."
+        )
+
+    def recovery_table(self) -> tuple[pd.DataFrame, dict[str, str], str]:
+        """For analysts, demo data only: planted segments (rows) against the segments found."""
+        ct = self.recovery["crosstab"]
+        frame = ct.reset_index()
+        frame.columns.name = None
+        return (
+            frame,
+            {c: "int" for c in ct.columns},
+            "Demo data: planted segments (rows) against the segments found (columns)",
+        )
+
+
+def _handling_text(handling: pd.DataFrame) -> str | None:
+    """One sentence on problem rows and what was done with them (None when there were none)."""
+    if not len(handling):
+        return None
+    return (
+        "Input handling: "
+        + "; ".join(
+            f"{r.issue}: {fmt.count(r.rows)} rows {r.action}" for r in handling.itertuples()
+        )
+        + "."
+    )
 
 
 # -- the analysis ------------------------------------------------------------------------------
-def _rfm_part(orders: Any, customers: Any, day: pd.Timestamp, n_bins: int, method: str,
-              monetary: str, purchase_unit: str, rules: Any, on_bad: str) -> dict[str, Any]:
-    table = rfm(orders, day, customers=customers, n_bins=n_bins, method=method, monetary=monetary,
-                purchase_unit=purchase_unit, rules=rules, on_bad=on_bad)
+def _rfm_part(
+    orders: Any, customers: Any, day: pd.Timestamp | None, p: SegmentParams
+) -> dict[str, Any]:
+    rules = p.rules or None
+    table = rfm(
+        orders,
+        day,
+        customers=customers,
+        n_bins=p.n_bins,
+        method=p.method,
+        monetary=p.monetary,
+        purchase_unit=p.purchase_unit,
+        rules=rules,
+        on_bad=p.on_bad,
+    )
     if not len(table):
-        raise NotApplicable(f"needs orders on or before {day.date()} (none are left after the checks)")
-    handling = pd.DataFrame(table.attrs.get("rfm_handling", []), columns=["issue", "rows", "action"])
-    return {"rfm": table, "rfm_summary": segment_summary(table), "handling": handling,
-            "rules": check_rules(rules, n_bins)}
+        when = f" on or before {day.date()}" if day is not None else ""
+        raise NotApplicable(f"needs orders{when} (none are left after the checks)")
+    handling = pd.DataFrame(
+        table.attrs.get("rfm_handling", []), columns=["issue", "rows", "action"]
+    )
+    return {
+        "rfm": table,
+        "rfm_summary": segment_summary(table),
+        "handling": handling,
+        "rules": check_rules(rules, p.n_bins),
+    }
 
 
-def _behaviour_part(tables: Mapping[str, Any], day: pd.Timestamp, revenue: pd.Series,
-                    skipped: dict[str, str], **fit: Any) -> dict[str, Any]:
+def _and(words: Sequence[str]) -> str:
+    words = list(dict.fromkeys(words))
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _missing_sentence(missing: Sequence[tuple[str, str, str | None]]) -> str:
+    """'The behavioural segments do not use promotions and discounts: they need the promo and
+    discount columns of orders.'"""
+    whole = [t for _, t, c in missing if c is None]
+    cols: dict[str, list[str]] = {}
+    for _, t, c in missing:
+        if c is not None:
+            cols.setdefault(t, []).append(c)
+    needs = [f"the {t} table" for t in whole]
+    needs += [f"the {_and(c)} column{'s' if len(c) > 1 else ''} of {t}" for t, c in cols.items()]
+    return (
+        f"The behavioural segments do not use {_and([w for w, _, _ in missing])}: "
+        f"they need {_and(needs)}."
+    )
+
+
+def _behaviour_part(
+    tables: Mapping[str, Any],
+    day: pd.Timestamp,
+    revenue: pd.Series,
+    skipped: dict[str, str],
+    **fit: Any,
+) -> dict[str, Any]:
     missing = missing_inputs(tables)
     if missing:
-        skipped["behaviour_inputs"] = ("The behavioural segments leave out " + "; ".join(missing)
-                                       + ", which the data do not include.")
+        skipped["behaviour_inputs"] = _missing_sentence(missing)
     feats = behaviour_features(tables, as_of=day)
     try:
         beh = BehaviouralSegments(**fit).fit(feats)
     except ValueError as err:
-        skipped["behaviour"] = f"No behavioural segments: {err} (needs more customers or behaviour data)."
+        skipped["behaviour"] = (
+            f"No behavioural segments: {err} (needs more customers or behaviour data)."
+        )
         return {"features": feats}
     return {"features": feats, "behaviour": beh, "behaviour_summary": beh.summary(revenue)}
 
 
-def _status_part(orders: Any, customers: Any, day: pd.Timestamp, rules: Mapping[str, float],
-                 skipped: dict[str, str]) -> dict[str, Any]:
+def _status_part(
+    orders: Any,
+    customers: Any,
+    day: pd.Timestamp,
+    rules: Mapping[str, float],
+    skipped: dict[str, str],
+) -> dict[str, Any]:
     if customers is None:
-        skipped["status_inputs"] = ("Prospects (customers without orders) and cancelled memberships "
-                                    "need the customers table; statuses here come from orders only.")
+        skipped["status_inputs"] = (
+            "Prospects (customers without orders) and cancelled memberships "
+            "need the customers table; statuses here come from orders only."
+        )
     elif not has(customers, "cancelled_at"):
-        skipped["status_inputs"] = (f"Cancelled memberships need the cancelled_at column of customers; "
-                                    f"churned here means no order for more than {rules['churn_days']:g} days.")
+        skipped["status_inputs"] = (
+            f"Cancelled memberships need the cancelled_at column of customers; "
+            f"churned here means no order for more than {rules['churn_days']:g} days."
+        )
     status = customer_status(orders, customers, day, rules)
     return {"status": status, "status_summary": status_summary(status)}
 
 
-def _response_part(tables: Mapping[str, Any], labels: pd.Series, by: Iterable[str],
-                   window_days: float, min_customers: int, skipped: dict[str, str]) -> dict[str, Any]:
+def _response_part(
+    tables: Mapping[str, Any], labels: pd.Series, p: SegmentParams, skipped: dict[str, str]
+) -> dict[str, Any]:
     tp = tables.get("touchpoints")
     if tp is None:
         skipped["response"] = "Response by channel, device and season needs the touchpoints table."
         return {}
+    by = p.response_by
     wanted = [by] if isinstance(by, str) else list(by)
     lacking = [b for b in wanted if b not in DERIVED and not has(tp, b)]
     if lacking:
-        skipped["response_by"] = (f"Response by {' and '.join(lacking)} needs the "
-                                  f"{' and '.join(lacking)} column{'s' if len(lacking) > 1 else ''} of touchpoints.")
-    resp = {b: response_table(tp, tables["orders"], b, labels, window_days=window_days,
-                              min_customers=min_customers)
-            for b in wanted if b not in lacking}
-    return {"response": resp}
+        skipped["response_by"] = (
+            f"Response by {' and '.join(lacking)} needs the "
+            f"{' and '.join(lacking)} column{'s' if len(lacking) > 1 else ''} of touchpoints."
+        )
+    resp = {
+        b: response_table(
+            tp,
+            tables["orders"],
+            b,
+            labels,
+            window_days=p.response_window_days,
+            min_customers=p.min_customers,
+        )
+        for b in wanted
+        if b not in lacking
+    }
+    few = [b for b, t in resp.items() if t.empty]
+    if few:
+        skipped["response_by"] = " ".join(
+            filter(
+                None,
+                [
+                    skipped.get("response_by"),
+                    (
+                        f"Response by {' and '.join(few)}: no segment has {p.min_customers} customers reached, "
+                        "too few for a rate."
+                    ),
+                ],
+            )
+        )
+    return {"response": {b: t for b, t in resp.items() if not t.empty}}
 
 
 def _recovery(truth: pd.DataFrame, beh: BehaviouralSegments) -> dict[str, Any]:
@@ -229,36 +472,25 @@ def _recovery(truth: pd.DataFrame, beh: BehaviouralSegments) -> dict[str, Any]:
     t = truth.set_index("customer_id")["segment"].reindex(beh.labels_.index)
     ok = t.notna()
     found = beh.segments_[ok]
-    return {"ari": float(adjusted_rand_score(t[ok], beh.labels_[ok])), "planted": list(pd.unique(t[ok])),
-            "crosstab": pd.crosstab(t[ok].rename("planted segment"), found.rename("segment found"))}
+    return {
+        "ari": float(adjusted_rand_score(t[ok], beh.labels_[ok])),
+        "planted": list(pd.unique(t[ok])),
+        "crosstab": pd.crosstab(t[ok].rename("planted segment"), found.rename("segment found")),
+    }
 
 
-def analyse(tables: Mapping[str, Any], *, as_of: Any = None, currency: str = "", n_bins: int = 5,
-            method: str = "rank", monetary: str = "total", purchase_unit: str = "order",
-            rules: Any = None, k_min: int = 2, k_max: int = 7, cluster_method: str = "kmeans",
-            n_boot: int = 5, sample: int = 4000, new_days: float = 90, active_days: float = 180,
-            churn_days: float = 365, return_gap_days: float = 180,
-            response_by: Sequence[str] = ("channel", "device", "season"),
-            response_window_days: float = 7.0, min_customers: int = 30, on_bad: str = "drop",
-            random_state: int = 0, truth: pd.DataFrame | None = None) -> SegmentAnalysis:
+def analyse(
+    tables: Mapping[str, Any], *, truth: pd.DataFrame | None = None, **params: Any
+) -> SegmentAnalysis:
     """RFM, behavioural segments, status and response for one data set.
 
     Parameters
     ----------
     tables : contract tables (pandas, or DuckDB/Spark frames of one source): ``orders``
         required; ``customers`` and ``touchpoints`` used when present.
-    as_of : analysis day (default: the day of the last order); later facts are ignored.
-    currency : currency of the amounts, for money figures ("" = plain amounts).
-    n_bins, method, monetary, purchase_unit, rules, on_bad : the RFM scores and named segments
-        (see :func:`cjlab.segments.rfm.rfm`); ``rules`` None = the default table.
-    k_min, k_max, cluster_method, n_boot, sample, random_state : behavioural segments
-        (:class:`~cjlab.segments.clustering.BehaviouralSegments`).
-    new_days, active_days, churn_days, return_gap_days : status rules
-        (:func:`~cjlab.segments.status.customer_status`).
-    response_by, response_window_days, min_customers : response and lift
-        (:func:`~cjlab.segments.response.response_table`).
     truth : demo only: planted segment per customer (customer_id, segment), compared with the
-        behavioural segments in ``recovery`` (for analysts).
+        behavioural segments in ``recovery`` (for analysts, never a KPI).
+    **params : the fields of :class:`SegmentParams` (an unknown name is a ``TypeError``).
 
     Returns
     -------
@@ -268,31 +500,28 @@ def analyse(tables: Mapping[str, Any], *, as_of: Any = None, currency: str = "",
     ------
     NotApplicable when there is no orders table or no order up to ``as_of``.
     """
+    p = SegmentParams(**params)
     orders, customers = tables.get("orders"), tables.get("customers")
     if orders is None:
         raise NotApplicable("needs the orders table")
-    day = pd.Timestamp(as_of_day(as_of)) if as_of not in (None, "") else None
-    part = _rfm_part(orders, customers, day, n_bins, method, monetary, purchase_unit, rules or None, on_bad)
+    day = pd.Timestamp(as_of_day(p.as_of)) if p.as_of not in (None, "") else None
+    part = _rfm_part(orders, customers, day, p)
     day = pd.Timestamp(part["rfm"].attrs["as_of"])
     skipped: dict[str, str] = {}
+    segment = part["rfm"].set_index("customer_id")["segment"]
     revenue = part["rfm"].set_index("customer_id")["monetary_total"]
-    part |= _behaviour_part(tables, day, revenue, skipped, k_range=range(k_min, k_max + 1),
-                            method=cluster_method, n_boot=n_boot, sample=sample, random_state=random_state)
-    status_rules = {"new_days": new_days, "active_days": active_days, "churn_days": churn_days,
-                    "return_gap_days": return_gap_days}
-    part |= _status_part(orders, customers, day, status_rules, skipped)
+    part |= _behaviour_part(tables, day, revenue, skipped, **p.clustering())
+    part |= _status_part(orders, customers, day, p.status_rules(), skipped)
     beh = part.get("behaviour")
-    labels = beh.segments_ if beh is not None else part["rfm"].set_index("customer_id")["segment"]
-    part |= _response_part(tables, labels, response_by, response_window_days, min_customers, skipped)
+    labels = beh.segments_ if beh is not None else segment
+    part |= _response_part(tables, labels, p, skipped)
     if beh is not None:
-        seg = part["rfm"].set_index("customer_id")["segment"]
-        part["cross"] = pd.crosstab(seg, beh.segments_.reindex(seg.index).fillna("(no behaviour data)").to_numpy(),
-                                    normalize="index")
+        found = beh.segments_.reindex(segment.index).fillna("(no behaviour data)")
+        part["cross"] = pd.crosstab(segment, found.to_numpy(), normalize="index")
         if truth is not None and "segment" in truth.columns:
             part["recovery"] = _recovery(truth, beh)
-    return SegmentAnalysis(as_of=str(day.date()), currency=currency, n_bins=n_bins, method=method,
-                           monetary=monetary, response_window_days=response_window_days,
-                           skipped=skipped, **part)
+    notes = tuple(filter(None, [_handling_text(part["handling"])]))
+    return SegmentAnalysis(as_of=str(day.date()), params=p, skipped=skipped, notes=notes, **part)
 
 
 def _demo_truth(src: Any) -> pd.DataFrame | None:
@@ -324,8 +553,11 @@ def from_source(data_source: Any = "demo", **params: Any) -> SegmentAnalysis:
     reason = unmet([{"orders": []}], src.available())
     if reason:
         raise NotApplicable(reason)
-    tables = {t: src.lazy(t).to_native() for t in ("customers", "orders", "touchpoints")
-              if t in src.tables}
+    tables = {
+        t: src.lazy(t).to_native()
+        for t in ("customers", "orders", "touchpoints")
+        if t in src.tables
+    }
     if params.get("as_of") in (None, "") and src.truth:
         params["as_of"] = src.truth.get("observation_end")
     return analyse(tables, truth=_demo_truth(src), **params)

@@ -15,7 +15,7 @@ Examples
 ...                   "spend_mean": np.r_[rng.normal(3, .1, 50), rng.normal(5, .1, 50)]})
 >>> seg = BehaviouralSegments(k_range=[2], n_boot=0, exclude=()).fit(X)
 >>> sorted(seg.names_.values())
-['High spend', 'Mobile & low spend']
+['High spend', 'Low spend & mobile']
 """
 
 from __future__ import annotations
@@ -33,8 +33,14 @@ from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["DESCRIPTORS", "LIFECYCLE_FEATURES", "BehaviouralSegments", "describe_profiles",
-           "name_segments", "profiles"]
+__all__ = [
+    "DESCRIPTORS",
+    "LIFECYCLE_FEATURES",
+    "BehaviouralSegments",
+    "describe_profiles",
+    "name_segments",
+    "profiles",
+]
 
 #: Features describing where a customer is in the lifecycle rather than how they behave;
 #: left out of clustering by default (they mostly separate buyers from prospects).
@@ -42,18 +48,31 @@ LIFECYCLE_FEATURES = ("touches", "stage_reached", "orders", "support_tickets")
 
 #: Words used in segment names and descriptions: feature -> (word when high, word when low).
 DESCRIPTORS: dict[str, tuple[str | None, str | None]] = {
-    "device_mobile": ("mobile", None), "device_app": ("app users", None),
-    "device_desktop": ("desktop", None), "device_offline": ("offline", None),
-    "channel_paid_search": ("search-led", None), "channel_social": ("social media", None),
-    "channel_display": ("display ads", None), "channel_email": ("e-mail engaged", None),
-    "channel_app": ("app users", None), "channel_web": ("web", None), "channel_store": ("store", None),
-    "orders": ("frequent buyers", "rare purchases"), "spend_mean": ("high spend", "low spend"),
-    "promo_share": ("promotion-driven", "few promotions"), "discount_share": ("discount-seeking", None),
-    "holiday_share": ("seasonal", None), "birthday_share": ("birthday buyers", None),
-    "order_store": ("store", None), "order_phone": ("phone", None), "order_online": ("online", None),
+    "device_mobile": ("mobile", None),
+    "device_app": ("app users", None),
+    "device_desktop": ("desktop", None),
+    "device_offline": ("offline", None),
+    "channel_paid_search": ("search-led", None),
+    "channel_social": ("social media", None),
+    "channel_display": ("display ads", None),
+    "channel_email": ("e-mail engaged", None),
+    "channel_app": ("app users", None),
+    "channel_web": ("web", None),
+    "channel_store": ("store", None),
+    "orders": ("frequent buyers", "rare purchases"),
+    "spend_mean": ("high spend", "low spend"),
+    "promo_share": ("promotion-driven", "few promotions"),
+    "discount_share": ("discount-seeking", None),
+    "holiday_share": ("seasonal", None),
+    "birthday_share": ("birthday buyers", None),
+    "order_store": ("store", None),
+    "order_phone": ("phone", None),
+    "order_online": ("online", None),
     "stage_reached": ("deep in the lifecycle", "early-stage prospects"),
-    "support_tickets": ("support-heavy", None), "touches": ("highly engaged", "few touches"),
-    "survey_rating": ("satisfied", "dissatisfied"), "survey_nps": ("promoters", "detractors"),
+    "support_tickets": ("support-heavy", None),
+    "touches": ("highly engaged", "few touches"),
+    "survey_rating": ("satisfied", "dissatisfied"),
+    "survey_nps": ("promoters", "detractors"),
 }
 _PREFIX_WORDS = {"device_": "{}", "channel_": "{}", "order_": "{} orders", "category_": "{}"}
 
@@ -63,7 +82,7 @@ def _descriptor(feature: str) -> tuple[str | None, str | None]:
         return DESCRIPTORS[feature]
     for prefix, template in _PREFIX_WORDS.items():
         if feature.startswith(prefix):  # a share: only a high share says something
-            return template.format(feature[len(prefix):].replace("_", " ")), None
+            return template.format(feature[len(prefix) :].replace("_", " ")), None
     words = feature.replace("_", " ")
     return f"high {words}", f"low {words}"
 
@@ -82,14 +101,18 @@ def _words(row: pd.Series, n_words: int, threshold: float) -> list[str]:
     return words
 
 
-def describe_profiles(profiles: pd.DataFrame, n_words: int = 4, threshold: float = 0.4) -> pd.Series:
+def describe_profiles(
+    profiles: pd.DataFrame, n_words: int = 4, threshold: float = 0.4
+) -> pd.Series:
     """Short descriptions ("mobile, promotion-driven, seasonal") from standardised profiles.
 
     For each segment, the features whose standardised mean is furthest from 0 (at least
     ``threshold`` SD) are turned into words with :data:`DESCRIPTORS`, strongest first.
     """
-    out = {seg: ", ".join(_words(row, n_words, threshold)) or "average on every feature"
-           for seg, row in profiles.iterrows()}
+    out = {
+        seg: ", ".join(_words(row, n_words, threshold)) or "average on every feature"
+        for seg, row in profiles.iterrows()
+    }
     return pd.Series(out, name="description")
 
 
@@ -120,8 +143,10 @@ def profiles(features: pd.DataFrame, labels: Any) -> pd.DataFrame:
 
 
 def _prep() -> list[tuple[str, Any]]:
-    return [("impute", SimpleImputer(strategy="mean", keep_empty_features=True)),
-            ("scale", StandardScaler())]
+    return [
+        ("impute", SimpleImputer(strategy="mean", keep_empty_features=True)),
+        ("scale", StandardScaler()),
+    ]
 
 
 class BehaviouralSegments(ClusterMixin, BaseEstimator):
@@ -153,13 +178,22 @@ class BehaviouralSegments(ClusterMixin, BaseEstimator):
     k_ : the number of segments used (majority of the criteria; ties -> the most stable).
     model_ : the fitted ``Pipeline`` (impute, scale, cluster) of the final segments.
     labels_ : Series customer_id -> segment number (segments sorted by size, 0 = largest).
-    profiles_ : standardised means per segment; ``descriptions_`` short texts; ``names_``
-        readable names; ``sizes_`` customers per segment.
+    profiles_ : standardised means per segment (all features); ``descriptions_`` short texts
+        from them; ``names_`` readable names from the features used for clustering;
+        ``sizes_`` customers per segment.
     """
 
-    def __init__(self, k_range: Sequence[int] = range(2, 8), method: str = "kmeans", k: int | None = None,
-                 n_boot: int = 5, sample: int = 4000, exclude: Sequence[str] = LIFECYCLE_FEATURES,
-                 max_missing_gmm: float = 0.2, random_state: int = 0):
+    def __init__(
+        self,
+        k_range: Sequence[int] = range(2, 8),
+        method: str = "kmeans",
+        k: int | None = None,
+        n_boot: int = 5,
+        sample: int = 4000,
+        exclude: Sequence[str] = LIFECYCLE_FEATURES,
+        max_missing_gmm: float = 0.2,
+        random_state: int = 0,
+    ):
         self.k_range = k_range
         self.method = method
         self.k = k
@@ -173,8 +207,14 @@ class BehaviouralSegments(ClusterMixin, BaseEstimator):
         if method == "kmeans":
             return KMeans(n_clusters=k, n_init=3, max_iter=100, random_state=seed)
         if method == "gmm":
-            return GaussianMixture(n_components=k, covariance_type="diag", n_init=1, reg_covar=0.05,
-                                   max_iter=100, random_state=seed)
+            return GaussianMixture(
+                n_components=k,
+                covariance_type="diag",
+                n_init=1,
+                reg_covar=0.05,
+                max_iter=100,
+                random_state=seed,
+            )
         raise ValueError(f"method must be 'kmeans' or 'gmm', got {method!r}")
 
     def _fit_one(self, X: np.ndarray, k: int, method: str, seed: int) -> Any:
@@ -197,9 +237,13 @@ class BehaviouralSegments(ClusterMixin, BaseEstimator):
             idx = rng.choice(len(X), size=len(X), replace=True)
             kb = self._fit_one(X[idx], k, "kmeans", self.random_state + b + 1)
             stab.append(adjusted_rand_score(km.labels_, kb.predict(X)))
-        return {"k": k, "silhouette": silhouette_score(X, km.labels_), "bic": gm.bic(X[:, self._gmm_idx]),
-                "stability": float(np.mean(stab)) if stab else np.nan,
-                "stability_min": float(np.min(stab)) if stab else np.nan}
+        return {
+            "k": k,
+            "silhouette": silhouette_score(X, km.labels_),
+            "bic": gm.bic(X[:, self._gmm_idx]),
+            "stability": float(np.mean(stab)) if stab else np.nan,
+            "stability_min": float(np.min(stab)) if stab else np.nan,
+        }
 
     def _select(self, X_all: np.ndarray) -> None:
         """Compare the candidate k on a subsample: selection_, choices_, agree_, k_."""
@@ -207,10 +251,14 @@ class BehaviouralSegments(ClusterMixin, BaseEstimator):
         X = X_all[rng.choice(len(X_all), size=min(self.sample, len(X_all)), replace=False)]
         ks = [k for k in self.k_range if 2 <= k < len(X)]
         if not ks:
-            raise ValueError(f"too few customers ({len(X)}) for the numbers of segments {list(self.k_range)}")
+            raise ValueError(
+                f"too few customers ({len(X)}) for the numbers of segments {list(self.k_range)}"
+            )
         sel = pd.DataFrame([self._criteria(X, k, rng) for k in ks])
-        choices = {"silhouette": int(sel.loc[sel["silhouette"].idxmax(), "k"]),
-                   "bic": int(sel.loc[sel["bic"].idxmin(), "k"])}
+        choices = {
+            "silhouette": int(sel.loc[sel["silhouette"].idxmax(), "k"]),
+            "bic": int(sel.loc[sel["bic"].idxmin(), "k"]),
+        }
         if self.n_boot:
             # most clusters among the k whose stability is within 0.02 of the best (stable, finer)
             best = sel["stability"].max()
@@ -254,7 +302,7 @@ class BehaviouralSegments(ClusterMixin, BaseEstimator):
         self.sizes_ = self.labels_.value_counts().sort_index()
         self.profiles_ = profiles(feats.fillna(feats.mean()).fillna(0.0), self.labels_.to_numpy())
         self.descriptions_ = describe_profiles(self.profiles_)
-        self.names_ = name_segments(self.profiles_)
+        self.names_ = name_segments(self.profiles_[use])  # named by what the grouping used
         return self
 
     def predict(self, X: pd.DataFrame) -> pd.Series:

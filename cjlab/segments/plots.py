@@ -26,14 +26,25 @@ from cjlab.segments.response import lift_matrix
 
 __all__ = ["feature_label", "lift", "plot_profiles", "rfm_segments", "status"]
 
-_FEATURE_WORDS = {"touches": "Touches (log)", "stage_reached": "Furthest journey stage",
-                  "support_tickets": "Support tickets", "orders": "Orders (log)",
-                  "spend_mean": "Spend per order (log)", "promo_share": "Orders with a promotion",
-                  "discount_share": "Discount share of spend", "holiday_share": "Orders in Nov/Dec",
-                  "birthday_share": "Orders near the birthday", "survey_rating": "Survey rating",
-                  "survey_nps": "Survey NPS"}
-_PREFIXES = {"device_": "Device", "channel_": "Channel before buying", "order_": "Orders by",
-             "category_": "Category"}
+_FEATURE_WORDS = {
+    "touches": "Touches (log)",
+    "stage_reached": "Furthest journey stage",
+    "support_tickets": "Support tickets",
+    "orders": "Orders (log)",
+    "spend_mean": "Spend per order (log)",
+    "promo_share": "Orders with a promotion",
+    "discount_share": "Discount share of spend",
+    "holiday_share": "Orders in Nov/Dec",
+    "birthday_share": "Orders near the birthday",
+    "survey_rating": "Survey rating",
+    "survey_nps": "Survey NPS",
+}
+_PREFIXES = {
+    "device_": "Device",
+    "channel_": "Channel before buying",
+    "order_": "Orders by",
+    "category_": "Category",
+}
 
 
 def feature_label(feature: str) -> str:
@@ -42,18 +53,29 @@ def feature_label(feature: str) -> str:
         return _FEATURE_WORDS[feature]
     for prefix, word in _PREFIXES.items():
         if feature.startswith(prefix):
-            return f"{word}: {feature[len(prefix):].replace('_', ' ')}"
+            return f"{word}: {feature[len(prefix) :].replace('_', ' ')}"
     return feature.replace("_", " ").capitalize()
 
 
-def _heatmap(data: pd.DataFrame, ax, center: float, lim: float | None, fmt: str, label: str) -> None:
+def _heatmap(
+    data: pd.DataFrame, ax, center: float, lim: float | None, fmt: str, label: str
+) -> None:
     import seaborn as sns
 
     kw = {"vmin": center - lim, "vmax": center + lim} if lim is not None else {}
     with warnings.catch_warnings():  # seaborn's own use of a matplotlib API being deprecated
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        sns.heatmap(data, cmap="RdBu_r", center=center, annot=True, fmt=fmt, annot_kws={"size": 8},
-                    cbar_kws={"label": label}, ax=ax, **kw)
+        sns.heatmap(
+            data,
+            cmap="RdBu_r",
+            center=center,
+            annot=True,
+            fmt=fmt,
+            annot_kws={"size": 8},
+            cbar_kws={"label": label},
+            ax=ax,
+            **kw,
+        )
 
 
 def rfm_segments(summary: pd.DataFrame, ax=None):
@@ -62,7 +84,9 @@ def rfm_segments(summary: pd.DataFrame, ax=None):
     ax = new_axes(ax, figsize=(9, 1.4 + 0.42 * len(s)))
     y = np.arange(len(s))
     ax.barh(y + 0.2, s["customer_share"], height=0.4, label="share of buyers", color=plotting.MUTED)
-    ax.barh(y - 0.2, s["revenue_share"], height=0.4, label="share of revenue", color=plotting.NEUTRAL)
+    ax.barh(
+        y - 0.2, s["revenue_share"], height=0.4, label="share of revenue", color=plotting.NEUTRAL
+    )
     ax.set_yticks(y)
     ax.set_yticklabels(s["segment"])
     plotting.percent_axis(ax, "x")
@@ -71,9 +95,14 @@ def rfm_segments(summary: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_profiles(profile: pd.DataFrame, ax=None, descriptions: pd.Series | None = None,
-                  names: Mapping | None = None, max_features: int = 18,
-                  title: str = "What sets each segment apart (SD from the average customer)"):
+def plot_profiles(
+    profile: pd.DataFrame,
+    ax=None,
+    descriptions: pd.Series | None = None,
+    names: Mapping | None = None,
+    max_features: int = 18,
+    title: str = "What sets each segment apart (SD from the average customer)",
+):
     """Heat-map of standardised means (segments x features), diverging around 0.
 
     Rows are labelled by ``names`` (segment -> name) or, failing that, by the segment number
@@ -101,7 +130,9 @@ def plot_profiles(profile: pd.DataFrame, ax=None, descriptions: pd.Series | None
 def status(summary: pd.DataFrame, as_of: str | None = None, ax=None):
     """Customers per status (churned and at risk in the warning colour)."""
     ax = new_axes(ax, figsize=(8, 3.2))
-    colors = [plotting.BAD if s in ("churned", "at risk") else plotting.NEUTRAL for s in summary["status"]]
+    colors = [
+        plotting.BAD if s in ("churned", "at risk") else plotting.NEUTRAL for s in summary["status"]
+    ]
     ax.bar(summary["status"], summary["customers"], color=colors)
     plotting.thousands_axis(ax, "y")
     ax.set_ylabel("customers")

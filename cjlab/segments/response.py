@@ -31,8 +31,14 @@ DERIVED = ("season", "weekday")
 def season(ts: pd.Series) -> pd.Series:
     """Meteorological season of each timestamp (winter = December to February)."""
     m = ts.dt.month
-    return pd.Series(np.select([m.isin([12, 1, 2]), m.isin([3, 4, 5]), m.isin([6, 7, 8])],
-                               ["winter", "spring", "summer"], "autumn"), index=ts.index)
+    return pd.Series(
+        np.select(
+            [m.isin([12, 1, 2]), m.isin([3, 4, 5]), m.isin([6, 7, 8])],
+            ["winter", "spring", "summer"],
+            "autumn",
+        ),
+        index=ts.index,
+    )
 
 
 def _touches(touchpoints: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -46,9 +52,14 @@ def _touches(touchpoints: pd.DataFrame, by: str) -> pd.DataFrame:
     return tp.dropna(subset=[by])[["customer_id", "ts", by]].sort_values("ts")
 
 
-def response_table(touchpoints: pd.DataFrame, orders: pd.DataFrame, by: str = "campaign",
-                   segments: pd.Series | pd.DataFrame | None = None, window_days: float = 7.0,
-                   min_customers: int = 30) -> pd.DataFrame:
+def response_table(
+    touchpoints: pd.DataFrame,
+    orders: pd.DataFrame,
+    by: str = "campaign",
+    segments: pd.Series | pd.DataFrame | None = None,
+    window_days: float = 7.0,
+    min_customers: int = 30,
+) -> pd.DataFrame:
     """Response rate and lift per value of ``by`` and segment.
 
     Lift = the segment's response rate / the response rate of all customers exposed to that
@@ -70,13 +81,19 @@ def response_table(touchpoints: pd.DataFrame, orders: pd.DataFrame, by: str = "c
     tp = _touches(to_pandas(touchpoints), by)
     od = to_pandas(orders)[["customer_id", "ts"]].rename(columns={"ts": "order_ts"})
     od = od.sort_values("order_ts")
-    m = pd.merge_asof(tp, od, left_on="ts", right_on="order_ts", by="customer_id", direction="forward")
+    m = pd.merge_asof(
+        tp, od, left_on="ts", right_on="order_ts", by="customer_id", direction="forward"
+    )
     m["resp"] = (m["order_ts"] - m["ts"]).dt.total_seconds() <= window_days * 86400
     per = m.groupby(["customer_id", by], observed=True)["resp"].max().reset_index()
     if segments is None:
         per["segment"] = "all"
     else:
-        seg = segments if isinstance(segments, pd.Series) else segments.set_index("customer_id")["segment"]
+        seg = (
+            segments
+            if isinstance(segments, pd.Series)
+            else segments.set_index("customer_id")["segment"]
+        )
         per["segment"] = per["customer_id"].map(seg).fillna("(none)")
     overall = per.groupby(by, observed=True)["resp"].mean().rename("overall_rate")
     g = per.groupby([by, "segment"], observed=True)["resp"]

@@ -30,16 +30,29 @@ from cjlab.segments.scoring import score
 __all__ = ["RFM_OUTPUT", "rfm", "segment_summary"]
 
 #: Columns of :func:`rfm`'s table, in order.
-RFM_OUTPUT = ["customer_id", "recency_days", "frequency", "monetary_total", "monetary_mean",
-              "r_score", "f_score", "m_score", "rfm_score", "segment", "first_purchase",
-              "last_purchase", "n_orders"]
+RFM_OUTPUT = [
+    "customer_id",
+    "recency_days",
+    "frequency",
+    "monetary_total",
+    "monetary_mean",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_score",
+    "segment",
+    "first_purchase",
+    "last_purchase",
+    "n_orders",
+]
 
 #: pandas inputs larger than this go through an in-memory DuckDB with ``engine="auto"``.
 AUTO_DUCKDB_ROWS = 1_000_000
 
 
-def _aggregate(orders: Any, as_of: Any, customers: Any, purchase_unit: str, on_bad: str,
-               engine: str) -> tuple[pd.DataFrame, Any]:
+def _aggregate(
+    orders: Any, as_of: Any, customers: Any, purchase_unit: str, on_bad: str, engine: str
+) -> tuple[pd.DataFrame, Any]:
     """:func:`rfm_aggregate` on the chosen engine (a pandas input may go through DuckDB)."""
     if engine == "auto":
         big = isinstance(orders, pd.DataFrame) and len(orders) > AUTO_DUCKDB_ROWS
@@ -47,20 +60,27 @@ def _aggregate(orders: Any, as_of: Any, customers: Any, purchase_unit: str, on_b
     if engine not in ("native", "duckdb"):
         raise ValueError(f"engine must be 'auto', 'native' or 'duckdb', got {engine!r}")
     if engine == "native" or not isinstance(orders, pd.DataFrame):
-        return rfm_aggregate(orders, as_of, customers=customers, purchase_unit=purchase_unit,
-                             on_bad=on_bad)
+        return rfm_aggregate(
+            orders, as_of, customers=customers, purchase_unit=purchase_unit, on_bad=on_bad
+        )
     import duckdb
 
     with duckdb.connect() as con:
         rel = con.from_df(orders)
         if isinstance(customers, pd.DataFrame):
             customers = con.from_df(customers)
-        return rfm_aggregate(rel, as_of, customers=customers, purchase_unit=purchase_unit,
-                             on_bad=on_bad)
+        return rfm_aggregate(
+            rel, as_of, customers=customers, purchase_unit=purchase_unit, on_bad=on_bad
+        )
 
 
-def _scores(agg: pd.DataFrame, n_bins: int, method: str,
-            cuts: Mapping[str, Sequence[float]] | None, monetary: str) -> None:
+def _scores(
+    agg: pd.DataFrame,
+    n_bins: int,
+    method: str,
+    cuts: Mapping[str, Sequence[float]] | None,
+    monetary: str,
+) -> None:
     """Add r_score, f_score, m_score and rfm_score (e.g. "545") to ``agg`` in place."""
     cuts = dict(cuts or {})
     mcol = "monetary_total" if monetary == "total" else "monetary_mean"
@@ -79,15 +99,30 @@ def _scores(agg: pd.DataFrame, n_bins: int, method: str,
         lookup = np.array([f"{c:03d}" for c in range(1000)], dtype=object)
         agg["rfm_score"] = lookup[code.to_numpy()]
     else:
-        agg["rfm_score"] = (agg["r_score"].astype(str) + "-" + agg["f_score"].astype(str) + "-"
-                            + agg["m_score"].astype(str))
+        agg["rfm_score"] = (
+            agg["r_score"].astype(str)
+            + "-"
+            + agg["f_score"].astype(str)
+            + "-"
+            + agg["m_score"].astype(str)
+        )
 
 
-def rfm(orders: Any, as_of: Any = None, *, customers: Any = None, n_bins: int = 5,
-        method: str = "rank", cuts: Mapping[str, Sequence[float]] | None = None,
-        monetary: str = "total", purchase_unit: str = "order",
-        rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None, fill: str | None = None,
-        on_bad: str = "raise", engine: str = "auto") -> pd.DataFrame:
+def rfm(
+    orders: Any,
+    as_of: Any = None,
+    *,
+    customers: Any = None,
+    n_bins: int = 5,
+    method: str = "rank",
+    cuts: Mapping[str, Sequence[float]] | None = None,
+    monetary: str = "total",
+    purchase_unit: str = "order",
+    rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
+    fill: str | None = None,
+    on_bad: str = "raise",
+    engine: str = "auto",
+) -> pd.DataFrame:
     """RFM table: one row per customer with recency, frequency, monetary, scores and segment.
 
     Parameters
@@ -130,8 +165,9 @@ def rfm(orders: Any, as_of: Any = None, *, customers: Any = None, n_bins: int = 
     return out
 
 
-def segment_summary(table: pd.DataFrame, segment_col: str = "segment",
-                    value_col: str = "monetary_total") -> pd.DataFrame:
+def segment_summary(
+    table: pd.DataFrame, segment_col: str = "segment", value_col: str = "monetary_total"
+) -> pd.DataFrame:
     """Size and value per segment: customers, share, revenue, revenue share, mean R/F/M.
 
     Parameters

@@ -69,18 +69,23 @@ def _parse_range(value: Any, n_bins: int, rule: str, key: str) -> tuple[int, int
         elif len(parts) == 2:
             lo, hi = parts
         else:
-            raise RuleTableError(f"rule {rule!r}: cannot read {key} = {value!r}; use e.g. '4-5' or 3")
+            raise RuleTableError(
+                f"rule {rule!r}: cannot read {key} = {value!r}; use e.g. '4-5' or 3"
+            )
     try:
         lo_i, hi_i = int(str(lo).strip()), int(str(hi).strip())
     except ValueError as err:
-        raise RuleTableError(f"rule {rule!r}: cannot read {key} = {value!r}; use e.g. '4-5' or 3") from err
+        raise RuleTableError(
+            f"rule {rule!r}: cannot read {key} = {value!r}; use e.g. '4-5' or 3"
+        ) from err
     if not 1 <= lo_i <= hi_i <= n_bins:
         raise RuleTableError(f"rule {rule!r}: {key} = {value!r} is outside 1..{n_bins} or reversed")
     return lo_i, hi_i
 
 
-def rules_table(rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
-                n_bins: int = 5) -> pd.DataFrame:
+def rules_table(
+    rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None, n_bins: int = 5
+) -> pd.DataFrame:
     """The rule table as a readable DataFrame with inclusive ``*_min``/``*_max`` score bounds.
 
     Parameters
@@ -102,7 +107,9 @@ def rules_table(rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
             for k in "rfm":
                 out[f"{k}_min"] = out.get(f"{k}_min", 1)
                 out[f"{k}_max"] = out.get(f"{k}_max", n_bins)
-            return out[["segment", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max"]].reset_index(drop=True)
+            return out[
+                ["segment", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max"]
+            ].reset_index(drop=True)
         rules = rules.to_dict("records")
     rows = []
     for i, rule in enumerate(rules):
@@ -135,12 +142,21 @@ def _match_matrix(scores: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
     f = scores["f_score"].to_numpy()[:, None]
     m = scores["m_score"].to_numpy()[:, None]
     t = {c: table[c].to_numpy()[None, :] for c in table.columns if c != "segment"}
-    return ((r >= t["r_min"]) & (r <= t["r_max"]) & (f >= t["f_min"]) & (f <= t["f_max"])
-            & (m >= t["m_min"]) & (m <= t["m_max"]))
+    return (
+        (r >= t["r_min"])
+        & (r <= t["r_max"])
+        & (f >= t["f_min"])
+        & (f <= t["f_max"])
+        & (m >= t["m_min"])
+        & (m <= t["m_max"])
+    )
 
 
-def check_rules(rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None, n_bins: int = 5,
-                allow_gaps: bool = False) -> pd.DataFrame:
+def check_rules(
+    rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
+    n_bins: int = 5,
+    allow_gaps: bool = False,
+) -> pd.DataFrame:
     """Check that every (r, f, m) score combination is covered by exactly one rule.
 
     Parameters
@@ -169,10 +185,14 @@ def check_rules(rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
             segs = table["segment"].to_numpy()[hits[i]]
             g = grid.iloc[i]
             ex.append(f"r={g.r_score} f={g.f_score} m={g.m_score} -> {', '.join(segs)}")
-        problems.append(f"{over.size} score combinations match more than one rule, e.g. " + "; ".join(ex))
+        problems.append(
+            f"{over.size} score combinations match more than one rule, e.g. " + "; ".join(ex)
+        )
     gaps = np.flatnonzero(n_hits == 0)
     if gaps.size and not allow_gaps:
-        ex = [f"r={g.r_score} f={g.f_score} m={g.m_score}" for g in grid.iloc[gaps[:5]].itertuples()]
+        ex = [
+            f"r={g.r_score} f={g.f_score} m={g.m_score}" for g in grid.iloc[gaps[:5]].itertuples()
+        ]
         problems.append(f"{gaps.size} score combinations match no rule, e.g. " + "; ".join(ex))
     if problems:
         raise RuleTableError("segment rule table: " + " | ".join(problems))
@@ -181,8 +201,12 @@ def check_rules(rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
     return out
 
 
-def assign_segments(scores: pd.DataFrame, rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
-                    n_bins: int = 5, fill: str | None = None) -> pd.Series:
+def assign_segments(
+    scores: pd.DataFrame,
+    rules: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
+    n_bins: int = 5,
+    fill: str | None = None,
+) -> pd.Series:
     """Name each row's segment from its ``r_score``, ``f_score`` and ``m_score``.
 
     The rule table must cover every score combination exactly once (checked first), unless a
@@ -193,7 +217,9 @@ def assign_segments(scores: pd.DataFrame, rules: Iterable[Mapping[str, Any]] | p
     # the rules are evaluated once per score combination, customers look their cell up
     grid = _grid(n_bins)
     hits = _match_matrix(grid, table.drop(columns="cells"))
-    cell_names = np.where(hits.any(axis=1), table["segment"].to_numpy(dtype=object)[hits.argmax(axis=1)], fill)
+    cell_names = np.where(
+        hits.any(axis=1), table["segment"].to_numpy(dtype=object)[hits.argmax(axis=1)], fill
+    )
     r, f, m = (scores[c].to_numpy(dtype=np.int64) for c in ("r_score", "f_score", "m_score"))
     bad = (r < 1) | (r > n_bins) | (f < 1) | (f > n_bins) | (m < 1) | (m > n_bins)
     if bad.any():

@@ -152,8 +152,13 @@ def _by_limits(x: np.ndarray, inner: np.ndarray, k: int, higher_is_better: bool)
     return (s if higher_is_better else k + 1 - s).astype(int)
 
 
-def score(values: pd.Series | np.ndarray, n_bins: int = 5, method: str = "rank",
-          cuts: Sequence[float] | None = None, higher_is_better: bool = True) -> np.ndarray:
+def score(
+    values: pd.Series | np.ndarray,
+    n_bins: int = 5,
+    method: str = "rank",
+    cuts: Sequence[float] | None = None,
+    higher_is_better: bool = True,
+) -> np.ndarray:
     """Score values 1..n_bins (``n_bins`` = best).
 
     Parameters
@@ -197,7 +202,9 @@ def score(values: pd.Series | np.ndarray, n_bins: int = 5, method: str = "rank",
         return _by_limits(x, inner, len(inner) + 1, higher_is_better)
     if method == "cuts":
         if cuts is None or len(cuts) != n_bins - 1:
-            raise ValueError(f"score(method='cuts') needs {n_bins - 1} inner cut points, got {cuts!r}")
+            raise ValueError(
+                f"score(method='cuts') needs {n_bins - 1} inner cut points, got {cuts!r}"
+            )
         inner = np.asarray(cuts, dtype=float)
         if np.any(np.diff(inner) <= 0):
             raise ValueError(f"cut points must increase strictly: {list(cuts)!r}")

@@ -22,8 +22,12 @@ from cjlab.features.rfm import as_of_day, last_orders
 __all__ = ["DEFAULT_STATUS_RULES", "STATUS_ORDER", "customer_status", "status_summary"]
 
 #: Status rules (days), applied in the order of :data:`STATUS_ORDER`.
-DEFAULT_STATUS_RULES: dict[str, float] = {"new_days": 90, "active_days": 180, "churn_days": 365,
-                                          "return_gap_days": 180}
+DEFAULT_STATUS_RULES: dict[str, float] = {
+    "new_days": 90,
+    "active_days": 180,
+    "churn_days": 365,
+    "return_gap_days": 180,
+}
 STATUS_ORDER = ("churned", "new", "returning", "active", "at risk", "prospect")
 
 
@@ -31,7 +35,9 @@ def _check_rules(rules: Mapping[str, float] | None) -> dict[str, float]:
     r = {**DEFAULT_STATUS_RULES, **dict(rules or {})}
     unknown = set(r) - set(DEFAULT_STATUS_RULES)
     if unknown:
-        raise ValueError(f"unknown status rules {sorted(unknown)}; use {sorted(DEFAULT_STATUS_RULES)}")
+        raise ValueError(
+            f"unknown status rules {sorted(unknown)}; use {sorted(DEFAULT_STATUS_RULES)}"
+        )
     return r
 
 
@@ -43,8 +49,9 @@ def _cancelled(customers: Any, index: pd.Index, day: pd.Timestamp) -> pd.Series:
     return at.notna() & (at <= day)
 
 
-def customer_status(orders: Any, customers: Any = None, as_of: Any = None,
-                    rules: Mapping[str, float] | None = None) -> pd.DataFrame:
+def customer_status(
+    orders: Any, customers: Any = None, as_of: Any = None, rules: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Customer status as of a day, by explicit rules (first matching rule wins).
 
     1. **churned** — membership cancelled on or before ``as_of`` (``customers.cancelled_at``),
@@ -91,8 +98,16 @@ def customer_status(orders: Any, customers: Any = None, as_of: Any = None,
         ~buyer,
     ]
     status = np.select(conds, list(STATUS_ORDER), default="prospect")
-    out = pd.DataFrame({"status": status, "first_order": o["first_order"], "last_order": o["last_order"],
-                        "previous_gap_days": gap, "recency_days": recency}, index=o.index)
+    out = pd.DataFrame(
+        {
+            "status": status,
+            "first_order": o["first_order"],
+            "last_order": o["last_order"],
+            "previous_gap_days": gap,
+            "recency_days": recency,
+        },
+        index=o.index,
+    )
     out.attrs["rules"] = r
     return out.reset_index()
 
@@ -105,8 +120,14 @@ def status_summary(status: pd.DataFrame) -> pd.DataFrame:
     >>> status_summary(pd.DataFrame({"status": ["new", "new", "active"]}))["share"].round(2).tolist()
     [0.0, 0.67, 0.0, 0.33, 0.0, 0.0]
     """
-    out = (status["status"].value_counts().reindex(list(STATUS_ORDER), fill_value=0)
-           .rename("customers").rename_axis("status").reset_index())
+    out = (
+        status["status"]
+        .value_counts()
+        .reindex(list(STATUS_ORDER), fill_value=0)
+        .rename("customers")
+        .rename_axis("status")
+        .reset_index()
+    )
     total = out["customers"].sum()
     out["share"] = out["customers"] / total if total else np.nan
     return out
