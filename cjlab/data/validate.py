@@ -13,7 +13,8 @@ Examples
 >>> from cjlab.data.validate import validate_frames
 >>> orders = pd.DataFrame({"order_id": [1, 2, 2], "customer_id": [1, 1, 2],
 ...                        "ts": ["2025-01-01", "2025-01-02", "soon"], "amount": [10.0, -5.0, 3.0]})
->>> report = validate_frames({"orders": orders})
+>>> customers = pd.DataFrame({"customer_id": [1, 2], "first_seen": ["2024-06-01", "2024-07-01"]})
+>>> report = validate_frames({"customers": customers, "orders": orders})
 >>> report.ok
 False
 >>> sorted(p.rule for p in report.errors)

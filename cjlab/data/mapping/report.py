@@ -8,7 +8,7 @@ Examples
 >>> from cjlab.data.validate import ValidationReport
 >>> r = ImportReport("m.yaml", "out", validation=ValidationReport(n_rows={"customers": 2}))
 >>> r.tables["customers"] = TableStats(rows_in=3, rows_kept=2, rows_out=2)
->>> print(r.format().splitlines()[2])
+>>> print(r.format().splitlines()[1])
   customers: 3 rows read, 1 filtered out, 2 written
 """
 
