@@ -46,3 +46,37 @@ def test_survey_notebook_end_to_end(tmp_path, small_demo):
             assert k["low"] <= k["value"] <= k["high"]
     assert {"csat_top2", "ces_mean", "nps_change"} <= {k["name"] for k in kpis}
     assert json.loads((folder / "kpis.json").read_text())
+
+
+@pytest.mark.slow
+def test_survey_notebook_on_data_without_optional_pieces(tmp_path, small_demo):
+    """Own data with only a survey (one wave, no customers, orders, comments, CSAT or respondent
+    types, a single rating): the report completes, each missing section says which data would
+    enable it, and no traceback or stderr reaches it."""
+    import html as html_lib
+    import re
+
+    import nbformat
+
+    from cjlab import survey
+    from cjlab.report.kpis import kpis_from_notebook
+
+    s = small_demo.table("survey_responses")
+    s = s[s["wave"] == s["wave"].max()]
+    s = s.drop(columns=["comment", "csat", "respondent_type",
+                        *[c for c in s.columns if c.startswith("rating_") and c != "rating_delivery"]])
+    _, folder, page = run_notebook_on_tables({"survey_responses": s}, tmp_path, "01_survey",
+                                             "survey_partial", cell_timeout=300, wall_timeout=600)
+    nb = nbformat.read(folder / "01_survey.ipynb", as_version=4)
+    assert_clean_report_notebook(nb)
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"(?s)<(style|script)\b.*?</\1>", " ", page))
+    text = html_lib.unescape(visible)
+    assert "Traceback" not in text and "Error" not in text
+    expected = survey.analyse({"survey_responses": s}, n_boot=0)
+    assert {"weighting", "csat", "trend", "change", "segments", "drivers", "alpha",
+            "themes"} <= set(expected.skipped)
+    for reason in expected.skipped.values():
+        assert reason in text, reason
+    names = {k["name"] for k in kpis_from_notebook(nb)}
+    assert {"nps_latest", "ces_mean_latest", "nps"} <= names
+    assert not {n for n in names if n.startswith("csat") or n.endswith("_change")}

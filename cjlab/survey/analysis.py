@@ -240,9 +240,10 @@ def _waves(data: pd.DataFrame, waves_to_compare: Sequence[str]) -> tuple[tuple, 
     if waves_to_compare or len(order) >= 2:
         a, b = resolve_waves(data, waves_to_compare)
         return order, a, b, {}
-    why = (f"Only one survey wave ({order[0]}): no comparison between waves (a second wave "
-           "would enable it).")
-    return order, None, order[-1], {"change": why, "trend": why}
+    only = f"Only one survey wave ({order[0]}): no"
+    return order, None, order[-1], {
+        "change": f"{only} comparison between waves (a second wave would enable it).",
+        "trend": f"{only} trend over waves (a second wave would enable it)."}
 
 
 def analyse(tables: Mapping[str, Any], *, waves_to_compare: Sequence[str] = (),
@@ -301,14 +302,7 @@ def analyse(tables: Mapping[str, Any], *, waves_to_compare: Sequence[str] = (),
     if model is not None:
         data = data.assign(weight=model.weights_).dropna(subset=["weight"]).reset_index(drop=True)
     weights = "weight" if model is not None else None
-    metrics = tuple(m for m in WAVE_METRICS if METRICS[m][0] in data)
-    skipped.update(_absent_scores(data))
-    if "scores" in skipped:
-        skipped["trend"] = skipped["change"] = "No scores to follow across waves."
-    trend, notes["scores"] = sections.scores(data, metrics, weights, level, min_n)
-    changes = ({m: compare_waves(data, wave_a, wave_b, m, weights=weights, level=level, min_n=min_n)
-                for m in metrics} if wave_a is not None else {})
-    overall = estimate(data, "nps", weights=weights, level=level) if "nps" in metrics else None
+    scores = _scores(data, wave_a, wave_b, weights, level, min_n, skipped, notes)
     segs, notes["segments"], skipped["segments"] = sections.segments(data, segment_columns, weights,
                                                                      level, min_n)
     kd, quadrants, skipped["drivers"] = sections.drivers(data, n_boot=n_boot, level=level,
@@ -319,17 +313,29 @@ def analyse(tables: Mapping[str, Any], *, waves_to_compare: Sequence[str] = (),
     alpha, items, skipped["alpha"] = sections.alpha(data, scale_items, level, min_n)
     themes, skipped["themes"] = sections.themes(data, n_themes=n_themes, random_state=random_state,
                                                 redact_names=redact_names)
-    if themes is not None and "nps" not in data:
-        skipped["pain_points"] = "No nps column: themes are not ranked into pain points."
-    elif themes is not None and not themes.themes_["pain_point"].any():
-        skipped["pain_points"] = "No theme is raised more often by detractors than average."
+    skipped["pain_points"] = sections.pain_points(themes, data)
     return SurveyAnalysis(
-        responses=data, cells=cells, waves=waves, wave_a=wave_a,
-        wave_b=wave_b, metrics=metrics, min_n=min_n, level=level, trend=trend, changes=changes,
-        overall=overall, weighting=model, segments=segs, drivers=kd, quadrants=quadrants,
+        responses=data, cells=cells, waves=waves, wave_a=wave_a, wave_b=wave_b, min_n=min_n,
+        level=level, **scores, weighting=model, segments=segs, drivers=kd, quadrants=quadrants,
         touchpoints=touch, likert=lik, alpha=alpha, scale_items=tuple(items), themes=themes,
         warnings={k: tuple(v) for k, v in notes.items() if v},
         skipped={k: v for k, v in skipped.items() if v}, notes=_overall_notes(data, min_n))
+
+
+def _scores(data: pd.DataFrame, wave_a, wave_b, weights: str | None, level: float, min_n: int,
+            skipped: dict[str, str | None], notes: dict[str, list[str]]) -> dict[str, Any]:
+    """Scores per wave, their change between the compared waves and NPS over all waves (the
+    fields of :class:`SurveyAnalysis`); absent scores go into ``skipped``."""
+    metrics = tuple(m for m in WAVE_METRICS if METRICS[m][0] in data)
+    skipped.update(_absent_scores(data))
+    if "scores" in skipped:
+        skipped["trend"] = skipped["change"] = ("No scores to follow across waves (an nps, csat or "
+                                                "ces column would enable it).")
+    trend, notes["scores"] = sections.scores(data, metrics, weights, level, min_n)
+    changes = ({m: compare_waves(data, wave_a, wave_b, m, weights=weights, level=level, min_n=min_n)
+                for m in metrics} if wave_a is not None else {})
+    overall = estimate(data, "nps", weights=weights, level=level) if "nps" in metrics else None
+    return {"metrics": metrics, "trend": trend, "changes": changes, "overall": overall}
 
 
 def _absent_scores(data: pd.DataFrame) -> dict[str, str]:

@@ -215,5 +215,16 @@ def themes(data: pd.DataFrame, *, n_themes: int, random_state: int | None,
     return ct, None
 
 
+
+def pain_points(themes_model: CommentThemes | None, data: pd.DataFrame) -> str | None:
+    """Why the themes are not ranked into pain points, or None when they are."""
+    if themes_model is None:
+        return None
+    if "nps" not in data:
+        return "No nps column: themes are not ranked into pain points."
+    if not themes_model.themes_["pain_point"].any():
+        return "No theme is raised more often by detractors than average."
+    return None
+
 __all__ = ["COMMENTS_PER_THEME", "MAX_THEMES", "SCALE_COVERAGE", "SCORE_COLUMNS", "alpha", "drivers",
-           "likert", "scale_items_for", "scores", "segments", "themes", "touchpoints", "weighting"]
+           "likert", "pain_points", "scale_items_for", "scores", "segments", "themes", "touchpoints", "weighting"]

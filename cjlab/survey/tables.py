@@ -108,6 +108,28 @@ def drivers(a: SurveyAnalysis) -> pd.DataFrame:
         "Ratings": q["n"].map(fmt.count), "Quadrant": q["quadrant"]})
 
 
+
+def driver_model(a: SurveyAnalysis) -> pd.DataFrame:
+    """The driver model for analysts: raw importance (part of R²), standardised coefficient and
+    how often the bootstrap gives the same rank."""
+    d = a.drivers.importance_
+    return pd.DataFrame({
+        "Rank": d["rank"], "Rating": d["driver"], "Part of R²": d["importance"].map(fmt.plain),
+        "Share of R² (interval)": [fmt.interval(r.share, r.low, r.high, "share")
+                                   for r in d.itertuples()],
+        "Standardised coefficient": d["beta"].map(fmt.plain),
+        "Same rank in resamples": d["rank_stability"].map(fmt.share)})
+
+
+def drivers_note(a: SurveyAnalysis) -> str:
+    """One sentence on how much of likelihood to recommend the ratings explain (R²)."""
+    kd = a.drivers
+    span = (f" ({fmt.share(a.level, 0)} interval {fmt.plain(kd.r2_low_)} to {fmt.plain(kd.r2_high_)})"
+            if fmt.number(kd.r2_low_) != fmt.MISSING else "")
+    return (f"The ratings explain R² = {fmt.plain(kd.r2_)}{span} of the variation in likelihood to "
+            f"recommend, from {fmt.count(kd.n_)} respondents (Johnson's relative weights, "
+            "pairwise-complete correlations).")
+
 def touchpoints(a: SurveyAnalysis) -> pd.DataFrame:
     """Per-touchpoint mean rating and the NPS of its raters, in lifecycle order."""
     t = a.touchpoints
@@ -149,5 +171,5 @@ def alpha_note(a: SurveyAnalysis) -> str:
             f"({fmt.share(r.level, 0)} interval {fmt.plain(r.low)} to {fmt.plain(r.high)}, "
             f"{fmt.count(r.n)} complete answers): {verdict}.")
 
-__all__ = ["alpha_note", "changes", "drivers", "margins", "responses", "scorecard", "themes",
-           "touchpoints", "weighting"]
+__all__ = ["alpha_note", "changes", "driver_model", "drivers", "drivers_note", "margins", "responses",
+           "scorecard", "themes", "touchpoints", "weighting"]

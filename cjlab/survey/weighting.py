@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cjlab import formatting as fmt
+
 from .checks import MarginError, SurveyInputError, check_weights, require_columns
 from .scores import design_effect, kish_n_effective
 
@@ -240,9 +242,11 @@ def _result(df, w, method, converged, it, history, trim, bounds, margins) -> Wei
                                                  | (w >= bounds[1] * (1 - 1e-9))))
     notes = []
     if not converged:
-        notes.append(f"{method} did not converge: largest margin error "
-                     f"{tab['error'].abs().max():.2e} after {it} cycle(s)"
-                     + (" (trimming bounds conflict with the margins)" if bounds else "") + ".")
+        notes.append("The weights could not meet every customer-base share"
+                     + (" within the weight bounds" if bounds else "")
+                     + f" ({method}, {it} cycle(s)): the largest gap is "
+                     f"{fmt.pp(tab['error'].abs().max(), 2)}, so the weighted answers only "
+                     "approximate the customer base.")
     return WeightingResult(pd.Series(w, index=df.index, name="weight"), method, converged, it,
                            float(tab["error"].abs().max()), history, len(w), kish_n_effective(w),
                            design_effect(w), n_trim, trim, tab, notes)
