@@ -132,3 +132,29 @@ def test_plan_marks_notebooks_whose_minimum_is_missing(tmp_path):
     }
     assert [j.notebook for j in plan.applicable] == ["01_any", "03_orders"]
     assert plan.sources[str(data)]["tables"] == {"customers": 200, "orders": len(tables["orders"])}
+
+
+def test_a_relative_data_path_is_made_absolute_for_the_kernel(tmp_path, monkeypatch):
+    """Kernels run in notebooks/: `--data data/acme` must name the caller's folder there too."""
+    from cjlab.report.plan import absolute_source
+
+    root = tmp_path / "proj"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "params").mkdir()
+    _nb(root / "notebooks" / "01_any.ipynb")
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "shop.duckdb").write_text("")
+    monkeypatch.chdir(tmp_path)
+    plan = plan_run(RunOptions(root=root, data_source="acme"))
+    assert plan.jobs[0].data_source == str(tmp_path / "acme")
+    assert absolute_source("spark:acme") == f"spark:{tmp_path / 'acme'}"
+    assert absolute_source("duckdb:shop.duckdb") == f"duckdb:{tmp_path / 'shop.duckdb'}"
+    for unchanged in (
+        "demo",
+        "demo:n_customers=300,seed=1",
+        "missing/folder",
+        str(tmp_path),
+        "postgresql://user@host/db",
+        None,
+    ):
+        assert absolute_source(unchanged) == unchanged

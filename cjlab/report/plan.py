@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,6 +277,31 @@ def notebook_info(path: Path) -> tuple[str, list[dict[str, list[str]]]]:
     return str(title), requires
 
 
+def absolute_source(spec: Any) -> Any:
+    """A data source path relative to the caller's folder, made absolute.
+
+    Kernels run in ``notebooks/``, so ``--data data/acme`` (which the runner opens and validates
+    from the caller's folder) would name another folder inside the kernel. Specs that are no
+    existing relative path (``demo``, a URL, an absolute path) stay as they are; a prefix such as
+    ``spark:`` or ``duckdb:`` is kept.
+
+    Examples
+    --------
+    >>> absolute_source("demo:n_customers=300,seed=1")
+    'demo:n_customers=300,seed=1'
+    """
+    if not isinstance(spec, str) or spec == "demo" or spec.startswith("demo:"):
+        return spec
+    prefix, rest = "", spec
+    m = re.match(r"^([A-Za-z][A-Za-z0-9_]+:)(.*)$", spec)
+    if m and not Path(spec).exists():  # a scheme (two letters or more: not a drive letter)
+        prefix, rest = m.group(1), m.group(2)
+    path = Path(rest).expanduser()
+    if rest and not path.is_absolute() and path.exists():
+        return prefix + str(path.resolve())
+    return spec
+
+
 def _run_config(
     run_file: str | Path | None, params_dir: Path
 ) -> tuple[dict[str, Any], Path | None]:
@@ -321,6 +347,8 @@ def plan_run(options: RunOptions) -> Plan:
         values, probs = resolve(p, declared[p], params_dir, run_config, overrides)
         problems += probs
         full = {k: values.get(k, d.default) for k, d in declared[p].items()}
+        if "data_source" in full:
+            full["data_source"] = absolute_source(full["data_source"])
         title, requires = notebook_info(p)
         jobs.append(NotebookJob(p.stem, p, title, full, requires))
     if problems:

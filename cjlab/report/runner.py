@@ -349,7 +349,8 @@ def _execute(
     if options.progress:
         for job in plan.jobs:
             if not job.applicable:
-                print(f"  {job.notebook}: not applicable — {job.reason}", file=sys.stderr)
+                why = (job.reason or "").removeprefix(job.notebook + " ")
+                print(f"  {job.notebook}: not applicable ({why})", file=sys.stderr)
     work = [_worker_job(j, tmp, manifest, plan, options) for j in plan.applicable]
     try:
         return (
