@@ -21,9 +21,13 @@ from cjlab.journey import (
 
 def test_two_channels_one_necessary_exact():
     # every conversion passes through B; A only feeds B
-    paths = pd.DataFrame({"path": ["A > B", "B", "A"], "conversions": [30, 20, 0], "null": [10, 20, 20]})
+    paths = pd.DataFrame(
+        {"path": ["A > B", "B", "A"], "conversions": [30, 20, 0], "null": [10, 20, 20]}
+    )
     # by hand: start->A 60/100, start->B 40/100, A->B 40/60, A->null 20/60, B->conv 50/80
-    p_conv = Fraction(60, 100) * Fraction(40, 60) * Fraction(50, 80) + Fraction(40, 100) * Fraction(50, 80)
+    p_conv = Fraction(60, 100) * Fraction(40, 60) * Fraction(50, 80) + Fraction(40, 100) * Fraction(
+        50, 80
+    )
     p_without_a = Fraction(40, 100) * Fraction(50, 80)
     re_a = 1 - p_without_a / p_conv
     re_b = Fraction(1)  # nothing converts without B
@@ -31,26 +35,42 @@ def test_two_channels_one_necessary_exact():
     assert out.loc["B", "removal_effect"] == pytest.approx(float(re_b), abs=1e-12)
     assert out.loc["A", "removal_effect"] == pytest.approx(float(re_a), abs=1e-12)
     total = 50
-    assert out.loc["B", "conversions"] == pytest.approx(float(total * re_b / (re_a + re_b)), abs=1e-9)
-    assert out.loc["A", "conversions"] == pytest.approx(float(total * re_a / (re_a + re_b)), abs=1e-9)
+    assert out.loc["B", "conversions"] == pytest.approx(
+        float(total * re_b / (re_a + re_b)), abs=1e-9
+    )
+    assert out.loc["A", "conversions"] == pytest.approx(
+        float(total * re_a / (re_a + re_b)), abs=1e-9
+    )
     assert out["conversions"].sum() == pytest.approx(total)
     m = MarkovAttribution().fit(paths)
     assert m.conversion_probability_ == pytest.approx(float(p_conv), abs=1e-12)
     assert m.conversion_probability_without(["A", "B"]) == 0.0
 
 
-LOOPY = pd.DataFrame({
-    "path": ["a > b > a > c", "b > c", "a", "c > c", "b > a > b", "a > c > b > c", "d > a > c", "d"],
-    "conversions": [50, 30, 0, 20, 10, 15, 8, 0],
-    "null": [50, 70, 100, 30, 40, 25, 12, 60],
-})
+LOOPY = pd.DataFrame(
+    {
+        "path": [
+            "a > b > a > c",
+            "b > c",
+            "a",
+            "c > c",
+            "b > a > b",
+            "a > c > b > c",
+            "d > a > c",
+            "d",
+        ],
+        "conversions": [50, 30, 0, 20, 10, 15, 8, 0],
+        "null": [50, 70, 100, 30, 40, 25, 12, 60],
+    }
+)
 
 
 def test_full_chain_reproduces_observed_conversion_rate():
     # flow conservation: the estimated chain converts exactly the observed share of journeys
     m = MarkovAttribution().fit(LOOPY)
-    assert m.conversion_probability_ == pytest.approx(LOOPY["conversions"].sum()
-                                                      / (LOOPY["conversions"].sum() + LOOPY["null"].sum()))
+    assert m.conversion_probability_ == pytest.approx(
+        LOOPY["conversions"].sum() / (LOOPY["conversions"].sum() + LOOPY["null"].sum())
+    )
     tm = m.transition_matrix_
     np.testing.assert_allclose(tm.sum(axis=1), 1.0)
 
@@ -110,8 +130,13 @@ def test_removal_effects_agree_with_monte_carlo_simulation():
 def test_high_order_chain_equals_path_counts():
     # with order >= the longest path and no repeated channels, every state is a full prefix:
     # P(conversion without c) = conversions on paths avoiding c / all journeys
-    paths = pd.DataFrame({"path": ["a > b > c", "b > a", "c > a > b", "a", "b > c", "c"],
-                          "conversions": [12, 7, 9, 3, 6, 2], "null": [20, 30, 11, 40, 25, 15]})
+    paths = pd.DataFrame(
+        {
+            "path": ["a > b > c", "b > a", "c > a > b", "a", "b > c", "c"],
+            "conversions": [12, 7, 9, 3, 6, 2],
+            "null": [20, 30, 11, 40, 25, 15],
+        }
+    )
     total = paths["conversions"].sum() + paths["null"].sum()
     m = MarkovAttribution(order=3).fit(paths)
     base = paths["conversions"].sum() / total
@@ -142,8 +167,8 @@ def test_order_two_agrees_with_simulation_over_pairs():
 
 
 def test_bootstrap_intervals_cover_estimate_and_are_reproducible():
-    a = markov_attribution(LOOPY, n_boot=60, seed=4)
-    b = markov_attribution(LOOPY, n_boot=60, seed=4)
+    a = markov_attribution(LOOPY, n_boot=60, random_state=4)
+    b = markov_attribution(LOOPY, n_boot=60, random_state=4)
     pd.testing.assert_frame_equal(a, b)
     assert (a["conversions_low"] <= a["conversions"] + 1e-9).all()
     assert (a["conversions"] <= a["conversions_high"] + 1e-9).all()
@@ -151,7 +176,9 @@ def test_bootstrap_intervals_cover_estimate_and_are_reproducible():
 
 
 def test_heuristic_models_by_hand():
-    paths = pd.DataFrame({"path": ["a > b > c > d", "b", "c > a"], "conversions": [10, 4, 2], "null": [1, 1, 1]})
+    paths = pd.DataFrame(
+        {"path": ["a > b > c > d", "b", "c > a"], "conversions": [10, 4, 2], "null": [1, 1, 1]}
+    )
     first = heuristic_attribution(paths, "first").set_index("channel")["conversions"]
     assert first.to_dict() == {"a": 10.0, "b": 4.0, "c": 2.0, "d": 0.0}
     last = heuristic_attribution(paths, "last").set_index("channel")["conversions"]

@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from cjlab.data.contract import STAGES
-from cjlab.journey import build_paths, funnel, markov_attribution, noisy_or_attribution
+from cjlab.journey import attribution_paths, funnel, markov_attribution, noisy_or_attribution
 
 MARKETING = ["paid_search", "social", "display", "email", "web"]
 
@@ -32,8 +32,12 @@ def test_biggest_dropoff_stage_is_recovered(demo):
 
 @pytest.mark.slow
 def test_channel_contributions_are_recovered_in_rank(demo):
-    paths = build_paths(demo.tables["touchpoints"], demo.tables["orders"], channels=MARKETING,
-                        exclude_touchpoints=["newsletter_open"])
+    paths = attribution_paths(
+        demo.tables["touchpoints"],
+        demo.tables["orders"],
+        channels=MARKETING,
+        exclude_touchpoints=["newsletter_open"],
+    )
     truth = demo.truth["attribution"]
     # the counterfactual model matches the planted definition: full rank, and each channel's
     # share of the contributions within 3 points
