@@ -118,9 +118,10 @@ MKT = ["paid_search", "social", "display", "email", "web"]
 
 
 def _journey():
-    from cjlab import journey
+    """The independent plain-pandas references of the journey aggregations."""
+    import test_journey_refs
 
-    return journey
+    return test_journey_refs
 
 
 def _survey():
@@ -176,6 +177,28 @@ CASES = {
     "path_counts_marketing": (lambda f: ft.path_counts(f["touchpoints"], f["orders"], max_steps=4, channels=MKT),
                               lambda p: _journey().build_paths(p["touchpoints"], p["orders"], max_steps=4,
                                                                channels=MKT), ["path"]),
+    "customer_paths_all_steps": (lambda f: ft.sequences.customer_paths(f["touchpoints"], f["orders"], channels=MKT,
+                                                                       as_of=AS_OF),
+                                 lambda p: _journey().customer_paths(p["touchpoints"], p["orders"], channels=MKT,
+                                                                     as_of=AS_OF), ["customer_id"]),
+    "path_counts_before_cancelling": (lambda f: ft.path_counts(f["touchpoints"], customers=f["customers"], outcome="churn",
+                                                               by="touchpoint", lookback_days=90, max_steps=6,
+                                                               collapse_repeats=True, as_of=AS_OF),
+                                      lambda p: _journey().build_paths(p["touchpoints"], customers=p["customers"],
+                                                                       outcome="churn", by="touchpoint", max_steps=6,
+                                                                       lookback_days=90, collapse_repeats=True,
+                                                                       as_of=AS_OF), ["path"]),
+    "ordered_funnel_window": (lambda f: ft.funnels.ordered_funnel(f["touchpoints"], STAGES[:5], window_days=30,
+                                                                  first_touch=["device"]),
+                              lambda p: _journey().ordered_funnel(p["touchpoints"], STAGES[:5], 30, ["device"]),
+                              ["customer_id"]),
+    "channel_flows": (lambda f: ft.sequences.step_flows(ft.sequences.customer_steps(
+                          f["touchpoints"], f["orders"], channels=MKT, collapse_repeats=True), max_steps=4, top=4,
+                          ends=("purchase", "no purchase")),
+                      lambda p: _journey().step_flows(p["touchpoints"], p["orders"], by="channel", max_steps=4, top=4,
+                                                      channels=MKT), ["position", "source", "target"]),
+    "touchpoint_progress": (lambda f: ft.funnels.touchpoint_progress(f["touchpoints"]),
+                            lambda p: _journey().touchpoint_progress(p["touchpoints"]), ["stage", "touchpoint"]),
 }
 TABLES = ("customers", "touchpoints", "orders", "survey_responses", "experiment_exposures")
 

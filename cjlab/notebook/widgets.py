@@ -8,7 +8,7 @@ of the analyses: it may import them; they never import it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -126,20 +126,18 @@ def segment_widget(analysis: SegmentAnalysis):
 
 
 # -- journeys ---------------------------------------------------------------------------------------
-def breakdown_widget(analysis: JourneyAnalysis, tables: Mapping[str, pd.DataFrame],
-                     options: Sequence[str] = ("device", "channel", "campaign")):
-    """A dropdown to redraw the funnel by another first-touch breakdown (JupyterLab; reports
-    show the static breakdown figure instead). Returns the widget box."""
+def breakdown_widget(analysis: JourneyAnalysis, options: Sequence[str] | None = None):
+    """A dropdown to redraw the funnel by another breakdown (JupyterLab; reports show the static
+    breakdown figure instead). The breakdowns are regrouped from the analysis' per-customer
+    funnel (first-touch device, channel, campaign and the chosen breakdown): no data are read.
+    Returns the widget box."""
     import matplotlib.pyplot as plt
 
-    from cjlab import journey as jn
-
-    tp = tables["touchpoints"]
+    from cjlab.journey import funnel_by, plots
 
     def draw(breakdown: str) -> None:
-        tpx, _ = jn.check_stages(tp, on_unknown="drop")
-        res = jn.funnel(tpx, analysis.funnel.steps, window_days=analysis.funnel.window_days, breakdown=breakdown)
-        jn.plot_breakdown(res)
+        plots.breakdown(funnel_by(analysis.funnel, breakdown))
         plt.show()
 
-    return rd.dropdown_view([o for o in options if o in tp.columns], "breakdown", draw)
+    known = analysis.funnel.breakdowns
+    return rd.dropdown_view([o for o in (options or known) if o in known], "breakdown", draw)
