@@ -27,13 +27,29 @@ def _lit(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def scan_sql(path: Path) -> str | None:
-    """DuckDB table function reading a file or a folder of part files (``None``: not a table)."""
+PART_SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".csv.gz")
+#: what to say when a table's file has a format cjlab does not read
+_EXPORT_HINT = "export the table as CSV (UTF-8) or Parquet, or bring it in with `cjlab import`"
+
+
+def scan_sql(path: Path, parts: list[Path] | None = None) -> str | None:
+    """DuckDB table function reading a file or a folder of part files (``None``: not a table).
+
+    ``parts``: the part files of a folder (checked by :func:`find_table`); without it the
+    folder is globbed.
+    """
     p = str(path)
     if path.is_dir():
-        if any(path.rglob("*.parquet")):
+        parquet = [f for f in parts or [] if f.name.lower().endswith(".parquet")]
+        csv = [f for f in parts or [] if not f.name.lower().endswith(".parquet")]
+        if parts is not None and parquet:
+            return f"read_parquet([{', '.join(_lit(str(f)) for f in parquet)}], hive_partitioning = true)"
+        if parts is not None and csv:
+            return (f"read_csv([{', '.join(_lit(str(f)) for f in csv)}], header = true, "
+                    "union_by_name = true)")
+        if parts is None and any(path.rglob("*.parquet")):
             return f"read_parquet({_lit(p + '/**/*.parquet')}, hive_partitioning = true)"
-        if any(path.rglob("*.csv")) or any(path.rglob("*.csv.gz")):
+        if parts is None and (any(path.rglob("*.csv")) or any(path.rglob("*.csv.gz"))):
             return f"read_csv({_lit(p + '/**/*.csv*')}, header = true, union_by_name = true)"
         return None
     name = path.name.lower()
@@ -42,6 +58,99 @@ def scan_sql(path: Path) -> str | None:
     if name.endswith((".csv", ".csv.gz", ".tsv")):
         return f"read_csv({_lit(p)}, header = true)"
     return None
+
+
+def _part_files(path: Path) -> tuple[list[Path], str | None]:
+    """The readable part files of a table folder, or why there are none."""
+    import os
+
+    from cjlab.data.errors import DataSourceError
+
+    parts, problems = [], []
+    for root, dirs, files in os.walk(path, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        for name in sorted(files):
+            if name.startswith((".", "_")) or not name.lower().endswith(PART_SUFFIXES):
+                continue
+            f = Path(root) / name
+            try:
+                check_readable(f, "part file")
+            except DataSourceError as exc:
+                problems.append(str(exc))
+                continue
+            parts.append(f)
+    if problems:
+        return [], "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+    if not parts:
+        return [], (f"{path} is an empty folder (no .parquet or .csv part files) where the table's "
+                    "file is expected: put the table there, or remove the folder")
+    return parts, None
+
+
+def find_table(folder: Path, table: str) -> tuple[Path | None, str | None, str | None]:
+    """Where ``table`` is in ``folder``: ``(path, DuckDB scan, problem)``.
+
+    ``(None, None, None)``: the table is absent. A problem names the file and says what to do:
+    a directory or an empty folder where a file is expected, a symbolic link loop or a link to
+    nothing, a FIFO, device or socket, an empty or unreadable file, a format cjlab does not read.
+    Nothing that is not a regular file is ever opened.
+    """
+    import os
+
+    from cjlab.data.errors import DataSourceError
+
+    for cand in table_candidates(folder, table):
+        if not os.path.lexists(cand):
+            continue
+        if cand.is_dir():
+            parts, problem = _part_files(cand)
+            return cand, (None if problem else scan_sql(cand, parts)), problem
+        if cand.name == table:  # a file named like the table, without a suffix
+            return cand, None, f"{cand} has no .csv or .parquet suffix: rename it ({_EXPORT_HINT})"
+        try:
+            check_readable(cand, table)
+        except DataSourceError as exc:
+            return cand, None, str(exc)
+        return cand, scan_sql(cand), None
+    others = sorted(p for p in folder.glob(f"{table}.*") if not p.name.startswith("."))
+    if others:
+        return others[0], None, f"{others[0].name} is not a format cjlab reads: {_EXPORT_HINT}"
+    return None, None, None
+
+
+def encoding_note(path: Path) -> str | None:
+    """``"is not UTF-8 text (byte 0xe9 on line 3); it looks like cp1252"``, or ``None``."""
+    if path.is_dir() or not path.is_file():
+        return None
+    bad = utf8_problem(path)
+    if bad is None:
+        return None
+    line, _, sample = bad
+    with open(path, "rb") as fh:
+        guess = guess_encoding(fh.read(1 << 20))
+    return f"is not UTF-8 text (byte 0x{sample[:1].hex()} on line {line}); it looks like {guess}"
+
+
+def explain_read_error(exc: BaseException, path: Path, table: str) -> str:
+    """A DuckDB read error as one message naming the file and what to do."""
+    text = str(exc)
+    first = (text.strip().splitlines() or [type(exc).__name__])[0][:300]
+    if "utf-8" in text.lower() or "unicode" in text.lower():
+        files = [path] if not path.is_dir() else sorted(path.rglob("*.csv*"))
+        for f in files:
+            note = encoding_note(f)
+            if note:
+                enc = note.rsplit(" ", 1)[-1]
+                return (f"{f.name} {note}: save it as UTF-8 (e.g. iconv -f {enc} -t utf-8), or bring "
+                        f"it in with `cjlab import` and `encoding: {enc}` in the mapping's input")
+    name = path.name.lower()
+    if ".parquet" in name or (path.is_dir() and any(path.rglob("*.parquet"))):
+        return (f"{path.name} is not a readable Parquet file ({first}): write the {table} table "
+                "again (the file may be truncated or not Parquet at all)")
+    if "Interrupt" in type(exc).__name__:
+        return (f"reading {path.name} took longer than the time limit (CJLAB_READ_TIMEOUT seconds): "
+                "check that the file is on a reachable disk, or raise the limit")
+    return f"{path.name} cannot be read as a table ({first}): check that it is a complete CSV or Parquet file"
 
 
 def redact(text: str) -> str:
@@ -148,6 +257,9 @@ def check_readable(path: Path, what: str = "file") -> None:
         if exc.errno == errno.ELOOP:
             raise DataSourceError(f"{what}: {path} is a symbolic link that points to itself (a loop); "
                                   "point it at the real file") from None
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            raise DataSourceError(f"{what}: {path} is a symbolic link to {os.readlink(path)}, which does "
+                                  "not exist; point it at the real file") from None
         raise DataSourceError(f"{what}: {path} cannot be read ({exc.strerror})") from None
     mode = st.st_mode
     kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),

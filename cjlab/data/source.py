@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,20 +51,41 @@ from cjlab.data.contract import CONTRACT, TABLES
 from cjlab.data.demo import DEFAULT_DEMO, cache_dir, demo_folder, parse_demo_spec
 from cjlab.data.errors import DataSourceError
 from cjlab.data.files import (
+    check_readable,
+    explain_read_error,
+    find_table,
     fingerprint_paths,
     fingerprint_tables,
     redact,
-    scan_sql,
     table_candidates,
 )
 from cjlab.data.plausible import Bounds, read_bounds_file
 from cjlab.data.spark import duckdb_mirror, spark_read, spark_typed
 from cjlab.data.typed import q as _q
 from cjlab.data.typed import typed_select
-from cjlab.data.validate import DataValidationError, ValidationReport, validate_views
+from cjlab.data.validate import DataValidationError, Problem, ValidationReport, validate_views
+
+#: seconds a validation may read before it is stopped (``$CJLAB_READ_TIMEOUT``)
+READ_TIMEOUT = 900.0
 
 __all__ = ["DEFAULT_DEMO", "DataSource", "DataSourceError", "cache_dir", "demo_folder",
            "open_source", "parse_demo_spec"]
+
+
+@contextmanager
+def _time_limit(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Interrupt ``con`` after ``$CJLAB_READ_TIMEOUT`` seconds (default 900)."""
+    try:
+        limit = float(os.environ.get("CJLAB_READ_TIMEOUT", READ_TIMEOUT))
+    except ValueError:
+        limit = READ_TIMEOUT
+    timer = threading.Timer(limit, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def _table_path(folder: Path, table: str) -> Path:
@@ -102,6 +125,8 @@ class DataSource:
         self.spark: Any = None  # the SparkSession of a Spark source
         self.spark_frames: dict[str, Any] = {}  # raw Spark DataFrames of a Spark source
         self.bounds = Bounds()  # plausibility bounds (a folder's bounds.json, or set by the caller)
+        self.files: dict[str, Path] = {}  # table -> its file or part folder (folder sources)
+        self.problems: list[Problem] = []  # tables that could not be opened (reported by validate)
 
     # -- constructors -------------------------------------------------------------------
     @staticmethod
@@ -121,40 +146,67 @@ class DataSource:
     @classmethod
     def from_folder(cls, folder: str | Path, kind: str = "folder", truth: dict | None = None,
                     spec: str | None = None) -> DataSource:
-        """Tables from ``<table>.parquet|.csv|.csv.gz`` files or ``<table>/`` part folders."""
+        """Tables from ``<table>.parquet|.csv|.csv.gz`` files or ``<table>/`` part folders.
+
+        A table whose file cannot be read (a directory or empty folder where a file is expected,
+        a symbolic link loop, a FIFO or device, an empty, unreadable or corrupt file, a format
+        cjlab does not read) is left out and reported by :meth:`validate` as an error naming the
+        file; nothing but regular files is opened, so a FIFO never blocks.
+        """
         folder = Path(folder)
         if not folder.is_dir():
             raise DataSourceError(f"data folder not found: {folder}")
         con = cls._connect()
         views: dict[str, str] = {}
+        files: dict[str, Path] = {}
+        problems: list[Problem] = []
         for table in TABLES:
-            for cand in table_candidates(folder, table):
-                if cand.exists():
-                    scan = scan_sql(cand)
-                    if scan:
-                        con.execute(f"CREATE VIEW {_q('raw_' + table)} AS SELECT * FROM {scan}")
-                        views[table] = "raw_" + table
-                        break
-        if not views:
+            path, scan, problem = find_table(folder, table)
+            if path is None:
+                continue
+            files[table] = path
+            if problem is None and scan is not None:
+                try:
+                    con.execute(f"CREATE VIEW {_q('raw_' + table)} AS SELECT * FROM {scan}")
+                    views[table] = "raw_" + table
+                except duckdb.Error as exc:
+                    problem = explain_read_error(exc, path, table)
+            if problem is not None:
+                problems.append(Problem(table, None, "unreadable_file", 0, problem))
+        if not views and not problems:
             raise DataSourceError(
                 f"no contract tables found in {folder}: expected files named "
                 + ", ".join(f"{t}.csv/.parquet" for t in TABLES))
         src = cls(kind, str(folder), con, views, truth,
                   fingerprint=lambda: fingerprint_paths(folder, views), spec=spec)
+        src.files, src.problems = files, problems
         src.bounds = read_bounds_file(folder)
         return src
 
     @classmethod
     def from_duckdb(cls, path: str | Path, spec: str | None = None) -> DataSource:
-        """Tables named after the contract tables in a DuckDB database file (read-only)."""
+        """Tables named after the contract tables in a DuckDB database file (read-only).
+
+        A file that is not a readable DuckDB database is reported by :meth:`validate` as an
+        error naming it.
+        """
         path = Path(path)
-        if not path.exists():
+        if not os.path.lexists(path):
             raise DataSourceError(f"DuckDB file not found: {path}")
         con = cls._connect()
-        con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS src (READ_ONLY)")
+        views: dict[str, str] = {}
+        try:
+            check_readable(path, "DuckDB database")
+            con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS src (READ_ONLY)")
+        except (DataSourceError, duckdb.Error) as exc:
+            text = str(exc) if isinstance(exc, DataSourceError) else (
+                f"{path.name} is not a readable DuckDB database ({str(exc).strip().splitlines()[0][:200]}): "
+                "give a database written by DuckDB, or the folder of the tables' files")
+            src = cls("duckdb", str(path), con, views, spec=spec, fingerprint="unreadable")
+            src.problems = [Problem(path.name, None, "unreadable_file", 0, text)]
+            return src
         present = {r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'").fetchall()}
-        views = {}
         for t in TABLES:
             if t in present:
                 con.execute(f"CREATE VIEW {_q('raw_' + t)} AS SELECT * FROM src.{_q(t)}")
@@ -339,6 +391,10 @@ class DataSource:
     def validate(self, tables: Iterable[str] | None = None, raise_errors: bool = True) -> ValidationReport:
         """Validate ``tables`` (default: all present) and the customer keys they use.
 
+        Tables that could not be opened or read are errors of the report (``unreadable_file``,
+        ``unreadable_table``: the message names the file and what to do) and are dropped from
+        the source. Reading is bounded in time by ``$CJLAB_READ_TIMEOUT`` seconds (default 900).
+
         Raises :class:`~cjlab.data.validate.DataValidationError` with every problem when
         ``raise_errors`` and anything is wrong.
         """
@@ -348,13 +404,35 @@ class DataSource:
         check = set(wanted) | ({"customers"} if "customers" in self.views else set())
         if not check <= self._validated or self._report is None:
             views = {t: self.views[t] for t in TABLES if t in check | self._validated}
-            self._report = validate_views(self.con, views, require=wanted, bounds=self.bounds)
+            with _time_limit(self.con):
+                found = validate_views(self.con, views, require=wanted, bounds=self.bounds,
+                                       explain=self._explain)
+            self._report = self._with_open_problems(found)
             self._validated = set(views)
         report = self._report
         if raise_errors and not report.ok:
-            relevant = [p for p in report.errors if p.table in set(wanted) | {"customers"}]
+            relevant = [p for p in report.errors if p.table in set(wanted) | {"customers"}
+                        or p.rule == "unreadable_file"]
             if relevant:
                 raise DataValidationError(ValidationReport(relevant, report.n_rows))
+        return report
+
+    def _explain(self, table: str, exc: BaseException) -> str:
+        path = self.files.get(table)
+        if path is None:
+            return f"the {table} table cannot be read: {str(exc).strip().splitlines()[0][:300]}"
+        return explain_read_error(exc, path, table)
+
+    def _with_open_problems(self, report: ValidationReport) -> ValidationReport:
+        """Add the tables that could not be opened; drop the tables that could not be read."""
+        broken = {p.table for p in report.problems if p.rule == "unreadable_table"}
+        for t in broken:
+            self.views.pop(t, None)
+        gone = broken | {p.table for p in self.problems}
+        kept = [p for p in report.problems if not (p.rule == "missing_table" and p.table in gone)]
+        report = ValidationReport([*self.problems, *kept], report.n_rows)
+        order = {"error": 0, "warning": 1, "info": 2}
+        report.problems.sort(key=lambda p: order.get(p.severity, 3))
         return report
 
     def load(self, *tables: str, validate: bool = True) -> dict[str, pd.DataFrame]:
@@ -454,8 +532,10 @@ def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = 
     path = Path(text).expanduser()
     if path.is_dir():
         return DataSource.from_folder(path, spec=text)
-    if path.suffix.lower() in (".duckdb", ".db", ".ddb") and path.is_file():
+    if path.suffix.lower() in (".duckdb", ".db", ".ddb") and os.path.lexists(path):
         return DataSource.from_duckdb(path, spec=text)
+    if os.path.lexists(path) and not path.exists():
+        check_readable(path, "data source")  # a symbolic link loop or a link to nothing
     if not path.exists():
         raise DataSourceError(
             f"data source {text!r} not found: give 'demo', a folder of <table>.csv/.parquet files, "

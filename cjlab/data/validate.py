@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -341,7 +341,8 @@ def _cross_checks(con, views: Mapping[str, str], types: Mapping[str, dict[str, s
 
 def validate_views(con: duckdb.DuckDBPyConnection, views: Mapping[str, str],
                    require: Iterable[str] = (), bounds: plausible.Bounds | None = None,
-                   today: dt.date | None = None) -> ValidationReport:
+                   today: dt.date | None = None,
+                   explain: Callable[[str, BaseException], str] | None = None) -> ValidationReport:
     """Validate tables already visible to ``con`` as views/tables named in ``views``.
 
     Parameters
@@ -351,6 +352,9 @@ def validate_views(con: duckdb.DuckDBPyConnection, views: Mapping[str, str],
     require : contract tables that must be present.
     bounds : plausibility bounds (:mod:`cjlab.data.plausible`; default bounds when ``None``).
     today : the day of the run (dates after it are implausible); default: today.
+    explain : turns a read error of a table into a message naming its file (a table that
+        cannot be read is reported as ``unreadable_table``; after an interrupt, e.g. a time
+        limit, the remaining tables are reported as ``not_checked``).
 
     Returns
     -------
@@ -368,16 +372,32 @@ def validate_views(con: duckdb.DuckDBPyConnection, views: Mapping[str, str],
             f"the customers table is required: {' and '.join(keyed)} refer to customers by "
             "customer_id (add customers with customer_id and first_seen)"))
     types: dict[str, dict[str, str]] = {}
+    stopped = False
     for table in TABLES:
-        if table in views:
+        if table not in views:
+            continue
+        if stopped:
+            report.problems.append(Problem(table, None, "not_checked", 0,
+                                           "not checked: reading the data hit the time limit"))
+            continue
+        try:
             types[table] = _check_table(con, table, views[table], CONTRACT[table], report,
                                         bounds, today)
+        except duckdb.Error as exc:
+            stopped = isinstance(exc, duckdb.InterruptException)
+            text = explain(table, exc) if explain else str(exc).strip().splitlines()[0][:300]
+            report.problems.append(Problem(table, None, "unreadable_table", 0, text))
     for table in views:
         if table not in CONTRACT:
             report.problems.append(Problem(table, None, "unknown_table", 0,
                                            "table is not part of the data contract and is ignored",
                                            severity="warning"))
-    _cross_checks(con, views, types, report)
+    if not stopped:
+        try:
+            _cross_checks(con, {t: v for t, v in views.items() if t in types}, types, report)
+        except duckdb.Error as exc:
+            report.problems.append(Problem("customers", "customer_id", "unreadable_table", 0,
+                                           f"the checks across tables failed: {str(exc)[:300]}"))
     order = {"error": 0, "warning": 1, "info": 2}
     report.problems.sort(key=lambda p: (order.get(p.severity, 3), TABLES.index(p.table)
                                         if p.table in TABLES else 99))

@@ -362,9 +362,9 @@ def import_mapping(mapping: str | Path | Mapping[str, Any] | MappingSpec, out: s
         con.close()
         report = imp.report
         report.out = str(out)
+        write_bounds(tmp, spec)
         report.validation = _validate(tmp, imp.problems)
         report.replaced = replaced
-        write_bounds(tmp, spec)
         (tmp / REPORT_TXT).write_text(report.format() + "\n", encoding="utf-8")
         (tmp / REPORT_JSON).write_text(report.to_json() + "\n", encoding="utf-8")
         _move_into_place(tmp, out)
