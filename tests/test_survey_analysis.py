@@ -31,7 +31,9 @@ def full(demo):
 def _drop(tables, table=None, columns=()):
     out = {k: v for k, v in tables.items() if k != table}
     s = out["survey_responses"]
-    cols = [c for c in s.columns if c in columns or (c.startswith("rating_") and "rating_*" in columns)]
+    cols = [
+        c for c in s.columns if c in columns or (c.startswith("rating_") and "rating_*" in columns)
+    ]
     out["survey_responses"] = s.drop(columns=cols)
     return out
 
@@ -57,23 +59,40 @@ VARIANTS = {
     "no customers": (lambda t: _drop(t, "customers"), {"weighting"}),
     "no orders": (lambda t: _drop(t, "orders"), set()),
     "customers without channel and country": (
-        lambda t: {**t, "customers": t["customers"][["customer_id", "first_seen"]]}, {"weighting"}),
+        lambda t: {**t, "customers": t["customers"][["customer_id", "first_seen"]]},
+        {"weighting"},
+    ),
     "no customer_id": (lambda t: _drop(t, columns=["customer_id"]), {"weighting"}),
     "no respondent_type": (lambda t: _drop(t, columns=["respondent_type"]), set()),
     "no comment": (lambda t: _drop(t, columns=["comment"]), {"themes"}),
     "one rating": (_one_rating, {"drivers", "alpha"}),
-    "no ratings": (lambda t: _drop(t, columns=["rating_*"]),
-                   {"drivers", "touchpoints", "likert", "alpha"}),
+    "no ratings": (
+        lambda t: _drop(t, columns=["rating_*"]),
+        {"drivers", "touchpoints", "likert", "alpha"},
+    ),
     "no csat": (lambda t: _drop(t, columns=["csat"]), {"csat"}),
     "no ces": (lambda t: _drop(t, columns=["ces"]), {"ces"}),
     "no nps": (lambda t: _drop(t, columns=["nps"]), {"nps", "segments", "drivers", "pain_points"}),
-    "no scores": (lambda t: _drop(t, columns=["nps", "csat", "ces"]),
-                  {"nps", "csat", "ces", "scores", "trend", "change", "segments", "drivers"}),
+    "no scores": (
+        lambda t: _drop(t, columns=["nps", "csat", "ces"]),
+        {"nps", "csat", "ces", "scores", "trend", "change", "segments", "drivers"},
+    ),
     "one wave": (_one_wave, {"trend", "change"}),
     "twenty respondents": (_few, {"drivers", "themes", "alpha"}),
-    "survey only, scores only": (lambda t: {"survey_responses": t["survey_responses"][
-        ["response_id", "wave", "nps"]]}, {"weighting", "csat", "ces", "segments", "drivers",
-                                           "touchpoints", "likert", "alpha", "themes"}),
+    "survey only, scores only": (
+        lambda t: {"survey_responses": t["survey_responses"][["response_id", "wave", "nps"]]},
+        {
+            "weighting",
+            "csat",
+            "ces",
+            "segments",
+            "drivers",
+            "touchpoints",
+            "likert",
+            "alpha",
+            "themes",
+        },
+    ),
 }
 
 
@@ -86,7 +105,8 @@ def test_sections_follow_the_data(demo, full, variant):
     # nothing else is lost (a variant with few respondents may lose more: only check the rest)
     if variant != "twenty respondents":
         assert set(a.skipped) - must_skip <= {"pain_points"} | (
-            {"trend", "change"} if variant == "one wave" else set()), (variant, a.skipped)
+            {"trend", "change"} if variant == "one wave" else set()
+        ), (variant, a.skipped)
     for reason in a.skipped.values():  # one sentence, no traceback
         assert reason.endswith(".") and "\n" not in reason and "Traceback" not in reason
     h = a.headline()
@@ -123,10 +143,23 @@ def test_reasons_name_the_data_that_would_enable_a_section(demo):
 def test_kpis_keep_their_names_units_and_values(demo, full):
     kpis = full.kpis()
     names = {k.name for k in kpis}
-    assert names == {"nps_latest", "csat_top2_latest", "ces_mean_latest", "nps", "csat_top2",
-                     "ces_mean", "ces_low_effort", "nps_change", "csat_top2_change",
-                     "ces_mean_change", "ces_low_effort_change", "nps_all_waves",
-                     "driver_importance", "cronbach_alpha", "pain_point_priority"}
+    assert names == {
+        "nps_latest",
+        "csat_top2_latest",
+        "ces_mean_latest",
+        "nps",
+        "csat_top2",
+        "ces_mean",
+        "ces_low_effort",
+        "nps_change",
+        "csat_top2_change",
+        "ces_mean_change",
+        "ces_low_effort_change",
+        "nps_all_waves",
+        "driver_importance",
+        "cronbach_alpha",
+        "pain_point_priority",
+    }
     unit = {k.name: k.unit for k in kpis}
     assert unit["nps_latest"] == unit["nps_change"] == unit["nps_all_waves"] == "points"
     assert unit["csat_top2_latest"] == unit["driver_importance"] == "share"
@@ -149,7 +182,9 @@ def test_unweighted_scores_match_plain_pandas(demo):
     s = demo["survey_responses"]
     last = s[s["wave"] == s["wave"].max()]
     k = {x.name: x for x in a.kpis() if x.group is None}
-    assert k["nps_latest"].value == pytest.approx(100 * ((last.nps >= 9).mean() - (last.nps <= 6).mean()))
+    assert k["nps_latest"].value == pytest.approx(
+        100 * ((last.nps >= 9).mean() - (last.nps <= 6).mean())
+    )
     assert k["csat_top2_latest"].value == pytest.approx((last.csat >= 4).mean())
     assert k["ces_mean_latest"].value == pytest.approx(last.ces.mean())
     assert k["nps_latest"].n == len(last)
@@ -164,8 +199,9 @@ def test_weighted_answers_match_the_buyers(demo, full):
     for col in ("country", "acquisition_channel"):
         got = r.groupby(col)["weight"].sum() / r["weight"].sum()
         want = buyers[col].value_counts(normalize=True)
-        pd.testing.assert_series_equal(got.sort_index(), want.sort_index(), check_names=False,
-                                       atol=1e-8)
+        pd.testing.assert_series_equal(
+            got.sort_index(), want.sort_index(), check_names=False, atol=1e-8
+        )
     n_eff = r["weight"].sum() ** 2 / (r["weight"] ** 2).sum()
     assert full.weighting.result_.n_effective == pytest.approx(n_eff)
 
@@ -186,8 +222,9 @@ def test_automatic_number_of_themes_and_scale_items(demo, full):
     n = full.responses["comment"].notna().sum()
     assert full.themes.n_themes == min(10, n // 10)
     r = full.responses
-    assert list(full.scale_items) == [c for c in r.columns if c.startswith("rating_")
-                                      and r[c].notna().mean() >= 0.8]
+    assert list(full.scale_items) == [
+        c for c in r.columns if c.startswith("rating_") and r[c].notna().mean() >= 0.8
+    ]
     small = survey.analyse(demo, n_themes=3, scale_items=["rating_delivery", "rating_app"], **FAST)
     assert small.themes.n_themes == 3 and small.scale_items == ("rating_delivery", "rating_app")
 

@@ -31,7 +31,7 @@ def test_orthogonal_predictors_give_squared_correlations():
     rng = np.random.default_rng(0)
     n = 4000
     X = rng.normal(size=(n, 3))
-    X = np.linalg.qr(X - X.mean(0))[0] * np.sqrt(n)   # exactly uncorrelated columns
+    X = np.linalg.qr(X - X.mean(0))[0] * np.sqrt(n)  # exactly uncorrelated columns
     y = X @ [1.0, 0.5, 0.2] + rng.normal(size=n)
     R = _corr(X, y)
     r2_sq = R[:3, 3] ** 2
@@ -76,7 +76,9 @@ def test_planted_driver_order(method):
     imp = kd.importance_
     assert imp["driver"].tolist() == cols
     assert imp["share"].sum() == pytest.approx(1)
-    assert (imp["low"] <= imp["share"] + 1e-12).all() and (imp["share"] <= imp["high"] + 1e-12).all()
+    assert (imp["low"] <= imp["share"] + 1e-12).all() and (
+        imp["share"] <= imp["high"] + 1e-12
+    ).all()
     assert kd.r2_low_ <= kd.r2_ <= kd.r2_high_
     # complete cases: R² equals scikit-learn's OLS R² on the same rows
     cc = df.dropna()
@@ -86,8 +88,13 @@ def test_planted_driver_order(method):
 
 
 def test_quadrant_fix_first():
-    imp = pd.DataFrame({"touchpoint": list("abcd"), "share": [0.4, 0.3, 0.2, 0.1],
-                        "performance": [3.0, 4.5, 3.1, 4.6]})
+    imp = pd.DataFrame(
+        {
+            "touchpoint": list("abcd"),
+            "share": [0.4, 0.3, 0.2, 0.1],
+            "performance": [3.0, 4.5, 3.1, 4.6],
+        }
+    )
     q = importance_performance(imp)
     got = dict(zip(q["touchpoint"], q["quadrant"]))
     assert got == {"a": "fix first", "b": "keep up", "c": "low priority", "d": "possible overkill"}
@@ -141,7 +148,9 @@ def test_demo_other_seed_gets_top_drivers_and_rough_order():
 
     demo = synth.generate(n_customers=20000, seed=2)
     truth = demo.truth["survey"]
-    kd = KeyDrivers(n_boot=0).fit(demo.tables["survey_responses"], drivers=list(truth["nps_drivers"]))
+    kd = KeyDrivers(n_boot=0).fit(
+        demo.tables["survey_responses"], drivers=list(truth["nps_drivers"])
+    )
     got = kd.importance_["driver"].tolist()
     # the two strongest drivers are clear; the weaker ones are close and may swap by noise
     assert got[:2] == truth["driver_rank"][:2]

@@ -19,12 +19,16 @@ CUSTOMER_COLUMNS = ["acquisition_channel", "country"]
 
 # -- independent plain-pandas references --------------------------------------------------------
 
-def ref_survey_scores(s: pd.DataFrame, c: pd.DataFrame | None = None,
-                      cols: list[str] = ()) -> pd.DataFrame:
+
+def ref_survey_scores(
+    s: pd.DataFrame, c: pd.DataFrame | None = None, cols: list[str] = ()
+) -> pd.DataFrame:
     keep = [x for x in ("response_id", "wave", "customer_id", "respondent_type", *SCORES) if x in s]
     keep += [x for x in s.columns if x.startswith("rating_")]
     out = s[keep].copy()
-    out["wave"] = [w.strftime("%Y-%m-%d") if isinstance(w, pd.Timestamp) else str(w) for w in out["wave"]]
+    out["wave"] = [
+        w.strftime("%Y-%m-%d") if isinstance(w, pd.Timestamp) else str(w) for w in out["wave"]
+    ]
     for x in out.columns:
         if x in SCORES or x.startswith("rating_"):
             out[x] = out[x].astype(float)
@@ -40,8 +44,11 @@ def ref_survey_scores(s: pd.DataFrame, c: pd.DataFrame | None = None,
 def ref_survey_cells(s: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     by = [b for b in by if b in s]
     d = s.assign(wave=s["wave"].astype(str))
-    cats = {"nps": [("promoters", 9, 10), ("passives", 7, 8), ("detractors", 0, 6)],
-            "csat": [("top2", 4, 5)], "ces": [("low_effort", 5, 7)]}
+    cats = {
+        "nps": [("promoters", 9, 10), ("passives", 7, 8), ("detractors", 0, 6)],
+        "csat": [("top2", 4, 5)],
+        "ces": [("low_effort", 5, 7)],
+    }
     rows = []
     for key, g in d.groupby(by, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
@@ -57,13 +64,16 @@ def ref_survey_cells(s: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def ref_population_counts(c: pd.DataFrame, cols: list[str], o: pd.DataFrame | None = None) -> pd.DataFrame:
+def ref_population_counts(
+    c: pd.DataFrame, cols: list[str], o: pd.DataFrame | None = None
+) -> pd.DataFrame:
     if o is not None:
         c = c[c["customer_id"].isin(o["customer_id"])]
     return c.groupby(cols, dropna=False).size().rename("customers").reset_index()
 
 
 # -- tests ----------------------------------------------------------------------------------------
+
 
 def _normalise(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out = ft.to_pandas(df).copy()
@@ -87,8 +97,15 @@ def demo(small_demo):
 OPTIONAL = ["customer_id", "respondent_type", "nps", "csat", "ces", "comment", "rating_delivery"]
 
 
-@pytest.mark.parametrize("drop", [[], *([c] for c in OPTIONAL), ["nps", "csat", "ces"],
-                                  [c for c in OPTIONAL if c != "customer_id"]])
+@pytest.mark.parametrize(
+    "drop",
+    [
+        [],
+        *([c] for c in OPTIONAL),
+        ["nps", "csat", "ces"],
+        [c for c in OPTIONAL if c != "customer_id"],
+    ],
+)
 def test_survey_scores_and_cells_with_columns_absent(demo, drop):
     s = demo["survey_responses"]
     if "rating_delivery" in drop:
@@ -112,15 +129,23 @@ def test_survey_scores_on_duckdb_with_columns_absent(tmp_path, demo):
     src = open_source(str(tmp_path))
     lazy = fs.survey_scores(src.lazy("survey_responses"), src.lazy("customers"), CUSTOMER_COLUMNS)
     assert not isinstance(lazy, pd.DataFrame)
-    _same(lazy, fs.survey_scores(src.table("survey_responses"), src.table("customers"),
-                                 CUSTOMER_COLUMNS), ["response_id"])
+    _same(
+        lazy,
+        fs.survey_scores(src.table("survey_responses"), src.table("customers"), CUSTOMER_COLUMNS),
+        ["response_id"],
+    )
     _same(fs.survey_cells(src.lazy("survey_responses")), ref_survey_cells(s, ["wave"]), ["wave"])
 
 
 def test_dated_waves_become_iso_labels_and_comments_are_trimmed():
-    s = pd.DataFrame({"response_id": ["a", "b", "c"],
-                      "wave": pd.to_datetime(["2025-03-31", "2025-06-30", "2025-03-31"]),
-                      "nps": [10, np.nan, 3], "comment": ["  zu spät ", "   ", None]})
+    s = pd.DataFrame(
+        {
+            "response_id": ["a", "b", "c"],
+            "wave": pd.to_datetime(["2025-03-31", "2025-06-30", "2025-03-31"]),
+            "nps": [10, np.nan, 3],
+            "comment": ["  zu spät ", "   ", None],
+        }
+    )
     out = fs.survey_scores(s)
     assert out["wave"].tolist() == ["2025-03-31", "2025-06-30", "2025-03-31"]
     assert out["comment"].iloc[0] == "zu spät" and out["comment"].iloc[1:].isna().all()

@@ -27,8 +27,9 @@ def _sample(n, p=(0.45, 0.3, 0.25), seed=0):
     """NPS answers with promoter/passive/detractor probabilities ``p``."""
     rng = np.random.default_rng(seed)
     cat = rng.choice(3, size=n, p=p)
-    return np.select([cat == 0, cat == 1], [rng.integers(9, 11, n), rng.integers(7, 9, n)],
-                     rng.integers(0, 7, n))
+    return np.select(
+        [cat == 0, cat == 1], [rng.integers(9, 11, n), rng.integers(7, 9, n)], rng.integers(0, 7, n)
+    )
 
 
 def test_nps_point_and_closed_form_se():
@@ -45,9 +46,17 @@ def test_nps_point_and_closed_form_se():
     assert r.n == n and r.n_effective == n
     assert r.promoters + r.passives + r.detractors == pytest.approx(1)
     # dict-style access too
-    assert r["value"] == r.value and set(r.to_dict()) >= {"value", "se", "low", "high", "n",
-                                                          "n_effective", "promoters", "passives",
-                                                          "detractors"}
+    assert r["value"] == r.value and set(r.to_dict()) >= {
+        "value",
+        "se",
+        "low",
+        "high",
+        "n",
+        "n_effective",
+        "promoters",
+        "passives",
+        "detractors",
+    }
 
 
 def test_nps_se_matches_bootstrap():
@@ -111,9 +120,13 @@ def test_weighted_scores_match_samplics_taylor():
         return float(np.ravel(est.point_est)[0]), float(np.ravel(est.stderror)[0])
 
     ynps = np.select([x >= 9, x <= 6], [100.0, -100.0], 0.0)
-    for ours, y in [(nps(x, w), ynps), (csat(c, w), (c >= 4).astype(float)),
-                    (csat(c, w, statistic="mean"), c), (ces(e, w), e),
-                    (ces(e, w, statistic="low_effort"), (e >= 5).astype(float))]:
+    for ours, y in [
+        (nps(x, w), ynps),
+        (csat(c, w), (c >= 4).astype(float)),
+        (csat(c, w, statistic="mean"), c),
+        (ces(e, w), e),
+        (ces(e, w, statistic="low_effort"), (e >= 5).astype(float)),
+    ]:
         pv, pse = peer(y)
         assert ours.value == pytest.approx(pv, rel=1e-10, abs=1e-10)
         assert ours.se == pytest.approx(pse, rel=1e-10)
@@ -123,16 +136,18 @@ def test_weighted_scores_match_samplics_taylor():
 def _dirichlet_diff_cdf(t, a, b, c):
     """P(theta_P - theta_D <= t) for (theta_P, theta_D, rest) ~ Dirichlet(a, b, c), by
     quadrature: theta_D ~ Beta(b, a+c); theta_P / (1 - theta_D) | theta_D ~ Beta(a, c)."""
+
     def f(d):
         u = np.clip((t + d) / (1 - d), 0, 1)
         return stats.beta.pdf(d, b, a + c) * stats.beta.cdf(u, a, c)
+
     return integrate.quad(f, 0, 1, limit=200)[0]
 
 
 def test_bayes_interval_matches_quadrature():
     x = np.array([10] * 30 + [9] * 12 + [8] * 20 + [7] * 8 + [5] * 15 + [1] * 15)
     r = nps(x, method="bayes", draws=200_000, random_state=1)
-    a, b, c = 42 + 1, 30 + 1, 28 + 1   # counts + uniform Dirichlet(1, 1, 1) prior
+    a, b, c = 42 + 1, 30 + 1, 28 + 1  # counts + uniform Dirichlet(1, 1, 1) prior
     lo = optimize.brentq(lambda t: _dirichlet_diff_cdf(t, a, b, c) - 0.025, -0.99, 0.99)
     hi = optimize.brentq(lambda t: _dirichlet_diff_cdf(t, a, b, c) - 0.975, -0.99, 0.99)
     assert r.low == pytest.approx(100 * lo, abs=0.3)
@@ -147,7 +162,9 @@ def test_csat_ces_closed_forms():
     p = (c >= 4).mean()
     assert r.value == pytest.approx(p) and r.se == pytest.approx(np.sqrt(p * (1 - p) / 250))
     m = csat(c, statistic="mean")
-    assert m.value == pytest.approx(c.mean()) and m.se == pytest.approx(c.std(ddof=1) / np.sqrt(250))
+    assert m.value == pytest.approx(c.mean()) and m.se == pytest.approx(
+        c.std(ddof=1) / np.sqrt(250)
+    )
     e = rng.integers(1, 8, 250)
     assert ces(e).value == pytest.approx(e.mean())
     assert ces(e, statistic="low_effort").value == pytest.approx((e >= 5).mean())
@@ -155,9 +172,14 @@ def test_csat_ces_closed_forms():
 
 def test_domain_estimates_use_domain_n():
     rng = np.random.default_rng(8)
-    df = pd.DataFrame({"nps": _sample(600, seed=9), "csat": rng.integers(1, 6, 600),
-                       "ces": rng.integers(1, 8, 600),
-                       "respondent_type": rng.choice(["new", "existing", "leaving"], 600)})
+    df = pd.DataFrame(
+        {
+            "nps": _sample(600, seed=9),
+            "csat": rng.integers(1, 6, 600),
+            "ces": rng.integers(1, 8, 600),
+            "respondent_type": rng.choice(["new", "existing", "leaving"], 600),
+        }
+    )
     t = scorecard(df, by="respondent_type")
     for typ, g in df.groupby("respondent_type"):
         row = t[(t.respondent_type == typ) & (t.metric == "nps")].iloc[0]
@@ -171,14 +193,22 @@ def test_domain_estimates_use_domain_n():
 
 
 def test_compare_waves_verdict():
-    df = pd.DataFrame({"wave": ["2025-Q1"] * 1500 + ["2025-Q2"] * 1500,
-                       "nps": np.r_[_sample(1500, (0.3, 0.3, 0.4), 1), _sample(1500, (0.5, 0.3, 0.2), 2)]})
+    df = pd.DataFrame(
+        {
+            "wave": ["2025-Q1"] * 1500 + ["2025-Q2"] * 1500,
+            "nps": np.r_[_sample(1500, (0.3, 0.3, 0.4), 1), _sample(1500, (0.5, 0.3, 0.2), 2)],
+        }
+    )
     d = compare_waves(df, "2025-Q1", "2025-Q2")
     assert d.diff == pytest.approx(d.b.value - d.a.value)
     assert d.se == pytest.approx(np.hypot(d.a.se, d.b.se))
     assert d.distinguishable and d.low > 0 and "rose" in d.verdict and "larger than" in d.verdict
-    same = pd.DataFrame({"wave": ["a"] * 300 + ["b"] * 300,
-                         "nps": np.r_[_sample(300, seed=21), _sample(300, seed=22)]})
+    same = pd.DataFrame(
+        {
+            "wave": ["a"] * 300 + ["b"] * 300,
+            "nps": np.r_[_sample(300, seed=21), _sample(300, seed=22)],
+        }
+    )
     d2 = compare_waves(same, "a", "b")
     assert d2.low < 0 < d2.high and not d2.distinguishable
     assert "not distinguishable" in d2.verdict
@@ -213,7 +243,11 @@ def test_bad_inputs_give_clear_errors():
 def test_compare_waves_respects_min_n():
     df = pd.DataFrame({"wave": ["a"] * 200 + ["b"] * 12, "nps": _sample(212, seed=4)})
     d = compare_waves(df, "a", "b", min_n=30)
-    assert np.isnan(d.diff) and not d.distinguishable and "too few respondents in b (n=12)" in d.verdict
+    assert (
+        np.isnan(d.diff)
+        and not d.distinguishable
+        and "too few respondents in b (n=12)" in d.verdict
+    )
 
 
 def test_weighted_bayes_uses_effective_counts():
@@ -222,7 +256,7 @@ def test_weighted_bayes_uses_effective_counts():
     b = nps(x, weights=np.full(300, 0.7), method="bayes", random_state=3)
     # equal weights: effective counts equal the raw counts, so the posteriors coincide
     assert (b.value, b.low, b.high) == pytest.approx((a.value, a.low, a.high), abs=1e-9)
-    w = np.where(x >= 9, 2.0, 1.0)      # up-weighting promoters moves the interval up
+    w = np.where(x >= 9, 2.0, 1.0)  # up-weighting promoters moves the interval up
     c = nps(x, weights=w, method="bayes", random_state=3)
     assert c.low > a.low and c.high > a.high
     assert c.n_effective == pytest.approx(w.sum() ** 2 / (w**2).sum())
@@ -235,10 +269,17 @@ def test_plot_helpers_draw_what_they_are_given():
     from cjlab.survey import plots as svp
 
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"wave": np.repeat(["w1", "w2", "w3"], 200), "nps": _sample(600, seed=1),
-                       "csat": rng.integers(1, 6, 600), "ces": rng.integers(1, 8, 600),
-                       "seg": rng.choice(["a", "b", "c"], 600),
-                       "rating_delivery": rng.integers(1, 6, 600), "rating_app": rng.integers(1, 6, 600)})
+    df = pd.DataFrame(
+        {
+            "wave": np.repeat(["w1", "w2", "w3"], 200),
+            "nps": _sample(600, seed=1),
+            "csat": rng.integers(1, 6, 600),
+            "ces": rng.integers(1, 8, 600),
+            "seg": rng.choice(["a", "b", "c"], 600),
+            "rating_delivery": rng.integers(1, 6, 600),
+            "rating_app": rng.integers(1, 6, 600),
+        }
+    )
     trend = scorecard(df, ["nps"], by="wave")
     ax = svp.plot_trend(trend)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), trend["value"])
@@ -247,7 +288,9 @@ def test_plot_helpers_draw_what_they_are_given():
     assert len(ax.get_yticklabels()) == 3
     kd = KeyDrivers(n_boot=20).fit(df)
     ax = svp.plot_drivers(kd.importance_)
-    assert sorted(p.get_width() for p in ax.patches) == pytest.approx(sorted(kd.importance_["share"]))
+    assert sorted(p.get_width() for p in ax.patches) == pytest.approx(
+        sorted(kd.importance_["share"])
+    )
     ax = svp.plot_quadrant(importance_performance(kd.importance_))
     assert len(ax.texts) == 2
     ax = svp.plot_weights(rake(df, {"seg": {"a": 0.5, "b": 0.3, "c": 0.2}}))

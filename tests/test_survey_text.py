@@ -54,13 +54,20 @@ def test_feldt_interval_coverage():
 
 def test_likert_table_and_plot():
     rng = np.random.default_rng(1)
-    df = pd.DataFrame({"seg": rng.choice(["a", "b"], 300), "q1": rng.integers(1, 6, 300),
-                       "q2": rng.integers(1, 6, 300)})
+    df = pd.DataFrame(
+        {
+            "seg": rng.choice(["a", "b"], 300),
+            "q1": rng.integers(1, 6, 300),
+            "q2": rng.integers(1, 6, 300),
+        }
+    )
     t = likert_table(df, ["q1", "q2"], by="seg")
     sums = t.groupby(["seg", "item"])["share"].sum()
     np.testing.assert_allclose(sums, 1.0)
     ref = (df[df.seg == "a"]["q1"] == 2).mean()
-    assert t.query("seg == 'a' and item == 'q1' and level == 2")["share"].iloc[0] == pytest.approx(ref)
+    assert t.query("seg == 'a' and item == 'q1' and level == 2")["share"].iloc[0] == pytest.approx(
+        ref
+    )
     ax = plot_likert(t, row=["seg", "item"])
     # bars of one row span exactly 100 %; the neutral level straddles zero
     widths = [p.get_width() for p in ax.patches]
@@ -71,14 +78,46 @@ def test_likert_table_and_plot():
 
 
 TOPICS = {
-    "delivery": (["Lieferung kam spät", "delivery late again", "Paket verspätet, Lieferung spät",
-                  "late delivery, parcel lost", "Versand dauert, Lieferung spät"], 3),
-    "price": (["Preise zu hoch, zu teuer", "prices too high", "too expensive, want discount",
-               "teuer, mehr Rabatt", "expensive prices compared"], 5),
-    "quality": (["great quality, love it", "tolle Qualität", "Qualität super, zufrieden",
-                 "quality is great, happy", "happy with quality"], 10),
-    "app": (["app crashed twice", "die App stürzt ab", "app crashing on login", "App abgestürzt, langsam",
-             "crashing app, slow"], 6),
+    "delivery": (
+        [
+            "Lieferung kam spät",
+            "delivery late again",
+            "Paket verspätet, Lieferung spät",
+            "late delivery, parcel lost",
+            "Versand dauert, Lieferung spät",
+        ],
+        3,
+    ),
+    "price": (
+        [
+            "Preise zu hoch, zu teuer",
+            "prices too high",
+            "too expensive, want discount",
+            "teuer, mehr Rabatt",
+            "expensive prices compared",
+        ],
+        5,
+    ),
+    "quality": (
+        [
+            "great quality, love it",
+            "tolle Qualität",
+            "Qualität super, zufrieden",
+            "quality is great, happy",
+            "happy with quality",
+        ],
+        10,
+    ),
+    "app": (
+        [
+            "app crashed twice",
+            "die App stürzt ab",
+            "app crashing on login",
+            "App abgestürzt, langsam",
+            "crashing app, slow",
+        ],
+        6,
+    ),
 }
 
 
@@ -115,7 +154,7 @@ def test_themes_recover_planted_topics(method, seed):
         top = r["top_terms"].split(", ")[:4]
         best = max(keys, key=lambda t: len(keys[t] & set(top)))
         found[r["theme"]] = best
-    assert sorted(found.values()) == sorted(TOPICS)           # each topic exactly once
+    assert sorted(found.values()) == sorted(TOPICS)  # each topic exactly once
     # comments are assigned to their planted topic
     pred = ct.assignment_.map(found)
     assert (pred.to_numpy() == topic).mean() > 0.95
@@ -166,8 +205,9 @@ def test_demo_pain_points_are_planted_detractor_themes():
     demo = synth.generate(n_customers=20000, seed=42)
     s = demo.tables["survey_responses"]
     truth = demo.truth["survey"]
-    ct = CommentThemes(n_themes=12).fit(s["comment"], s["nps"],
-                                        names=name_list(demo.tables["customers"]))
+    ct = CommentThemes(n_themes=12).fit(
+        s["comment"], s["nps"], names=name_list(demo.tables["customers"])
+    )
     keys = {t: _canon(k) for t, k in truth["themes"].items()}
     det = set(truth["detractor_themes"])
 

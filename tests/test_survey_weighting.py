@@ -28,11 +28,17 @@ MARGINS = {
 
 def _biased_sample(n=2000, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "respondent_type": rng.choice(list(MARGINS["respondent_type"]), n, p=[0.4, 0.4, 0.1, 0.1]),
-        "acquisition_channel": rng.choice(list(MARGINS["acquisition_channel"]), n, p=[0.2, 0.4, 0.3, 0.1]),
-        "country": rng.choice(list(MARGINS["country"]), n, p=[0.8, 0.1, 0.1]),
-    })
+    return pd.DataFrame(
+        {
+            "respondent_type": rng.choice(
+                list(MARGINS["respondent_type"]), n, p=[0.4, 0.4, 0.1, 0.1]
+            ),
+            "acquisition_channel": rng.choice(
+                list(MARGINS["acquisition_channel"]), n, p=[0.2, 0.4, 0.3, 0.1]
+            ),
+            "country": rng.choice(list(MARGINS["country"]), n, p=[0.8, 0.1, 0.1]),
+        }
+    )
 
 
 def test_raking_hits_margins():
@@ -60,9 +66,14 @@ def test_raking_matches_samplics():
     n = len(df)
     ours = rake(df, MARGINS, tol=1e-13, max_iter=2000).weights.to_numpy()
     control = {v: {c: s * n for c, s in t.items()} for v, t in MARGINS.items()}
-    peer = SampleWeight().rake(samp_weight=np.ones(n),
-                               margins={v: df[v].to_numpy() for v in MARGINS},
-                               control=control, tol=1e-13, ctrl_tol=1e-13, max_iter=2000)
+    peer = SampleWeight().rake(
+        samp_weight=np.ones(n),
+        margins={v: df[v].to_numpy() for v in MARGINS},
+        control=control,
+        tol=1e-13,
+        ctrl_tol=1e-13,
+        max_iter=2000,
+    )
     np.testing.assert_allclose(ours, peer, rtol=1e-8)
 
 
@@ -84,8 +95,12 @@ def test_poststratification_hand_case():
 def test_poststratify_joint_cells():
     df = _biased_sample(3000, seed=5)
     rng = np.random.default_rng(1)
-    customers = pd.DataFrame({"acquisition_channel": rng.choice(list(MARGINS["acquisition_channel"]), 20000),
-                              "country": rng.choice(list(MARGINS["country"]), 20000, p=[0.5, 0.3, 0.2])})
+    customers = pd.DataFrame(
+        {
+            "acquisition_channel": rng.choice(list(MARGINS["acquisition_channel"]), 20000),
+            "country": rng.choice(list(MARGINS["country"]), 20000, p=[0.5, 0.3, 0.2]),
+        }
+    )
     cells = population_cells(customers, ["acquisition_channel", "country"])
     res = poststratify(df, ["acquisition_channel", "country"], cells)
     got = res.weights.groupby([df.acquisition_channel, df.country]).sum() / res.weights.sum()
@@ -145,29 +160,36 @@ def test_customer_base_weights_against_the_buyers():
     from cjlab.survey import CustomerBaseWeights
 
     rng = np.random.default_rng(4)
-    customers = pd.DataFrame({"customer_id": np.arange(5000),
-                              "country": rng.choice(["DE", "AT", "CH", "LU"], 5000, p=[0.5, 0.3, 0.19, 0.01]),
-                              "acquisition_channel": rng.choice(["web", "social"], 5000)})
-    orders = pd.DataFrame({"customer_id": np.arange(0, 5000, 2)})          # buyers: even ids
+    customers = pd.DataFrame(
+        {
+            "customer_id": np.arange(5000),
+            "country": rng.choice(["DE", "AT", "CH", "LU"], 5000, p=[0.5, 0.3, 0.19, 0.01]),
+            "acquisition_channel": rng.choice(["web", "social"], 5000),
+        }
+    )
+    orders = pd.DataFrame({"customer_id": np.arange(0, 5000, 2)})  # buyers: even ids
     resp = rng.choice(np.arange(0, 5000, 2), 400, replace=False)
-    resp = resp[customers.loc[resp, "country"].to_numpy() != "LU"]          # no respondent from LU
-    survey = pd.DataFrame({"customer_id": np.r_[resp, [-1]], "nps": 9})    # one unknown customer
+    resp = resp[customers.loc[resp, "country"].to_numpy() != "LU"]  # no respondent from LU
+    survey = pd.DataFrame({"customer_id": np.r_[resp, [-1]], "nps": 9})  # one unknown customer
     survey = survey.assign(response_id=[f"r{i}" for i in range(len(survey))], wave="2025-06")
     cols = ["country", "acquisition_channel"]
-    linked = fs.survey_scores(survey, customers, cols)        # customer attributes by customer_id
+    linked = fs.survey_scores(survey, customers, cols)  # customer attributes by customer_id
     population = fs.population_counts(customers, cols, orders)  # the buyers per cell
 
     def weights(columns, **kw):
         return CustomerBaseWeights(columns, **kw).fit(linked, population, count="customers")
 
     sw = weights(cols)
-    assert sw.weights_.isna().sum() == 1 and any("without a matching customer" in n for n in sw.notes_)
+    assert sw.weights_.isna().sum() == 1 and any(
+        "without a matching customer" in n for n in sw.notes_
+    )
     # LU has no respondent: merged with the smallest category that has some (CH)
     assert any("['CH', 'LU']" in n and "merged" in n for n in sw.notes_)
     buyers = customers[customers.customer_id % 2 == 0]
     other = sw.result_.margins.query("variable == 'country' and category == 'other'")
-    assert other["weighted"].iloc[0] == pytest.approx(buyers["country"].isin(["CH", "LU"]).mean(),
-                                                      abs=1e-8)
+    assert other["weighted"].iloc[0] == pytest.approx(
+        buyers["country"].isin(["CH", "LU"]).mean(), abs=1e-8
+    )
     got = sw.result_.margins.set_index(["variable", "category"])["weighted"]
     want = buyers["acquisition_channel"].value_counts(normalize=True)
     for cat, share in want.items():

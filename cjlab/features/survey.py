@@ -97,7 +97,9 @@ def survey_scores(survey: Any, customers: Any = None, customer_columns: Sequence
     return back(out, survey)
 
 
-def _customer_columns(customers: Any, wanted: Sequence[str], survey_cols: Sequence[str]) -> list[str]:
+def _customer_columns(
+    customers: Any, wanted: Sequence[str], survey_cols: Sequence[str]
+) -> list[str]:
     """The customer attributes to join: asked for, present in customers, not in the survey."""
     if customers is None or not wanted or "customer_id" not in survey_cols:
         return []
@@ -105,7 +107,11 @@ def _customer_columns(customers: Any, wanted: Sequence[str], survey_cols: Sequen
     if pii:
         raise ValueError(f"refusing to attach personal data columns {pii} to survey answers")
     have = set(columns(customers))
-    return [c for c in dict.fromkeys(wanted) if c in have and c not in survey_cols and c != "customer_id"]
+    return [
+        c
+        for c in dict.fromkeys(wanted)
+        if c in have and c not in survey_cols and c != "customer_id"
+    ]
 
 
 def survey_cells(survey: Any, by: Sequence[str] = ("wave", "respondent_type")) -> Any:
@@ -136,12 +142,18 @@ def survey_cells(survey: Any, by: Sequence[str] = ("wave", "respondent_type")) -
         x = nw.col(score).cast(nw.Float64)
         prep += [x.alias(f"_{score}"), x.fill_null(0.0).alias(f"_{score}_0")]
         for name, lo, hi in cats:
-            prep.append(nw.when((x >= lo) & (x <= hi)).then(nw.lit(1)).otherwise(nw.lit(0))
-                        .alias(f"_{score}_{name}"))
+            prep.append(
+                nw.when((x >= lo) & (x <= hi))
+                .then(nw.lit(1))
+                .otherwise(nw.lit(0))
+                .alias(f"_{score}_{name}")
+            )
             aggs.append(nw.col(f"_{score}_{name}").sum().alias(f"{score}_{name}"))
             counts.append(f"{score}_{name}")
-        aggs += [nw.col(f"_{score}").count().alias(f"{score}_n"),
-                 nw.col(f"_{score}_0").sum().alias(f"{score}_sum")]
+        aggs += [
+            nw.col(f"_{score}").count().alias(f"{score}_n"),
+            nw.col(f"_{score}_0").sum().alias(f"{score}_sum"),
+        ]
         counts.append(f"{score}_n")
     f = f.with_columns(*prep) if prep else f
     g = f.group_by(by).agg(*aggs) if by else f.select(*aggs)
@@ -170,11 +182,20 @@ def population_counts(customers: Any, columns: Sequence[str], orders: Any = None
     if orders is not None:
         buyers = frame(orders).group_by("customer_id").agg(nw.len().alias("_orders"))
         f = f.join(buyers.select("customer_id"), on="customer_id", how="inner")
-    g = f.group_by(cols).agg(nw.len().alias("customers")) if cols else f.select(
-        nw.len().alias("customers"))
+    g = (
+        f.group_by(cols).agg(nw.len().alias("customers"))
+        if cols
+        else f.select(nw.len().alias("customers"))
+    )
     g = ints(g, ["customers"])
     return back(g.sort(cols, nulls_last=True) if cols else g, customers)
 
 
-__all__ = ["SCORE_CELLS", "SURVEY_COLUMNS", "population_counts", "rating_names", "survey_cells",
-           "survey_scores"]
+__all__ = [
+    "SCORE_CELLS",
+    "SURVEY_COLUMNS",
+    "population_counts",
+    "rating_names",
+    "survey_cells",
+    "survey_scores",
+]

@@ -7,7 +7,8 @@ analysis       analyse(tables, **params) -> SurveyAnalysis (headline, KPIs, skip
 sections       one function per report section, with the sentence for absent data
 scores         nps, csat, ces, estimate, scorecard: scores with standard errors and intervals
 waves          wave_order, resolve_waves, compare_waves: the change between two waves
-weighting      rake, poststratify, CustomerBaseWeights: re-weighting to the customer base
+weighting      rake, poststratify: raking and post-stratification to given margins
+customer_base  CustomerBaseWeights, margins_from_table: re-weighting to the customer base
 drivers        KeyDrivers, importance_performance: what drives recommendation
 touchpoints    touchpoint_scores, stage_scores: per-touchpoint table for the journey map
 likert         likert_table, cronbach_alpha: Likert items and scale reliability
@@ -37,6 +38,12 @@ from .checks import (
     check_weights,
     rating_columns,
 )
+from .customer_base import (
+    CustomerBaseWeights,
+    collapse_rare,
+    margins_from_table,
+    population_cells,
+)
 from .drivers import KeyDrivers, importance_performance, relative_weights, shapley_r2
 from .likert import AlphaResult, cronbach_alpha, likert_table
 from .scores import (
@@ -57,16 +64,7 @@ from .text import STOP_WORDS, name_list, redact
 from .themes import CommentThemes
 from .touchpoints import DEFAULT_STAGE_MAP, stage_of, stage_scores, touchpoint_scores
 from .waves import WaveComparison, compare_waves, resolve_waves, wave_order
-from .weighting import (
-    CustomerBaseWeights,
-    WeightingResult,
-    collapse_rare,
-    margin_check,
-    margins_from_table,
-    population_cells,
-    poststratify,
-    rake,
-)
+from .weighting import WeightingResult, margin_check, poststratify, rake
 
 __all__ = [
     "DEFAULT_STAGE_MAP",

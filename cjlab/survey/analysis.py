@@ -31,20 +31,33 @@ from cjlab.features import to_pandas
 from cjlab.results import KPI, Analysis, Headline, NotApplicable
 
 from . import sections
+from .customer_base import CustomerBaseWeights
 from .drivers import KeyDrivers
 from .likert import AlphaResult
-from .scores import METRICS, ScoreEstimate, estimate
+from .scores import METRICS, ScoreEstimate
+from .sections import WAVE_METRICS
 from .themes import CommentThemes
-from .waves import WaveComparison, compare_waves, resolve_waves, wave_order
-from .weighting import CustomerBaseWeights
+from .waves import WaveComparison
 
-#: Scores per wave, in the order of the report.
-WAVE_METRICS = ("nps", "csat_top2", "ces_mean", "ces_low_effort")
 #: Scores of the latest wave recorded as headline KPIs (``<metric>_latest``).
 LATEST_METRICS = ("nps", "csat_top2", "ces_mean")
 #: Sections of the report (the keys of :attr:`SurveyAnalysis.skipped`).
-SECTIONS = ("scores", "nps", "csat", "ces", "trend", "change", "weighting", "segments", "drivers",
-            "touchpoints", "likert", "alpha", "themes", "pain_points")
+SECTIONS = (
+    "scores",
+    "nps",
+    "csat",
+    "ces",
+    "trend",
+    "change",
+    "weighting",
+    "segments",
+    "drivers",
+    "touchpoints",
+    "likert",
+    "alpha",
+    "themes",
+    "pain_points",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,22 +127,66 @@ class SurveyAnalysis(Analysis):
         out = self._score_kpis()
         if self.overall is not None:
             o = self.overall
-            out.append(KPI("nps_all_waves", o.value, "NPS, all waves pooled", "points", o.low, o.high,
-                           n=o.n, higher_is_better=True, topic="segments", level=self.level))
+            out.append(
+                KPI(
+                    "nps_all_waves",
+                    o.value,
+                    "NPS, all waves pooled",
+                    "points",
+                    o.low,
+                    o.high,
+                    n=o.n,
+                    higher_is_better=True,
+                    topic="segments",
+                    level=self.level,
+                )
+            )
         if self.drivers is not None:
-            out += [KPI("driver_importance", r.share, "Driver importance (share of explained "
-                        "recommendation)", "share", r.low, r.high, group=r.touchpoint, n=r.n,
-                        topic="drivers", level=self.level)
-                    for r in self.drivers.importance_.itertuples()]
+            out += [
+                KPI(
+                    "driver_importance",
+                    r.share,
+                    "Driver importance (share of explained recommendation)",
+                    "share",
+                    r.low,
+                    r.high,
+                    group=r.touchpoint,
+                    n=r.n,
+                    topic="drivers",
+                    level=self.level,
+                )
+                for r in self.drivers.importance_.itertuples()
+            ]
         if self.alpha is not None:
             a = self.alpha
-            out.append(KPI("cronbach_alpha", a.alpha, "Cronbach's alpha of the experience scale",
-                           "number", a.low, a.high, n=a.n, topic="scale", level=self.level))
+            out.append(
+                KPI(
+                    "cronbach_alpha",
+                    a.alpha,
+                    "Cronbach's alpha of the experience scale",
+                    "number",
+                    a.low,
+                    a.high,
+                    n=a.n,
+                    topic="scale",
+                    level=self.level,
+                )
+            )
         pains = self.pain_points()
         if pains is not None:
-            out += [KPI("pain_point_priority", r.priority, "Pain point priority (share × NPS gap)",
-                        "points", group=r.label, n=r.n, higher_is_better=False, topic="themes")
-                    for r in pains.itertuples()]
+            out += [
+                KPI(
+                    "pain_point_priority",
+                    r.priority,
+                    "Pain point priority (share × NPS gap)",
+                    "points",
+                    group=r.label,
+                    n=r.n,
+                    higher_is_better=False,
+                    topic="themes",
+                )
+                for r in pains.itertuples()
+            ]
         return out
 
     def _score_kpis(self) -> list[KPI]:
@@ -137,17 +194,54 @@ class SurveyAnalysis(Analysis):
         latest = self.latest()
         for m in (m for m in LATEST_METRICS if m in self.metrics):
             r = latest.loc[m]
-            out.append(KPI(f"{m}_latest", r["value"], f"{r['label']}, wave {self.wave_b}", r["unit"],
-                           r["low"], r["high"], n=r["n"], higher_is_better=True, topic="scores",
-                           headline=True, level=self.level))
+            out.append(
+                KPI(
+                    f"{m}_latest",
+                    r["value"],
+                    f"{r['label']}, wave {self.wave_b}",
+                    r["unit"],
+                    r["low"],
+                    r["high"],
+                    n=r["n"],
+                    higher_is_better=True,
+                    topic="scores",
+                    headline=True,
+                    level=self.level,
+                )
+            )
         if self.trend is not None:
-            out += [KPI(r.metric, r.value, r.label, r.unit, r.low, r.high, group=str(r.wave), n=r.n,
-                        higher_is_better=True, topic="waves", level=self.level)
-                    for r in self.trend.itertuples()]
+            out += [
+                KPI(
+                    r.metric,
+                    r.value,
+                    r.label,
+                    r.unit,
+                    r.low,
+                    r.high,
+                    group=str(r.wave),
+                    n=r.n,
+                    higher_is_better=True,
+                    topic="waves",
+                    level=self.level,
+                )
+                for r in self.trend.itertuples()
+            ]
         for m, c in self.changes.items():
-            out.append(KPI(f"{m}_change", c.diff, f"Change in {METRICS[m][4]}", c.unit, c.low,
-                           c.high, group=f"{c.wave_a}..{c.wave_b}", higher_is_better=True,
-                           topic="waves", headline=m == "nps", level=self.level))
+            out.append(
+                KPI(
+                    f"{m}_change",
+                    c.diff,
+                    f"Change in {METRICS[m][4]}",
+                    c.unit,
+                    c.low,
+                    c.high,
+                    group=f"{c.wave_a}..{c.wave_b}",
+                    higher_is_better=True,
+                    topic="waves",
+                    headline=m == "nps",
+                    level=self.level,
+                )
+            )
         return out
 
     def headline(self) -> Headline:
@@ -171,11 +265,15 @@ class SurveyAnalysis(Analysis):
     def _title(self, main: str | None, k: Mapping[str, KPI], change: WaveComparison | None) -> str:
         wave = self.wave_b
         if main is None:
-            return f"{fmt.count(len(self.responses))} survey answers up to {wave}: no NPS, CSAT or CES"
+            return (
+                f"{fmt.count(len(self.responses))} survey answers up to {wave}: no NPS, CSAT or CES"
+            )
         kpi = k[f"{main}_latest"]
         if fmt.number(kpi.value) == fmt.MISSING:
-            return (f"Too few respondents in {wave} for a reliable {_short(main)} "
-                    f"({fmt.count(kpi.n)}, at least {self.min_n} needed)")
+            return (
+                f"Too few respondents in {wave} for a reliable {_short(main)} "
+                f"({fmt.count(kpi.n)}, at least {self.min_n} needed)"
+            )
         digits = 0 if kpi.unit in ("points", "share") else 2
         head = f"{_short(main)} {fmt.number(kpi.value, kpi.unit, digits=digits)} in {wave}"
         if change is None:
@@ -185,8 +283,11 @@ class SurveyAnalysis(Analysis):
         return f"{head}: a real {'rise' if change.diff > 0 else 'fall'} since {self.wave_a}"
 
     def _score_item(self, metric: str, kpi: KPI) -> tuple[str, str]:
-        label = {"nps": f"NPS, wave {self.wave_b}", "csat_top2": "Satisfied (CSAT 4–5 of 5)",
-                 "ces_mean": "Effort (CES, 7 = easiest)"}[metric]
+        label = {
+            "nps": f"NPS, wave {self.wave_b}",
+            "csat_top2": "Satisfied (CSAT 4–5 of 5)",
+            "ces_mean": "Effort (CES, 7 = easiest)",
+        }[metric]
         if fmt.number(kpi.value) == fmt.MISSING:
             return label, f"not shown (fewer than {self.min_n} respondents)"
         return label, f"{kpi.text()}, {fmt.count(kpi.n)} respondents"
@@ -195,23 +296,38 @@ class SurveyAnalysis(Analysis):
         items = []
         if self.drivers is not None:
             top = self.drivers.importance_.iloc[0]
-            fix = self.quadrants.loc[self.quadrants["quadrant"] == "fix first", "touchpoint"].tolist()
-            items.append(("Strongest driver of recommendation",
-                          f"{top['touchpoint']} ({fmt.share(top['share'], 0)} of the explained "
-                          "variation)" + (f"; fix first: {', '.join(fix)}" if fix else "")))
+            fix = self.quadrants.loc[
+                self.quadrants["quadrant"] == "fix first", "touchpoint"
+            ].tolist()
+            items.append(
+                (
+                    "Strongest driver of recommendation",
+                    f"{top['touchpoint']} ({fmt.share(top['share'], 0)} of the explained "
+                    "variation)" + (f"; fix first: {', '.join(fix)}" if fix else ""),
+                )
+            )
         pains = self.pain_points()
         if pains is not None and len(pains):
             p = pains.iloc[0]
-            items.append(("Top pain point in comments",
-                          f"{p['label']} ({fmt.share(p['share'], 0)} of comments, NPS "
-                          f"{fmt.points(p['nps'], 0)} against {fmt.points(self.themes.overall_nps_, 0)}"
-                          " for all commenters)"))
+            items.append(
+                (
+                    "Top pain point in comments",
+                    f"{p['label']} ({fmt.share(p['share'], 0)} of comments, NPS "
+                    f"{fmt.points(p['nps'], 0)} against {fmt.points(self.themes.overall_nps_, 0)}"
+                    " for all commenters)",
+                )
+            )
         if self.weighting is not None:
             r = self.weighting.result_
             on = ", ".join(c.replace("_", " ") for c in self.weighting.margins_)
-            items.append(("Weighting", f"re-weighted to the customer base by {on}; the "
-                          f"answers count like {fmt.count(r.n_effective)} unweighted ones "
-                          f"(of {fmt.count(r.n)})"))
+            items.append(
+                (
+                    "Weighting",
+                    f"re-weighted to the customer base by {on}; the "
+                    f"answers count like {fmt.count(r.n_effective)} unweighted ones "
+                    f"(of {fmt.count(r.n)})",
+                )
+            )
         else:
             items.append(("Weighting", "not re-weighted: every answer counts equally"))
         return items
@@ -225,8 +341,9 @@ def _responses(tables: Mapping[str, Any], customer_columns: Sequence[str]) -> pd
     """The cleaned answers in pandas, in a fixed order, without optional columns left empty."""
     if "survey_responses" not in tables:
         raise NotApplicable("The survey analysis needs the survey_responses table.")
-    data = to_pandas(fs.survey_scores(tables["survey_responses"], tables.get("customers"),
-                                      customer_columns))
+    data = to_pandas(
+        fs.survey_scores(tables["survey_responses"], tables.get("customers"), customer_columns)
+    )
     empty = [c for c in data.columns if c not in ("response_id", "wave") and data[c].isna().all()]
     data = data.drop(columns=empty)
     if data.empty:
@@ -234,28 +351,24 @@ def _responses(tables: Mapping[str, Any], customer_columns: Sequence[str]) -> pd
     return data.sort_values("response_id", kind="stable").reset_index(drop=True)
 
 
-def _waves(data: pd.DataFrame, waves_to_compare: Sequence[str]) -> tuple[tuple, Any, Any, dict]:
-    """(waves in order, earlier compared wave or None, later wave, skipped sections)."""
-    order = tuple(wave_order(data))
-    if waves_to_compare or len(order) >= 2:
-        a, b = resolve_waves(data, waves_to_compare)
-        return order, a, b, {}
-    only = f"Only one survey wave ({order[0]}): no"
-    return order, None, order[-1], {
-        "change": f"{only} comparison between waves (a second wave would enable it).",
-        "trend": f"{only} trend over waves (a second wave would enable it)."}
-
-
-def analyse(tables: Mapping[str, Any], *, waves_to_compare: Sequence[str] = (),
-            use_weighting: bool = True,
-            weighting_margins: Sequence[str] = ("acquisition_channel", "country"),
-            weighting_method: str = "raking",
-            respondent_type_shares: Mapping[str, float] | None = None,
-            trim: Sequence[float] | None = (0.2, 5.0),
-            segment_columns: Sequence[str] = ("respondent_type", "acquisition_channel", "country"),
-            min_n: int = 30, level: float = 0.95, n_boot: int = 200, n_themes: int = 0,
-            scale_items: Sequence[str] = (), random_state: int | None = 0,
-            redact_names: Sequence[str] = ()) -> SurveyAnalysis:
+def analyse(
+    tables: Mapping[str, Any],
+    *,
+    waves_to_compare: Sequence[str] = (),
+    use_weighting: bool = True,
+    weighting_margins: Sequence[str] = ("acquisition_channel", "country"),
+    weighting_method: str = "raking",
+    respondent_type_shares: Mapping[str, float] | None = None,
+    trim: Sequence[float] | None = (0.2, 5.0),
+    segment_columns: Sequence[str] = ("respondent_type", "acquisition_channel", "country"),
+    min_n: int = 30,
+    level: float = 0.95,
+    n_boot: int = 200,
+    n_themes: int = 0,
+    scale_items: Sequence[str] = (),
+    random_state: int | None = 0,
+    redact_names: Sequence[str] = (),
+) -> SurveyAnalysis:
     """Run the survey analysis on contract tables.
 
     Parameters
@@ -291,68 +404,29 @@ def analyse(tables: Mapping[str, Any], *, waves_to_compare: Sequence[str] = (),
     """
     wanted = [*(weighting_margins if use_weighting else ()), *segment_columns]
     data = _responses(tables, wanted)
-    skipped: dict[str, str] = {}
-    notes: dict[str, list[str]] = {}
-    waves, wave_a, wave_b, why = _waves(data, waves_to_compare)
-    skipped.update(why)
+    waves, wave_a, wave_b, skipped = sections.waves(data, waves_to_compare)
     cells = to_pandas(fs.survey_cells(data))
-    model, notes["weighting"], skipped["weighting"] = sections.weighting(
+    model, notes, skipped["weighting"] = sections.weighting(
         data, tables, use_weighting=use_weighting, weighting_margins=weighting_margins,
-        weighting_method=weighting_method, respondent_type_shares=respondent_type_shares, trim=trim)
+        weighting_method=weighting_method, respondent_type_shares=respondent_type_shares, trim=trim,
+    )  # fmt: skip
+    warnings = {"weighting": notes}
     if model is not None:
         data = data.assign(weight=model.weights_).dropna(subset=["weight"]).reset_index(drop=True)
     weights = "weight" if model is not None else None
-    scores = _scores(data, wave_a, wave_b, weights, level, min_n, skipped, notes)
-    segs, notes["segments"], skipped["segments"] = sections.segments(data, segment_columns, weights,
-                                                                     level, min_n)
-    kd, quadrants, skipped["drivers"] = sections.drivers(data, n_boot=n_boot, level=level,
-                                                         min_n=min_n, random_state=random_state)
-    touch, notes["touchpoints"], skipped["touchpoints"] = sections.touchpoints(data, weights, level,
-                                                                               min_n)
-    lik, notes["likert"], skipped["likert"] = sections.likert(data, weights, min_n)
-    alpha, items, skipped["alpha"] = sections.alpha(data, scale_items, level, min_n)
-    themes, skipped["themes"] = sections.themes(data, n_themes=n_themes, random_state=random_state,
-                                                redact_names=redact_names)
-    skipped["pain_points"] = sections.pain_points(themes, data)
+    scores = sections.score_fields(data, wave_a, wave_b, weights, level, min_n, skipped, warnings)
+    details = sections.detail_fields(
+        data, weights, skipped, warnings, segment_columns=segment_columns, n_boot=n_boot,
+        level=level, min_n=min_n, random_state=random_state, scale_items=scale_items,
+        n_themes=n_themes, redact_names=redact_names,
+    )  # fmt: skip
     return SurveyAnalysis(
         responses=data, cells=cells, waves=waves, wave_a=wave_a, wave_b=wave_b, min_n=min_n,
-        level=level, **scores, weighting=model, segments=segs, drivers=kd, quadrants=quadrants,
-        touchpoints=touch, likert=lik, alpha=alpha, scale_items=tuple(items), themes=themes,
-        warnings={k: tuple(v) for k, v in notes.items() if v},
-        skipped={k: v for k, v in skipped.items() if v}, notes=_overall_notes(data, min_n))
-
-
-def _scores(data: pd.DataFrame, wave_a, wave_b, weights: str | None, level: float, min_n: int,
-            skipped: dict[str, str | None], notes: dict[str, list[str]]) -> dict[str, Any]:
-    """Scores per wave, their change between the compared waves and NPS over all waves (the
-    fields of :class:`SurveyAnalysis`); absent scores go into ``skipped``."""
-    metrics = tuple(m for m in WAVE_METRICS if METRICS[m][0] in data)
-    skipped.update(_absent_scores(data))
-    if "scores" in skipped:
-        skipped["trend"] = skipped["change"] = ("No scores to follow across waves (an nps, csat or "
-                                                "ces column would enable it).")
-    trend, notes["scores"] = sections.scores(data, metrics, weights, level, min_n)
-    changes = ({m: compare_waves(data, wave_a, wave_b, m, weights=weights, level=level, min_n=min_n)
-                for m in metrics} if wave_a is not None else {})
-    overall = estimate(data, "nps", weights=weights, level=level) if "nps" in metrics else None
-    return {"metrics": metrics, "trend": trend, "changes": changes, "overall": overall}
-
-
-def _absent_scores(data: pd.DataFrame) -> dict[str, str]:
-    out = {s: f"No {s} column: {what} is not reported." for s, what in
-           sections.SCORE_COLUMNS.items() if s not in data}
-    if len(out) == 3:
-        out["scores"] = ("The survey has no nps, csat or ces column: no scores per wave (any of "
-                         "them would enable this section).")
-    return out
-
-
-def _overall_notes(data: pd.DataFrame, min_n: int) -> tuple[str, ...]:
-    n = len(data)
-    if n < min_n:
-        return (f"Only {fmt.count(n)} answers in total: most figures are not shown as numbers "
-                f"(groups need at least {min_n} respondents).",)
-    return ()
+        level=level, weighting=model, **scores, **details,
+        warnings={k: tuple(v) for k, v in warnings.items() if v},
+        skipped={k: v for k, v in skipped.items() if v},
+        notes=sections.overall_notes(data, min_n),
+    )  # fmt: skip
 
 
 def _customer_names(src) -> list[str]:
@@ -386,7 +460,9 @@ def from_source(data_source: Any = "demo", **params: Any) -> SurveyAnalysis:
     src = data_source if hasattr(data_source, "lazy") else open_source(data_source)
     if "survey_responses" not in src.tables:
         raise NotApplicable("The survey analysis needs the survey_responses table.")
-    tables = {t: src.lazy(t) for t in ("survey_responses", "customers", "orders") if t in src.tables}
+    tables = {
+        t: src.lazy(t) for t in ("survey_responses", "customers", "orders") if t in src.tables
+    }
     return analyse(tables, redact_names=_customer_names(src), **params)
 
 

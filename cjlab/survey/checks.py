@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 
 #: Scale of each standard score column (inclusive bounds).
-SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7), "rating": (1, 5)}
+SCALES: dict[str, tuple[int, int]] = {
+    "nps": (0, 10),
+    "csat": (1, 5),
+    "ces": (1, 7),
+    "rating": (1, 5),
+}
 
 #: Default minimum number of respondents before a cell is shown as a number.
 MIN_N_DEFAULT = 30
@@ -74,20 +79,33 @@ def check_weights(weights, n: int, name: str = "weights") -> np.ndarray:
     weight is missing, infinite, zero or negative."""
     w = pd.to_numeric(pd.Series(np.asarray(weights).ravel()), errors="coerce").to_numpy(float)
     if w.shape[0] != n:
-        raise WeightError(f"{name}: {w.shape[0]} weights for {n} responses; they must align one to one.")
+        raise WeightError(
+            f"{name}: {w.shape[0]} weights for {n} responses; they must align one to one."
+        )
     bad_nan = np.flatnonzero(~np.isfinite(w))
     if bad_nan.size:
-        raise WeightError(f"{name}: {bad_nan.size} weight(s) are missing or not finite "
-                          f"(rows {_examples(bad_nan)}); every response needs a positive weight.")
+        raise WeightError(
+            f"{name}: {bad_nan.size} weight(s) are missing or not finite "
+            f"(rows {_examples(bad_nan)}); every response needs a positive weight."
+        )
     bad = np.flatnonzero(w <= 0)
     if bad.size:
-        raise WeightError(f"{name}: {bad.size} weight(s) are <= 0 (rows {_examples(bad)}, values "
-                          f"{_examples(w[bad])}); weights must be positive.")
+        raise WeightError(
+            f"{name}: {bad.size} weight(s) are <= 0 (rows {_examples(bad)}, values "
+            f"{_examples(w[bad])}); weights must be positive."
+        )
     return w
 
 
-def check_scores(scores, *, scale: tuple[int, int] | None = None, name: str = "score",
-                 weights=None, out_of_range: str = "raise", integer: bool = True) -> CleanScores:
+def check_scores(
+    scores,
+    *,
+    scale: tuple[int, int] | None = None,
+    name: str = "score",
+    weights=None,
+    out_of_range: str = "raise",
+    integer: bool = True,
+) -> CleanScores:
     """Validate one column of scores and drop item non-response.
 
     Parameters
@@ -106,8 +124,11 @@ def check_scores(scores, *, scale: tuple[int, int] | None = None, name: str = "s
     """
     if out_of_range not in ("raise", "drop"):
         raise ValueError("out_of_range must be 'raise' or 'drop'")
-    s = pd.Series(np.asarray(scores, dtype=object).ravel() if not isinstance(scores, pd.Series)
-                  else scores.to_numpy(dtype=object))
+    s = pd.Series(
+        np.asarray(scores, dtype=object).ravel()
+        if not isinstance(scores, pd.Series)
+        else scores.to_numpy(dtype=object)
+    )
     n = len(s)
     if n == 0:
         raise SurveyInputError(f"{name}: no responses (empty column or empty wave).")
@@ -116,8 +137,10 @@ def check_scores(scores, *, scale: tuple[int, int] | None = None, name: str = "s
     num = pd.to_numeric(s, errors="coerce")
     non_numeric = np.flatnonzero(num.isna().to_numpy() & ~missing)
     if non_numeric.size:
-        raise SurveyInputError(f"{name}: {non_numeric.size} non-numeric value(s), e.g. "
-                               f"{_examples(s.iloc[non_numeric])} (rows {_examples(non_numeric)}).")
+        raise SurveyInputError(
+            f"{name}: {non_numeric.size} non-numeric value(s), e.g. "
+            f"{_examples(s.iloc[non_numeric])} (rows {_examples(non_numeric)})."
+        )
     x = num.to_numpy(float)
     if missing.all():
         raise SurveyInputError(f"{name}: all {n} values are missing; nothing to estimate.")
@@ -126,8 +149,10 @@ def check_scores(scores, *, scale: tuple[int, int] | None = None, name: str = "s
     if integer:
         frac = np.flatnonzero(keep & (x != np.round(x)))
         if frac.size:
-            raise SurveyInputError(f"{name}: {frac.size} value(s) are not whole numbers, e.g. "
-                                   f"{_examples(x[frac])} (rows {_examples(frac)}).")
+            raise SurveyInputError(
+                f"{name}: {frac.size} value(s) are not whole numbers, e.g. "
+                f"{_examples(x[frac])} (rows {_examples(frac)})."
+            )
     if scale is not None:
         lo, hi = scale
         out = keep & ((x < lo) | (x > hi))
@@ -137,20 +162,29 @@ def check_scores(scores, *, scale: tuple[int, int] | None = None, name: str = "s
                 raise ScoreRangeError(
                     f"{name}: {idx.size} value(s) outside the scale {lo}–{hi}, e.g. "
                     f"{_examples(x[idx])} (rows {_examples(idx)}). Fix the data or pass "
-                    "out_of_range='drop' to leave them out (they are then counted).")
+                    "out_of_range='drop' to leave them out (they are then counted)."
+                )
             keep &= ~out
             n_dropped = int(idx.size)
             if not keep.any():
                 raise ScoreRangeError(f"{name}: every value is outside the scale {lo}–{hi}.")
-    return CleanScores(values=x[keep], weights=None if w is None else w[keep],
-                       n_missing=int(missing.sum()), n_dropped=n_dropped)
+    return CleanScores(
+        values=x[keep],
+        weights=None if w is None else w[keep],
+        n_missing=int(missing.sum()),
+        n_dropped=n_dropped,
+    )
 
 
-def require_columns(df: pd.DataFrame, columns: Sequence[str], table: str = "survey_responses") -> None:
+def require_columns(
+    df: pd.DataFrame, columns: Sequence[str], table: str = "survey_responses"
+) -> None:
     """Raise :class:`SurveyInputError` naming every column of ``columns`` missing from ``df``."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise SurveyInputError(f"{table}: missing column(s) {missing}; present: {list(df.columns)}.")
+        raise SurveyInputError(
+            f"{table}: missing column(s) {missing}; present: {list(df.columns)}."
+        )
 
 
 def rating_columns(df: pd.DataFrame) -> list[str]:

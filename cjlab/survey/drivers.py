@@ -69,14 +69,18 @@ def _weighted_corr(Z: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
             a, b, ww = Z[m, i], Z[m, j], w[m]
             a = a - np.average(a, weights=ww)
             b = b - np.average(b, weights=ww)
-            R[i, j] = R[j, i] = np.sum(ww * a * b) / np.sqrt(np.sum(ww * a * a) * np.sum(ww * b * b))
+            R[i, j] = R[j, i] = np.sum(ww * a * b) / np.sqrt(
+                np.sum(ww * a * a) * np.sum(ww * b * b)
+            )
     return R
 
 
 def _split(R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if np.isnan(R).any():
-        raise SurveyInputError("driver correlations are undefined (a rating without variance or "
-                               "too few joint answers).")
+        raise SurveyInputError(
+            "driver correlations are undefined (a rating without variance or "
+            "too few joint answers)."
+        )
     return R[:-1, :-1], R[:-1, -1]
 
 
@@ -98,8 +102,8 @@ def relative_weights(R: np.ndarray) -> np.ndarray:
     Rxx, rxy = _split(np.asarray(R, float))
     Rxx = _psd(Rxx)
     ev, V = np.linalg.eigh(Rxx)
-    lam = (V * np.sqrt(ev)) @ V.T          # correlations between X and orthogonal Z
-    beta = np.linalg.solve(lam, rxy)        # regression of y on Z
+    lam = (V * np.sqrt(ev)) @ V.T  # correlations between X and orthogonal Z
+    beta = np.linalg.solve(lam, rxy)  # regression of y on Z
     return (lam**2) @ (beta**2)
 
 
@@ -120,8 +124,9 @@ def shapley_r2(R: np.ndarray) -> np.ndarray:
     Rxx = _psd(Rxx)
     p = len(rxy)
     if p > 15:
-        raise SurveyInputError(f"Shapley decomposition with {p} drivers is too costly; use "
-                               "method='relative_weights'.")
+        raise SurveyInputError(
+            f"Shapley decomposition with {p} drivers is too costly; use method='relative_weights'."
+        )
     r2 = {(): 0.0}
     for k in range(1, p + 1):
         for s in combinations(range(p), k):
@@ -173,16 +178,28 @@ class KeyDrivers:
     'rating_a'
     """
 
-    def __init__(self, method: str = "relative_weights", n_boot: int = 200, level: float = 0.95,
-                 missing: str = "pairwise", random_state: int | None = 0):
+    def __init__(
+        self,
+        method: str = "relative_weights",
+        n_boot: int = 200,
+        level: float = 0.95,
+        missing: str = "pairwise",
+        random_state: int | None = 0,
+    ):
         self.method = method
         self.n_boot = n_boot
         self.level = level
         self.missing = missing
         self.random_state = random_state
 
-    def fit(self, df: pd.DataFrame, target: str = "nps", drivers: Sequence[str] | None = None,
-            weights: str | None = None, stage_map: Mapping[str, str] | None = None) -> KeyDrivers:
+    def fit(
+        self,
+        df: pd.DataFrame,
+        target: str = "nps",
+        drivers: Sequence[str] | None = None,
+        weights: str | None = None,
+        stage_map: Mapping[str, str] | None = None,
+    ) -> KeyDrivers:
         """Fit on survey rows: ``target`` (0–10) explained by the ``drivers`` ratings.
 
         Parameters
@@ -203,7 +220,9 @@ class KeyDrivers:
             raise ValueError("missing must be 'complete' or 'pairwise'")
         drivers = list(drivers) if drivers is not None else rating_columns(df)
         if len(drivers) < 2:
-            raise SurveyInputError(f"key-driver analysis needs at least 2 driver columns, got {drivers}.")
+            raise SurveyInputError(
+                f"key-driver analysis needs at least 2 driver columns, got {drivers}."
+            )
         require_columns(df, [target, *drivers])
         for c in [target, *drivers]:
             check_scores(df[c], scale=scale_for(c), name=c)
@@ -212,8 +231,10 @@ class KeyDrivers:
             d = d.dropna(subset=drivers)
         Z = d[[*drivers, target]].to_numpy(float)
         if len(Z) < len(drivers) + 3:
-            raise SurveyInputError(f"key-driver analysis: only {len(Z)} usable respondents for "
-                                   f"{len(drivers)} drivers (missing={self.missing!r}).")
+            raise SurveyInputError(
+                f"key-driver analysis: only {len(Z)} usable respondents for "
+                f"{len(drivers)} drivers (missing={self.missing!r})."
+            )
         w = None if weights is None else check_weights(d[weights].to_numpy(), len(d), weights)
         fn = _METHODS[self.method]
         R = _weighted_corr(Z, w)
@@ -222,12 +243,21 @@ class KeyDrivers:
         beta = np.linalg.solve(_psd(Rxx), rxy)
         low, high, r2_low, r2_high, stability = self._bootstrap(Z, w, raw)
         perf = [_performance(df, c, weights) for c in drivers]
-        imp = pd.DataFrame({
-            "driver": drivers, "touchpoint": [touchpoint_name(c) for c in drivers],
-            "stage": [stage_of(c, stage_map) for c in drivers],
-            "importance": raw, "share": raw / raw.sum(), "low": low, "high": high, "beta": beta,
-            "rank_stability": stability,
-            "performance": [p for p, _ in perf], "n": [k for _, k in perf]})
+        imp = pd.DataFrame(
+            {
+                "driver": drivers,
+                "touchpoint": [touchpoint_name(c) for c in drivers],
+                "stage": [stage_of(c, stage_map) for c in drivers],
+                "importance": raw,
+                "share": raw / raw.sum(),
+                "low": low,
+                "high": high,
+                "beta": beta,
+                "rank_stability": stability,
+                "performance": [p for p, _ in perf],
+                "n": [k for _, k in perf],
+            }
+        )
         imp = imp.sort_values("importance", ascending=False).reset_index(drop=True)
         imp.insert(0, "rank", np.arange(1, len(imp) + 1))
         self.importance_ = imp
@@ -258,8 +288,9 @@ class KeyDrivers:
         Bs = B / B.sum(axis=1, keepdims=True)
         low, high = np.quantile(Bs, a, axis=0), np.quantile(Bs, 1 - a, axis=0)
         r2_low, r2_high = np.quantile(B.sum(axis=1), [a, 1 - a])
-        stability = (np.argsort(np.argsort(-B, axis=1), axis=1)
-                     == np.argsort(np.argsort(-raw))).mean(axis=0)
+        stability = (
+            np.argsort(np.argsort(-B, axis=1), axis=1) == np.argsort(np.argsort(-raw))
+        ).mean(axis=0)
         return low, high, r2_low, r2_high, stability
 
 
@@ -272,10 +303,13 @@ def _performance(df: pd.DataFrame, column: str, weights: str | None) -> tuple[fl
     return weighted_mean_se(x, ww)[0], len(x)
 
 
-def importance_performance(importance: pd.DataFrame, importance_col: str = "share",
-                           performance_col: str = "performance",
-                           importance_cut: float | None = None,
-                           performance_cut: float | None = None) -> pd.DataFrame:
+def importance_performance(
+    importance: pd.DataFrame,
+    importance_col: str = "share",
+    performance_col: str = "performance",
+    importance_cut: float | None = None,
+    performance_cut: float | None = None,
+) -> pd.DataFrame:
     """Classify drivers into the importance × performance quadrants.
 
     Cuts default to the average importance share (1/p) and the mean performance across
@@ -285,12 +319,15 @@ def importance_performance(importance: pd.DataFrame, importance_col: str = "shar
     out = importance.copy()
     ic = 1.0 / len(out) if importance_cut is None else importance_cut
     pc = float(out[performance_col].mean()) if performance_cut is None else performance_cut
-    out["quadrant"] = [QUADRANTS[(bool(i > ic), bool(p >= pc))]
-                       for i, p in zip(out[importance_col], out[performance_col])]
+    out["quadrant"] = [
+        QUADRANTS[(bool(i > ic), bool(p >= pc))]
+        for i, p in zip(out[importance_col], out[performance_col])
+    ]
     out.attrs.update(importance_cut=ic, performance_cut=pc)
     order = {"fix first": 0, "keep up": 1, "possible overkill": 2, "low priority": 3}
-    return out.sort_values(["quadrant", importance_col], key=lambda s: s.map(order) if s.name == "quadrant" else -s
-                           ).reset_index(drop=True)
+    return out.sort_values(
+        ["quadrant", importance_col], key=lambda s: s.map(order) if s.name == "quadrant" else -s
+    ).reset_index(drop=True)
 
 
 __all__ = ["KeyDrivers", "importance_performance", "relative_weights", "shapley_r2"]

@@ -21,8 +21,13 @@ from scipy import stats
 from .checks import SurveyInputError, check_scores, check_weights, require_columns
 
 
-def likert_table(df: pd.DataFrame, items: Sequence[str], by: str | None = None,
-                 scale: tuple[int, int] = (1, 5), weights: str | None = None) -> pd.DataFrame:
+def likert_table(
+    df: pd.DataFrame,
+    items: Sequence[str],
+    by: str | None = None,
+    scale: tuple[int, int] = (1, 5),
+    weights: str | None = None,
+) -> pd.DataFrame:
     """Share of each answer level per item (and segment).
 
     Returns
@@ -36,16 +41,29 @@ def likert_table(df: pd.DataFrame, items: Sequence[str], by: str | None = None,
     rows = []
     for key, g in groups:
         for it in items:
-            if g[it].notna().sum() == 0:   # nobody in this group answered the item
-                rows.extend({**({by: key} if by is not None else {}), "item": it, "level": lv,
-                             "share": np.nan, "n": 0} for lv in levels)
+            if g[it].notna().sum() == 0:  # nobody in this group answered the item
+                rows.extend(
+                    {
+                        **({by: key} if by is not None else {}),
+                        "item": it,
+                        "level": lv,
+                        "share": np.nan,
+                        "n": 0,
+                    }
+                    for lv in levels
+                )
                 continue
-            c = check_scores(g[it], scale=scale, name=it,
-                             weights=None if weights is None else g[weights])
+            c = check_scores(
+                g[it], scale=scale, name=it, weights=None if weights is None else g[weights]
+            )
             w = np.ones(len(c.values)) if c.weights is None else c.weights
             for lv in levels:
-                r = {"item": it, "level": lv, "share": float(w[c.values == lv].sum() / w.sum()),
-                     "n": len(c.values)}
+                r = {
+                    "item": it,
+                    "level": lv,
+                    "share": float(w[c.values == lv].sum() / w.sum()),
+                    "n": len(c.values),
+                }
                 if by is not None:
                     r = {by: key, **r}
                 rows.append(r)
@@ -64,8 +82,9 @@ class AlphaResult:
     level: float
 
 
-def cronbach_alpha(df: pd.DataFrame, items: Sequence[str], level: float = 0.95,
-                   weights=None) -> AlphaResult:
+def cronbach_alpha(
+    df: pd.DataFrame, items: Sequence[str], level: float = 0.95, weights=None
+) -> AlphaResult:
     """Cronbach's alpha of a multi-item scale (complete cases) with Feldt's interval.
 
     ``alpha = k/(k−1) · (1 − Σ var(item) / var(sum))``. Feldt: ``(1 − α)/(1 − α̂)`` follows an

@@ -118,20 +118,32 @@ def weighted_mean_se(y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     return m, float(np.sqrt(v))
 
 
-def _interval(value: float, se: float, z: float, bounds: tuple[float, float]) -> tuple[float, float]:
+def _interval(
+    value: float, se: float, z: float, bounds: tuple[float, float]
+) -> tuple[float, float]:
     lo, hi = value - z * se, value + z * se
     return float(max(bounds[0], lo)), float(min(bounds[1], hi))
 
 
-def _dirichlet_nps_draws(counts: np.ndarray, prior: float, draws: int, random_state: int) -> np.ndarray:
+def _dirichlet_nps_draws(
+    counts: np.ndarray, prior: float, draws: int, random_state: int
+) -> np.ndarray:
     rng = np.random.default_rng(random_state)
     theta = rng.dirichlet(counts + prior, size=draws)
     return 100.0 * (theta[:, 0] - theta[:, 2])
 
 
-def nps(scores, weights=None, level: float = 0.95, *, method: str = "normal",
-        out_of_range: str = "raise", prior: float = 1.0, draws: int = 40_000,
-        random_state: int = 0) -> ScoreEstimate:
+def nps(
+    scores,
+    weights=None,
+    level: float = 0.95,
+    *,
+    method: str = "normal",
+    out_of_range: str = "raise",
+    prior: float = 1.0,
+    draws: int = 40_000,
+    random_state: int = 0,
+) -> ScoreEstimate:
     """Net Promoter Score with standard error and interval.
 
     Parameters
@@ -162,8 +174,9 @@ def nps(scores, weights=None, level: float = 0.95, *, method: str = "normal",
     if method not in ("normal", "bayes"):
         raise ValueError("method must be 'normal' or 'bayes'")
     z = _z(level)
-    c = check_scores(scores, scale=SCALES["nps"], name="nps", weights=weights,
-                     out_of_range=out_of_range)
+    c = check_scores(
+        scores, scale=SCALES["nps"], name="nps", weights=weights, out_of_range=out_of_range
+    )
     x = c.values
     n = len(x)
     cat = np.where(x >= 9, 0, np.where(x >= 7, 1, 2))
@@ -184,14 +197,22 @@ def nps(scores, weights=None, level: float = 0.95, *, method: str = "normal",
         d = _dirichlet_nps_draws(counts, prior, draws, random_state)
         value, se = float(d.mean()), float(d.std(ddof=1))
         low, high = (float(v) for v in np.quantile(d, [0.5 - level / 2, 0.5 + level / 2]))
-    return ScoreEstimate("nps", float(value), float(se), low, high, n, n_eff, level, method,
-                         c.weights is not None, float(pP), float(p0), float(pD),
-                         c.n_missing, c.n_dropped)
+    return ScoreEstimate(
+        "nps", float(value), float(se), low, high, n, n_eff, level, method,
+        c.weights is not None, float(pP), float(p0), float(pD), c.n_missing, c.n_dropped,
+    )  # fmt: skip
 
 
-def _mean_like(metric: str, y: np.ndarray, weights: np.ndarray | None, level: float,
-               bounds: tuple[float, float], n_missing: int, n_dropped: int,
-               proportion: bool) -> ScoreEstimate:
+def _mean_like(
+    metric: str,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    level: float,
+    bounds: tuple[float, float],
+    n_missing: int,
+    n_dropped: int,
+    proportion: bool,
+) -> ScoreEstimate:
     z = _z(level)
     n = len(y)
     if weights is None:
@@ -205,12 +226,30 @@ def _mean_like(metric: str, y: np.ndarray, weights: np.ndarray | None, level: fl
         m, se = weighted_mean_se(y, weights)
         n_eff = kish_n_effective(weights)
     low, high = _interval(m, se, z, bounds)
-    return ScoreEstimate(metric, m, se, low, high, n, n_eff, level, "normal",
-                         weights is not None, n_missing=n_missing, n_dropped=n_dropped)
+    return ScoreEstimate(
+        metric,
+        m,
+        se,
+        low,
+        high,
+        n,
+        n_eff,
+        level,
+        "normal",
+        weights is not None,
+        n_missing=n_missing,
+        n_dropped=n_dropped,
+    )
 
 
-def csat(scores, weights=None, level: float = 0.95, *, statistic: str = "top2",
-         out_of_range: str = "raise") -> ScoreEstimate:
+def csat(
+    scores,
+    weights=None,
+    level: float = 0.95,
+    *,
+    statistic: str = "top2",
+    out_of_range: str = "raise",
+) -> ScoreEstimate:
     """Customer satisfaction (1–5): ``statistic="top2"`` share answering 4 or 5 (0..1) or
     ``"mean"``. Standard errors as for :func:`nps` (closed form / linearised).
 
@@ -221,17 +260,33 @@ def csat(scores, weights=None, level: float = 0.95, *, statistic: str = "top2",
     """
     if statistic not in ("top2", "mean"):
         raise ValueError("statistic must be 'top2' or 'mean'")
-    c = check_scores(scores, scale=SCALES["csat"], name="csat", weights=weights,
-                     out_of_range=out_of_range)
+    c = check_scores(
+        scores, scale=SCALES["csat"], name="csat", weights=weights, out_of_range=out_of_range
+    )
     if statistic == "top2":
-        return _mean_like("csat_top2", (c.values >= CSAT_TOP2_MIN).astype(float), c.weights, level,
-                          (0.0, 1.0), c.n_missing, c.n_dropped, True)
-    return _mean_like("csat_mean", c.values, c.weights, level, (1.0, 5.0), c.n_missing,
-                      c.n_dropped, False)
+        return _mean_like(
+            "csat_top2",
+            (c.values >= CSAT_TOP2_MIN).astype(float),
+            c.weights,
+            level,
+            (0.0, 1.0),
+            c.n_missing,
+            c.n_dropped,
+            True,
+        )
+    return _mean_like(
+        "csat_mean", c.values, c.weights, level, (1.0, 5.0), c.n_missing, c.n_dropped, False
+    )
 
 
-def ces(scores, weights=None, level: float = 0.95, *, statistic: str = "mean",
-        out_of_range: str = "raise") -> ScoreEstimate:
+def ces(
+    scores,
+    weights=None,
+    level: float = 0.95,
+    *,
+    statistic: str = "mean",
+    out_of_range: str = "raise",
+) -> ScoreEstimate:
     """Customer effort (1–7, 7 = easiest): ``statistic="mean"`` or ``"low_effort"`` (share
     answering 5–7, 0..1).
 
@@ -242,13 +297,23 @@ def ces(scores, weights=None, level: float = 0.95, *, statistic: str = "mean",
     """
     if statistic not in ("mean", "low_effort"):
         raise ValueError("statistic must be 'mean' or 'low_effort'")
-    c = check_scores(scores, scale=SCALES["ces"], name="ces", weights=weights,
-                     out_of_range=out_of_range)
+    c = check_scores(
+        scores, scale=SCALES["ces"], name="ces", weights=weights, out_of_range=out_of_range
+    )
     if statistic == "low_effort":
-        return _mean_like("ces_low_effort", (c.values >= CES_LOW_EFFORT_MIN).astype(float),
-                          c.weights, level, (0.0, 1.0), c.n_missing, c.n_dropped, True)
-    return _mean_like("ces_mean", c.values, c.weights, level, (1.0, 7.0), c.n_missing,
-                      c.n_dropped, False)
+        return _mean_like(
+            "ces_low_effort",
+            (c.values >= CES_LOW_EFFORT_MIN).astype(float),
+            c.weights,
+            level,
+            (0.0, 1.0),
+            c.n_missing,
+            c.n_dropped,
+            True,
+        )
+    return _mean_like(
+        "ces_mean", c.values, c.weights, level, (1.0, 7.0), c.n_missing, c.n_dropped, False
+    )
 
 
 #: metric name -> (column, function, keyword arguments, unit (``score`` = a mean on the scale), label)
@@ -257,13 +322,23 @@ METRICS: dict[str, tuple[str, Any, dict[str, Any], str | None, str]] = {
     "csat_top2": ("csat", csat, {"statistic": "top2"}, "share", "CSAT top-2-box (4–5 of 5)"),
     "csat_mean": ("csat", csat, {"statistic": "mean"}, "score", "CSAT mean (1–5)"),
     "ces_mean": ("ces", ces, {"statistic": "mean"}, "score", "CES mean (1–7, 7 = easiest)"),
-    "ces_low_effort": ("ces", ces, {"statistic": "low_effort"}, "share",
-                       "CES low-effort share (5–7 of 7)"),
+    "ces_low_effort": (
+        "ces",
+        ces,
+        {"statistic": "low_effort"},
+        "share",
+        "CES low-effort share (5–7 of 7)",
+    ),
 }
 
 
-def estimate(df: pd.DataFrame, metric: str, weights: str | Sequence[float] | None = None,
-             level: float = 0.95, **kwargs) -> ScoreEstimate:
+def estimate(
+    df: pd.DataFrame,
+    metric: str,
+    weights: str | Sequence[float] | None = None,
+    level: float = 0.95,
+    **kwargs,
+) -> ScoreEstimate:
     """Estimate one of :data:`METRICS` from a survey table (``weights`` a column name or array)."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
@@ -273,9 +348,15 @@ def estimate(df: pd.DataFrame, metric: str, weights: str | Sequence[float] | Non
     return fn(df[col], w, level, **kw, **kwargs)
 
 
-def scorecard(df: pd.DataFrame, metrics: Sequence[str] = ("nps", "csat_top2", "ces_mean"),
-              by: str | Sequence[str] | None = None, weights: str | None = None,
-              level: float = 0.95, min_n: int = 0, **kwargs) -> pd.DataFrame:
+def scorecard(
+    df: pd.DataFrame,
+    metrics: Sequence[str] = ("nps", "csat_top2", "ces_mean"),
+    by: str | Sequence[str] | None = None,
+    weights: str | None = None,
+    level: float = 0.95,
+    min_n: int = 0,
+    **kwargs,
+) -> pd.DataFrame:
     """Scores by domain, each estimated from the domain's own respondents.
 
     Parameters
@@ -305,9 +386,12 @@ def scorecard(df: pd.DataFrame, metrics: Sequence[str] = ("nps", "csat_top2", "c
         col = METRICS[m][0]
         require_columns(df, [col])
         if df[col].isna().all():
-            raise SurveyInputError(f"survey_responses.{col}: all {len(df)} values are missing; "
-                                   f"cannot estimate {m}.")
-    groups = [((), df)] if not by_cols else df.groupby(by_cols, observed=True, sort=True, dropna=False)
+            raise SurveyInputError(
+                f"survey_responses.{col}: all {len(df)} values are missing; cannot estimate {m}."
+            )
+    groups = (
+        [((), df)] if not by_cols else df.groupby(by_cols, observed=True, sort=True, dropna=False)
+    )
     rows = []
     for key, g in groups:
         key = key if isinstance(key, tuple) else (key,)
@@ -316,19 +400,42 @@ def scorecard(df: pd.DataFrame, metrics: Sequence[str] = ("nps", "csat_top2", "c
             base = dict(zip(by_cols, key))
             base.update(metric=m, label=label, unit=unit)
             if g[col].notna().sum() == 0:
-                rows.append({**base, "value": np.nan, "se": np.nan, "low": np.nan, "high": np.nan,
-                             "n": 0, "n_effective": 0.0, "suppressed": True})
+                rows.append(
+                    {
+                        **base,
+                        "value": np.nan,
+                        "se": np.nan,
+                        "low": np.nan,
+                        "high": np.nan,
+                        "n": 0,
+                        "n_effective": 0.0,
+                        "suppressed": True,
+                    }
+                )
                 continue
             r = estimate(g, m, weights=weights, level=level, **kwargs)
             sup = r.n < min_n
-            rows.append({**base, "value": np.nan if sup else r.value, "se": np.nan if sup else r.se,
-                         "low": np.nan if sup else r.low, "high": np.nan if sup else r.high,
-                         "n": r.n, "n_effective": r.n_effective, "suppressed": bool(sup)})
+            rows.append(
+                {
+                    **base,
+                    "value": np.nan if sup else r.value,
+                    "se": np.nan if sup else r.se,
+                    "low": np.nan if sup else r.low,
+                    "high": np.nan if sup else r.high,
+                    "n": r.n,
+                    "n_effective": r.n_effective,
+                    "suppressed": bool(sup),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def suppress_small(table: pd.DataFrame, min_n: int = MIN_N_DEFAULT, n_col: str = "n",
-                   value_cols: Sequence[str] = ("value", "se", "low", "high")) -> pd.DataFrame:
+def suppress_small(
+    table: pd.DataFrame,
+    min_n: int = MIN_N_DEFAULT,
+    n_col: str = "n",
+    value_cols: Sequence[str] = ("value", "se", "low", "high"),
+) -> pd.DataFrame:
     """Blank out estimates of cells with fewer than ``min_n`` respondents (adds ``suppressed``)."""
     out = table.copy()
     small = out[n_col] < min_n
@@ -339,8 +446,9 @@ def suppress_small(table: pd.DataFrame, min_n: int = MIN_N_DEFAULT, n_col: str =
     return out
 
 
-def suppression_note(table: pd.DataFrame, min_n: int, what: str = "cell",
-                     label_cols: Sequence[str] = ()) -> str | None:
+def suppression_note(
+    table: pd.DataFrame, min_n: int, what: str = "cell", label_cols: Sequence[str] = ()
+) -> str | None:
     """Text for the cells suppressed for having fewer than ``min_n`` respondents, or None.
 
     Examples
@@ -353,13 +461,31 @@ def suppression_note(table: pd.DataFrame, min_n: int, what: str = "cell",
         return None
     sup = table[table["suppressed"]]
     cols = [c for c in label_cols if c in sup]
-    names = (sorted({" · ".join(str(v) for v in r) for r in sup[cols].itertuples(index=False)})
-             if cols else [])
+    names = (
+        sorted({" · ".join(str(v) for v in r) for r in sup[cols].itertuples(index=False)})
+        if cols
+        else []
+    )
     listed = f": {', '.join(names[:12])}" + (" …" if len(names) > 12 else "") if names else ""
-    return (f"{len(names) or len(sup)} {what}(s) with fewer than {min_n} respondents are not "
-            f"shown as numbers{listed}.")
+    return (
+        f"{len(names) or len(sup)} {what}(s) with fewer than {min_n} respondents are not "
+        f"shown as numbers{listed}."
+    )
 
 
-__all__ = ["CES_LOW_EFFORT_MIN", "CSAT_TOP2_MIN", "METRICS", "ScoreEstimate", "ces", "csat",
-           "design_effect", "estimate", "kish_n_effective", "nps", "scorecard", "suppress_small",
-           "suppression_note", "weighted_mean_se"]
+__all__ = [
+    "CES_LOW_EFFORT_MIN",
+    "CSAT_TOP2_MIN",
+    "METRICS",
+    "ScoreEstimate",
+    "ces",
+    "csat",
+    "design_effect",
+    "estimate",
+    "kish_n_effective",
+    "nps",
+    "scorecard",
+    "suppress_small",
+    "suppression_note",
+    "weighted_mean_se",
+]

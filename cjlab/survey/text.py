@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 #: Small English stop-word list (our own).
-STOP_WORDS_EN = frozenset("""
+STOP_WORDS_EN = frozenset(
+    """
 a about above after again against all also am an and any are aren as at be because been before
 being below between both but by can cannot could couldn did didn do does doesn doing don down
 during each few for from further get got had hadn has hasn have haven having he her here hers
@@ -32,10 +33,12 @@ she should shouldn so some such than that the their theirs them themselves then 
 this those through to too under until up very was wasn we were weren what when where which while
 who whom why will with won would wouldn you your yours yourself yourselves also even still ever
 one two three again always never quite rather well yes ok okay thing things lot bit very
-""".split())
+""".split()
+)
 
 #: Small German stop-word list (our own).
-STOP_WORDS_DE = frozenset("""
+STOP_WORDS_DE = frozenset(
+    """
 aber alle allem allen aller alles als also am an ander andere anderem anderen anderer anderes auch
 auf aus bei bin bis bist da damit dann das dass dein deine dem den denn der des dessen dich die
 dies diese diesem diesen dieser dieses dir doch dort du durch ein eine einem einen einer eines
@@ -48,7 +51,8 @@ unter viel vom von vor war waren warum was weil welche welchem welchen welcher w
 werden wie wieder will wir wird wirklich wo wollen wurde wurden zu zum zur zwar zwischen ganz
 leider total echt mal bitte danke gibt geht ging gut wäre würde hätte eher sowie kam kamen kommt
 komme gerne
-""".split())
+""".split()
+)
 
 STOP_WORDS = STOP_WORDS_EN | STOP_WORDS_DE
 
@@ -57,31 +61,87 @@ STOP_WORDS = STOP_WORDS_EN | STOP_WORDS_DE
 #: replace it with ``CommentThemes(glossary=...)``; pass ``{}`` to switch it off.
 GLOSSARY_DE_EN: dict[str, str] = {
     # delivery / logistics
-    "lieferung": "delivery", "geliefert": "delivery", "liefern": "delivery", "lieferzeit": "delivery",
-    "versand": "shipping", "versendet": "shipping", "paket": "parcel", "parcels": "parcel",
-    "spät": "late", "später": "late", "verspätet": "late", "verspätung": "late", "delayed": "late",
-    "schnell": "fast", "schnelle": "fast", "schneller": "fast", "quick": "fast", "quickly": "fast",
-    "langsam": "slow", "dauert": "long", "lange": "long", "woche": "week", "wochen": "week",
+    "lieferung": "delivery",
+    "geliefert": "delivery",
+    "liefern": "delivery",
+    "lieferzeit": "delivery",
+    "versand": "shipping",
+    "versendet": "shipping",
+    "paket": "parcel",
+    "parcels": "parcel",
+    "spät": "late",
+    "später": "late",
+    "verspätet": "late",
+    "verspätung": "late",
+    "delayed": "late",
+    "schnell": "fast",
+    "schnelle": "fast",
+    "schneller": "fast",
+    "quick": "fast",
+    "quickly": "fast",
+    "langsam": "slow",
+    "dauert": "long",
+    "lange": "long",
+    "woche": "week",
+    "wochen": "week",
     # service
-    "kundenservice": "service", "kundendienst": "service", "support": "service",
-    "unfreundlich": "rude", "unhelpful": "unhelpful", "geholfen": "help", "hilfe": "help",
-    "helped": "help", "antwort": "answer", "reklamation": "complaint", "beschwerde": "complaint",
-    "warteschleife": "hold", "waited": "wait", "warten": "wait",
+    "kundenservice": "service",
+    "kundendienst": "service",
+    "support": "service",
+    "unfreundlich": "rude",
+    "unhelpful": "unhelpful",
+    "geholfen": "help",
+    "hilfe": "help",
+    "helped": "help",
+    "antwort": "answer",
+    "reklamation": "complaint",
+    "beschwerde": "complaint",
+    "warteschleife": "hold",
+    "waited": "wait",
+    "warten": "wait",
     # checkout / payment
-    "kasse": "checkout", "bezahlung": "payment", "zahlung": "payment", "bezahlen": "payment",
-    "fehlgeschlagen": "failed", "fehler": "error", "gutschein": "voucher", "akzeptiert": "accepted",
-    "funktioniert": "works", "abgebrochen": "aborted",
+    "kasse": "checkout",
+    "bezahlung": "payment",
+    "zahlung": "payment",
+    "bezahlen": "payment",
+    "fehlgeschlagen": "failed",
+    "fehler": "error",
+    "gutschein": "voucher",
+    "akzeptiert": "accepted",
+    "funktioniert": "works",
+    "abgebrochen": "aborted",
     # app
-    "abgestürzt": "crash", "abstürzt": "crash", "stürzt": "crash", "absturz": "crash",
-    "crashing": "crash", "crashed": "crash", "crashes": "crash", "bestellen": "ordering",
+    "abgestürzt": "crash",
+    "abstürzt": "crash",
+    "stürzt": "crash",
+    "absturz": "crash",
+    "crashing": "crash",
+    "crashed": "crash",
+    "crashes": "crash",
+    "bestellen": "ordering",
     # price
-    "preis": "price", "preise": "price", "prices": "price", "teuer": "expensive",
-    "günstiger": "cheaper", "billiger": "cheaper", "rabatt": "discount", "rabatte": "discount",
+    "preis": "price",
+    "preise": "price",
+    "prices": "price",
+    "teuer": "expensive",
+    "günstiger": "cheaper",
+    "billiger": "cheaper",
+    "rabatt": "discount",
+    "rabatte": "discount",
     "discounts": "discount",
     # praise
-    "qualität": "quality", "zufrieden": "happy", "toll": "great", "tolle": "great", "super": "great",
-    "schöne": "lovely", "schön": "lovely", "produkte": "product", "produkt": "product",
-    "products": "product", "bestens": "perfect", "perfekt": "perfect",
+    "qualität": "quality",
+    "zufrieden": "happy",
+    "toll": "great",
+    "tolle": "great",
+    "super": "great",
+    "schöne": "lovely",
+    "schön": "lovely",
+    "produkte": "product",
+    "produkt": "product",
+    "products": "product",
+    "bestens": "perfect",
+    "perfekt": "perfect",
 }
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -99,14 +159,17 @@ def redact(text: str, names: Iterable[str] = ()) -> str:
         return ""
     t = _EMAIL.sub("[e-mail]", str(text))
     t = _PHONE.sub("[phone]", t)
-    for nm in sorted({str(n).strip() for n in names if n and str(n).strip()}, key=len, reverse=True):
+    for nm in sorted(
+        {str(n).strip() for n in names if n and str(n).strip()}, key=len, reverse=True
+    ):
         flags = re.IGNORECASE if " " in nm else 0
         t = re.sub(rf"(?<!\w){re.escape(nm)}(?!\w)", "[name]", t, flags=flags)
     return t
 
 
-def make_analyzer(extra_stop_words: Iterable[str] = (),
-                  glossary: dict[str, str] | None = None) -> Callable[[str], list[str]]:
+def make_analyzer(
+    extra_stop_words: Iterable[str] = (), glossary: dict[str, str] | None = None
+) -> Callable[[str], list[str]]:
     """Tokeniser for comments: lower case, words of 3+ letters, e-mails removed, German and
     English stop words dropped, glossary applied (canonical terms are not stop words).
 
@@ -139,5 +202,12 @@ def name_list(customers: pd.DataFrame | None, column: str = "name") -> list[str]
     return sorted(set(full) | {p for p in parts if len(p) >= 3})
 
 
-__all__ = ["GLOSSARY_DE_EN", "STOP_WORDS", "STOP_WORDS_DE", "STOP_WORDS_EN", "make_analyzer",
-           "name_list", "redact"]
+__all__ = [
+    "GLOSSARY_DE_EN",
+    "STOP_WORDS",
+    "STOP_WORDS_DE",
+    "STOP_WORDS_EN",
+    "make_analyzer",
+    "name_list",
+    "redact",
+]

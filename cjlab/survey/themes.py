@@ -31,8 +31,20 @@ from .checks import SCALES, SurveyInputError, check_scores
 from .text import GLOSSARY_DE_EN, make_analyzer, redact
 
 #: Columns of :attr:`CommentThemes.themes_` when NPS scores are given.
-THEME_COLUMNS = ["theme", "label", "top_terms", "n", "share", "mean_nps", "nps", "nps_gap",
-                 "detractor_share", "pain_point", "priority", "examples"]
+THEME_COLUMNS = [
+    "theme",
+    "label",
+    "top_terms",
+    "n",
+    "share",
+    "mean_nps",
+    "nps",
+    "nps_gap",
+    "detractor_share",
+    "pain_point",
+    "priority",
+    "examples",
+]
 
 
 def _nps_points(s: np.ndarray) -> float:
@@ -71,10 +83,18 @@ class CommentThemes:
     vectorizer_, model_ : the fitted TF-IDF vectoriser and clustering model.
     """
 
-    def __init__(self, n_themes: int = 6, method: str = "kmeans", n_terms: int = 8,
-                 n_examples: int = 3, min_df: int = 3, max_features: int = 3000,
-                 extra_stop_words: Sequence[str] = (), glossary: dict[str, str] | None = None,
-                 random_state: int | None = 0):
+    def __init__(
+        self,
+        n_themes: int = 6,
+        method: str = "kmeans",
+        n_terms: int = 8,
+        n_examples: int = 3,
+        min_df: int = 3,
+        max_features: int = 3000,
+        extra_stop_words: Sequence[str] = (),
+        glossary: dict[str, str] | None = None,
+        random_state: int | None = 0,
+    ):
         self.n_themes = n_themes
         self.method = method
         self.n_terms = n_terms
@@ -85,8 +105,9 @@ class CommentThemes:
         self.glossary = glossary
         self.random_state = random_state
 
-    def fit(self, comments: pd.Series, nps: pd.Series | None = None,
-            names: Iterable[str] = ()) -> CommentThemes:
+    def fit(
+        self, comments: pd.Series, nps: pd.Series | None = None, names: Iterable[str] = ()
+    ) -> CommentThemes:
         """Fit on ``comments`` (NaN/empty ignored).
 
         Parameters
@@ -111,15 +132,21 @@ class CommentThemes:
             check_scores(nps, scale=SCALES["nps"], name="nps")
             score = nps.loc[text.index].to_numpy(float)
         if len(text) < self.n_themes * 3:
-            raise SurveyInputError(f"comments: only {len(text)} non-empty comments for "
-                                   f"{self.n_themes} themes.")
+            raise SurveyInputError(
+                f"comments: only {len(text)} non-empty comments for {self.n_themes} themes."
+            )
         X = self._vectorise(text)
         W, H, assign = self._cluster(X)
         self.assignment_ = pd.Series(-1, index=comments.index, name="theme")
         self.assignment_.loc[text.index] = assign
         terms = np.array(self.vectorizer_.get_feature_names_out())
-        rows = [{**self._describe(k, terms, H, W, assign, text, names),
-                 **_theme_scores(score, assign == k)} for k in range(self.n_themes)]
+        rows = [
+            {
+                **self._describe(k, terms, H, W, assign, text, names),
+                **_theme_scores(score, assign == k),
+            }
+            for k in range(self.n_themes)
+        ]
         self.overall_nps_ = np.nan
         if score is not None and (~np.isnan(score)).any():
             self.overall_nps_ = _nps_points(score[~np.isnan(score)])
@@ -131,14 +158,22 @@ class CommentThemes:
         """TF-IDF matrix of the comments (sets ``vectorizer_``)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        analyzer = make_analyzer(self.extra_stop_words,
-                                 GLOSSARY_DE_EN if self.glossary is None else self.glossary)
-        vec = TfidfVectorizer(analyzer=analyzer, min_df=min(self.min_df, max(1, len(text) // 20)),
-                              max_df=0.5, max_features=self.max_features, sublinear_tf=True)
+        analyzer = make_analyzer(
+            self.extra_stop_words, GLOSSARY_DE_EN if self.glossary is None else self.glossary
+        )
+        vec = TfidfVectorizer(
+            analyzer=analyzer,
+            min_df=min(self.min_df, max(1, len(text) // 20)),
+            max_df=0.5,
+            max_features=self.max_features,
+            sublinear_tf=True,
+        )
         X = vec.fit_transform(text)
         if X.shape[1] < self.n_themes:
-            raise SurveyInputError(f"comments: vocabulary of {X.shape[1]} terms is too small for "
-                                   f"{self.n_themes} themes.")
+            raise SurveyInputError(
+                f"comments: vocabulary of {X.shape[1]} terms is too small for "
+                f"{self.n_themes} themes."
+            )
         self.vectorizer_ = vec
         return X
 
@@ -148,8 +183,12 @@ class CommentThemes:
         from sklearn.decomposition import NMF
 
         if self.method == "nmf":
-            model = NMF(n_components=self.n_themes, init="nndsvda", random_state=self.random_state,
-                        max_iter=500)
+            model = NMF(
+                n_components=self.n_themes,
+                init="nndsvda",
+                random_state=self.random_state,
+                max_iter=500,
+            )
             W = model.fit_transform(X)
             H = model.components_
             assign = np.where(W.max(axis=1) > 0, W.argmax(axis=1), -1)
@@ -157,29 +196,42 @@ class CommentThemes:
             model = KMeans(n_clusters=self.n_themes, n_init=10, random_state=self.random_state)
             labels = model.fit_predict(X)
             H = np.clip(model.cluster_centers_, 0, None)
-            W = np.asarray(X @ H.T)   # similarity of each comment to each theme centre
+            W = np.asarray(X @ H.T)  # similarity of each comment to each theme centre
             assign = np.where(np.asarray(X.sum(axis=1)).ravel() > 0, labels, -1)
         self.model_ = model
         return W, H, assign
 
-    def _describe(self, k: int, terms: np.ndarray, H: np.ndarray, W: np.ndarray,
-                  assign: np.ndarray, text: pd.Series, names: Iterable[str]) -> dict:
+    def _describe(
+        self,
+        k: int,
+        terms: np.ndarray,
+        H: np.ndarray,
+        W: np.ndarray,
+        assign: np.ndarray,
+        text: pd.Series,
+        names: Iterable[str],
+    ) -> dict:
         """Theme ``k``: label, top terms, size and the most typical (redacted) example comments."""
         o = np.argsort(-H[k])[: self.n_terms]
-        o = o[H[k, o] >= 0.1 * H[k, o[0]]]     # leave out terms barely in the theme
+        o = o[H[k, o] >= 0.1 * H[k, o[0]]]  # leave out terms barely in the theme
         top = terms[o]
         m = assign == k
         idx = np.flatnonzero(m)
         ex: list[str] = []
-        for i in idx[np.argsort(-W[idx, k])]:     # most typical first, no repeats
+        for i in idx[np.argsort(-W[idx, k])]:  # most typical first, no repeats
             e = redact(text.iloc[i], names)[:240]
             if e not in ex:
                 ex.append(e)
             if len(ex) == self.n_examples:
                 break
-        return {"theme": k, "label": " / ".join(top[:3]), "top_terms": ", ".join(top),
-                "n": int(m.sum()), "share": float(m.mean()),
-                "examples": " · ".join(f"“{e}”" for e in ex)}
+        return {
+            "theme": k,
+            "label": " / ".join(top[:3]),
+            "top_terms": ", ".join(top),
+            "n": int(m.sum()),
+            "share": float(m.mean()),
+            "examples": " · ".join(f"“{e}”" for e in ex),
+        }
 
     def pain_points(self) -> pd.DataFrame:
         """Detractor themes only, highest priority first."""
@@ -195,8 +247,11 @@ def _theme_scores(score: np.ndarray | None, members: np.ndarray) -> dict[str, fl
     sk = score[members & ~np.isnan(score)]
     if not len(sk):
         return {"mean_nps": np.nan, "nps": np.nan, "detractor_share": np.nan}
-    return {"mean_nps": float(sk.mean()), "nps": _nps_points(sk),
-            "detractor_share": float((sk <= 6).mean())}
+    return {
+        "mean_nps": float(sk.mean()),
+        "nps": _nps_points(sk),
+        "detractor_share": float((sk <= 6).mean()),
+    }
 
 
 def _order_themes(t: pd.DataFrame, score: np.ndarray | None, overall: float) -> pd.DataFrame:

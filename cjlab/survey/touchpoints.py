@@ -41,7 +41,7 @@ DEFAULT_STAGE_MAP: dict[str, str] = {
 
 def touchpoint_name(column: str) -> str:
     """``rating_product_page`` -> ``product_page``."""
-    return column[len("rating_"):] if column.startswith("rating_") else column
+    return column[len("rating_") :] if column.startswith("rating_") else column
 
 
 def stage_of(column: str, stage_map: Mapping[str, str] | None = None) -> str:
@@ -51,18 +51,31 @@ def stage_of(column: str, stage_map: Mapping[str, str] | None = None) -> str:
     return m.get(column, m.get(touchpoint_name(column), "unassigned"))
 
 
-def _rating_row(g: pd.DataFrame, column: str, target: str | None, weights: str | None,
-                level: float, z: float) -> dict[str, float]:
+def _rating_row(
+    g: pd.DataFrame, column: str, target: str | None, weights: str | None, level: float, z: float
+) -> dict[str, float]:
     """Mean rating of ``column`` with its interval, and the NPS of its raters (``g``: raters)."""
-    cs = check_scores(g[column], scale=SCALES["rating"], name=column,
-                      weights=None if weights is None else g[weights])
+    cs = check_scores(
+        g[column],
+        scale=SCALES["rating"],
+        name=column,
+        weights=None if weights is None else g[weights],
+    )
     if cs.weights is None:
         m = float(cs.values.mean())
-        se = float(cs.values.std(ddof=1) / np.sqrt(len(cs.values))) if len(cs.values) > 1 else np.nan
+        se = (
+            float(cs.values.std(ddof=1) / np.sqrt(len(cs.values))) if len(cs.values) > 1 else np.nan
+        )
     else:
         m, se = weighted_mean_se(cs.values, cs.weights)
-    row = {"mean_rating": m, "rating_low": m - z * se, "rating_high": m + z * se,
-           "nps": np.nan, "nps_low": np.nan, "nps_high": np.nan}
+    row = {
+        "mean_rating": m,
+        "rating_low": m - z * se,
+        "rating_high": m + z * se,
+        "nps": np.nan,
+        "nps_low": np.nan,
+        "nps_high": np.nan,
+    }
     gn = g[g[target].notna()] if target is not None else g.iloc[:0]
     if len(gn):
         r = nps(gn[target], None if weights is None else gn[weights], level)
@@ -70,9 +83,15 @@ def _rating_row(g: pd.DataFrame, column: str, target: str | None, weights: str |
     return row
 
 
-def touchpoint_scores(df: pd.DataFrame, ratings: Sequence[str] | None = None,
-                      stage_map: Mapping[str, str] | None = None, weights: str | None = None,
-                      level: float = 0.95, min_n: int = 0, target: str = "nps") -> pd.DataFrame:
+def touchpoint_scores(
+    df: pd.DataFrame,
+    ratings: Sequence[str] | None = None,
+    stage_map: Mapping[str, str] | None = None,
+    weights: str | None = None,
+    level: float = 0.95,
+    min_n: int = 0,
+    target: str = "nps",
+) -> pd.DataFrame:
     """Per-touchpoint scores for the journey map.
 
     Parameters
@@ -107,14 +126,20 @@ def touchpoint_scores(df: pd.DataFrame, ratings: Sequence[str] | None = None,
     rows = []
     for c in ratings:
         g = df[df[c].notna()]
-        row = {"stage": stage_of(c, stage_map), "touchpoint": touchpoint_name(c), "column": c,
-               "n": len(g)}
+        row = {
+            "stage": stage_of(c, stage_map),
+            "touchpoint": touchpoint_name(c),
+            "column": c,
+            "n": len(g),
+        }
         if len(g) == 0:
             rows.append({**row, "suppressed": True})
             continue
         est = _rating_row(g, c, target, weights, level, z)
         sup = len(g) < min_n
-        rows.append({**row, **{k: (np.nan if sup else v) for k, v in est.items()}, "suppressed": sup})
+        rows.append(
+            {**row, **{k: (np.nan if sup else v) for k, v in est.items()}, "suppressed": sup}
+        )
     out = pd.DataFrame(rows)
     order = {s: i for i, s in enumerate(STAGES)}
     out["_o"] = out["stage"].map(order).fillna(len(STAGES))
@@ -125,8 +150,13 @@ def stage_scores(touchpoints: pd.DataFrame) -> pd.DataFrame:
     """Roll the touchpoint table up to stages (rating mean weighted by n, total n)."""
     t = touchpoints.dropna(subset=["mean_rating"])
     g = t.assign(_wr=t["mean_rating"] * t["n"]).groupby("stage", sort=False)
-    out = pd.DataFrame({"mean_rating": g["_wr"].sum() / g["n"].sum(), "n": g["n"].sum(),
-                        "touchpoints": g["touchpoint"].agg(", ".join)}).reset_index()
+    out = pd.DataFrame(
+        {
+            "mean_rating": g["_wr"].sum() / g["n"].sum(),
+            "n": g["n"].sum(),
+            "touchpoints": g["touchpoint"].agg(", ".join),
+        }
+    ).reset_index()
     order = {s: i for i, s in enumerate(STAGES)}
     return out.sort_values("stage", key=lambda s: s.map(order).fillna(99)).reset_index(drop=True)
 

@@ -38,7 +38,9 @@ def wave_order(survey: pd.DataFrame, wave_col: str = "wave") -> list:
     return sorted(waves, key=lambda w: (str(type(w)), str(w)))
 
 
-def resolve_waves(survey: pd.DataFrame, waves: Sequence | None = None, wave_col: str = "wave") -> tuple:
+def resolve_waves(
+    survey: pd.DataFrame, waves: Sequence | None = None, wave_col: str = "wave"
+) -> tuple:
     """The two waves to compare: ``waves`` (two labels, earlier first) or the last two.
 
     Parameters
@@ -69,12 +71,15 @@ def resolve_waves(survey: pd.DataFrame, waves: Sequence | None = None, wave_col:
         present.update({w.strftime("%Y-%m-%d"): w for w in order if isinstance(w, pd.Timestamp)})
         missing = [w for w in waves if str(w) not in present]
         if missing:
-            raise SurveyInputError(f"survey_responses.{wave_col}: wave(s) {missing} have no "
-                                   f"responses (waves present: {order}).")
+            raise SurveyInputError(
+                f"survey_responses.{wave_col}: wave(s) {missing} have no "
+                f"responses (waves present: {order})."
+            )
         return present[str(waves[0])], present[str(waves[1])]
     if len(order) < 2:
-        raise SurveyInputError(f"survey_responses.{wave_col}: only one wave ({order}); nothing to "
-                               "compare.")
+        raise SurveyInputError(
+            f"survey_responses.{wave_col}: only one wave ({order}); nothing to compare."
+        )
     return order[-2], order[-1]
 
 
@@ -104,11 +109,22 @@ class WaveComparison:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (one table row)."""
-        return {"metric": self.metric, "wave_a": self.wave_a, "wave_b": self.wave_b,
-                "value_a": self.a.value, "value_b": self.b.value, "n_a": self.a.n, "n_b": self.b.n,
-                "diff": self.diff, "se": self.se, "low": self.low, "high": self.high,
-                "p_value": self.p_value, "distinguishable": self.distinguishable,
-                "verdict": self.verdict}
+        return {
+            "metric": self.metric,
+            "wave_a": self.wave_a,
+            "wave_b": self.wave_b,
+            "value_a": self.a.value,
+            "value_b": self.b.value,
+            "n_a": self.a.n,
+            "n_b": self.b.n,
+            "diff": self.diff,
+            "se": self.se,
+            "low": self.low,
+            "high": self.high,
+            "p_value": self.p_value,
+            "distinguishable": self.distinguishable,
+            "verdict": self.verdict,
+        }
 
 
 def _span(diff: float, low: float, high: float, unit: str | None, level: float) -> str:
@@ -119,21 +135,44 @@ def _span(diff: float, low: float, high: float, unit: str | None, level: float) 
     return f"{fmt.change(diff, unit)} ({fmt.share(level, 0)} interval {lo} to {hi})"
 
 
-def _verdict(metric: str, wave_a, wave_b, a: ScoreEstimate, b: ScoreEstimate, diff: float,
-             low: float, high: float, level: float, distinguishable: bool) -> str:
+def _verdict(
+    metric: str,
+    wave_a,
+    wave_b,
+    a: ScoreEstimate,
+    b: ScoreEstimate,
+    diff: float,
+    low: float,
+    high: float,
+    level: float,
+    distinguishable: bool,
+) -> str:
     """One plain sentence on the change of ``metric`` from ``wave_a`` to ``wave_b``."""
     label, unit = METRICS[metric][4], METRICS[metric][3]
-    moved = (("rose" if diff > 0 else "fell") if distinguishable else "moved")
-    tail = ("larger than sampling noise" if distinguishable
-            else "not distinguishable from sampling noise")
+    moved = ("rose" if diff > 0 else "fell") if distinguishable else "moved"
+    tail = (
+        "larger than sampling noise"
+        if distinguishable
+        else "not distinguishable from sampling noise"
+    )
     span = _span(diff, low, high, "pp" if unit == "share" else unit, level)
-    return (f"{label} {moved} from {fmt.number(a.value, unit)} in {wave_a} to "
-            f"{fmt.number(b.value, unit)} in {wave_b}: a change of {span}, {tail}.")
+    return (
+        f"{label} {moved} from {fmt.number(a.value, unit)} in {wave_a} to "
+        f"{fmt.number(b.value, unit)} in {wave_b}: a change of {span}, {tail}."
+    )
 
 
-def compare_waves(df: pd.DataFrame, wave_a, wave_b, metric: str = "nps", wave_col: str = "wave",
-                  weights: str | None = None, level: float = 0.95, min_n: int = 0,
-                  **kwargs) -> WaveComparison:
+def compare_waves(
+    df: pd.DataFrame,
+    wave_a,
+    wave_b,
+    metric: str = "nps",
+    wave_col: str = "wave",
+    weights: str | None = None,
+    level: float = 0.95,
+    min_n: int = 0,
+    **kwargs,
+) -> WaveComparison:
     """Difference of a score between two waves (independent samples) with interval and a
     plain verdict whether it is distinguishable from sampling noise.
 
@@ -160,32 +199,43 @@ def compare_waves(df: pd.DataFrame, wave_a, wave_b, metric: str = "nps", wave_co
     >>> round(compare_waves(d, "a", "b").diff, 1)
     50.0
     """
-    require_columns(df, [wave_col])
-    est = {}
-    for wv in (wave_a, wave_b):
-        g = df[df[wave_col] == wv]
-        if len(g) == 0:
-            waves = sorted(df[wave_col].dropna().unique().tolist(), key=str)
-            raise SurveyInputError(f"survey_responses.{wave_col}: wave {wv!r} has no responses "
-                                   f"(waves present: {waves}).")
-        est[wv] = estimate(g, metric, weights=weights, level=level, **kwargs)
-    a, b = est[wave_a], est[wave_b]
+    a, b = (
+        _wave_estimate(df, wv, wave_col, metric, weights, level, **kwargs)
+        for wv in (wave_a, wave_b)
+    )
     small = [(wv, e.n) for wv, e in ((wave_a, a), (wave_b, b)) if e.n < min_n]
     if small:
         txt = ", ".join(f"{wv} (n={n})" for wv, n in small)
         nan = float("nan")
+        verdict = (
+            f"{METRICS[metric][4]}: too few respondents in {txt} (minimum {min_n}) to compare "
+            "the waves."
+        )
         return WaveComparison(metric, wave_a, wave_b, a, b, nan, nan, nan, nan, nan, level, False,
-                              f"{METRICS[metric][4]}: too few respondents in {txt} (minimum "
-                              f"{min_n}) to compare the waves.")
+                              verdict)  # fmt: skip
     z = float(stats.norm.ppf(0.5 + level / 2))
-    diff = b.value - a.value
+    diff = float(b.value - a.value)
     se = float(np.hypot(a.se, b.se))
     low, high = diff - z * se, diff + z * se
     p = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else float("nan")
     dist = bool(low > 0 or high < 0)
     verdict = _verdict(metric, wave_a, wave_b, a, b, diff, low, high, level, dist)
-    return WaveComparison(metric, wave_a, wave_b, a, b, float(diff), se, float(low), float(high),
-                          p, level, dist, verdict)
+    return WaveComparison(metric, wave_a, wave_b, a, b, diff, se, float(low), float(high), p, level,
+                          dist, verdict)  # fmt: skip
+
+
+def _wave_estimate(
+    df: pd.DataFrame, wave, wave_col: str, metric: str, weights: str | None, level: float, **kwargs
+) -> ScoreEstimate:
+    """``metric`` estimated on the answers of one wave (an error names the waves present)."""
+    require_columns(df, [wave_col])
+    g = df[df[wave_col] == wave]
+    if len(g) == 0:
+        waves = sorted(df[wave_col].dropna().unique().tolist(), key=str)
+        raise SurveyInputError(
+            f"survey_responses.{wave_col}: wave {wave!r} has no responses (waves present: {waves})."
+        )
+    return estimate(g, metric, weights=weights, level=level, **kwargs)
 
 
 __all__ = ["WaveComparison", "compare_waves", "resolve_waves", "wave_order"]

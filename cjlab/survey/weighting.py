@@ -4,9 +4,8 @@ Raking (iterative proportional fitting, :func:`rake`) matches each margin in tur
 weighted shares equal their targets; post-stratification (:func:`poststratify`) matches a
 joint table of cells exactly. Both can trim extreme weights (and re-rake), report
 convergence, the Kish design effect and effective sample size, and validate the margins after
-weighting. :class:`CustomerBaseWeights` applies them to the customer base: margins from the
-customers (or buyers), respondents without a customer record left out, categories without
-respondents merged.
+weighting. :class:`cjlab.survey.customer_base.CustomerBaseWeights` applies them to the
+customer base.
 
 Examples
 --------
@@ -72,18 +71,27 @@ class WeightingResult:
     def summary(self) -> dict[str, Any]:
         """Plain dict for reports: method, convergence, n, n_effective, deff, weight range."""
         w = self.weights
-        return {"method": self.method, "converged": self.converged, "iterations": self.iterations,
-                "max_margin_error": self.max_error, "n": self.n,
-                "n_effective": self.n_effective, "design_effect": self.design_effect,
-                "weight_min": float(w.min()), "weight_max": float(w.max()),
-                "weight_ratio_max_min": float(w.max() / w.min()), "n_trimmed": self.n_trimmed}
+        return {
+            "method": self.method,
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "max_margin_error": self.max_error,
+            "n": self.n,
+            "n_effective": self.n_effective,
+            "design_effect": self.design_effect,
+            "weight_min": float(w.min()),
+            "weight_max": float(w.max()),
+            "weight_ratio_max_min": float(w.max() / w.min()),
+            "n_trimmed": self.n_trimmed,
+        }
 
 
 def _norm_shares(var: str, spec: Mapping[Any, float] | pd.Series) -> pd.Series:
     s = pd.Series(spec, dtype=float) if not isinstance(spec, pd.Series) else spec.astype(float)
     if s.isna().any() or (s < 0).any():
-        raise MarginError(f"margin {var!r}: target shares must be non-negative numbers, got "
-                          f"{s.to_dict()}.")
+        raise MarginError(
+            f"margin {var!r}: target shares must be non-negative numbers, got {s.to_dict()}."
+        )
     if s.sum() <= 0:
         raise MarginError(f"margin {var!r}: target shares sum to 0.")
     zero = s.index[s == 0].tolist()
@@ -97,27 +105,34 @@ def _codes(df: pd.DataFrame, var: str, targets: pd.Series, what: str) -> np.ndar
     x = df[var]
     na = x.isna().to_numpy()
     if na.any():
-        raise MarginError(f"survey_responses.{var}: {int(na.sum())} respondent(s) have no value "
-                          f"(rows {list(np.flatnonzero(na)[:5])}); they cannot be {what}. Drop "
-                          "them or give them a category (e.g. 'unknown') present in the margins.")
+        raise MarginError(
+            f"survey_responses.{var}: {int(na.sum())} respondent(s) have no value "
+            f"(rows {list(np.flatnonzero(na)[:5])}); they cannot be {what}. Drop "
+            "them or give them a category (e.g. 'unknown') present in the margins."
+        )
     present = pd.Index(pd.unique(x))
     zero = targets.attrs.get("zero", [])
     in_zero = [c for c in present if c in zero]
     if in_zero:
-        raise MarginError(f"margin {var!r}: categories {in_zero} have a target share of 0 but "
-                          "respondents in the sample; a weight cannot be 0.")
+        raise MarginError(
+            f"margin {var!r}: categories {in_zero} have a target share of 0 but "
+            "respondents in the sample; a weight cannot be 0."
+        )
     extra = [c for c in present if c not in targets.index]
     if extra:
         counts = x[x.isin(extra)].value_counts().to_dict()
-        raise MarginError(f"survey_responses.{var}: sample categories {extra} (respondents: "
-                          f"{counts}) are not in the population margin ({list(targets.index)}).")
+        raise MarginError(
+            f"survey_responses.{var}: sample categories {extra} (respondents: "
+            f"{counts}) are not in the population margin ({list(targets.index)})."
+        )
     missing = [c for c in targets.index if c not in present]
     if missing:
         raise MarginError(
             f"margin {var!r}: categories {missing} (target shares "
             f"{[round(float(targets[c]), 4) for c in missing]}) have no respondent in the sample; "
             "no weight can represent them. Collapse them with a neighbouring category or "
-            "remove them from the margin.")
+            "remove them from the margin."
+        )
     return pd.Categorical(x, categories=targets.index).codes.astype(np.int64)
 
 
@@ -144,9 +159,16 @@ def margin_check(df: pd.DataFrame, weights, margins: MarginSpec) -> pd.DataFrame
         x = df[var].to_numpy()
         for cat, share in t.items():
             m = x == cat
-            rows.append({"variable": var, "category": cat, "target": float(share),
-                         "unweighted": float(m.mean()), "weighted": float(w[m].sum() / w.sum()),
-                         "n": int(m.sum())})
+            rows.append(
+                {
+                    "variable": var,
+                    "category": cat,
+                    "target": float(share),
+                    "unweighted": float(m.mean()),
+                    "weighted": float(w[m].sum() / w.sum()),
+                    "n": int(m.sum()),
+                }
+            )
     out = pd.DataFrame(rows)
     out["error"] = out["weighted"] - out["target"]
     return out
@@ -157,13 +179,16 @@ def _trim_bounds(trim, w: np.ndarray) -> tuple[float, float] | None:
         return None
     lo, hi = trim
     if not (0 <= lo <= 1 <= hi):
-        raise ValueError("trim=(lower, upper) are multiples of the mean weight with lower <= 1 <= upper")
+        raise ValueError(
+            "trim=(lower, upper) are multiples of the mean weight with lower <= 1 <= upper"
+        )
     mean = w.mean()
     return lo * mean, hi * mean
 
 
-def _trim_to_total(w: np.ndarray, bounds: tuple[float, float], total: float,
-                   max_iter: int = 100) -> np.ndarray:
+def _trim_to_total(
+    w: np.ndarray, bounds: tuple[float, float], total: float, max_iter: int = 100
+) -> np.ndarray:
     """Clip weights to ``bounds`` while keeping their sum at ``total``: the excess of
     clipped weights is spread over the unclipped ones, repeated until no weight is out."""
     lo, hi = bounds
@@ -179,9 +204,16 @@ def _trim_to_total(w: np.ndarray, bounds: tuple[float, float], total: float,
     return w
 
 
-def rake(df: pd.DataFrame, margins: MarginSpec, base_weights=None, *, max_iter: int = 500,
-         tol: float = 1e-10, trim: tuple[float, float] | None = None,
-         total: float | None = None) -> WeightingResult:
+def rake(
+    df: pd.DataFrame,
+    margins: MarginSpec,
+    base_weights=None,
+    *,
+    max_iter: int = 500,
+    tol: float = 1e-10,
+    trim: tuple[float, float] | None = None,
+    total: float | None = None,
+) -> WeightingResult:
     """Rake (iterative proportional fitting) respondents to population margins.
 
     Parameters
@@ -226,8 +258,16 @@ def rake(df: pd.DataFrame, margins: MarginSpec, base_weights=None, *, max_iter: 
             w *= (T * t.to_numpy() / sums)[codes[v]]
         if bounds is not None:
             w = np.clip(w, *bounds)
-        err = max(float(np.max(np.abs(np.bincount(codes[v], weights=w, minlength=len(t)) / w.sum()
-                                     - t.to_numpy()))) for v, t in targets.items())
+        err = max(
+            float(
+                np.max(
+                    np.abs(
+                        np.bincount(codes[v], weights=w, minlength=len(t)) / w.sum() - t.to_numpy()
+                    )
+                )
+            )
+            for v, t in targets.items()
+        )
         history.append(err)
         if err < tol:
             converged = True
@@ -238,24 +278,47 @@ def rake(df: pd.DataFrame, margins: MarginSpec, base_weights=None, *, max_iter: 
 
 def _result(df, w, method, converged, it, history, trim, bounds, margins) -> WeightingResult:
     tab = margin_check(df, w, margins)
-    n_trim = 0 if bounds is None else int(np.sum((w <= bounds[0] * (1 + 1e-9))
-                                                 | (w >= bounds[1] * (1 - 1e-9))))
+    n_trim = (
+        0
+        if bounds is None
+        else int(np.sum((w <= bounds[0] * (1 + 1e-9)) | (w >= bounds[1] * (1 - 1e-9))))
+    )
     notes = []
     if not converged:
-        notes.append("The weights could not meet every customer-base share"
-                     + (" within the weight bounds" if bounds else "")
-                     + f" ({method}, {it} cycle(s)): the largest gap is "
-                     f"{fmt.pp(tab['error'].abs().max(), 2)}, so the weighted answers only "
-                     "approximate the customer base.")
-    return WeightingResult(pd.Series(w, index=df.index, name="weight"), method, converged, it,
-                           float(tab["error"].abs().max()), history, len(w), kish_n_effective(w),
-                           design_effect(w), n_trim, trim, tab, notes)
+        notes.append(
+            "The weights could not meet every customer-base share"
+            + (" within the weight bounds" if bounds else "")
+            + f" ({method}, {it} cycle(s)): the largest gap is "
+            f"{fmt.pp(tab['error'].abs().max(), 2)}, so the weighted answers only "
+            "approximate the customer base."
+        )
+    return WeightingResult(
+        pd.Series(w, index=df.index, name="weight"),
+        method,
+        converged,
+        it,
+        float(tab["error"].abs().max()),
+        history,
+        len(w),
+        kish_n_effective(w),
+        design_effect(w),
+        n_trim,
+        trim,
+        tab,
+        notes,
+    )
 
 
-def poststratify(df: pd.DataFrame, cells: Sequence[str], population: pd.DataFrame,
-                 share: str = "share", base_weights=None, *,
-                 trim: tuple[float, float] | None = None,
-                 total: float | None = None) -> WeightingResult:
+def poststratify(
+    df: pd.DataFrame,
+    cells: Sequence[str],
+    population: pd.DataFrame,
+    share: str = "share",
+    base_weights=None,
+    *,
+    trim: tuple[float, float] | None = None,
+    total: float | None = None,
+) -> WeightingResult:
     """Post-stratify respondents to the joint population distribution of ``cells``.
 
     Parameters
@@ -286,20 +349,26 @@ def poststratify(df: pd.DataFrame, cells: Sequence[str], population: pd.DataFram
         pop.index = pd.MultiIndex.from_arrays([pop.index], names=cells)
     na = df[cells].isna().any(axis=1)
     if na.any():
-        raise MarginError(f"survey_responses: {int(na.sum())} respondent(s) lack a value in "
-                          f"{cells}; they cannot be post-stratified.")
+        raise MarginError(
+            f"survey_responses: {int(na.sum())} respondent(s) lack a value in "
+            f"{cells}; they cannot be post-stratified."
+        )
     key = pd.MultiIndex.from_frame(df[cells])
     code = pop.index.get_indexer(key)
     if (code < 0).any():
         extra = sorted(set(key[code < 0]), key=str)
-        raise MarginError(f"survey_responses: respondent cells {extra[:10]} ({int((code < 0).sum())} "
-                          "respondent(s)) are not in the population table.")
+        raise MarginError(
+            f"survey_responses: respondent cells {extra[:10]} ({int((code < 0).sum())} "
+            "respondent(s)) are not in the population table."
+        )
     counts = np.bincount(code, minlength=len(pop))
     if (counts == 0).any():
         missing = list(pop.index[counts == 0])
-        raise MarginError(f"post-stratification cells {missing[:10]} ({len(missing)} cell(s), "
-                          f"population share {float(pop[counts == 0].sum()):.4f} in total) have no "
-                          "respondent. Collapse sparse cells or rake on the margins instead.")
+        raise MarginError(
+            f"post-stratification cells {missing[:10]} ({len(missing)} cell(s), "
+            f"population share {float(pop[counts == 0].sum()):.4f} in total) have no "
+            "respondent. Collapse sparse cells or rake on the margins instead."
+        )
     w = _base(df, base_weights).copy()
     T = float(len(df) if total is None else total)
     w *= T / w.sum()
@@ -308,190 +377,13 @@ def poststratify(df: pd.DataFrame, cells: Sequence[str], population: pd.DataFram
     bounds = _trim_bounds(trim, w)
     if bounds is not None:
         w = _trim_to_total(w, bounds, T)
-    err = float(np.max(np.abs(np.bincount(code, weights=w, minlength=len(pop)) / w.sum()
-                              - pop.to_numpy())))
+    err = float(
+        np.max(np.abs(np.bincount(code, weights=w, minlength=len(pop)) / w.sum() - pop.to_numpy()))
+    )
     margins = {c: population.groupby(c, observed=True)[share].sum() for c in cells}
     res = _result(df, w, "poststratification", err < 1e-8, 1, [err], trim, bounds, margins)
     res.max_error = max(res.max_error, err)
     return res
 
 
-def margins_from_table(table: pd.DataFrame, columns: Sequence[str], *, count: str | None = None,
-                       dropna: bool = True) -> dict[str, pd.Series]:
-    """Population shares of each of ``columns`` in ``table``.
-
-    Parameters
-    ----------
-    table : one row per person (e.g. customers), or one row per cell with a ``count`` column
-        (e.g. :func:`cjlab.features.survey.population_counts`).
-    columns : the margin variables.
-    count : column holding the number of people per row; None = one person per row.
-    dropna : leave missing categories out of the shares.
-
-    Returns
-    -------
-    variable -> Series of shares (category index).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> m = margins_from_table(pd.DataFrame({"country": ["DE", "DE", "AT", "CH"]}), ["country"])
-    >>> m["country"].to_dict()
-    {'DE': 0.5, 'AT': 0.25, 'CH': 0.25}
-    >>> cells = pd.DataFrame({"country": ["DE", "AT", "CH"], "customers": [2, 1, 1]})
-    >>> margins_from_table(cells, ["country"], count="customers")["country"].to_dict()
-    {'DE': 0.5, 'AT': 0.25, 'CH': 0.25}
-    """
-    require_columns(table, [*columns, *([count] if count else [])], "population")
-    if count is None:
-        return {c: table[c].value_counts(normalize=True, dropna=dropna).rename(c) for c in columns}
-    out = {}
-    for c in columns:
-        s = table.groupby(c, dropna=dropna, sort=False)[count].sum().sort_values(ascending=False,
-                                                                               kind="stable")
-        out[c] = (s / s.sum()).rename(c)
-    return out
-
-
-def population_cells(table: pd.DataFrame, columns: Sequence[str], count: str | None = None) -> pd.DataFrame:
-    """Joint population shares of ``columns`` (one row per cell, column ``share``).
-
-    ``table`` holds one row per person, or one row per cell with a ``count`` column (see
-    :func:`margins_from_table`); cells with a missing value are left out.
-    """
-    cols = list(columns)
-    require_columns(table, [*cols, *([count] if count else [])], "population")
-    g = table.groupby(cols, observed=True)
-    out = (g.size() if count is None else g[count].sum()).rename("share").reset_index()
-    out["share"] = out["share"] / out["share"].sum()
-    return out
-
-
-def collapse_rare(population: pd.Series, sample: pd.Series, other: str = "other",
-                  min_share: float = 0.0) -> tuple[pd.Series, pd.Series]:
-    """Merge margin categories without respondents into ``other``.
-
-    Categories that have no respondent (or a population share below ``min_share``) are merged;
-    if those alone have no respondent, the smallest category that has respondents joins them.
-
-    Returns
-    -------
-    (population shares, sample labels) after merging.
-
-    Examples
-    --------
-    >>> pop = pd.Series({"DE": 0.6, "AT": 0.3, "LU": 0.1})
-    >>> p, s = collapse_rare(pop, pd.Series(["DE", "AT", "DE"]))
-    >>> p.round(2).to_dict(), s.tolist()
-    ({'DE': 0.6, 'other': 0.4}, ['DE', 'other', 'DE'])
-    """
-    present = set(sample.dropna())
-    rare = [c for c in population.index if c not in present or population[c] < min_share]
-    if not rare:
-        return population, sample
-    if not any(c in present for c in rare):
-        candidates = population[[c for c in population.index if c in present and c not in rare]]
-        if candidates.empty:
-            raise MarginError(f"margin categories {rare}: no respondent in any category.")
-        rare.append(candidates.idxmin())
-    pop = population.rename(lambda c: other if c in rare else c).groupby(level=0).sum()
-    smp = sample.where(~sample.isin(rare), other)
-    return pop, smp
-
-
-class CustomerBaseWeights:
-    """Weights that make survey respondents represent the customer base (raking or post-strata).
-
-    Parameters
-    ----------
-    columns : customer attributes whose population shares the weighted respondents match
-        (each respondent needs them, e.g. from :func:`cjlab.features.survey.survey_scores`).
-    method : ``"raking"`` (each margin) or ``"poststratification"`` (every combination of
-        ``columns``; every population cell then needs respondents, and respondent-type shares
-        cannot be added).
-    respondent_type_shares : optional population shares of new / existing / leaving /
-        returning customers, added as one more raking margin.
-    trim : ``(lower, upper)`` weight bounds as multiples of the mean weight, or None.
-    collapse_missing : merge a margin category without any respondent into ``other`` (said so in
-        ``notes_``) instead of stopping; otherwise it is a :class:`MarginError`.
-
-    Attributes
-    ----------
-    weights_ : Series aligned with the survey rows (NaN = respondent without a customer
-        record, not weighted).
-    result_ : the :class:`WeightingResult` (convergence, design effect, margin table).
-    margins_ : variable -> population shares used.
-    notes_ : short remarks for readers (unlinked respondents, merged categories, convergence).
-
-    Examples
-    --------
-    >>> s = pd.DataFrame({"country": ["DE", "DE", "DE", "AT"]})
-    >>> pop = pd.DataFrame({"country": ["DE", "AT"], "customers": [50, 50]})
-    >>> CustomerBaseWeights(["country"], trim=None).fit(s, pop, count="customers").weights_.tolist()
-    [0.6666666666666666, 0.6666666666666666, 0.6666666666666666, 2.0]
-    """
-
-    def __init__(self, columns: Sequence[str] = ("acquisition_channel", "country"),
-                 method: str = "raking", respondent_type_shares: Mapping[str, float] | None = None,
-                 trim: tuple[float, float] | None = (0.2, 5.0), collapse_missing: bool = True):
-        self.columns = columns
-        self.method = method
-        self.respondent_type_shares = respondent_type_shares
-        self.trim = trim
-        self.collapse_missing = collapse_missing
-
-    def fit(self, survey: pd.DataFrame, population: pd.DataFrame,
-            count: str | None = None) -> CustomerBaseWeights:
-        """Weight ``survey`` rows to ``population`` (one row per customer, or per cell with ``count``).
-
-        Returns
-        -------
-        self
-        """
-        columns = list(self.columns)
-        if self.method not in ("raking", "poststratification"):
-            raise ValueError("method must be 'raking' or 'poststratification'")
-        if self.method == "poststratification" and (self.respondent_type_shares or not columns):
-            raise MarginError("post-stratification uses the joint cells of customer columns only; "
-                              "use method='raking' to add respondent-type shares.")
-        notes: list[str] = []
-        linked = survey[columns].notna().all(axis=1) if columns else pd.Series(True, survey.index)
-        if (~linked).any():
-            notes.append(f"{int((~linked).sum())} response(s) without a matching customer record "
-                         "are left out of the weighted estimates.")
-        d = survey[linked].copy()
-        margins = margins_from_table(population, columns, count=count) if columns else {}
-        if self.respondent_type_shares:
-            require_columns(d, ["respondent_type"])
-            margins["respondent_type"] = pd.Series(dict(self.respondent_type_shares), dtype=float)
-        if not margins:
-            raise MarginError("no weighting margins: give customer columns or respondent-type shares.")
-        if self.method == "poststratification":
-            res = poststratify(d, columns, population_cells(population, columns, count), trim=self.trim)
-        else:
-            if self.collapse_missing:
-                notes += _collapse_margins(margins, d)
-            res = rake(d, margins, trim=self.trim)
-        if not res.converged:
-            notes.extend(res.notes)
-        self.weights_ = pd.Series(np.nan, index=survey.index, name="weight")
-        self.weights_.loc[d.index] = res.weights
-        self.result_, self.margins_, self.notes_ = res, margins, tuple(notes)
-        return self
-
-
-def _collapse_margins(margins: dict[str, pd.Series], d: pd.DataFrame) -> list[str]:
-    """Merge each margin's categories without respondents (in place); returns the notes."""
-    notes = []
-    for var in list(margins):
-        new, d[var] = collapse_rare(margins[var] / margins[var].sum(), d[var])
-        merged = sorted(set(margins[var].index) - set(new.index), key=str)
-        if merged:
-            notes.append(f"{var}: categories {merged} were merged into 'other' for weighting "
-                         "(some of them have no respondent).")
-        margins[var] = new
-    return notes
-
-
-__all__ = ["CustomerBaseWeights", "WeightingResult", "collapse_rare", "margin_check",
-           "margins_from_table", "population_cells", "poststratify", "rake"]
+__all__ = ["WeightingResult", "margin_check", "poststratify", "rake"]
