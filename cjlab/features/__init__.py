@@ -37,6 +37,7 @@ from cjlab.features.experiments import experiment_daily
 from cjlab.features.funnels import stage_funnel
 from cjlab.features.orders import customer_orders
 from cjlab.features.paths import path_counts
+from cjlab.features.survey import population_counts, survey_cells, survey_scores
 from cjlab.features.touchpoints import customer_features, customer_touchpoints, furthest_stage
 
 __all__ = [
@@ -52,7 +53,10 @@ __all__ = [
     "has",
     "monthly_counts",
     "path_counts",
+    "population_counts",
     "stage_funnel",
+    "survey_cells",
+    "survey_scores",
     "to_pandas",
     "up_to",
 ]

@@ -113,19 +113,18 @@ def emit(k: KPI) -> None:
     display({KPI_MIME: k.to_record()}, raw=True)
 
 
-def show(analysis: Analysis, kpis: bool = True) -> str:
-    """Show an analysis' headline box and record all its KPIs; returns the headline HTML.
+def show(analysis: Analysis, kpis: bool = True) -> None:
+    """Show an analysis' headline box and record all its KPIs (returns nothing, so a cell may end with it).
 
     The headline and the KPIs come from the analysis object itself, so the report, its
     ``kpis.json`` and the KPI trend page always show the same figure under the same name.
     """
-    markup = headline(analysis.headline())
+    headline(analysis.headline())
     if kpis:
         for k in analysis.kpis():
             emit(k)
     for text in analysis.notes:
         note(text)
-    return markup
 
 
 def skipped(analysis: Analysis, section: str) -> bool:
