@@ -184,3 +184,51 @@ def test_behaviour_features_from_orders_only_say_what_is_missing(frames):
         "birthday purchases",
     ]
     assert missing_inputs(pandas) == []
+
+
+@pytest.mark.parametrize("ids", ["compact", "sparse", "strings"])
+@pytest.mark.parametrize("unit", ["order", "day"])
+def test_rfm_aggregate_numpy_path_equals_the_duckdb_path(ids, unit):
+    """A pandas frame is summarised with NumPy; a DuckDB relation by the narwhals code."""
+    import duckdb
+
+    rng = np.random.default_rng(8)
+    n = 3000
+    raw = rng.integers(0, 400, n)
+    cid = {
+        "compact": raw,
+        "sparse": raw * 10**12 + 7,
+        "strings": np.char.add("c", raw.astype(str)),
+    }[ids]
+    orders = pd.DataFrame(
+        {
+            "order_id": np.arange(n),
+            "customer_id": cid,
+            "ts": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 700 * 86400, n), unit="s"),
+            "amount": np.round(rng.gamma(2, 20, n), 2),
+        }
+    )
+    orders.loc[::97, "amount"] = np.nan  # unknown amounts are left out on both paths
+    orders.loc[::89, "amount"] = -1.0  # returns: dropped and counted
+    first = orders.groupby("customer_id")["ts"].min().dt.normalize() + pd.Timedelta(days=3)
+    customers = first.rename("first_seen").reset_index()
+    with duckdb.connect() as con:
+        b, hb = rfm_aggregate(
+            con.from_df(orders),
+            "2025-10-01",
+            customers=con.from_df(customers),
+            purchase_unit=unit,
+            on_bad="drop",
+        )
+    a, ha = rfm_aggregate(
+        orders, "2025-10-01", customers=customers, purchase_unit=unit, on_bad="drop"
+    )
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert ha.counts == hb.counts and set(ha.counts) == {
+        "orders after as_of",
+        "negative amount",
+        "order before first_seen",
+    }
+    with pytest.raises(RFMInputError, match="negative amount"):
+        rfm_aggregate(orders, "2025-10-01")

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 
 from cjlab.features._frame import as_of_end, back, frame, has, to_pandas, up_to
@@ -163,7 +164,9 @@ def check_orders(
         as_of = _scalars(f, nw.col("ts").max().alias("last"))["last"]
     day = as_of_day(as_of)
     end = as_of_end(day)
-    f = f.filter(~nw.col("amount").is_null() & ~nw.col("ts").is_null())
+    f = f.filter(
+        ~nw.col("amount").is_null() & ~nw.col("ts").is_null() & ~nw.col("customer_id").is_null()
+    )
     chk = _scalars(
         f,
         (nw.col("ts") >= end).cast(nw.Int64).sum().alias("later"),
@@ -220,6 +223,128 @@ def customer_rfm(
     return back(g, orders)
 
 
+_DAY_NS = 86_400 * 10**9
+
+
+def _ns(ts: pd.Series) -> np.ndarray:
+    """Timestamps as int64 nanoseconds, time-zone naive UTC (NaT as the int64 minimum)."""
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif ts.dtype.kind != "M":
+        ts = pd.to_datetime(ts)
+    return ts.to_numpy(dtype="datetime64[ns]").view("int64")
+
+
+def _sorted_codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of ``ids`` numbered in the sort order of the ids, and the sorted ids.
+
+    Integer ids in a compact range are their own codes (no hashing); others are factorised.
+    """
+    if ids.dtype.kind in "iu" and ids.size:
+        lo = int(ids.min())
+        if int(ids.max()) - lo < max(4 * ids.size, 1_000_000):
+            raw = (ids - lo).astype(np.int64)
+            present = np.bincount(raw) > 0
+            return (np.cumsum(present) - 1)[raw], np.flatnonzero(present) + lo
+    codes, uniques = pd.factorize(ids)
+    order = np.argsort(np.asarray(uniques), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[codes], np.asarray(uniques)[order]
+
+
+def _pandas_checks(
+    orders: pd.DataFrame, as_of: Any, customers: pd.DataFrame | None, on_bad: str
+) -> tuple[np.ndarray, np.ndarray, datetime, InputHandling]:
+    """:func:`check_orders` for a pandas frame: (rows kept, timestamps in ns, day, handling)."""
+    missing = [c for c in ("customer_id", "ts", "amount") if c not in orders.columns]
+    if missing:
+        raise RFMInputError(f"orders: missing column(s) {missing}; have {list(orders.columns)}")
+    ts, amount = _ns(orders["ts"]), orders["amount"].to_numpy(dtype=float)
+    known = (
+        (ts != np.iinfo(np.int64).min)
+        & ~np.isnan(amount)
+        & orders["customer_id"].notna().to_numpy()
+    )
+    if as_of is None:
+        as_of = pd.Timestamp(ts[known].max()) if known.any() else pd.Timestamp("1970-01-01")
+    day = as_of_day(as_of)
+    inside = known & (ts < pd.Timestamp(as_of_end(day)).value)
+    handling = InputHandling()
+    if later := int((known & ~inside).sum()):
+        handling.add("orders after as_of", later, "ignored (outside the analysis window)")
+    neg = inside & (amount < 0)
+    if n_neg := int(neg.sum()):
+        if on_bad == "raise":
+            ex = orders.loc[neg, ["customer_id", "ts", "amount"]].head(5).to_dict("records")
+            raise RFMInputError(
+                f"orders.amount: {n_neg} rows with a negative amount (refunds?); "
+                f"examples {ex}. Net them against their orders first, or pass "
+                "on_bad='drop' to drop and count them."
+            )
+        handling.add("negative amount", n_neg, "dropped")
+    keep = inside & ~neg
+    if customers is not None:
+        if "first_seen" not in customers.columns:
+            raise RFMInputError("customers: column 'first_seen' is missing")
+        seen = pd.to_datetime(customers.set_index("customer_id")["first_seen"]).dt.normalize()
+        first = _ns(seen.reindex(orders["customer_id"]).reset_index(drop=True))
+        early = keep & (first != np.iinfo(np.int64).min) & ((ts // _DAY_NS) * _DAY_NS < first)
+        if n_early := int(early.sum()):
+            if on_bad == "raise":
+                ex = orders.loc[early, ["customer_id", "ts"]].head(5).to_dict("records")
+                raise RFMInputError(
+                    f"orders: {n_early} orders dated before the customer's first_seen; "
+                    f"examples {ex}. Fix first_seen, or pass on_bad='drop' to drop and "
+                    "count them."
+                )
+            handling.add("order before first_seen", n_early, "dropped")
+            keep &= ~early
+    return keep, ts, day, handling
+
+
+def _pandas_rfm(
+    orders: pd.DataFrame, keep: np.ndarray, ts: np.ndarray, purchase_unit: str
+) -> pd.DataFrame:
+    """The per-customer table of :func:`customer_rfm` with NumPy, sorted by customer_id.
+
+    Equal to the narwhals path (tested), several times faster on a large pandas frame: no
+    copy of the table, integer codes per customer, ``bincount`` for counts and sums, and one
+    sort of (customer, day) keys only when distinct purchase days are counted.
+    """
+    codes, ids = _sorted_codes(orders["customer_id"].to_numpy()[keep])
+    k = ids.size
+    day = ts[keep] // _DAY_NS
+    n_orders = np.bincount(codes, minlength=k)
+    if purchase_unit == "day" and day.size:
+        lo = int(day.min())
+        span = int(day.max()) - lo + 1
+        key = np.sort(codes * span + (day - lo))  # by customer, then day
+        new = np.r_[True, key[1:] != key[:-1]]
+        cust = key // span
+        starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
+        first = key[starts] % span + lo
+        last = key[np.r_[starts[1:], key.size] - 1] % span + lo
+        freq = np.bincount(cust[new], minlength=k)
+    else:
+        first = np.full(k, np.iinfo(np.int64).max)
+        last = np.full(k, np.iinfo(np.int64).min)
+        np.minimum.at(first, codes, day)
+        np.maximum.at(last, codes, day)
+        freq = n_orders
+    amount = orders["amount"].to_numpy(dtype=float)[keep]
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "first_purchase": (first * _DAY_NS).astype("datetime64[ns]"),
+            "last_purchase": (last * _DAY_NS).astype("datetime64[ns]"),
+            "n_orders": n_orders.astype(np.int64),
+            "frequency": freq.astype(np.int64),
+            "monetary_total": np.bincount(codes, weights=amount, minlength=k),
+        }
+    )
+
+
 def rfm_aggregate(
     orders: Any,
     as_of: Any = None,
@@ -234,7 +359,10 @@ def rfm_aggregate(
     """Checked per-customer recency/frequency/monetary table in pandas (the input of RFM scores).
 
     ``orders`` (and ``customers``) may be any narwhals-supported frame: pandas, a DuckDB
-    relation, PySpark ... Only the one-row-per-customer result is materialised.
+    relation, PySpark ... Only the one-row-per-customer result is materialised. A pandas frame
+    is summarised with NumPy (one sort and a few ``bincount`` calls, no copy of the table),
+    everything else by :func:`check_orders` and :func:`customer_rfm` where the data live; both
+    give the same table (tested).
 
     Parameters
     ----------
@@ -258,21 +386,31 @@ def rfm_aggregate(
     """
     if purchase_unit not in ("order", "day"):
         raise ValueError(f"purchase_unit must be 'order' or 'day', got {purchase_unit!r}")
-    f = frame(orders)
+    if on_bad not in ("raise", "drop"):
+        raise ValueError(f"on_bad must be 'raise' or 'drop', got {on_bad!r}")
     names = {customer_col: "customer_id", ts_col: "ts", amount_col: "amount"}
-    if any(k != v for k, v in names.items()):
-        f = f.rename({k: v for k, v in names.items() if k != v})
-    f, day, handling = check_orders(f, as_of, customers=customers, on_bad=on_bad)
-    out = to_pandas(customer_rfm(f.to_native(), purchase_unit=purchase_unit))
-    for c in ("first_purchase", "last_purchase"):
-        out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
+    renames = {k: v for k, v in names.items() if k != v}
+    pandas_in = isinstance(orders, pd.DataFrame) and (
+        customers is None or isinstance(customers, pd.DataFrame)
+    )
+    if pandas_in:
+        o = orders.rename(columns=renames) if renames else orders
+        keep, ts, day, handling = _pandas_checks(o, as_of, customers, on_bad)
+        out = _pandas_rfm(o, keep, ts, purchase_unit)
+    else:
+        f = frame(orders).rename(renames) if renames else frame(orders)
+        f, day, handling = check_orders(f, as_of, customers=customers, on_bad=on_bad)
+        out = to_pandas(customer_rfm(f.to_native(), purchase_unit=purchase_unit))
+        for c in ("first_purchase", "last_purchase"):
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
     out["recency_days"] = (pd.Timestamp(day) - out["last_purchase"]).dt.days.astype("int64")
     out["n_orders"] = out["n_orders"].astype("int64")
     out["frequency"] = out["frequency"].astype("int64")
     # rounded to 1e-9 so that scores do not depend on an engine's summation order
     out["monetary_total"] = out["monetary_total"].astype(float).round(9)
     out["monetary_mean"] = out["monetary_total"] / out["frequency"]
-    out = out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    if not pandas_in:
+        out = out.sort_values("customer_id", kind="stable").reset_index(drop=True)
     return out[list(RFM_COLUMNS)], handling
 
 

@@ -46,17 +46,13 @@ RFM_OUTPUT = [
     "n_orders",
 ]
 
-#: pandas inputs larger than this go through an in-memory DuckDB with ``engine="auto"``.
-AUTO_DUCKDB_ROWS = 1_000_000
-
 
 def _aggregate(
     orders: Any, as_of: Any, customers: Any, purchase_unit: str, on_bad: str, engine: str
 ) -> tuple[pd.DataFrame, Any]:
     """:func:`rfm_aggregate` on the chosen engine (a pandas input may go through DuckDB)."""
     if engine == "auto":
-        big = isinstance(orders, pd.DataFrame) and len(orders) > AUTO_DUCKDB_ROWS
-        engine = "duckdb" if big else "native"
+        engine = "native"
     if engine not in ("native", "duckdb"):
         raise ValueError(f"engine must be 'auto', 'native' or 'duckdb', got {engine!r}")
     if engine == "native" or not isinstance(orders, pd.DataFrame):
@@ -142,9 +138,10 @@ def rfm(
     rules : named-segment rule table (default :data:`~cjlab.segments.rules.DEFAULT_RFM_RULES`);
         must cover every score combination exactly once unless ``fill`` names a catch-all.
     on_bad : ``"raise"`` or ``"drop"`` for negative amounts / orders before first_seen.
-    engine : ``"native"`` runs the aggregation on the backend of ``orders``; ``"duckdb"``
-        hands a pandas input to an in-memory DuckDB first (faster for millions of rows);
-        ``"auto"`` (default) does that for pandas inputs over a million rows.
+    engine : ``"native"`` (= ``"auto"``, the default) runs the aggregation on the backend of
+        ``orders`` (NumPy for a pandas frame, the fastest way from pandas); ``"duckdb"`` hands a
+        pandas input to an in-memory DuckDB first (streams the table instead of holding a few
+        arrays of its length in memory).
 
     Returns
     -------
