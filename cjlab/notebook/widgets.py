@@ -109,18 +109,21 @@ def contact_share_widget(curve: pd.DataFrame, best: pd.Series | None = None, sta
 
 # -- segments ---------------------------------------------------------------------------------------
 def segment_widget(analysis: SegmentAnalysis):
-    """A dropdown over the RFM segments showing who is in one (JupyterLab; reports show the
-    static tables instead). Returns the widget box."""
-    from IPython.display import display
+    """A dropdown over the RFM segments showing who is in one: their status mix and, when
+    behavioural segments were found, which of those they belong to (JupyterLab; reports show
+    the static tables instead). Returns the widget box."""
+
+    def mix(labels: pd.Series, members: pd.Index, what: str) -> pd.DataFrame:
+        share = labels.reindex(members).value_counts(normalize=True).head(6)
+        return pd.DataFrame({what: share.index, "Share": share.to_numpy()})
 
     def draw(segment: str) -> None:
-        sel = analysis.rfm[analysis.rfm["segment"] == segment]
-        st = analysis.status.set_index("customer_id").loc[sel["customer_id"], "status"].value_counts(normalize=True)
-        beh = analysis.behaviour.labels_.reindex(sel["customer_id"]).map(
-            lambda k: f"{k}: {analysis.behaviour.descriptions_.get(k, '')}").value_counts(normalize=True)
-        display(pd.DataFrame({"status": st.index, "share": st.to_numpy()}).head(6))
-        rd.table(pd.DataFrame({"behavioural segment": beh.index, "share": beh.to_numpy()}).head(6),
-                 formats={"share": "share"}, caption=f"{segment}: behavioural segments")
+        members = pd.Index(analysis.rfm.loc[analysis.rfm["segment"] == segment, "customer_id"])
+        status = analysis.status.set_index("customer_id")["status"]
+        rd.table(mix(status, members, "Status"), formats={"Share": "share"}, caption=f"{segment}: status")
+        if analysis.behaviour is not None:
+            rd.table(mix(analysis.behaviour.segments_, members, "Behavioural segment"),
+                     formats={"Share": "share"}, caption=f"{segment}: behavioural segments")
 
     return rd.dropdown_view(list(analysis.rfm_summary["segment"]), "RFM segment", draw)
 
