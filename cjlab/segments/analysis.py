@@ -475,7 +475,7 @@ def _recovery(truth: pd.DataFrame, beh: BehaviouralSegments) -> dict[str, Any]:
     return {
         "ari": float(adjusted_rand_score(t[ok], beh.labels_[ok])),
         "planted": list(pd.unique(t[ok])),
-        "crosstab": pd.crosstab(t[ok].rename("planted segment"), found.rename("segment found")),
+        "crosstab": pd.crosstab(t[ok].rename("Planted segment"), found.rename("Segment found")),
     }
 
 

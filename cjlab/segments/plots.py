@@ -143,6 +143,7 @@ def status(summary: pd.DataFrame, as_of: str | None = None, ax=None):
 def lift(table: pd.DataFrame, by: str, window_days: float | None = None, ax=None, top: int = 12):
     """Heat-map of response lift: segments (rows) x values of ``by`` (1 = like everyone else)."""
     m = lift_matrix(table, by, top=top)
+    m.columns = [str(c).replace("_", " ") for c in m.columns]
     ax = new_axes(ax, figsize=(min(3.5 + 1.1 * m.shape[1], 13), 0.6 * len(m) + 1.6))
     _heatmap(m, ax, 1.0, None, ".2f", "lift")
     ax.set_xlabel(by.replace("_", " "))
