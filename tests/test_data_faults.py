@@ -53,49 +53,106 @@ def _big_orders(demo, n: int) -> pd.DataFrame:
 
 # case -> (build the bad part into the folder, text expected in the output)
 CASES = {
-    "empty directory as a file": (lambda d, demo: (d / "orders.csv").mkdir(), "orders.csv is an empty folder"),
+    "empty directory as a file": (
+        lambda d, demo: (d / "orders.csv").mkdir(),
+        "orders.csv is an empty folder",
+    ),
     "empty part folder": (lambda d, demo: (d / "orders").mkdir(), "orders is an empty folder"),
-    "symlink to itself": (lambda d, demo: (d / "orders.csv").symlink_to(d / "orders.csv"),
-                          "points to itself"),
-    "symlink to nothing": (lambda d, demo: (d / "orders.csv").symlink_to(d / "gone.csv"),
-                           "which does not exist"),
+    "symlink to itself": (
+        lambda d, demo: (d / "orders.csv").symlink_to(d / "orders.csv"),
+        "points to itself",
+    ),
+    "symlink to nothing": (
+        lambda d, demo: (d / "orders.csv").symlink_to(d / "gone.csv"),
+        "which does not exist",
+    ),
     "fifo": (lambda d, demo: os.mkfifo(d / "orders.csv"), "orders.csv is a named pipe (FIFO)"),
-    "fifo part file": (lambda d, demo: ((d / "orders").mkdir(), os.mkfifo(d / "orders" / "part-0.parquet")),
-                       "part-0.parquet is a named pipe (FIFO)"),
-    "character device": (lambda d, demo: (d / "orders.csv").symlink_to("/dev/zero"),
-                         "is a character device"),
-    "empty file": (lambda d, demo: (d / "orders.csv").write_bytes(b""), "orders.csv is empty (0 bytes)"),
-    "unsupported format": (lambda d, demo: (d / "orders.xlsx").write_bytes(b"PK\x03\x04 not really"),
-                           "orders.xlsx is not a format cjlab reads"),
-    "latin-1 text in the first rows": (lambda d, demo: _cp1252_orders(demo, d, 1),
-                                       "not UTF-8 text (byte 0xe9 on line 3); it looks like cp1252"),
+    "fifo part file": (
+        lambda d, demo: ((d / "orders").mkdir(), os.mkfifo(d / "orders" / "part-0.parquet")),
+        "part-0.parquet is a named pipe (FIFO)",
+    ),
+    "character device": (
+        lambda d, demo: (d / "orders.csv").symlink_to("/dev/zero"),
+        "is a character device",
+    ),
+    "empty file": (
+        lambda d, demo: (d / "orders.csv").write_bytes(b""),
+        "orders.csv is empty (0 bytes)",
+    ),
+    "unsupported format": (
+        lambda d, demo: (d / "orders.xlsx").write_bytes(b"PK\x03\x04 not really"),
+        "orders.xlsx is not a format cjlab reads",
+    ),
+    "latin-1 text in the first rows": (
+        lambda d, demo: _cp1252_orders(demo, d, 1),
+        "not UTF-8 text (byte 0xe9 on line 3); it looks like cp1252",
+    ),
     "latin-1 text after the sniffed rows": (
-        lambda d, demo: (_big_orders(demo, 60_000).to_csv(d / "orders.csv", index=False),
-                         _cp1252_orders({"orders": _big_orders(demo, 60_000)}, d, 55_000)),
-        "encoding: cp1252"),
-    "corrupt parquet": (lambda d, demo: (d / "orders.parquet").write_bytes(b"PAR1" + os.urandom(500)),
-                        "orders.parquet is not a readable Parquet file"),
-    "truncated parquet": (lambda d, demo: (demo["orders"].to_parquet(d / "full.parquet"),
-                                           (d / "orders.parquet").write_bytes(
-                                               (d / "full.parquet").read_bytes()[:3000]),
-                                           (d / "full.parquet").unlink()),
-                          "orders.parquet is not a readable Parquet file"),
-    "missing customers": (lambda d, demo: ((d / "customers.csv").unlink(),
-                                           demo["orders"].to_csv(d / "orders.csv", index=False)),
-                          "the customers table is required"),
-    "orders dated 2099": (lambda d, demo: demo["orders"].assign(
-        ts=demo["orders"]["ts"].where(demo["orders"].index != 3, pd.Timestamp("2099-06-01")))
-        .to_csv(d / "orders.csv", index=False), "orders.ts: after_latest_date"),
-    "orders dated 1970-01-01": (lambda d, demo: demo["orders"].assign(
-        ts=demo["orders"]["ts"].where(demo["orders"].index != 3, pd.Timestamp("1970-01-01")))
-        .to_csv(d / "orders.csv", index=False), "orders.ts: before_earliest_date"),
-    "amount 1e308": (lambda d, demo: demo["orders"].assign(
-        amount=demo["orders"]["amount"].where(demo["orders"].index != 4, 1e308))
-        .to_csv(d / "orders.csv", index=False), "orders.amount: above_ceiling"),
-    "birth date 1900-01-01": (lambda d, demo: demo["customers"].assign(
-        birth_date=demo["customers"]["birth_date"].where(demo["customers"].index != 0,
-                                                         pd.Timestamp("1900-01-01")))
-        .to_csv(d / "customers.csv", index=False), "customers.birth_date: before_earliest_date"),
+        lambda d, demo: (
+            _big_orders(demo, 60_000).to_csv(d / "orders.csv", index=False),
+            _cp1252_orders({"orders": _big_orders(demo, 60_000)}, d, 55_000),
+        ),
+        "encoding: cp1252",
+    ),
+    "corrupt parquet": (
+        lambda d, demo: (d / "orders.parquet").write_bytes(b"PAR1" + os.urandom(500)),
+        "orders.parquet is not a readable Parquet file",
+    ),
+    "truncated parquet": (
+        lambda d, demo: (
+            demo["orders"].to_parquet(d / "full.parquet"),
+            (d / "orders.parquet").write_bytes((d / "full.parquet").read_bytes()[:3000]),
+            (d / "full.parquet").unlink(),
+        ),
+        "orders.parquet is not a readable Parquet file",
+    ),
+    "missing customers": (
+        lambda d, demo: (
+            (d / "customers.csv").unlink(),
+            demo["orders"].to_csv(d / "orders.csv", index=False),
+        ),
+        "the customers table is required",
+    ),
+    "orders dated 2099": (
+        lambda d, demo: (
+            demo["orders"]
+            .assign(
+                ts=demo["orders"]["ts"].where(demo["orders"].index != 3, pd.Timestamp("2099-06-01"))
+            )
+            .to_csv(d / "orders.csv", index=False)
+        ),
+        "orders.ts: after_latest_date",
+    ),
+    "orders dated 1970-01-01": (
+        lambda d, demo: (
+            demo["orders"]
+            .assign(
+                ts=demo["orders"]["ts"].where(demo["orders"].index != 3, pd.Timestamp("1970-01-01"))
+            )
+            .to_csv(d / "orders.csv", index=False)
+        ),
+        "orders.ts: before_earliest_date",
+    ),
+    "amount 1e308": (
+        lambda d, demo: (
+            demo["orders"]
+            .assign(amount=demo["orders"]["amount"].where(demo["orders"].index != 4, 1e308))
+            .to_csv(d / "orders.csv", index=False)
+        ),
+        "orders.amount: above_ceiling",
+    ),
+    "birth date 1900-01-01": (
+        lambda d, demo: (
+            demo["customers"]
+            .assign(
+                birth_date=demo["customers"]["birth_date"].where(
+                    demo["customers"].index != 0, pd.Timestamp("1900-01-01")
+                )
+            )
+            .to_csv(d / "customers.csv", index=False)
+        ),
+        "customers.birth_date: before_earliest_date",
+    ),
 }
 
 
@@ -119,13 +176,28 @@ def test_a_fifo_never_blocks_validate_or_run(tmp_path, demo):
     os.mkfifo(data / "orders.csv")
     cjlab = [sys.executable, "-m", "cjlab.cli"]
     t0 = time.monotonic()
-    res = subprocess.run([*cjlab, "validate", str(data)], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [*cjlab, "validate", str(data)], capture_output=True, text=True, timeout=120
+    )
     assert time.monotonic() - t0 < 60
     assert res.returncode == 1 and "named pipe" in res.stdout
     reports = tmp_path / "reports"
-    res = subprocess.run([*cjlab, "run", "00_data_overview", "--data", str(data), "--reports-dir",
-                          str(reports), "--no-progress"], capture_output=True, text=True, timeout=300,
-                         cwd=Path(__file__).resolve().parents[1])
+    res = subprocess.run(
+        [
+            *cjlab,
+            "run",
+            "00_data_overview",
+            "--data",
+            str(data),
+            "--reports-dir",
+            str(reports),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert res.returncode == 1, res.stderr[-2000:]
     assert "named pipe" in res.stdout + res.stderr and "Traceback" not in res.stderr
     assert not list(reports.glob("*/*/manifest.json"))  # nothing that looks like a report
@@ -179,16 +251,28 @@ def test_unreadable_tables_leave_the_others_usable(tmp_path, demo):
 
 
 def test_bounds_from_a_mapping_apply_to_the_folder(tmp_path, demo, capsys):
-    raw = demo["orders"].assign(amount=demo["orders"]["amount"].where(demo["orders"].index != 2, 600.0))
+    raw = demo["orders"].assign(
+        amount=demo["orders"]["amount"].where(demo["orders"].index != 2, 600.0)
+    )
     raw.to_csv(tmp_path / "orders_raw.csv", index=False)
     demo["customers"].to_csv(tmp_path / "customers_raw.csv", index=False)
-    mapping = {"bounds": {"max_amount": 500, "earliest": "2024-01-01", "latest": "2025-12-31"},
-               "inputs": {"o": {"path": str(tmp_path / "orders_raw.csv")},
-                          "c": {"path": str(tmp_path / "customers_raw.csv")}},
-               "tables": {"customers": {"from": "c", "columns": {"customer_id": "customer_id",
-                                                                 "first_seen": "first_seen"}},
-                          "orders": {"from": "o", "columns": {c: c for c in
-                                                              ("order_id", "customer_id", "ts", "amount")}}}}
+    mapping = {
+        "bounds": {"max_amount": 500, "earliest": "2024-01-01", "latest": "2025-12-31"},
+        "inputs": {
+            "o": {"path": str(tmp_path / "orders_raw.csv")},
+            "c": {"path": str(tmp_path / "customers_raw.csv")},
+        },
+        "tables": {
+            "customers": {
+                "from": "c",
+                "columns": {"customer_id": "customer_id", "first_seen": "first_seen"},
+            },
+            "orders": {
+                "from": "o",
+                "columns": {c: c for c in ("order_id", "customer_id", "ts", "amount")},
+            },
+        },
+    }
     import yaml
 
     (tmp_path / "m.yaml").write_text(yaml.safe_dump(mapping))
@@ -209,10 +293,18 @@ def test_import_refuses_a_fifo_or_an_empty_folder_as_input(tmp_path, capsys):
     os.mkfifo(tmp_path / "lines.csv")
     (tmp_path / "parts").mkdir()
     mapping = tmp_path / "m.yaml"
-    mapping.write_text("inputs: {raw: {format: csv}}\n"
-                       "tables: {customers: {columns: {customer_id: id, first_seen: since}}}\n")
-    for given, text in ((tmp_path / "lines.csv", "named pipe"), (tmp_path / "parts", "empty folder")):
-        assert main(["import", str(mapping), "--input", str(given), "--out", str(tmp_path / "out")]) == 1
+    mapping.write_text(
+        "inputs: {raw: {format: csv}}\n"
+        "tables: {customers: {columns: {customer_id: id, first_seen: since}}}\n"
+    )
+    for given, text in (
+        (tmp_path / "lines.csv", "named pipe"),
+        (tmp_path / "parts", "empty folder"),
+    ):
+        assert (
+            main(["import", str(mapping), "--input", str(given), "--out", str(tmp_path / "out")])
+            == 1
+        )
         assert text in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

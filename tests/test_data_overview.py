@@ -25,9 +25,14 @@ def test_figures_match_pandas(demo):
     assert ov.revenue == pytest.approx(o["amount"].sum())
     furthest = tp.assign(i=tp["stage"].map(STAGES.index)).groupby("customer_id")["i"].max()
     assert ov.reached_purchase == pytest.approx((furthest >= STAGES.index("purchase")).mean())
-    assert ov.lifecycle["customers"].tolist() == [int((furthest == i).sum()) for i in range(len(STAGES))]
+    assert ov.lifecycle["customers"].tolist() == [
+        int((furthest == i).sum()) for i in range(len(STAGES))
+    ]
     ref = c["acquisition_channel"].value_counts()
-    assert dict(zip(ov.channels["acquisition_channel"], ov.channels["customers"])) == ref.head(12).to_dict()
+    assert (
+        dict(zip(ov.channels["acquisition_channel"], ov.channels["customers"]))
+        == ref.head(12).to_dict()
+    )
     monthly = o.groupby(o["ts"].dt.to_period("M"))["amount"].sum()
     assert ov.orders["revenue"].to_numpy() == pytest.approx(monthly.to_numpy())
     h = ov.headline()
@@ -40,9 +45,14 @@ def test_figures_match_pandas(demo):
     assert kpis[("rows", "touchpoints")].value == len(tp)
 
 
-OPTIONAL = [("touchpoints", None), ("orders", None), ("survey_responses", None),
-            ("experiment_exposures", None), ("customers", "acquisition_channel"),
-            ("touchpoints", "device")]
+OPTIONAL = [
+    ("touchpoints", None),
+    ("orders", None),
+    ("survey_responses", None),
+    ("experiment_exposures", None),
+    ("customers", "acquisition_channel"),
+    ("touchpoints", "device"),
+]
 
 
 @pytest.mark.parametrize(("table", "column"), OPTIONAL, ids=lambda v: str(v))
@@ -54,8 +64,11 @@ def test_sections_follow_the_data(demo, table, column):
         tables[table] = tables[table].drop(columns=column)
     ov = from_source(DataSource.from_frames(tables))
     need = f"the {table} table" if column is None else f"the {column} column of {table}"
-    expect = {s for s, (_, req) in SECTIONS.items()
-              if table in req and (column is None or column in req[table])}
+    expect = {
+        s
+        for s, (_, req) in SECTIONS.items()
+        if table in req and (column is None or column in req[table])
+    }
     assert set(ov.skipped) == expect
     for s in expect:
         assert ov.skipped[s].endswith(f"needs {need}.")
@@ -89,8 +102,10 @@ def test_the_notebook_runs_on_customers_and_orders_only(tmp_path, small_demo):
     _, folder, html = run_notebook_on_tables(tables, tmp_path, "00_data_overview", "two-tables")
     nb = nbformat.read(folder / "00_data_overview.ipynb", as_version=4)
     assert_clean_report_notebook(nb)
-    for sentence in ("this section needs the acquisition_channel column of customers",
-                     "this section needs the touchpoints table",
-                     "this section needs the experiment_exposures table"):
+    for sentence in (
+        "this section needs the acquisition_channel column of customers",
+        "this section needs the touchpoints table",
+        "this section needs the experiment_exposures table",
+    ):
         assert sentence in html
     assert "Traceback" not in html and "BinderException" not in html

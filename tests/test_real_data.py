@@ -14,8 +14,11 @@ from cjlab.data import open_source
 
 pytestmark = pytest.mark.shared_data
 MAPPINGS = Path(__file__).resolve().parents[1] / "params" / "mappings"
-FILES = {"online_retail": "online_retail_sample40k.csv", "hillstrom": "hillstrom.csv",
-         "telco": "telco_churn_ibm.csv"}
+FILES = {
+    "online_retail": "online_retail_sample40k.csv",
+    "hillstrom": "hillstrom.csv",
+    "telco": "telco_churn_ibm.csv",
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +28,16 @@ def imported(tmp_path_factory, shared_data):
     out = {}
     for name, file in FILES.items():
         folder = base / name
-        code = main(["import", str(MAPPINGS / f"{name}.yaml"), "--input", str(shared_data / file),
-                     "--out", str(folder)])
+        code = main(
+            [
+                "import",
+                str(MAPPINGS / f"{name}.yaml"),
+                "--input",
+                str(shared_data / file),
+                "--out",
+                str(folder),
+            ]
+        )
         assert code == 0, f"cjlab import {name} exited {code}"
         out[name] = folder
     return out
@@ -36,11 +47,17 @@ def test_hillstrom_arms_match_the_published_figures(imported):
     src = open_source(imported["hillstrom"])
     assert src.tables == ["experiment_exposures"] and src.validate().ok
     e = src.table("experiment_exposures")
-    arms = e.groupby("variant").agg(n=("unit_id", "size"), visit=("visited", "mean"),
-                                    conversion=("converted", "mean"), spend=("revenue", "mean"))
-    published = {"Mens E-Mail": (21_307, 0.1828, 0.01253, 1.4226),
-                 "Womens E-Mail": (21_387, 0.1514, 0.00884, 1.0772),
-                 "No E-Mail": (21_306, 0.1062, 0.00573, 0.6528)}
+    arms = e.groupby("variant").agg(
+        n=("unit_id", "size"),
+        visit=("visited", "mean"),
+        conversion=("converted", "mean"),
+        spend=("revenue", "mean"),
+    )
+    published = {
+        "Mens E-Mail": (21_307, 0.1828, 0.01253, 1.4226),
+        "Womens E-Mail": (21_387, 0.1514, 0.00884, 1.0772),
+        "No E-Mail": (21_306, 0.1062, 0.00573, 0.6528),
+    }
     for arm, (n, visit, conv, spend) in published.items():
         row = arms.loc[arm]
         assert row["n"] == n
@@ -60,7 +77,9 @@ def test_telco_churn_matches_the_published_figures(imported, shared_data):
     assert by_contract["One year"] == pytest.approx(0.113, abs=5e-4)
     assert by_contract["Two year"] == pytest.approx(0.028, abs=5e-4)
     # first_seen = snapshot - tenure months; the 11 blank TotalCharges (tenure 0) become 0
-    raw = pd.read_csv(shared_data / FILES["telco"], dtype={"TotalCharges": str}).set_index("customerID")
+    raw = pd.read_csv(shared_data / FILES["telco"], dtype={"TotalCharges": str}).set_index(
+        "customerID"
+    )
     c = c.set_index("customer_id").loc[raw.index]
     expect = [pd.Timestamp("2025-12-31") - pd.DateOffset(months=int(m)) for m in raw["tenure"]]
     assert (c["first_seen"].to_numpy() == pd.to_datetime(expect).to_numpy()).all()
@@ -68,21 +87,33 @@ def test_telco_churn_matches_the_published_figures(imported, shared_data):
     assert blank.sum() == 11 and (raw.loc[blank, "tenure"] == 0).all()
     assert (c.loc[blank, "total_charges"] == 0).all()
     assert c["monthly_charges"].to_numpy() == pytest.approx(raw["MonthlyCharges"].to_numpy())
-    assert c["senior_citizen"].dtype == bool and c["senior_citizen"].sum() == raw["SeniorCitizen"].sum()
+    assert (
+        c["senior_citizen"].dtype == bool
+        and c["senior_citizen"].sum() == raw["SeniorCitizen"].sum()
+    )
 
 
 def _reference_orders(raw: pd.DataFrame) -> pd.DataFrame:
     """Invoices the way an analyst would compute them from the lines, in pandas."""
     d = raw[raw["CustomerID"].notna()]
     d = d[~d["InvoiceNo"].str.startswith(("C", "A")) & (d["Quantity"] >= 0)]
-    d = d.assign(line=d["Quantity"] * d["UnitPrice"], customer=d["CustomerID"].astype(int).astype(str),
-                 ts=pd.to_datetime(d["InvoiceDate"]))
-    return d.groupby("InvoiceNo").agg(customer_id=("customer", "first"), ts=("ts", "min"),
-                                      amount=("line", "sum"), n_lines=("line", "size"))
+    d = d.assign(
+        line=d["Quantity"] * d["UnitPrice"],
+        customer=d["CustomerID"].astype(int).astype(str),
+        ts=pd.to_datetime(d["InvoiceDate"]),
+    )
+    return d.groupby("InvoiceNo").agg(
+        customer_id=("customer", "first"),
+        ts=("ts", "min"),
+        amount=("line", "sum"),
+        n_lines=("line", "size"),
+    )
 
 
 def test_online_retail_invoices_match_an_independent_count(imported, shared_data):
-    raw = pd.read_csv(shared_data / FILES["online_retail"], dtype={"InvoiceNo": str, "StockCode": str})
+    raw = pd.read_csv(
+        shared_data / FILES["online_retail"], dtype={"InvoiceNo": str, "StockCode": str}
+    )
     ref = _reference_orders(raw)
     src = open_source(imported["online_retail"])
     assert src.tables == ["customers", "orders"] and src.validate().ok

@@ -17,15 +17,29 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
 #: data set -> (raw file, notebooks expected to complete; the others must be not applicable)
 DATASETS = {
-    "online_retail": ("online_retail_sample40k.csv", {"00_data_overview", "03_churn", "04_segmentation"}),
+    "online_retail": (
+        "online_retail_sample40k.csv",
+        {"00_data_overview", "03_churn", "04_segmentation"},
+    ),
     "telco": ("telco_churn_ibm.csv", {"00_data_overview", "03_churn"}),
     "hillstrom": ("hillstrom.csv", {"00_data_overview", "02_ab_test"}),
 }
 
 
 def _run_all(folder: Path, reports: Path, name: str, capsys) -> dict:
-    code = main(["run", "--all", "--data", str(folder), "--reports-dir", str(reports), "--name", name,
-                 "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--all",
+            "--data",
+            str(folder),
+            "--reports-dir",
+            str(reports),
+            "--name",
+            name,
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr()
     manifest = json.loads(next(reports.glob(f"*/{name}/manifest.json")).read_text())
     statuses = {nb["notebook"]: nb["status"] for nb in manifest["notebooks"]}
@@ -51,8 +65,19 @@ def _check(statuses: dict, expected_completed: set[str]) -> None:
 def test_public_dataset_from_raw_file_to_reports(tmp_path, shared_data, capsys, name):
     file, expected = DATASETS[name]
     folder = tmp_path / name
-    assert main(["import", str(ROOT / "params" / "mappings" / f"{name}.yaml"), "--input",
-                 str(shared_data / file), "--out", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(ROOT / "params" / "mappings" / f"{name}.yaml"),
+                "--input",
+                str(shared_data / file),
+                "--out",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     _check(_run_all(folder, tmp_path / "reports", name, capsys), expected)
 
@@ -62,5 +87,7 @@ def test_a_company_with_only_customers_and_orders(tmp_path, small_demo, capsys):
     folder.mkdir()
     for table, df in small_demo.load("customers", "orders").items():
         df.to_parquet(folder / f"{table}.parquet")
-    _check(_run_all(folder, tmp_path / "reports", "shop", capsys),
-           {"00_data_overview", "03_churn", "04_segmentation"})
+    _check(
+        _run_all(folder, tmp_path / "reports", "shop", capsys),
+        {"00_data_overview", "03_churn", "04_segmentation"},
+    )

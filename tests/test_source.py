@@ -61,7 +61,9 @@ def test_duckdb_file_and_fingerprint_tracks_content(tmp_path, demo):
     fp = src.fingerprint()
     src.con.close()
     con = duckdb.connect(str(db))
-    con.execute("UPDATE orders SET amount = amount + 1 WHERE order_id = (SELECT min(order_id) FROM orders)")
+    con.execute(
+        "UPDATE orders SET amount = amount + 1 WHERE order_id = (SELECT min(order_id) FROM orders)"
+    )
     con.close()
     assert open_source(f"duckdb:{db}").fingerprint() != fp
 
@@ -74,8 +76,11 @@ def test_sql_source_with_a_dbapi_connection(demo):
             if df[col].dtype.kind == "M":
                 df[col] = df[col].dt.strftime("%Y-%m-%d %H:%M:%S").where(df[col].notna(), None)
         df.to_sql(name, con, index=False)
-    src = DataSource.from_sql(con, {"customers": "SELECT * FROM customers",
-                                    "orders": "SELECT * FROM orders WHERE amount > 0"}, location="sqlite demo")
+    src = DataSource.from_sql(
+        con,
+        {"customers": "SELECT * FROM customers", "orders": "SELECT * FROM orders WHERE amount > 0"},
+        location="sqlite demo",
+    )
     tables = src.load("customers", "orders")
     _check_typed(tables)
     assert src.describe()["queries"]["orders"].startswith("SELECT")
@@ -113,20 +118,38 @@ def test_portable_aggregations_agree_with_plain_pandas(small_demo):
     """DuckDB relations and pandas frames give the same answer as a hand-written groupby."""
     orders = small_demo.table("orders")
     cut = pd.Timestamp("2025-07-01")
-    ref = (orders[orders["ts"] < cut + pd.Timedelta(days=1)].assign(day=lambda d: d["ts"].dt.normalize())
-           .groupby("customer_id").agg(n_orders=("order_id", "size"), n_purchase_days=("day", "nunique"),
-                                       revenue=("amount", "sum"), promo_orders=("promo", "sum"))
-           .sort_index())
+    ref = (
+        orders[orders["ts"] < cut + pd.Timedelta(days=1)]
+        .assign(day=lambda d: d["ts"].dt.normalize())
+        .groupby("customer_id")
+        .agg(
+            n_orders=("order_id", "size"),
+            n_purchase_days=("day", "nunique"),
+            revenue=("amount", "sum"),
+            promo_orders=("promo", "sum"),
+        )
+        .sort_index()
+    )
     for native in (orders, small_demo.relation("orders")):
-        got = ft.to_pandas(ft.customer_orders(native, as_of=cut)).set_index("customer_id").sort_index()
+        got = (
+            ft.to_pandas(ft.customer_orders(native, as_of=cut))
+            .set_index("customer_id")
+            .sort_index()
+        )
         pd.testing.assert_series_equal(got["n_orders"], ref["n_orders"], check_dtype=False)
-        pd.testing.assert_series_equal(got["n_purchase_days"], ref["n_purchase_days"], check_dtype=False)
+        pd.testing.assert_series_equal(
+            got["n_purchase_days"], ref["n_purchase_days"], check_dtype=False
+        )
         pd.testing.assert_series_equal(got["revenue"], ref["revenue"], check_dtype=False, rtol=1e-9)
         pd.testing.assert_series_equal(got["promo_orders"], ref["promo_orders"], check_dtype=False)
 
     ex = small_demo.table("experiment_exposures")
-    ref = ex.assign(day=ex["exposed_at"].dt.normalize()).groupby(["experiment", "variant", "day"]).agg(
-        users=("unit_id", "nunique"), conversions=("converted", "sum")).reset_index()
+    ref = (
+        ex.assign(day=ex["exposed_at"].dt.normalize())
+        .groupby(["experiment", "variant", "day"])
+        .agg(users=("unit_id", "nunique"), conversions=("converted", "sum"))
+        .reset_index()
+    )
     got = ft.to_pandas(ft.experiment_daily(small_demo.relation("experiment_exposures")))
     merged = ref.merge(got, on=["experiment", "variant", "day"], suffixes=("", "_got"))
     assert len(merged) == len(ref) == len(got)
@@ -137,5 +160,36 @@ def test_portable_aggregations_agree_with_plain_pandas(small_demo):
     from cjlab.data.contract import STAGES
 
     ref = tp.assign(i=tp["stage"].map(STAGES.index)).groupby("customer_id")["i"].max()
-    got = ft.to_pandas(ft.furthest_stage(small_demo.relation("touchpoints"))).set_index("customer_id")
+    got = ft.to_pandas(ft.furthest_stage(small_demo.relation("touchpoints"))).set_index(
+        "customer_id"
+    )
     assert (got["stage_index"].sort_index() == ref.sort_index()).all()
+
+
+def test_extra_columns_keep_their_type_in_every_backend(tmp_path, demo):
+    """Columns outside the contract (a customer's plan) survive typed loading with their own type."""
+    customers = demo.tables["customers"].assign(plan=["basic", "pro"] * 250, seats=range(500))
+    customers.to_parquet(tmp_path / "customers.parquet")
+    src = open_source(str(tmp_path))
+    c = src.load("customers")["customers"]
+    assert c["plan"].tolist()[:2] == ["basic", "pro"] and c["seats"].dtype.kind == "i"
+    assert {"plan", "seats"} <= set(src.relation("customers").columns)
+    frames = DataSource.from_frames({"customers": customers}).load("customers")["customers"]
+    assert frames["seats"].sum() == sum(range(500))
+    assert {p.rule for p in src.validate().problems} == {"extra_column"}
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_extra_columns_survive_in_spark(tmp_path, demo):
+    from cjlab.data.spark import SparkUnavailableError, check_java, local_session
+
+    try:
+        check_java()
+    except SparkUnavailableError as exc:
+        pytest.skip(str(exc))
+    demo.tables["customers"].assign(plan="pro").to_parquet(tmp_path / "customers.parquet")
+    local_session(cores=1, shuffle_partitions=1, driver_memory="1g")
+    src = open_source(f"spark:{tmp_path}")
+    types = dict(src.spark_frame("customers").dtypes)
+    assert types["plan"] == "string" and types["first_seen"] == "date"

@@ -47,12 +47,14 @@ def parse_demo_spec(spec: str) -> dict[str, int]:
             key = key.strip()
             if key not in opts or not value.strip().isdigit():
                 raise DataSourceError(
-                    f"bad demo spec {spec!r}: use demo:n_customers=<int>,seed=<int> (got {part!r})")
+                    f"bad demo spec {spec!r}: use demo:n_customers=<int>,seed=<int> (got {part!r})"
+                )
             opts[key] = int(value)
     if opts["n_customers"] < MIN_DEMO_CUSTOMERS:
         raise DataSourceError(
             f"bad demo spec {spec!r}: n_customers must be at least {MIN_DEMO_CUSTOMERS} "
-            f"(got {opts['n_customers']})")
+            f"(got {opts['n_customers']})"
+        )
     return opts
 
 

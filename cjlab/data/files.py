@@ -10,8 +10,11 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 #: suffixes a table file may have, in the order they are looked for
@@ -45,8 +48,10 @@ def scan_sql(path: Path, parts: list[Path] | None = None) -> str | None:
         if parts is not None and parquet:
             return f"read_parquet([{', '.join(_lit(str(f)) for f in parquet)}], hive_partitioning = true)"
         if parts is not None and csv:
-            return (f"read_csv([{', '.join(_lit(str(f)) for f in csv)}], header = true, "
-                    "union_by_name = true)")
+            return (
+                f"read_csv([{', '.join(_lit(str(f)) for f in csv)}], header = true, "
+                "union_by_name = true)"
+            )
         if parts is None and any(path.rglob("*.parquet")):
             return f"read_parquet({_lit(p + '/**/*.parquet')}, hive_partitioning = true)"
         if parts is None and (any(path.rglob("*.csv")) or any(path.rglob("*.csv.gz"))):
@@ -80,10 +85,14 @@ def _part_files(path: Path) -> tuple[list[Path], str | None]:
                 continue
             parts.append(f)
     if problems:
-        return [], "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+        return [], "; ".join(problems[:3]) + (
+            f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        )
     if not parts:
-        return [], (f"{path} is an empty folder (no .parquet or .csv part files) where the table's "
-                    "file is expected: put the table there, or remove the folder")
+        return [], (
+            f"{path} is an empty folder (no .parquet or .csv part files) where the table's "
+            "file is expected: put the table there, or remove the folder"
+        )
     return parts, None
 
 
@@ -141,15 +150,21 @@ def explain_read_error(exc: BaseException, path: Path, table: str) -> str:
             note = encoding_note(f)
             if note:
                 enc = note.rsplit(" ", 1)[-1]
-                return (f"{f.name} {note}: save it as UTF-8 (e.g. iconv -f {enc} -t utf-8), or bring "
-                        f"it in with `cjlab import` and `encoding: {enc}` in the mapping's input")
+                return (
+                    f"{f.name} {note}: save it as UTF-8 (e.g. iconv -f {enc} -t utf-8), or bring "
+                    f"it in with `cjlab import` and `encoding: {enc}` in the mapping's input"
+                )
     name = path.name.lower()
     if ".parquet" in name or (path.is_dir() and any(path.rglob("*.parquet"))):
-        return (f"{path.name} is not a readable Parquet file ({first}): write the {table} table "
-                "again (the file may be truncated or not Parquet at all)")
+        return (
+            f"{path.name} is not a readable Parquet file ({first}): write the {table} table "
+            "again (the file may be truncated or not Parquet at all)"
+        )
     if "Interrupt" in type(exc).__name__:
-        return (f"reading {path.name} took longer than the time limit (CJLAB_READ_TIMEOUT seconds): "
-                "check that the file is on a reachable disk, or raise the limit")
+        return (
+            f"reading {path.name} took longer than the time limit (CJLAB_READ_TIMEOUT seconds): "
+            "check that the file is on a reachable disk, or raise the limit"
+        )
     return f"{path.name} cannot be read as a table ({first}): check that it is a complete CSV or Parquet file"
 
 
@@ -198,8 +213,14 @@ def fingerprint_tables(con, views: Mapping[str, str]) -> str:
     return "sha256:" + h.hexdigest()[:16]
 
 
-__all__ = ["fingerprint_file", "fingerprint_paths", "fingerprint_tables", "redact",
-           "scan_sql", "table_candidates"]
+__all__ = [
+    "fingerprint_file",
+    "fingerprint_paths",
+    "fingerprint_tables",
+    "redact",
+    "scan_sql",
+    "table_candidates",
+]
 
 
 def utf8_problem(path: Path, block: int = 1 << 20) -> tuple[int, int, bytes] | None:
@@ -219,7 +240,11 @@ def utf8_problem(path: Path, block: int = 1 << 20) -> tuple[int, int, bytes] | N
             try:
                 decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as exc:
-                return lines + chunk[: exc.start].count(b"\n"), offset + exc.start, chunk[exc.start: exc.start + 4]
+                return (
+                    lines + chunk[: exc.start].count(b"\n"),
+                    offset + exc.start,
+                    chunk[exc.start : exc.start + 4],
+                )
             if not chunk:
                 return None
             offset += len(chunk)
@@ -255,20 +280,30 @@ def check_readable(path: Path, what: str = "file") -> None:
         st = os.stat(path)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise DataSourceError(f"{what}: {path} is a symbolic link that points to itself (a loop); "
-                                  "point it at the real file") from None
+            raise DataSourceError(
+                f"{what}: {path} is a symbolic link that points to itself (a loop); "
+                "point it at the real file"
+            ) from None
         if exc.errno == errno.ENOENT and os.path.islink(path):
-            raise DataSourceError(f"{what}: {path} is a symbolic link to {os.readlink(path)}, which does "
-                                  "not exist; point it at the real file") from None
+            raise DataSourceError(
+                f"{what}: {path} is a symbolic link to {os.readlink(path)}, which does "
+                "not exist; point it at the real file"
+            ) from None
         raise DataSourceError(f"{what}: {path} cannot be read ({exc.strerror})") from None
     mode = st.st_mode
-    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISSOCK, "a socket")]
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
     for test, kind in kinds:
         if test(mode):
-            raise DataSourceError(f"{what}: {path} is {kind}, not a file; put the table's file "
-                                  "there (a .csv or .parquet file)")
+            raise DataSourceError(
+                f"{what}: {path} is {kind}, not a file; put the table's file "
+                "there (a .csv or .parquet file)"
+            )
     if not stat.S_ISREG(mode):
         raise DataSourceError(f"{what}: {path} is not a regular file")
     if st.st_size == 0:
@@ -277,5 +312,33 @@ def check_readable(path: Path, what: str = "file") -> None:
         with open(path, "rb") as fh:
             fh.read(1)
     except OSError as exc:
-        raise DataSourceError(f"{what}: {path} cannot be read ({exc.strerror}); check its "
-                              "permissions and the disk") from None
+        raise DataSourceError(
+            f"{what}: {path} cannot be read ({exc.strerror}); check its permissions and the disk"
+        ) from None
+
+
+def table_path(folder: Path, table: str) -> Path:
+    """The file or part folder holding ``table`` in ``folder``."""
+    from cjlab.data.errors import DataSourceError
+
+    for cand in table_candidates(folder, table):
+        if cand.exists():
+            return cand
+    raise DataSourceError(f"table {table!r} not found in {folder}")
+
+
+@contextmanager
+def time_limit(con, default: float) -> Iterator[None]:
+    """Interrupt the DuckDB connection ``con`` after ``$CJLAB_READ_TIMEOUT`` seconds (else
+    ``default``): a read that does not finish becomes an error instead of a hang."""
+    try:
+        limit = float(os.environ.get("CJLAB_READ_TIMEOUT", default))
+    except ValueError:
+        limit = default
+    timer = threading.Timer(limit, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

@@ -54,17 +54,30 @@ def tables_summary(src: DataSource) -> pd.DataFrame:
         tcol = CONTRACT[t].time_column
         key = "customer_id" if "customer_id" in cols else ("unit_id" if "unit_id" in cols else None)
         parts = ["count(*)"]
-        parts.append(f"min(CAST({q(tcol)} AS TIMESTAMP)), max(CAST({q(tcol)} AS TIMESTAMP))"
-                     if tcol in cols else "NULL, NULL")
+        parts.append(
+            f"min(CAST({q(tcol)} AS TIMESTAMP)), max(CAST({q(tcol)} AS TIMESTAMP))"
+            if tcol in cols
+            else "NULL, NULL"
+        )
         parts.append(f"count(DISTINCT {q(key)})" if key else "NULL")
         parts.append(" + ".join(f"count_if({q(c)} IS NULL)" for c in cols) or "0")
         n, first, last, customers, empty = src.con.execute(
-            f"SELECT {', '.join(parts)} FROM ({src.typed_sql(t)})").fetchone()
-        rows.append({"table": t, "rows": n, "columns": len(cols), "first": first, "last": last,
-                     "customers": customers,
-                     "empty_cells": (empty / (n * len(cols))) if n and cols else 0.0})
-    return pd.DataFrame(rows, columns=["table", "rows", "columns", "first", "last", "customers",
-                                       "empty_cells"])
+            f"SELECT {', '.join(parts)} FROM ({src.typed_sql(t)})"
+        ).fetchone()
+        rows.append(
+            {
+                "table": t,
+                "rows": n,
+                "columns": len(cols),
+                "first": first,
+                "last": last,
+                "customers": customers,
+                "empty_cells": (empty / (n * len(cols))) if n and cols else 0.0,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["table", "rows", "columns", "first", "last", "customers", "empty_cells"]
+    )
 
 
 def _df(src: DataSource, sql: str) -> pd.DataFrame:
@@ -81,38 +94,67 @@ def _sections(src: DataSource, have: Mapping[str, set[str]], top_n: int) -> dict
     t = {name: f"({src.typed_sql(name)})" for name in src.tables}
     out: dict[str, Any] = {}
     if "customers" in have and "acquisition_channel" in have["customers"]:
-        out["channels"] = _df(src, f"SELECT acquisition_channel, count(*) AS customers FROM "
-                                   f"{t['customers']} GROUP BY 1 ORDER BY 2 DESC, 1").head(top_n)
+        out["channels"] = _df(
+            src,
+            f"SELECT acquisition_channel, count(*) AS customers FROM "
+            f"{t['customers']} GROUP BY 1 ORDER BY 2 DESC, 1",
+        ).head(top_n)
     if "touchpoints" in have:
         stages = "[" + ", ".join(f"'{s}'" for s in STAGES) + "]"
-        furthest = _df(src, f"SELECT i, count(*) AS customers FROM (SELECT customer_id, "
-                            f"max(list_position({stages}, stage)) AS i FROM {t['touchpoints']} "
-                            f"GROUP BY 1) WHERE i IS NOT NULL GROUP BY 1")
+        furthest = _df(
+            src,
+            f"SELECT i, count(*) AS customers FROM (SELECT customer_id, "
+            f"max(list_position({stages}, stage)) AS i FROM {t['touchpoints']} "
+            f"GROUP BY 1) WHERE i IS NOT NULL GROUP BY 1",
+        )
         counts = dict(zip(furthest["i"].astype(int), furthest["customers"]))
-        f = pd.DataFrame({"stage": list(STAGES), "customers": [int(counts.get(i + 1, 0))
-                                                                for i in range(len(STAGES))]})
+        f = pd.DataFrame(
+            {
+                "stage": list(STAGES),
+                "customers": [int(counts.get(i + 1, 0)) for i in range(len(STAGES))],
+            }
+        )
         f["share"] = f["customers"] / max(int(f["customers"].sum()), 1)
         out["lifecycle"] = f
         monthly = "date_trunc('month', ts) AS month"
-        out["touchpoints"] = _top(_df(src, f"SELECT {monthly}, channel, count(*) AS n FROM "
-                                           f"{t['touchpoints']} GROUP BY 1, 2 ORDER BY 1, 2"),
-                                  "channel", top_n)
+        out["touchpoints"] = _top(
+            _df(
+                src,
+                f"SELECT {monthly}, channel, count(*) AS n FROM "
+                f"{t['touchpoints']} GROUP BY 1, 2 ORDER BY 1, 2",
+            ),
+            "channel",
+            top_n,
+        )
         if "device" in have["touchpoints"]:
-            out["devices"] = _df(src, f"SELECT {monthly}, device, count(*) AS n FROM {t['touchpoints']} "
-                                      "WHERE device IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2")
+            out["devices"] = _df(
+                src,
+                f"SELECT {monthly}, device, count(*) AS n FROM {t['touchpoints']} "
+                "WHERE device IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+            )
     if "orders" in have:
-        out["orders"] = _df(src, f"SELECT date_trunc('month', ts) AS month, count(*) AS orders, "
-                                 f"sum(amount) AS revenue FROM {t['orders']} GROUP BY 1 ORDER BY 1")
+        out["orders"] = _df(
+            src,
+            f"SELECT date_trunc('month', ts) AS month, count(*) AS orders, "
+            f"sum(amount) AS revenue FROM {t['orders']} GROUP BY 1 ORDER BY 1",
+        )
         out["order_totals"] = src.con.execute(
-            f"SELECT count(*), count(DISTINCT customer_id), sum(amount) FROM {t['orders']}").fetchone()
+            f"SELECT count(*), count(DISTINCT customer_id), sum(amount) FROM {t['orders']}"
+        ).fetchone()
     if "experiment_exposures" in have:
-        out["experiments"] = _df(src, "SELECT experiment, variant, count(DISTINCT unit_id) AS units, "
-                                      "sum(converted) AS conversions, min(exposed_at) AS first, "
-                                      f"max(exposed_at) AS last FROM {t['experiment_exposures']} "
-                                      "GROUP BY 1, 2 ORDER BY 1, 2")
+        out["experiments"] = _df(
+            src,
+            "SELECT experiment, variant, count(DISTINCT unit_id) AS units, "
+            "sum(converted) AS conversions, min(exposed_at) AS first, "
+            f"max(exposed_at) AS last FROM {t['experiment_exposures']} "
+            "GROUP BY 1, 2 ORDER BY 1, 2",
+        )
     if "survey_responses" in have:
-        out["surveys"] = _df(src, "SELECT CAST(wave AS VARCHAR) AS wave, count(*) AS responses FROM "
-                                  f"{t['survey_responses']} GROUP BY 1 ORDER BY 1")
+        out["surveys"] = _df(
+            src,
+            "SELECT CAST(wave AS VARCHAR) AS wave, count(*) AS responses FROM "
+            f"{t['survey_responses']} GROUP BY 1 ORDER BY 1",
+        )
     return out
 
 
@@ -171,14 +213,18 @@ class OverviewAnalysis(Analysis):
 
     def problems_table(self) -> pd.DataFrame:
         """The validation problems, one row each, for the report."""
-        return self.validation.to_frame()[["severity", "table", "column", "rule", "n_rows", "message",
-                                           "examples"]]
+        return self.validation.to_frame()[
+            ["severity", "table", "column", "rule", "n_rows", "message", "examples"]
+        ]
 
     def headline(self) -> Headline:
         v = self.validation
         ok = v.ok
-        title = ("Data passed every contract check" if ok else
-                 f"The data break the contract in {len(v.errors)} way(s): the analyses will not run")
+        title = (
+            "Data passed every contract check"
+            if ok
+            else f"The data break the contract in {len(v.errors)} way(s): the analyses will not run"
+        )
         items: list[tuple[str, str]] = []
         if self.n_customers is not None:
             text = fmt.count(self.n_customers)
@@ -186,8 +232,12 @@ class OverviewAnalysis(Analysis):
                 text += f", {fmt.count(self.buyers)} of them bought ({fmt.share(self.buyer_share)})"
             items.append(("Customers", text))
         if self.revenue is not None:
-            items.append(("Orders", f"{fmt.count(self.n_orders)}, revenue "
-                                    f"{fmt.money(self.revenue, self.currency)}"))
+            items.append(
+                (
+                    "Orders",
+                    f"{fmt.count(self.n_orders)}, revenue {fmt.money(self.revenue, self.currency)}",
+                )
+            )
         first, last = self.period
         if first is not None:
             items.append(("Period covered", f"{fmt.date(first)} to {fmt.date(last)}"))
@@ -201,24 +251,68 @@ class OverviewAnalysis(Analysis):
         return Headline(title, tuple(items), "good" if ok else "bad")
 
     def kpis(self) -> list[KPI]:
-        out = [KPI("validation_errors", len(self.validation.errors), "Contract errors", unit="count",
-                   higher_is_better=False, headline=True, topic="data")]
+        out = [
+            KPI(
+                "validation_errors",
+                len(self.validation.errors),
+                "Contract errors",
+                unit="count",
+                higher_is_better=False,
+                headline=True,
+                topic="data",
+            )
+        ]
         if self.n_customers is not None:
-            out.append(KPI("customers", self.n_customers, "Customers", unit="count", headline=True,
-                           topic="data"))
+            out.append(
+                KPI(
+                    "customers",
+                    self.n_customers,
+                    "Customers",
+                    unit="count",
+                    headline=True,
+                    topic="data",
+                )
+            )
         if self.buyers is not None:
-            out.append(KPI("buyers", self.buyers, "Customers who bought", unit="count", topic="data"))
+            out.append(
+                KPI("buyers", self.buyers, "Customers who bought", unit="count", topic="data")
+            )
             if self.buyer_share is not None:
-                out.append(KPI("buyer_share", self.buyer_share, "Share of customers who bought",
-                               unit="share", higher_is_better=True, headline=True, topic="data",
-                               n=self.n_customers))
+                out.append(
+                    KPI(
+                        "buyer_share",
+                        self.buyer_share,
+                        "Share of customers who bought",
+                        unit="share",
+                        higher_is_better=True,
+                        headline=True,
+                        topic="data",
+                        n=self.n_customers,
+                    )
+                )
             out.append(KPI("orders", self.n_orders, "Orders", unit="count", topic="data"))
-            out.append(KPI("revenue", self.revenue, "Revenue in the data", unit="money",
-                           currency=self.currency or None, headline=True, topic="data"))
+            out.append(
+                KPI(
+                    "revenue",
+                    self.revenue,
+                    "Revenue in the data",
+                    unit="money",
+                    currency=self.currency or None,
+                    headline=True,
+                    topic="data",
+                )
+            )
         if self.reached_purchase is not None:
-            out.append(KPI("furthest_stage_purchase_or_later", self.reached_purchase,
-                           "Customers who reached purchase or later", unit="share",
-                           higher_is_better=True, topic="lifecycle"))
+            out.append(
+                KPI(
+                    "furthest_stage_purchase_or_later",
+                    self.reached_purchase,
+                    "Customers who reached purchase or later",
+                    unit="share",
+                    higher_is_better=True,
+                    topic="lifecycle",
+                )
+            )
         for t, n in zip(self.tables["table"], self.tables["rows"]):
             out.append(KPI("rows", int(n), f"Rows in {t}", unit="count", group=t, topic="data"))
         return out
@@ -236,20 +330,30 @@ def analyse(src: DataSource, *, top_n: int = 12, currency: str = "") -> Overview
             skipped[section] = f"{label}: not shown, this section {gap}."
     parts = _sections(src, present, top_n)
     summary = tables_summary(src)
-    n_customers = (int(summary.loc[summary["table"] == "customers", "rows"].iloc[0])
-                   if "customers" in src.tables else None)
+    n_customers = (
+        int(summary.loc[summary["table"] == "customers", "rows"].iloc[0])
+        if "customers" in src.tables
+        else None
+    )
     totals = parts.pop("order_totals", None)
     return OverviewAnalysis(
-        spec=src.describe()["spec"], fingerprint=src.fingerprint(), validation=validation,
-        tables=summary, n_customers=n_customers,
+        spec=src.describe()["spec"],
+        fingerprint=src.fingerprint(),
+        validation=validation,
+        tables=summary,
+        n_customers=n_customers,
         n_orders=None if totals is None else int(totals[0]),
         buyers=None if totals is None else int(totals[1]),
         revenue=None if totals is None else float(totals[2] or 0.0),
-        currency=currency, skipped=skipped, **parts)
+        currency=currency,
+        skipped=skipped,
+        **parts,
+    )
 
 
-def from_source(data_source: str | DataSource = "demo", *, top_n: int = 12,
-                currency: str = "") -> OverviewAnalysis:
+def from_source(
+    data_source: str | DataSource = "demo", *, top_n: int = 12, currency: str = ""
+) -> OverviewAnalysis:
     """Open ``data_source`` (see :func:`cjlab.data.open_source`) and summarise it.
 
     Parameters

@@ -53,8 +53,11 @@ class Bounds:
     max_amount: float | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"earliest": self.earliest and self.earliest.isoformat(),
-                "latest": self.latest and self.latest.isoformat(), "max_amount": self.max_amount}
+        return {
+            "earliest": self.earliest and self.earliest.isoformat(),
+            "latest": self.latest and self.latest.isoformat(),
+            "max_amount": self.max_amount,
+        }
 
 
 def _ts(name: str) -> str:
@@ -62,32 +65,50 @@ def _ts(name: str) -> str:
     return f"TRY_CAST(CAST({q} AS VARCHAR) AS TIMESTAMP)"
 
 
-def rules(table: str, column: str, kind: str, bounds: Bounds, today: dt.date) -> list[tuple[str, str, str]]:
+def rules(
+    table: str, column: str, kind: str, bounds: Bounds, today: dt.date
+) -> list[tuple[str, str, str]]:
     """The plausibility rules of one column: ``(rule, SQL predicate true when broken, message)``."""
     out = []
     if kind in ("date", "timestamp"):
         latest = bounds.latest or today
         why = "the bounds" if bounds.latest else "the day of the run"
-        out.append(("after_latest_date", f"{_ts(column)} >= TIMESTAMP '{latest + dt.timedelta(days=1)}'",
-                    f"dated after {latest.isoformat()} ({why}); a date in the future is a data error"))
+        out.append(
+            (
+                "after_latest_date",
+                f"{_ts(column)} >= TIMESTAMP '{latest + dt.timedelta(days=1)}'",
+                f"dated after {latest.isoformat()} ({why}); a date in the future is a data error",
+            )
+        )
         default = CUSTOMER_EARLIEST if table == "customers" else EVENT_EARLIEST
         earliest = bounds.earliest or default
-        out.append(("before_earliest_date", f"{_ts(column)} < TIMESTAMP '{earliest}'",
-                    f"dated before {earliest.isoformat()}, which is not plausible (a placeholder "
-                    "date?); set bounds.earliest in the mapping if it is real"))
+        out.append(
+            (
+                "before_earliest_date",
+                f"{_ts(column)} < TIMESTAMP '{earliest}'",
+                f"dated before {earliest.isoformat()}, which is not plausible (a placeholder "
+                "date?); set bounds.earliest in the mapping if it is real",
+            )
+        )
     if (table, column) in MONEY:
         ceiling = bounds.max_amount or MAX_AMOUNT
-        num = f"TRY_CAST(\"{column}\" AS DOUBLE)"
-        out.append(("above_ceiling", f"{num} > {ceiling!r} AND NOT isinf({num})",
-                    f"amount above the plausible ceiling {ceiling:,.0f} (set bounds.max_amount in "
-                    "the mapping if it is real)"))
+        num = f'TRY_CAST("{column}" AS DOUBLE)'
+        out.append(
+            (
+                "above_ceiling",
+                f"{num} > {ceiling!r} AND NOT isinf({num})",
+                f"amount above the plausible ceiling {ceiling:,.0f} (set bounds.max_amount in "
+                "the mapping if it is real)",
+            )
+        )
     return out
 
 
 def write_bounds_file(folder: Path, bounds: Bounds) -> None:
     """Keep ``bounds`` with a contract folder."""
-    (Path(folder) / BOUNDS_FILE).write_text(json.dumps(bounds.to_dict(), indent=2) + "\n",
-                                            encoding="utf-8")
+    (Path(folder) / BOUNDS_FILE).write_text(
+        json.dumps(bounds.to_dict(), indent=2) + "\n", encoding="utf-8"
+    )
 
 
 def read_bounds_file(folder: Path) -> Bounds:
@@ -100,9 +121,11 @@ def read_bounds_file(folder: Path) -> Bounds:
         return Bounds(
             dt.date.fromisoformat(doc["earliest"]) if doc.get("earliest") else None,
             dt.date.fromisoformat(doc["latest"]) if doc.get("latest") else None,
-            float(doc["max_amount"]) if doc.get("max_amount") else None)
+            float(doc["max_amount"]) if doc.get("max_amount") else None,
+        )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         from cjlab.data.errors import DataSourceError
 
-        raise DataSourceError(f"{path} is not a valid bounds file ({exc}); delete it or import "
-                              "the data again") from None
+        raise DataSourceError(
+            f"{path} is not a valid bounds file ({exc}); delete it or import the data again"
+        ) from None

@@ -38,9 +38,7 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +55,11 @@ from cjlab.data.files import (
     fingerprint_paths,
     fingerprint_tables,
     redact,
-    table_candidates,
+    table_path,
+    time_limit,
 )
 from cjlab.data.plausible import Bounds, read_bounds_file
-from cjlab.data.spark import duckdb_mirror, spark_read, spark_typed
+from cjlab.data.spark import open_spark, spark_frames_source, spark_read, spark_typed
 from cjlab.data.typed import q as _q
 from cjlab.data.typed import typed_select
 from cjlab.data.validate import DataValidationError, Problem, ValidationReport, validate_views
@@ -68,31 +67,15 @@ from cjlab.data.validate import DataValidationError, Problem, ValidationReport, 
 #: seconds a validation may read before it is stopped (``$CJLAB_READ_TIMEOUT``)
 READ_TIMEOUT = 900.0
 
-__all__ = ["DEFAULT_DEMO", "DataSource", "DataSourceError", "cache_dir", "demo_folder",
-           "open_source", "parse_demo_spec"]
-
-
-@contextmanager
-def _time_limit(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Interrupt ``con`` after ``$CJLAB_READ_TIMEOUT`` seconds (default 900)."""
-    try:
-        limit = float(os.environ.get("CJLAB_READ_TIMEOUT", READ_TIMEOUT))
-    except ValueError:
-        limit = READ_TIMEOUT
-    timer = threading.Timer(limit, con.interrupt)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-
-
-def _table_path(folder: Path, table: str) -> Path:
-    for cand in table_candidates(folder, table):
-        if cand.exists():
-            return cand
-    raise DataSourceError(f"table {table!r} not found in {folder}")
+__all__ = [
+    "DEFAULT_DEMO",
+    "DataSource",
+    "DataSourceError",
+    "cache_dir",
+    "demo_folder",
+    "open_source",
+    "parse_demo_spec",
+]
 
 
 class DataSource:
@@ -110,9 +93,16 @@ class DataSource:
 
     _spark_folder: Path | None = None
 
-    def __init__(self, kind: str, location: str, con: duckdb.DuckDBPyConnection,
-                 views: Mapping[str, str], truth: dict[str, Any] | None = None,
-                 fingerprint: Callable[[], str] | str | None = None, spec: str | None = None):
+    def __init__(
+        self,
+        kind: str,
+        location: str,
+        con: duckdb.DuckDBPyConnection,
+        views: Mapping[str, str],
+        truth: dict[str, Any] | None = None,
+        fingerprint: Callable[[], str] | str | None = None,
+        spec: str | None = None,
+    ):
         self.kind = kind
         self.location = location
         self.con = con
@@ -144,8 +134,13 @@ class DataSource:
         return con
 
     @classmethod
-    def from_folder(cls, folder: str | Path, kind: str = "folder", truth: dict | None = None,
-                    spec: str | None = None) -> DataSource:
+    def from_folder(
+        cls,
+        folder: str | Path,
+        kind: str = "folder",
+        truth: dict | None = None,
+        spec: str | None = None,
+    ) -> DataSource:
         """Tables from ``<table>.parquet|.csv|.csv.gz`` files or ``<table>/`` part folders.
 
         A table whose file cannot be read (a directory or empty folder where a file is expected,
@@ -176,9 +171,17 @@ class DataSource:
         if not views and not problems:
             raise DataSourceError(
                 f"no contract tables found in {folder}: expected files named "
-                + ", ".join(f"{t}.csv/.parquet" for t in TABLES))
-        src = cls(kind, str(folder), con, views, truth,
-                  fingerprint=lambda: fingerprint_paths(folder, views), spec=spec)
+                + ", ".join(f"{t}.csv/.parquet" for t in TABLES)
+            )
+        src = cls(
+            kind,
+            str(folder),
+            con,
+            views,
+            truth,
+            fingerprint=lambda: fingerprint_paths(folder, views),
+            spec=spec,
+        )
         src.files, src.problems = files, problems
         src.bounds = read_bounds_file(folder)
         return src
@@ -199,36 +202,61 @@ class DataSource:
             check_readable(path, "DuckDB database")
             con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS src (READ_ONLY)")
         except (DataSourceError, duckdb.Error) as exc:
-            text = str(exc) if isinstance(exc, DataSourceError) else (
-                f"{path.name} is not a readable DuckDB database ({str(exc).strip().splitlines()[0][:200]}): "
-                "give a database written by DuckDB, or the folder of the tables' files")
+            text = (
+                str(exc)
+                if isinstance(exc, DataSourceError)
+                else (
+                    f"{path.name} is not a readable DuckDB database ({str(exc).strip().splitlines()[0][:200]}): "
+                    "give a database written by DuckDB, or the folder of the tables' files"
+                )
+            )
             src = cls("duckdb", str(path), con, views, spec=spec, fingerprint="unreadable")
             src.problems = [Problem(path.name, None, "unreadable_file", 0, text)]
             return src
-        present = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'").fetchall()}
+        present = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'"
+            ).fetchall()
+        }
         for t in TABLES:
             if t in present:
                 con.execute(f"CREATE VIEW {_q('raw_' + t)} AS SELECT * FROM src.{_q(t)}")
                 views[t] = "raw_" + t
         if not views:
             raise DataSourceError(f"{path} holds none of the contract tables ({', '.join(TABLES)})")
-        return cls("duckdb", str(path), con, views, spec=spec,
-                   fingerprint=lambda: fingerprint_tables(con, views))
+        return cls(
+            "duckdb",
+            str(path),
+            con,
+            views,
+            spec=spec,
+            fingerprint=lambda: fingerprint_tables(con, views),
+        )
 
     @classmethod
-    def from_frames(cls, frames: Mapping[str, pd.DataFrame], truth: dict | None = None) -> DataSource:
+    def from_frames(
+        cls, frames: Mapping[str, pd.DataFrame], truth: dict | None = None
+    ) -> DataSource:
         """Wrap in-memory pandas DataFrames (one per contract table)."""
         con = cls._connect()
         views = {}
         for name, df in frames.items():
             con.register("raw_" + name, df)
             views[name] = "raw_" + name
-        return cls("frames", "in-memory DataFrames", con, views, truth,
-                   fingerprint=lambda: fingerprint_tables(con, views))
+        return cls(
+            "frames",
+            "in-memory DataFrames",
+            con,
+            views,
+            truth,
+            fingerprint=lambda: fingerprint_tables(con, views),
+        )
 
     @classmethod
-    def from_sql(cls, connection: Any, queries: Mapping[str, str], location: str = "SQL") -> DataSource:
+    def from_sql(
+        cls, connection: Any, queries: Mapping[str, str], location: str = "SQL"
+    ) -> DataSource:
         """Run one SQL query per table on a DB-API/SQLAlchemy connection or a DuckDB connection.
 
         Credentials belong in the connection (read them from environment variables); only
@@ -248,9 +276,15 @@ class DataSource:
         return src
 
     @classmethod
-    def from_spark(cls, spark: Any, tables: str | Path | Mapping[str, Any], *,
-                   truth: dict | None = None, spec: str | None = None,
-                   collect_limit: int = 2_000_000) -> DataSource:
+    def from_spark(
+        cls,
+        spark: Any,
+        tables: str | Path | Mapping[str, Any],
+        *,
+        truth: dict | None = None,
+        spec: str | None = None,
+        collect_limit: int = 2_000_000,
+    ) -> DataSource:
         """Tables held by Spark: a folder of Parquet/CSV, or per table a DataFrame, path or catalog name.
 
         :meth:`lazy` returns the typed Spark DataFrame (wrapped by narwhals), so the portable
@@ -283,30 +317,11 @@ class DataSource:
             src.spark = spark  # None: started on first use (validation alone needs no JVM)
             if spark is not None:
                 for t in src.tables:
-                    src.spark_frames[t] = spark_read(spark, _table_path(folder, t))
+                    src.spark_frames[t] = spark_read(spark, table_path(folder, t))
             return src
-        if spark is None:
-            raise DataSourceError("from_spark with DataFrames or table names needs the SparkSession")
-        con = cls._connect()
-        views: dict[str, str] = {}
-        frames: dict[str, Any] = {}
-        for name, obj in tables.items():
-            if name not in CONTRACT:
-                raise DataSourceError(f"unknown table {name!r}; contract tables: {', '.join(TABLES)}")
-            if isinstance(obj, (str, Path)) and (Path(obj).exists() or "/" in str(obj) or ":" in str(obj)):
-                df = spark_read(spark, Path(obj))
-            elif isinstance(obj, str):
-                df = spark.table(obj)
-            else:
-                df = obj
-            frames[name] = df
-            duckdb_mirror(con, "raw_" + name, df, collect_limit)
-            views[name] = "raw_" + name
-        src = cls("spark", "Spark: " + ", ".join(f"{t}" for t in frames), con, views, truth,
-                  fingerprint=lambda: fingerprint_tables(con, views), spec=spec or "spark")
-        src.spark = spark
-        src.spark_frames = frames
-        return src
+        return spark_frames_source(
+            cls, spark, tables, truth=truth, spec=spec, collect_limit=collect_limit
+        )
 
     # -- access -----------------------------------------------------------------------------
     @property
@@ -325,7 +340,8 @@ class DataSource:
         if table not in self.views:
             raise DataSourceError(
                 f"table {table!r} is not in the data source {self.location} "
-                f"(present: {', '.join(self.tables) or 'none'})")
+                f"(present: {', '.join(self.tables) or 'none'})"
+            )
 
     def typed_sql(self, table: str) -> str:
         """SQL selecting ``table`` with every contract column cast to its type.
@@ -335,7 +351,9 @@ class DataSource:
         """
         self._require(table)
         view = self.views[table]
-        types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE SELECT * FROM {_q(view)}").fetchall()}
+        types = {
+            r[0]: r[1] for r in self.con.execute(f"DESCRIBE SELECT * FROM {_q(view)}").fetchall()
+        }
         return f"SELECT {', '.join(typed_select(types, CONTRACT[table]))} FROM {_q(view)}"
 
     def available(self) -> dict[str, set[str]]:
@@ -352,8 +370,10 @@ class DataSource:
                     out[t] = set()
                     continue
                 counts = self.con.execute(
-                    "SELECT " + ", ".join(f"count({_q(c)})" for c in cols)
-                    + f" FROM {_q(self.views[t])}").fetchone()
+                    "SELECT "
+                    + ", ".join(f"count({_q(c)})" for c in cols)
+                    + f" FROM {_q(self.views[t])}"
+                ).fetchone()
                 out[t] = {c for c, n in zip(cols, counts) if n}
             self._available = out
         return {t: set(c) for t, c in self._available.items()}
@@ -383,12 +403,16 @@ class DataSource:
                 from cjlab.data.spark import session
 
                 self.spark = session()
-            self.spark_frames[table] = spark_read(self.spark, _table_path(self._spark_folder, table))
+            self.spark_frames[table] = spark_read(self.spark, table_path(self._spark_folder, table))
         if table not in self.spark_frames:
-            raise DataSourceError(f"{self!r} is not a Spark source; open it with 'spark:...' or from_spark")
+            raise DataSourceError(
+                f"{self!r} is not a Spark source; open it with 'spark:...' or from_spark"
+            )
         return spark_typed(self.spark_frames[table], CONTRACT[table])
 
-    def validate(self, tables: Iterable[str] | None = None, raise_errors: bool = True) -> ValidationReport:
+    def validate(
+        self, tables: Iterable[str] | None = None, raise_errors: bool = True
+    ) -> ValidationReport:
         """Validate ``tables`` (default: all present) and the customer keys they use.
 
         Tables that could not be opened or read are errors of the report (``unreadable_file``,
@@ -404,15 +428,19 @@ class DataSource:
         check = set(wanted) | ({"customers"} if "customers" in self.views else set())
         if not check <= self._validated or self._report is None:
             views = {t: self.views[t] for t in TABLES if t in check | self._validated}
-            with _time_limit(self.con):
-                found = validate_views(self.con, views, require=wanted, bounds=self.bounds,
-                                       explain=self._explain)
+            with time_limit(self.con, READ_TIMEOUT):
+                found = validate_views(
+                    self.con, views, require=wanted, bounds=self.bounds, explain=self._explain
+                )
             self._report = self._with_open_problems(found)
             self._validated = set(views)
         report = self._report
         if raise_errors and not report.ok:
-            relevant = [p for p in report.errors if p.table in set(wanted) | {"customers"}
-                        or p.rule == "unreadable_file"]
+            relevant = [
+                p
+                for p in report.errors
+                if p.table in set(wanted) | {"customers"} or p.rule == "unreadable_file"
+            ]
             if relevant:
                 raise DataValidationError(ValidationReport(relevant, report.n_rows))
         return report
@@ -455,8 +483,10 @@ class DataSource:
         return self.load(table, validate=validate)[table]
 
     def row_counts(self) -> dict[str, int]:
-        return {t: int(self.con.execute(f"SELECT count(*) FROM {_q(self.views[t])}").fetchone()[0])
-                for t in self.tables}
+        return {
+            t: int(self.con.execute(f"SELECT count(*) FROM {_q(self.views[t])}").fetchone()[0])
+            for t in self.tables
+        }
 
     def fingerprint(self) -> str:
         """A short hash identifying the data content (for the report manifest)."""
@@ -468,34 +498,22 @@ class DataSource:
 
     def describe(self) -> dict[str, Any]:
         """Kind, location (no credentials), fingerprint and row counts — for manifests."""
-        return {"kind": self.kind, "spec": redact(self.spec), "location": redact(self.location),
-                "fingerprint": self.fingerprint(), "tables": self.row_counts(),
-                **({"queries": self.queries} if hasattr(self, "queries") else {})}
+        return {
+            "kind": self.kind,
+            "spec": redact(self.spec),
+            "location": redact(self.location),
+            "fingerprint": self.fingerprint(),
+            "tables": self.row_counts(),
+            **({"queries": self.queries} if hasattr(self, "queries") else {}),
+        }
 
     def __repr__(self) -> str:
         return f"DataSource(kind={self.kind!r}, location={redact(self.location)!r}, tables={self.tables})"
 
 
-def _open_spark(text: str) -> DataSource:
-    """``spark:FOLDER`` or ``spark:demo[:opts]``: the folder read by Spark."""
-    inner = text.split(":", 1)[1].strip()
-    truth = None
-    if inner == "demo" or inner.startswith("demo:"):
-        opts = parse_demo_spec(inner)
-        folder = demo_folder(**opts)
-        truth = json.loads((folder / "truth.json").read_text())
-        text = f"spark:demo:n_customers={opts['n_customers']},seed={opts['seed']}"
-    else:
-        folder = Path(inner).expanduser()
-        if not folder.is_dir():
-            raise DataSourceError(f"Spark data source {text!r}: folder {folder} not found "
-                                  "(give spark:FOLDER of <table>.parquet/.csv files or part folders)")
-    # the session starts when a table is first handed out (lazy/spark_frame): opening and
-    # validating the source (as `cjlab run` does before any kernel starts) needs no JVM
-    return DataSource.from_spark(None, folder, truth=truth, spec=text)
-
-
-def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = False) -> DataSource:
+def open_source(
+    spec: str | Path | DataSource | None = "demo", progress: bool = False
+) -> DataSource:
     """Open a data source from a string (see the module docstring for the forms).
 
     Parameters
@@ -518,15 +536,20 @@ def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = 
         opts = parse_demo_spec(text)
         folder = demo_folder(progress=progress, **opts)
         truth = json.loads((folder / "truth.json").read_text())
-        return DataSource.from_folder(folder, kind="demo", truth=truth,
-                                      spec=f"demo:n_customers={opts['n_customers']},seed={opts['seed']}")
+        return DataSource.from_folder(
+            folder,
+            kind="demo",
+            truth=truth,
+            spec=f"demo:n_customers={opts['n_customers']},seed={opts['seed']}",
+        )
     if text.startswith("spark:"):
-        return _open_spark(text)
+        return open_spark(DataSource, text)
     if text.startswith("telco:"):
         raise DataSourceError(
             "the telco: source is gone: bring IBM's telco file into the contract with its mapping, "
             "`cjlab import params/mappings/telco.yaml --input "
-            f"{text.split(':', 1)[1] or 'telco_churn_ibm.csv'} --out data/telco`, then use --data data/telco")
+            f"{text.split(':', 1)[1] or 'telco_churn_ibm.csv'} --out data/telco`, then use --data data/telco"
+        )
     if text.startswith("duckdb:"):
         return DataSource.from_duckdb(text.split(":", 1)[1], spec=text)
     path = Path(text).expanduser()
@@ -539,5 +562,8 @@ def open_source(spec: str | Path | DataSource | None = "demo", progress: bool = 
     if not path.exists():
         raise DataSourceError(
             f"data source {text!r} not found: give 'demo', a folder of <table>.csv/.parquet files, "
-            "or a .duckdb file")
-    raise DataSourceError(f"data source {text!r} is a file of an unknown kind; give its folder or a .duckdb file")
+            "or a .duckdb file"
+        )
+    raise DataSourceError(
+        f"data source {text!r} is a file of an unknown kind; give its folder or a .duckdb file"
+    )

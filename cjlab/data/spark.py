@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ from typing import Any
 
 import duckdb
 
+from cjlab.data.contract import CONTRACT, TABLES
+from cjlab.data.demo import demo_folder, parse_demo_spec
 from cjlab.data.errors import DataSourceError
 from cjlab.data.typed import FALSE_TEXT, TRUE_TEXT, q
 
@@ -84,16 +87,23 @@ def check_java(minimum: int = MIN_JAVA) -> int:
         raise SparkUnavailableError(
             f"Spark needs Java {minimum} or newer, but no java was found (JAVA_HOME="
             f"{os.environ.get('JAVA_HOME')!r}, PATH has no java). Install a JDK/JRE {minimum} "
-            f"(e.g. `apt-get install openjdk-{minimum}-jre-headless`) and set JAVA_HOME.")
+            f"(e.g. `apt-get install openjdk-{minimum}-jre-headless`) and set JAVA_HOME."
+        )
     if version < minimum:
         raise SparkUnavailableError(
             f"Spark needs Java {minimum} or newer, found Java {version} at {java_executable()}; "
-            f"install Java {minimum} and point JAVA_HOME at it.")
+            f"install Java {minimum} and point JAVA_HOME at it."
+        )
     return version
 
 
-def local_session(cores: int = 2, driver_memory: str = "2g", shuffle_partitions: int = 4,
-                  app_name: str = "cjlab", conf: dict[str, str] | None = None) -> Any:
+def local_session(
+    cores: int = 2,
+    driver_memory: str = "2g",
+    shuffle_partitions: int = 4,
+    app_name: str = "cjlab",
+    conf: dict[str, str] | None = None,
+) -> Any:
     """Get (or create) a local-mode SparkSession set up for cjlab.
 
     Parameters
@@ -121,9 +131,13 @@ def local_session(cores: int = 2, driver_memory: str = "2g", shuffle_partitions:
     # workers must run the interpreter of this process (same packages, same Python version)
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    settings = {**DEFAULT_CONF, "spark.sql.shuffle.partitions": str(shuffle_partitions),
-                "spark.default.parallelism": str(cores), "spark.driver.memory": driver_memory,
-                **(conf or {})}
+    settings = {
+        **DEFAULT_CONF,
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.default.parallelism": str(cores),
+        "spark.driver.memory": driver_memory,
+        **(conf or {}),
+    }
     builder = SparkSession.builder.master(f"local[{cores}]").appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
@@ -162,8 +176,13 @@ def spark_read(spark: Any, path: Path) -> Any:
     folders with a recursive file lookup.
     """
     p = str(path)
-    files = [path] if not path.is_dir() else [
-        f for f in sorted(path.rglob("*")) if f.is_file() and not f.name.startswith((".", "_"))]
+    files = (
+        [path]
+        if not path.is_dir()
+        else [
+            f for f in sorted(path.rglob("*")) if f.is_file() and not f.name.startswith((".", "_"))
+        ]
+    )
     name = files[0].name.lower() if files else path.name.lower()
     hive = path.is_dir() and any("=" in d.name for d in path.rglob("*") if d.is_dir())
     if name.endswith(".parquet"):
@@ -171,7 +190,9 @@ def spark_read(spark: Any, path: Path) -> Any:
     elif name.endswith((".csv", ".csv.gz")):
         reader = spark.read.option("header", "true").option("inferSchema", "false")
     else:
-        raise DataSourceError(f"Spark source: cannot tell the format of {path} (expected Parquet or CSV)")
+        raise DataSourceError(
+            f"Spark source: cannot tell the format of {path} (expected Parquet or CSV)"
+        )
     if path.is_dir() and not hive:
         reader = reader.option("recursiveFileLookup", "true")
     return reader.parquet(p) if name.endswith(".parquet") else reader.csv(p)
@@ -222,7 +243,8 @@ def duckdb_mirror(con: duckdb.DuckDBPyConnection, view: str, df: Any, collect_li
         raise DataSourceError(
             f"the Spark DataFrame for {view[4:]!r} has {n:,} rows and no local Parquet files DuckDB "
             f"could read for validation; write it to Parquet and open the folder with 'spark:FOLDER', "
-            f"or raise collect_limit (now {collect_limit:,})")
+            f"or raise collect_limit (now {collect_limit:,})"
+        )
     con.register(view, df.toArrow())
 
 
@@ -249,7 +271,11 @@ def spark_typed(df: Any, schema: Any) -> Any:
         elif col.kind == "integer":
             c = c.try_cast("bigint" if col.required else "double")
         elif col.kind == "date":
-            c = c.cast("date") if typ.startswith(("timestamp", "date")) else c.cast("string").try_cast("date")
+            c = (
+                c.cast("date")
+                if typ.startswith(("timestamp", "date"))
+                else c.cast("string").try_cast("date")
+            )
         elif col.kind == "timestamp":
             if typ.startswith("date"):
                 c = c.cast("timestamp_ntz")
@@ -264,3 +290,63 @@ def spark_typed(df: Any, schema: Any) -> Any:
             c = c.cast("string")
         cols.append(c.alias(name))
     return df.select(*cols)
+
+
+def spark_frames_source(
+    cls: Any, spark: Any, tables: Any, *, truth: dict | None, spec: str | None, collect_limit: int
+) -> Any:
+    """A source of Spark DataFrames, file paths or catalog tables (``DataSource.from_spark``)."""
+    from cjlab.data.files import fingerprint_tables
+
+    if spark is None:
+        raise DataSourceError("from_spark with DataFrames or table names needs the SparkSession")
+    con = cls._connect()
+    views: dict[str, str] = {}
+    frames: dict[str, Any] = {}
+    for name, obj in tables.items():
+        if name not in CONTRACT:
+            raise DataSourceError(f"unknown table {name!r}; contract tables: {', '.join(TABLES)}")
+        if isinstance(obj, str | Path) and (
+            Path(obj).exists() or "/" in str(obj) or ":" in str(obj)
+        ):
+            df = spark_read(spark, Path(obj))
+        elif isinstance(obj, str):
+            df = spark.table(obj)
+        else:
+            df = obj
+        frames[name] = df
+        duckdb_mirror(con, "raw_" + name, df, collect_limit)
+        views[name] = "raw_" + name
+    src = cls(
+        "spark",
+        "Spark: " + ", ".join(frames),
+        con,
+        views,
+        truth,
+        fingerprint=lambda: fingerprint_tables(con, views),
+        spec=spec or "spark",
+    )
+    src.spark = spark
+    src.spark_frames = frames
+    return src
+
+
+def open_spark(cls: Any, text: str) -> Any:
+    """``spark:FOLDER`` or ``spark:demo[:opts]``: the folder read by Spark."""
+    inner = text.split(":", 1)[1].strip()
+    truth = None
+    if inner == "demo" or inner.startswith("demo:"):
+        opts = parse_demo_spec(inner)
+        folder = demo_folder(**opts)
+        truth = json.loads((folder / "truth.json").read_text())
+        text = f"spark:demo:n_customers={opts['n_customers']},seed={opts['seed']}"
+    else:
+        folder = Path(inner).expanduser()
+        if not folder.is_dir():
+            raise DataSourceError(
+                f"Spark data source {text!r}: folder {folder} not found "
+                "(give spark:FOLDER of <table>.parquet/.csv files or part folders)"
+            )
+    # the session starts when a table is first handed out (lazy/spark_frame): opening and
+    # validating the source (as `cjlab run` does before any kernel starts) needs no JVM
+    return cls.from_spark(None, folder, truth=truth, spec=text)

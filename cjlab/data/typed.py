@@ -52,8 +52,10 @@ def typed_expr(col: Column, name: str, sql_type: str) -> str:
             return f"CAST({qn} AS TIMESTAMP) AS {qn}"
         return f"TRY_CAST(CAST({qn} AS VARCHAR) AS TIMESTAMP) AS {qn}"
     if col.kind == "bool":
-        return (f"CASE WHEN {txt} IN {_texts(TRUE_TEXT)} THEN TRUE "
-                f"WHEN {txt} IN {_texts(FALSE_TEXT)} THEN FALSE END AS {qn}")
+        return (
+            f"CASE WHEN {txt} IN {_texts(TRUE_TEXT)} THEN TRUE "
+            f"WHEN {txt} IN {_texts(FALSE_TEXT)} THEN FALSE END AS {qn}"
+        )
     if col.kind in ("string", "label"):
         return f"CAST({qn} AS VARCHAR) AS {qn}"
     return qn  # ids keep their own type

@@ -79,9 +79,19 @@ from cjlab.data.mapping.report import ImportReport, ReturnStats, TableStats
 from cjlab.data.mapping.run import import_mapping, load_mapping
 from cjlab.data.mapping.spec import MappingSpec, parse_mapping
 
-__all__ = ["ImportReport", "MappingError", "MappingSpec", "ReturnStats", "TableStats",
-           "add_arguments", "command", "find_mapping", "import_mapping", "load_mapping",
-           "parse_mapping"]
+__all__ = [
+    "ImportReport",
+    "MappingError",
+    "MappingSpec",
+    "ReturnStats",
+    "TableStats",
+    "add_arguments",
+    "command",
+    "find_mapping",
+    "import_mapping",
+    "load_mapping",
+    "parse_mapping",
+]
 
 EXIT_OK, EXIT_INVALID, EXIT_MAPPING = 0, 1, 2
 
@@ -101,11 +111,17 @@ def find_mapping(name: str | Path) -> Path:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``cjlab import`` options."""
-    parser.add_argument("mapping", help="the YAML mapping (params/mappings/NAME.yaml, NAME, or a path)")
+    parser.add_argument(
+        "mapping", help="the YAML mapping (params/mappings/NAME.yaml, NAME, or a path)"
+    )
     parser.add_argument("--out", required=True, help="contract folder to write (Parquet per table)")
-    parser.add_argument("--input", action="append", metavar="PATH|NAME=PATH",
-                        help="the raw file (overrides the mapping's path); NAME=PATH for a mapping "
-                             "with several inputs; repeatable")
+    parser.add_argument(
+        "--input",
+        action="append",
+        metavar="PATH|NAME=PATH",
+        help="the raw file (overrides the mapping's path); NAME=PATH for a mapping "
+        "with several inputs; repeatable",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -120,8 +136,10 @@ def _inputs(values: list[str] | None, mapping: MappingSpec) -> str | dict[str, s
         elif len(values) == 1:
             return v
         else:
-            raise MappingError("--input", f"{v!r}: with several --input give NAME=PATH "
-                                          f"(inputs: {', '.join(mapping.inputs)})")
+            raise MappingError(
+                "--input",
+                f"{v!r}: with several --input give NAME=PATH (inputs: {', '.join(mapping.inputs)})",
+            )
     return named
 
 

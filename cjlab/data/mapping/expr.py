@@ -25,10 +25,31 @@ from cjlab.data.mapping.spec import ColumnSpec, Condition
 from cjlab.data.typed import FALSE_TEXT, TRUE_TEXT, q
 
 #: DuckDB type written for each output kind
-SQL_TYPES = {"id": "VARCHAR", "string": "VARCHAR", "label": "VARCHAR", "number": "DOUBLE",
-             "integer": "BIGINT", "bool": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMP"}
-_NUMERIC = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
-            "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
+SQL_TYPES = {
+    "id": "VARCHAR",
+    "string": "VARCHAR",
+    "label": "VARCHAR",
+    "number": "DOUBLE",
+    "integer": "BIGINT",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+_NUMERIC = (
+    "DOUBLE",
+    "FLOAT",
+    "REAL",
+    "DECIMAL",
+    "BIGINT",
+    "INTEGER",
+    "SMALLINT",
+    "TINYINT",
+    "HUGEINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+)
 _INTERVAL = {"days": "to_days", "weeks": "to_weeks", "months": "to_months", "years": "to_years"}
 
 
@@ -112,7 +133,9 @@ def _is(sql_type: str | None, *prefixes: str) -> bool:
     return sql_type is not None and sql_type.upper().startswith(prefixes)
 
 
-def _base(spec: ColumnSpec, types: Mapping[str, str], snapshot: dt.date | None) -> tuple[str, str | None]:
+def _base(
+    spec: ColumnSpec, types: Mapping[str, str], snapshot: dt.date | None
+) -> tuple[str, str | None]:
     """The value before parsing, and its SQL type when known."""
     if spec.source == "column":
         return q(spec.ref), types.get(spec.ref)
@@ -124,8 +147,11 @@ def _base(spec: ColumnSpec, types: Mapping[str, str], snapshot: dt.date | None) 
         return lit(snapshot), "DATE"
     if isinstance(spec.ref, dt.date):
         return lit(spec.ref), "DATE"
-    return lit(spec.ref), ("DOUBLE" if isinstance(spec.ref, int | float)
-                           and not isinstance(spec.ref, bool) else "VARCHAR")
+    return lit(spec.ref), (
+        "DOUBLE"
+        if isinstance(spec.ref, int | float) and not isinstance(spec.ref, bool)
+        else "VARCHAR"
+    )
 
 
 def _parse_text(spec: ColumnSpec, s: str) -> tuple[str, str]:
@@ -145,35 +171,46 @@ def _parse_text(spec: ColumnSpec, s: str) -> tuple[str, str]:
         sep = f" (decimal separator {spec.decimal!r})" if spec.decimal else ""
         if kind == "number":
             return num, "a number" + sep
-        return f"CASE WHEN {num} = round({num}) THEN CAST({num} AS BIGINT) END", "a whole number" + sep
+        return (
+            f"CASE WHEN {num} = round({num}) THEN CAST({num} AS BIGINT) END",
+            "a whole number" + sep,
+        )
     if kind == "bool":
         yes = tuple(v.lower() for v in spec.true) or TRUE_TEXT
         no = tuple(v.lower() for v in spec.false) or FALSE_TEXT
         low = f"lower({s})"
-        return (f"CASE WHEN {low} IN ({', '.join(lit(v) for v in yes)}) THEN TRUE "
-                f"WHEN {low} IN ({', '.join(lit(v) for v in no)}) THEN FALSE END",
-                f"true/false (true: {', '.join(yes)}; false: {', '.join(no)})")
+        return (
+            f"CASE WHEN {low} IN ({', '.join(lit(v) for v in yes)}) THEN TRUE "
+            f"WHEN {low} IN ({', '.join(lit(v) for v in no)}) THEN FALSE END",
+            f"true/false (true: {', '.join(yes)}; false: {', '.join(no)})",
+        )
     if spec.formats:
         fmts = "[" + ", ".join(lit(f) for f in spec.formats) + "]"
         ts = f"try_strptime({s}, {fmts})"
         what = f"a {kind} in the format {' or '.join(spec.formats)}"
     else:
         ts = f"TRY_CAST({s} AS TIMESTAMP)"
-        what = f"a {kind} (ISO format, e.g. 2025-03-31" + (" 14:05)" if kind == "timestamp" else ")")
+        what = f"a {kind} (ISO format, e.g. 2025-03-31" + (
+            " 14:05)" if kind == "timestamp" else ")"
+        )
     return (f"CAST({ts} AS DATE)" if kind == "date" else ts), what
 
 
 def _parse_typed(spec: ColumnSpec, base: str, sql_type: str) -> str | None:
     """Parse a value that already has a usable SQL type (no text step needed)."""
     kind = spec.kind
-    text_opts = spec.formats or spec.decimal or spec.thousands or spec.true or spec.false or spec.map
+    text_opts = (
+        spec.formats or spec.decimal or spec.thousands or spec.true or spec.false or spec.map
+    )
     if text_opts:
         return None
     if kind in ("date", "timestamp") and _is(sql_type, "DATE", "TIMESTAMP"):
         return f"CAST({base} AS {SQL_TYPES[kind]})"
     if kind == "number" and _is(sql_type, *_NUMERIC):
         return f"CAST({base} AS DOUBLE)"
-    if kind == "integer" and _is(sql_type, "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "U"):
+    if kind == "integer" and _is(
+        sql_type, "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "U"
+    ):
         return f"CAST({base} AS BIGINT)"
     if kind == "bool" and _is(sql_type, "BOOL"):
         return base
@@ -186,7 +223,9 @@ def _shift(spec: ColumnSpec, expr: str) -> str:
     if not spec.shifts:
         return expr
     if spec.kind not in ("date", "timestamp"):
-        raise MappingError(f"{spec.key}.minus", "minus/plus apply to date and timestamp columns only")
+        raise MappingError(
+            f"{spec.key}.minus", "minus/plus apply to date and timestamp columns only"
+        )
     for sign, unit, amount in spec.shifts:
         n = lit(amount) if isinstance(amount, int | float) else f"TRY_CAST({q(amount)} AS DOUBLE)"
         op = "-" if sign < 0 else "+"
@@ -205,8 +244,10 @@ def parsed(spec: ColumnSpec, types: Mapping[str, str], snapshot: dt.date | None)
         if expr is None:
             s = f"NULLIF(trim(CAST({base} AS VARCHAR)), '')"
             if spec.map:
-                cases = " ".join(f"WHEN {lit(k)} THEN {lit(None if v is None else str(v))}"
-                                 for k, v in spec.map.items())
+                cases = " ".join(
+                    f"WHEN {lit(k)} THEN {lit(None if v is None else str(v))}"
+                    for k, v in spec.map.items()
+                )
                 s = f"(CASE {s} {cases} ELSE {s} END)"
             expr, what = _parse_text(spec, s)
             if what and spec.source in ("column", "sql"):

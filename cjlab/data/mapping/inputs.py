@@ -31,12 +31,27 @@ from cjlab.data.files import guess_encoding, utf8_problem
 from cjlab.data.mapping.expr import lit
 from cjlab.data.mapping.spec import InputSpec
 
-NATIVE_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "utf-16",
-                    "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1",
-                    "iso8859-1": "latin-1"}
+NATIVE_ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "utf-16": "utf-16",
+    "utf16": "utf-16",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "iso8859-1": "latin-1",
+}
 FULL_SAMPLE_BYTES = 256 << 20
-_SUFFIX_FORMAT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet",
-                  ".pq": "parquet", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
+_SUFFIX_FORMAT = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
 
 
 def resolve_paths(spec: InputSpec, override: str | Path | None, base: Path) -> list[Path]:
@@ -47,8 +62,11 @@ def resolve_paths(spec: InputSpec, override: str | Path | None, base: Path) -> l
         p = Path(spec.path).expanduser()
         text, key = str(p if p.is_absolute() else base / p), f"{spec.key}.path"
     else:
-        raise MappingError(f"{spec.key}.path", "no file given: set path in the mapping or pass "
-                                               f"--input PATH (or --input {spec.name}=PATH)")
+        raise MappingError(
+            f"{spec.key}.path",
+            "no file given: set path in the mapping or pass "
+            f"--input PATH (or --input {spec.name}=PATH)",
+        )
     if any(ch in text for ch in "*?["):
         paths = [Path(p) for p in sorted(glob.glob(text, recursive=True))]
         if not paths:
@@ -58,10 +76,14 @@ def resolve_paths(spec: InputSpec, override: str | Path | None, base: Path) -> l
     if not path.exists():
         raise MappingError(key, f"input {spec.name!r}: file not found: {path}")
     if path.is_dir():
-        parts = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+        parts = sorted(
+            p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+        )
         if not parts:
-            raise DataSourceError(f"input {spec.name!r}: {path} is an empty folder; give the file "
-                                  "or a folder of part files")
+            raise DataSourceError(
+                f"input {spec.name!r}: {path} is an empty folder; give the file "
+                "or a folder of part files"
+            )
         return parts
     return [path]
 
@@ -75,8 +97,10 @@ def input_format(spec: InputSpec, paths: list[Path]) -> str:
     for suffix, fmt in _SUFFIX_FORMAT.items():
         if name.endswith(suffix):
             return fmt
-    raise MappingError(f"{spec.key}.format", f"cannot tell the format of {paths[0].name}: set "
-                                             "format: csv, parquet or json")
+    raise MappingError(
+        f"{spec.key}.format",
+        f"cannot tell the format of {paths[0].name}: set format: csv, parquet or json",
+    )
 
 
 def _transcode(path: Path, encoding: str, tmpdir: Path, name: str, i: int) -> Path:
@@ -84,18 +108,24 @@ def _transcode(path: Path, encoding: str, tmpdir: Path, name: str, i: int) -> Pa
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise MappingError(f"inputs.{name}.encoding", f"unknown encoding {encoding!r} "
-                                                      "(e.g. utf-8, latin-1, cp1252, utf-16)") from None
+        raise MappingError(
+            f"inputs.{name}.encoding",
+            f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252, utf-16)",
+        ) from None
     out = tmpdir / f"{name}-{i}.csv"
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding=encoding, newline="") as src, \
-                out.open("w", encoding="utf-8", newline="") as dst:
+        with (
+            opener(path, "rt", encoding=encoding, newline="") as src,
+            out.open("w", encoding="utf-8", newline="") as dst,
+        ):
             for block in iter(lambda: src.read(1 << 20), ""):
                 dst.write(block)
     except UnicodeDecodeError as exc:
-        raise DataSourceError(f"input {name!r}: {path} is not {encoding} text ({exc.reason} at byte "
-                              f"{exc.start}); set inputs.{name}.encoding to the file's encoding") from None
+        raise DataSourceError(
+            f"input {name!r}: {path} is not {encoding} text ({exc.reason} at byte "
+            f"{exc.start}); set inputs.{name}.encoding to the file's encoding"
+        ) from None
     return out
 
 
@@ -127,7 +157,9 @@ def _listing(paths: list[Path]) -> str:
     return "[" + ", ".join(lit(str(p)) for p in paths) + "]"
 
 
-def native_paths(spec: InputSpec, paths: list[Path], fmt: str, tmpdir: Path) -> tuple[list[Path], str]:
+def native_paths(
+    spec: InputSpec, paths: list[Path], fmt: str, tmpdir: Path
+) -> tuple[list[Path], str]:
     """Files DuckDB can read, and their encoding (other encodings are converted to UTF-8)."""
     enc = str(spec.options.get("encoding", "utf-8")).lower()
     native = NATIVE_ENCODINGS.get(enc)
@@ -136,8 +168,14 @@ def native_paths(spec: InputSpec, paths: list[Path], fmt: str, tmpdir: Path) -> 
     return [_transcode(p, enc, tmpdir, spec.name, i) for i, p in enumerate(paths)], "utf-8"
 
 
-def read_sql(spec: InputSpec, paths: list[Path], fmt: str, text_columns: set[str],
-             native: str = "utf-8", con: duckdb.DuckDBPyConnection | None = None) -> str:
+def read_sql(
+    spec: InputSpec,
+    paths: list[Path],
+    fmt: str,
+    text_columns: set[str],
+    native: str = "utf-8",
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> str:
     """The DuckDB table function that reads an input (``paths`` from :func:`native_paths`).
 
     With ``con``, a CSV input is sniffed once (dialect and column types, from its first file)
@@ -158,13 +196,15 @@ def read_sql(spec: InputSpec, paths: list[Path], fmt: str, text_columns: set[str
     return f"read_csv({_listing(paths)}, {', '.join(f'{k} = {v}' for k, v in opts.items())})"
 
 
-def _fixed_dialect(con: duckdb.DuckDBPyConnection, path: Path, opts: dict[str, str],
-                   text_columns: set[str]) -> dict[str, str]:
+def _fixed_dialect(
+    con: duckdb.DuckDBPyConnection, path: Path, opts: dict[str, str], text_columns: set[str]
+) -> dict[str, str]:
     """Sniff ``path`` once and return read_csv options with everything fixed (no auto-detect)."""
     given = ", ".join(f"{k} = {v}" for k, v in opts.items())
     row = con.execute(
         f"SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, HasHeader, Columns, "
-        f"DateFormat, TimestampFormat FROM sniff_csv({lit(str(path))}, {given})").fetchone()
+        f"DateFormat, TimestampFormat FROM sniff_csv({lit(str(path))}, {given})"
+    ).fetchone()
     delim, quote, escape, newline, comment, skip, header, columns, datefmt, tsfmt = row
 
     def text(v: str | None) -> str:
@@ -172,10 +212,18 @@ def _fixed_dialect(con: duckdb.DuckDBPyConnection, path: Path, opts: dict[str, s
 
     types = {c["name"]: ("VARCHAR" if c["name"] in text_columns else c["type"]) for c in columns}
     fixed = {k: v for k, v in opts.items() if k in ("decimal_separator", "nullstr", "encoding")}
-    fixed.update({"auto_detect": "false", "delim": lit(text(delim)), "quote": lit(text(quote)),
-                  "escape": lit(text(escape)), "new_line": lit(text(newline)), "skip": lit(int(skip)),
-                  "header": lit(bool(header)),
-                  "columns": "{" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in types.items()) + "}"})
+    fixed.update(
+        {
+            "auto_detect": "false",
+            "delim": lit(text(delim)),
+            "quote": lit(text(quote)),
+            "escape": lit(text(escape)),
+            "new_line": lit(text(newline)),
+            "skip": lit(int(skip)),
+            "header": lit(bool(header)),
+            "columns": "{" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in types.items()) + "}",
+        }
+    )
     if text(comment):
         fixed["comment"] = lit(text(comment))
     if datefmt:
@@ -198,9 +246,12 @@ def explain_read_error(exc: duckdb.Error, spec: InputSpec, paths: list[Path]) ->
                 return DataSourceError(
                     f"{where}: {p.name} is not UTF-8 text (byte 0x{sample[:1].hex()} on line {line}, "
                     f"offset {offset}); it looks like {guess}: set {spec.key}.encoding: {guess} "
-                    "in the mapping")
+                    "in the mapping"
+                )
         return DataSourceError(f"{where}: the file is not UTF-8 text; set {spec.key}.encoding")
-    m = re.search(r'converting column "([^"]+)"\. Could not convert string "([^"]*)" to \'(\w+)\'', text)
+    m = re.search(
+        r'converting column "([^"]+)"\. Could not convert string "([^"]*)" to \'(\w+)\'', text
+    )
     line = re.search(r"CSV Error on Line: (\d+)", text)
     if m:
         col, value, typ = m.groups()
@@ -208,11 +259,14 @@ def explain_read_error(exc: duckdb.Error, spec: InputSpec, paths: list[Path]) ->
         return DataSourceError(
             f"{where}: column {col} looked like {typ} in the rows DuckDB sampled, but{at} it holds "
             f"{value[:40]!r}; read it as text with {spec.key}.types: {{{col}: VARCHAR}} (and parse "
-            "it with a type in columns), or raise sample_size")
+            "it with a type in columns), or raise sample_size"
+        )
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     at = f" (line {line.group(1)})" if line else ""
-    return DataSourceError(f"{where}: cannot read it{at}: {first[:300]}; check {spec.key} "
-                           "(delimiter, quote, header, skip, encoding)")
+    return DataSourceError(
+        f"{where}: cannot read it{at}: {first[:300]}; check {spec.key} "
+        "(delimiter, quote, header, skip, encoding)"
+    )
 
 
 def describe(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
@@ -220,8 +274,14 @@ def describe(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
     return {r[0]: r[1] for r in con.execute(f'DESCRIBE SELECT * FROM "{view}"').fetchall()}
 
 
-def open_input(con: duckdb.DuckDBPyConnection, spec: InputSpec, override: Any, base: Path,
-               text_columns: set[str], tmpdir: Path) -> tuple[str, list[Path], dict[str, str]]:
+def open_input(
+    con: duckdb.DuckDBPyConnection,
+    spec: InputSpec,
+    override: Any,
+    base: Path,
+    text_columns: set[str],
+    tmpdir: Path,
+) -> tuple[str, list[Path], dict[str, str]]:
     """Create the view ``in_<name>`` over an input; returns (view, files, column types).
 
     ``text_columns`` are read as text when present (the mapping parses them itself).

@@ -49,14 +49,17 @@ class ReturnStats:
     orders_fully_returned: int = 0
 
     def format(self) -> str:
-        head = (f"{fmt.count(self.rows)} return/cancellation rows ({fmt.count(self.orders)} "
-                f"order keys)")
+        head = (
+            f"{fmt.count(self.rows)} return/cancellation rows ({fmt.count(self.orders)} order keys)"
+        )
         if self.handle == "drop":
             return head + ": dropped"
-        return (head + f": {fmt.count(self.netted)} netted against their original order "
-                f"({fmt.plain(self.amount_netted, 2)} subtracted), {fmt.count(self.unmatched)} "
-                f"without their original order in the export dropped, "
-                f"{fmt.count(self.orders_fully_returned)} orders fully returned dropped")
+        return (
+            head + f": {fmt.count(self.netted)} netted against their original order "
+            f"({fmt.plain(self.amount_netted, 2)} subtracted), {fmt.count(self.unmatched)} "
+            f"without their original order in the export dropped, "
+            f"{fmt.count(self.orders_fully_returned)} orders fully returned dropped"
+        )
 
 
 @dataclass
@@ -78,8 +81,11 @@ class TableStats:
             parts.append(self.returns.format())
         if self.grouped_by:
             parts.append(f"one row per {', '.join(self.grouped_by)}")
-        parts.append(f"{fmt.count(self.rows_out)} written" if self.written else
-                     f"{fmt.count(self.rows_out)} rows (not written: feeds other tables)")
+        parts.append(
+            f"{fmt.count(self.rows_out)} written"
+            if self.written
+            else f"{fmt.count(self.rows_out)} rows (not written: feeds other tables)"
+        )
         return f"  {name}: " + ", ".join(parts)
 
 
@@ -112,8 +118,11 @@ class ImportReport:
         return self.validation.ok
 
     def format(self) -> str:
-        lines = [f"Imported {self.mapping} into {self.out}"
-                 + (" (replacing the earlier import there)" if self.replaced else "") + ":"]
+        lines = [
+            f"Imported {self.mapping} into {self.out}"
+            + (" (replacing the earlier import there)" if self.replaced else "")
+            + ":"
+        ]
         for name, info in self.inputs.items():
             files = ", ".join(info["files"][:3]) + (" …" if len(info["files"]) > 3 else "")
             lines.append(f"  input {name}: {fmt.count(info['rows'])} rows from {files}")
@@ -124,9 +133,15 @@ class ImportReport:
     __str__ = format
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "mapping": self.mapping, "out": self.out, "inputs": self.inputs,
-                "tables": {k: asdict(v) for k, v in self.tables.items()},
-                "validation": self.validation.to_dict(), "replaced": self.replaced}
+        return {
+            "ok": self.ok,
+            "mapping": self.mapping,
+            "out": self.out,
+            "inputs": self.inputs,
+            "tables": {k: asdict(v) for k, v in self.tables.items()},
+            "validation": self.validation.to_dict(),
+            "replaced": self.replaced,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=str, indent=2)

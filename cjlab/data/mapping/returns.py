@@ -34,18 +34,24 @@ def _order_key(t: TableSpec) -> str | None:
 
 
 def _extra(t: TableSpec) -> str:
-    return f"EXCLUDE ({RETURN}, {TARGET})" if t.returns and t.returns.net_to else f"EXCLUDE ({RETURN})"
+    return (
+        f"EXCLUDE ({RETURN}, {TARGET})" if t.returns and t.returns.net_to else f"EXCLUDE ({RETURN})"
+    )
 
 
-def drop_returns(con: duckdb.DuckDBPyConnection, t: TableSpec, stage: str, stats: ReturnStats) -> str:
+def drop_returns(
+    con: duckdb.DuckDBPyConnection, t: TableSpec, stage: str, stats: ReturnStats
+) -> str:
     """Drop the flagged rows; returns the view of the rows kept."""
     key = _order_key(t)
     orders = f"count(DISTINCT CASE WHEN {RETURN} THEN {q(key)} END)" if key else "0"
     rows, n_orders = con.execute(f"SELECT count_if({RETURN}), {orders} FROM {stage}").fetchone()
     stats.rows, stats.orders = int(rows), int(n_orders)
     view = f"{stage}_kept"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * {_extra(t)} FROM {stage} "
-                f"WHERE NOT {RETURN}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * {_extra(t)} FROM {stage} "
+        f"WHERE NOT {RETURN}"
+    )
     return view
 
 
@@ -57,31 +63,41 @@ def _matches(con: duckdb.DuckDBPyConnection, t: TableSpec, stage: str) -> str:
     buys = f"(SELECT * FROM {stage} WHERE NOT {RETURN})"
     view = f"{stage}_returns"
     if r.net_to:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT s.*, CASE WHEN {TARGET} IN "
-                    f"(SELECT {key} FROM {buys}) THEN {TARGET} END AS {MATCH} FROM {stage} s "
-                    f"WHERE {RETURN}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT s.*, CASE WHEN {TARGET} IN "
+            f"(SELECT {key} FROM {buys}) THEN {TARGET} END AS {MATCH} FROM {stage} s "
+            f"WHERE {RETURN}"
+        )
         return view
     time = t.order_by or CONTRACT[t.name].time_column
     if time not in t.columns:
-        raise MappingError(f"{r.key}.match", "matching returns to earlier orders needs the order "
-                                             "time: map the table's time column or set order_by")
+        raise MappingError(
+            f"{r.key}.match",
+            "matching returns to earlier orders needs the order "
+            "time: map the table's time column or set order_by",
+        )
     cols = ", ".join(q(c) for c in (*r.match, time))
     on = " AND ".join(f"r.{q(c)} = b.{q(c)}" for c in r.match)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT r.*, b.{MATCH} FROM "
-                f"(SELECT * FROM {stage} WHERE {RETURN}) r ASOF LEFT JOIN "
-                f"(SELECT DISTINCT {key} AS {MATCH}, {cols} FROM {buys}) b "
-                f"ON {on} AND r.{q(time)} >= b.{q(time)}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT r.*, b.{MATCH} FROM "
+        f"(SELECT * FROM {stage} WHERE {RETURN}) r ASOF LEFT JOIN "
+        f"(SELECT DISTINCT {key} AS {MATCH}, {cols} FROM {buys}) b "
+        f"ON {on} AND r.{q(time)} >= b.{q(time)}"
+    )
     return view
 
 
-def net_returns(con: duckdb.DuckDBPyConnection, t: TableSpec, stage: str, stats: ReturnStats) -> str:
+def net_returns(
+    con: duckdb.DuckDBPyConnection, t: TableSpec, stage: str, stats: ReturnStats
+) -> str:
     """Move flagged rows onto their original orders; returns the view to group."""
     rets = _matches(con, t, stage)
     key = t.group_by[0]
     amount = q("amount")
     rows, orders, netted, total = con.execute(
         f"SELECT count(*), count(DISTINCT {q(key)}), count({MATCH}), "
-        f"COALESCE(sum(abs({amount})) FILTER (WHERE {MATCH} IS NOT NULL), 0) FROM {rets}").fetchone()
+        f"COALESCE(sum(abs({amount})) FILTER (WHERE {MATCH} IS NOT NULL), 0) FROM {rets}"
+    ).fetchone()
     stats.rows, stats.orders, stats.netted = int(rows), int(orders), int(netted)
     stats.unmatched, stats.amount_netted = int(rows - netted), float(total)
     names = list(t.columns)
@@ -96,8 +112,10 @@ def net_returns(con: duckdb.DuckDBPyConnection, t: TableSpec, stage: str, stats:
             moved.append(f"NULL AS {q(n)}")
     plain = ", ".join(q(n) for n in names)
     view = f"{stage}_netted"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
-                f"SELECT {plain}, FALSE AS {NETTED} FROM {stage} WHERE NOT {RETURN} "
-                f"UNION ALL SELECT {', '.join(moved)}, TRUE AS {NETTED} FROM {rets} "
-                f"WHERE {MATCH} IS NOT NULL")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS "
+        f"SELECT {plain}, FALSE AS {NETTED} FROM {stage} WHERE NOT {RETURN} "
+        f"UNION ALL SELECT {', '.join(moved)}, TRUE AS {NETTED} FROM {rets} "
+        f"WHERE {MATCH} IS NOT NULL"
+    )
     return view

@@ -58,15 +58,19 @@ def load_mapping(mapping: str | Path | Mapping[str, Any]) -> MappingSpec:
 
 def _needs_text(c: ColumnSpec) -> bool:
     return c.source == "column" and (
-        c.kind in _TEXT_KINDS or bool(c.formats or c.decimal or c.thousands or c.true or c.false
-                                      or c.map))
+        c.kind in _TEXT_KINDS
+        or bool(c.formats or c.decimal or c.thousands or c.true or c.false or c.map)
+    )
 
 
 def _text_columns(t: TableSpec) -> set[str]:
     """Raw columns of a table's input that the mapping reads as text."""
     out = {str(c.ref) for c in t.columns.values() if _needs_text(c)}
-    for cond in (t.filter, t.returns.when if t.returns else None,
-                 *(c.when for c in t.columns.values())):
+    for cond in (
+        t.filter,
+        t.returns.when if t.returns else None,
+        *(c.when for c in t.columns.values()),
+    ):
         out |= condition_columns(cond, text_only=True)
     if t.returns is not None and t.returns.net_to:
         out.add(t.returns.net_to)
@@ -78,8 +82,11 @@ def _with_input_defaults(t: TableSpec, opts: Mapping[str, Any]) -> TableSpec:
     cols = {}
     for name, c in t.columns.items():
         if c.kind in ("number", "integer") and c.source == "column":
-            c = dataclasses.replace(c, decimal=c.decimal or opts.get("decimal"),
-                                    thousands=c.thousands or opts.get("thousands"))
+            c = dataclasses.replace(
+                c,
+                decimal=c.decimal or opts.get("decimal"),
+                thousands=c.thousands or opts.get("thousands"),
+            )
             if c.decimal == ".":
                 c = dataclasses.replace(c, decimal=None)
         cols[name] = c
@@ -88,12 +95,14 @@ def _with_input_defaults(t: TableSpec, opts: Mapping[str, Any]) -> TableSpec:
 
 def _check_columns(t: TableSpec, types: Mapping[str, str], source: str) -> None:
     """Every raw column the table names exists in its input (else a MappingError with a hint)."""
+
     def need(col: str, key: str) -> None:
         if col not in types:
             near = difflib.get_close_matches(col, list(types), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise MappingError(key, f"no column {col!r} in {source} (columns: "
-                                    f"{', '.join(types) or 'none'}){hint}")
+            raise MappingError(
+                key, f"no column {col!r} in {source} (columns: {', '.join(types) or 'none'}){hint}"
+            )
 
     for c in t.columns.values():
         if c.source == "column":
@@ -115,8 +124,14 @@ def _check_columns(t: TableSpec, types: Mapping[str, str], source: str) -> None:
 class _Importer:
     """Builds the tables of one mapping on one DuckDB connection."""
 
-    def __init__(self, spec: MappingSpec, con: duckdb.DuckDBPyConnection, out: Path, work: Path,
-                 overrides: Mapping[str, Any]):
+    def __init__(
+        self,
+        spec: MappingSpec,
+        con: duckdb.DuckDBPyConnection,
+        out: Path,
+        work: Path,
+        overrides: Mapping[str, Any],
+    ):
         self.spec, self.con, self.out, self.work = spec, con, out, work
         self.overrides = overrides
         self.views: dict[str, tuple[str, dict[str, str], str]] = {}  # source -> view, types, label
@@ -133,11 +148,15 @@ class _Importer:
             for t in self.spec.tables.values():
                 if t.source == name:
                     text |= _text_columns(_with_input_defaults(t, ispec.options))
-            view, paths, types = open_input(self.con, ispec, self.overrides.get(name),
-                                            self.spec.base, text, self.work)
+            view, paths, types = open_input(
+                self.con, ispec, self.overrides.get(name), self.spec.base, text, self.work
+            )
             self.views[name] = (view, types, f"input {name!r}")
-            self.report.inputs[name] = {"files": [str(p) for p in paths], "rows": None,
-                                        "columns": list(types)}
+            self.report.inputs[name] = {
+                "files": [str(p) for p in paths],
+                "rows": None,
+                "columns": list(types),
+            }
 
     def _sql(self, key: str, sql: str) -> Any:
         """Run SQL built from the mapping; DuckDB errors become MappingErrors naming ``key``."""
@@ -170,28 +189,44 @@ class _Importer:
             select.append(f"{flag} AS {RETURN}")
             if t.returns.net_to:
                 key_spec = t.columns[t.group_by[0]]
-                target = dataclasses.replace(key_spec, ref=t.returns.net_to, when=None, default=None)
+                target = dataclasses.replace(
+                    key_spec, ref=t.returns.net_to, when=None, default=None
+                )
                 select.append(f"{parsed(target, types, self.spec.snapshot).expr} AS {TARGET}")
         stage = f"st_{t.name}"
-        self._sql(t.key, f"CREATE OR REPLACE TEMP VIEW {stage} AS SELECT {', '.join(select)} "
-                         f"FROM {q(view)} WHERE {where}")
+        self._sql(
+            t.key,
+            f"CREATE OR REPLACE TEMP VIEW {stage} AS SELECT {', '.join(select)} "
+            f"FROM {q(view)} WHERE {where}",
+        )
         if t.returns is not None:
             stage = self._returns(t, stage, stats)
         final = self._group(t, stage, stats) if t.group_by else self._plain(t, stage)
         path = self.out / f"{t.name}.parquet"
-        self._sql(t.key, f"COPY ({final}) TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
-        self.con.execute(f"CREATE OR REPLACE VIEW {q('tb_' + t.name)} AS SELECT * FROM "
-                         f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')")
-        out_types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {q('tb_' + t.name)}").fetchall()}
+        self._sql(
+            t.key, f"COPY ({final}) TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)"
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW {q('tb_' + t.name)} AS SELECT * FROM "
+            f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
+        )
+        out_types = {
+            r[0]: r[1] for r in self.con.execute(f"DESCRIBE {q('tb_' + t.name)}").fetchall()
+        }
         self.views[t.name] = ("tb_" + t.name, out_types, f"table {t.name!r}")
-        stats.rows_out = int(self.con.execute(f"SELECT count(*) FROM {q('tb_' + t.name)}").fetchone()[0])
+        stats.rows_out = int(
+            self.con.execute(f"SELECT count(*) FROM {q('tb_' + t.name)}").fetchone()[0]
+        )
         self.report.tables[t.name] = stats
 
-    def _parse_checks(self, t: TableSpec, view: str, where: str, cols: Mapping[str, Any],
-                      stats: TableStats) -> None:
+    def _parse_checks(
+        self, t: TableSpec, view: str, where: str, cols: Mapping[str, Any], stats: TableStats
+    ) -> None:
         """Count rows read and kept, and values that did not parse (with example rows)."""
         checks = [(t.columns[n], p) for n, p in cols.items() if p.check]
-        parts = ["count(*)", f"count_if({where})"] + [f"count_if({where} AND {p.check})" for _, p in checks]
+        parts = ["count(*)", f"count_if({where})"] + [
+            f"count_if({where} AND {p.check})" for _, p in checks
+        ]
         counts = self._sql(t.key, f"SELECT {', '.join(parts)} FROM {q(view)}").fetchone()
         stats.rows_in, stats.rows_kept = int(counts[0]), int(counts[1])
         if t.source in self.report.inputs:
@@ -203,13 +238,21 @@ class _Importer:
             shown = f", {q(raw)}" if raw else ""
             rows = self.con.execute(
                 f"SELECT {ROW}{shown} FROM (SELECT row_number() OVER () AS {ROW}, * FROM {q(view)}) "
-                f"WHERE {where} AND {p.check} ORDER BY {ROW} LIMIT {N_EXAMPLES}").fetchall()
+                f"WHERE {where} AND {p.check} ORDER BY {ROW} LIMIT {N_EXAMPLES}"
+            ).fetchall()
             examples = [{"row": int(r[0]), **({raw: r[1]} if raw else {})} for r in rows]
             source = f"{raw} " if raw else ""
-            self.problems.append(Problem(
-                t.name, c.name, "unparsed_value", int(n),
-                f"{source}values are not {p.what} ({c.key}); they were left empty — fix the data, "
-                "a filter, or the column's format/type in the mapping", examples=examples))
+            self.problems.append(
+                Problem(
+                    t.name,
+                    c.name,
+                    "unparsed_value",
+                    int(n),
+                    f"{source}values are not {p.what} ({c.key}); they were left empty — fix the data, "
+                    "a filter, or the column's format/type in the mapping",
+                    examples=examples,
+                )
+            )
 
     def _plain(self, t: TableSpec, stage: str) -> str:
         cols = [c for c in t.columns.values() if c.keep]
@@ -222,15 +265,25 @@ class _Importer:
         defaulted = [c for c in aggs if c.aggregate is None and c.keep and c.name != t.order_by]
         if defaulted:
             d = ", ".join(f"count(DISTINCT {q(c.name)}) AS d{i}" for i, c in enumerate(defaulted))
-            n = self._sql(t.key, f"SELECT {', '.join(f'count_if(d{i} > 1)' for i in range(len(defaulted)))} "
-                                 f"FROM (SELECT {d} FROM {stage} GROUP BY {keys})").fetchone()
+            n = self._sql(
+                t.key,
+                f"SELECT {', '.join(f'count_if(d{i} > 1)' for i in range(len(defaulted)))} "
+                f"FROM (SELECT {d} FROM {stage} GROUP BY {keys})",
+            ).fetchone()
             for c, k in zip(defaulted, n):
                 if k:
-                    self.problems.append(Problem(
-                        t.name, c.name, "differs_within_group", int(k),
-                        f"the value differs between the rows of {int(k):,} {'/'.join(t.group_by)} "
-                        f"group(s); the smallest was kept — state aggregate: (first, last, min, max, "
-                        f"...) at {c.key}", severity="warning"))
+                    self.problems.append(
+                        Problem(
+                            t.name,
+                            c.name,
+                            "differs_within_group",
+                            int(k),
+                            f"the value differs between the rows of {int(k):,} {'/'.join(t.group_by)} "
+                            f"group(s); the smallest was kept — state aggregate: (first, last, min, max, "
+                            f"...) at {c.key}",
+                            severity="warning",
+                        )
+                    )
         select = [f"{q(g)}" for g in t.group_by]
         select += [f"{aggregate_sql(c, t.order_by)} AS {q(c.name)}" for c in aggs]
         netted = t.returns is not None and t.returns.handle == "net"
@@ -240,12 +293,15 @@ class _Importer:
         outer = [c for c in t.columns.values() if c.keep]
         where = f" WHERE NOT (COALESCE({NETTED}, FALSE) AND amount <= 0)" if netted else ""
         if netted:
-            full = self.con.execute(f"SELECT count(*) FROM ({grouped}) WHERE COALESCE({NETTED}, FALSE) "
-                                    "AND amount <= 0").fetchone()[0]
+            full = self.con.execute(
+                f"SELECT count(*) FROM ({grouped}) WHERE COALESCE({NETTED}, FALSE) AND amount <= 0"
+            ).fetchone()[0]
             stats.returns.orders_fully_returned = int(full)  # type: ignore[union-attr]
         order = ", ".join(q(g) for g in t.group_by)
-        return (f"SELECT {', '.join(_cast(c, q(c.name)) for c in outer)} FROM ({grouped}){where} "
-                f"ORDER BY {order}")
+        return (
+            f"SELECT {', '.join(_cast(c, q(c.name)) for c in outer)} FROM ({grouped}){where} "
+            f"ORDER BY {order}"
+        )
 
     def _returns(self, t: TableSpec, stage: str, stats: TableStats) -> str:
         r = t.returns
@@ -268,8 +324,11 @@ def _prepare_out(out: Path) -> bool:
         raise MappingError("--out", f"{out} is a file; give a folder")
     if out.is_dir() and any(out.iterdir()):
         if not (out / REPORT_JSON).exists():
-            raise MappingError("--out", f"{out} exists and holds other files (it is not an earlier "
-                                        "cjlab import); choose a new folder or empty it")
+            raise MappingError(
+                "--out",
+                f"{out} exists and holds other files (it is not an earlier "
+                "cjlab import); choose a new folder or empty it",
+            )
         return True
     return False
 
@@ -304,18 +363,25 @@ def _overrides(spec: MappingSpec, input: Any) -> dict[str, Any]:
     if isinstance(input, Mapping):
         unknown = [k for k in input if k not in spec.inputs]
         if unknown:
-            raise MappingError("--input", f"unknown input(s) {', '.join(unknown)} (inputs: "
-                                          f"{', '.join(spec.inputs)})")
+            raise MappingError(
+                "--input",
+                f"unknown input(s) {', '.join(unknown)} (inputs: {', '.join(spec.inputs)})",
+            )
         return dict(input)
     used = [n for n in spec.inputs if any(t.source == n for t in spec.tables.values())]
     if len(used) != 1:
-        raise MappingError("--input", "the mapping has several inputs: give --input NAME=PATH for "
-                                      f"each ({', '.join(used)})")
+        raise MappingError(
+            "--input",
+            f"the mapping has several inputs: give --input NAME=PATH for each ({', '.join(used)})",
+        )
     return {used[0]: input}
 
 
-def import_mapping(mapping: str | Path | Mapping[str, Any] | MappingSpec, out: str | Path,
-                   input: str | Path | Mapping[str, str | Path] | None = None) -> ImportReport:
+def import_mapping(
+    mapping: str | Path | Mapping[str, Any] | MappingSpec,
+    out: str | Path,
+    input: str | Path | Mapping[str, str | Path] | None = None,
+) -> ImportReport:
     """Bring a raw export into the contract: run ``mapping`` and write the folder ``out``.
 
     Parameters

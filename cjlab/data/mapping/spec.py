@@ -36,14 +36,57 @@ FORMATS = ("csv", "parquet", "json")
 AGGREGATES = ("min", "max", "sum", "mean", "count", "count_distinct", "first", "last", "any")
 SHIFT_UNITS = ("days", "weeks", "months", "years")
 #: operators of a structured condition ``{column: X, <operator>: value}``
-OPERATORS = ("equals", "not_equals", "in", "not_in", "starts_with", "not_starts_with", "contains",
-             "matches", "empty", "above", "below", "at_least", "at_most")
+OPERATORS = (
+    "equals",
+    "not_equals",
+    "in",
+    "not_in",
+    "starts_with",
+    "not_starts_with",
+    "contains",
+    "matches",
+    "empty",
+    "above",
+    "below",
+    "at_least",
+    "at_most",
+)
 
-_INPUT_KEYS = ("path", "format", "delimiter", "quote", "escape", "header", "skip", "encoding",
-               "decimal", "thousands", "nulls", "types", "sample_size")
+_INPUT_KEYS = (
+    "path",
+    "format",
+    "delimiter",
+    "quote",
+    "escape",
+    "header",
+    "skip",
+    "encoding",
+    "decimal",
+    "thousands",
+    "nulls",
+    "types",
+    "sample_size",
+)
 _TABLE_KEYS = ("from", "filter", "columns", "group_by", "order_by", "returns", "description")
-_COLUMN_KEYS = ("column", "value", "sql", "row_number", "type", "format", "decimal", "thousands",
-                "true", "false", "map", "default", "when", "minus", "plus", "aggregate", "keep")
+_COLUMN_KEYS = (
+    "column",
+    "value",
+    "sql",
+    "row_number",
+    "type",
+    "format",
+    "decimal",
+    "thousands",
+    "true",
+    "false",
+    "map",
+    "default",
+    "when",
+    "minus",
+    "plus",
+    "aggregate",
+    "keep",
+)
 _SOURCES = ("column", "value", "sql", "row_number")
 _RETURN_KEYS = ("when", "handle", "net_to", "match")
 _TOP_KEYS = ("description", "snapshot", "inputs", "tables", "bounds")
@@ -107,8 +150,9 @@ def parse_condition(value: Any, key: str) -> Condition:
     if isinstance(value, list):
         if not value:
             raise MappingError(key, "an empty list of conditions")
-        return Condition(key, "all", parts=tuple(parse_condition(v, f"{key}[{i}]")
-                                                 for i, v in enumerate(value)))
+        return Condition(
+            key, "all", parts=tuple(parse_condition(v, f"{key}[{i}]") for i, v in enumerate(value))
+        )
     value = _mapping(value, key)
     for combo in ("all", "any"):
         if combo in value:
@@ -116,8 +160,11 @@ def parse_condition(value: Any, key: str) -> Condition:
             inner = value[combo]
             if not isinstance(inner, list) or not inner:
                 raise MappingError(f"{key}.{combo}", "expected a non-empty list of conditions")
-            return Condition(key, combo, parts=tuple(parse_condition(v, f"{key}.{combo}[{i}]")
-                                                     for i, v in enumerate(inner)))
+            return Condition(
+                key,
+                combo,
+                parts=tuple(parse_condition(v, f"{key}.{combo}[{i}]") for i, v in enumerate(inner)),
+            )
     if "not" in value:
         _unknown(key, value, ("not",))
         return Condition(key, "not", parts=(parse_condition(value["not"], f"{key}.not"),))
@@ -126,11 +173,16 @@ def parse_condition(value: Any, key: str) -> Condition:
         return Condition(key, "sql", sql=str(value["sql"]))
     _unknown(key, value, ("column", *OPERATORS))
     if "column" not in value:
-        raise MappingError(key, "a condition needs 'column' and one operator "
-                                f"({', '.join(OPERATORS)}), or 'sql', 'all', 'any', 'not'")
+        raise MappingError(
+            key,
+            "a condition needs 'column' and one operator "
+            f"({', '.join(OPERATORS)}), or 'sql', 'all', 'any', 'not'",
+        )
     ops = [k for k in value if k != "column"]
     if len(ops) != 1:
-        raise MappingError(key, f"give exactly one operator ({', '.join(OPERATORS)}), got {ops or 'none'}")
+        raise MappingError(
+            key, f"give exactly one operator ({', '.join(OPERATORS)}), got {ops or 'none'}"
+        )
     op = ops[0]
     arg = value[op]
     if op in ("in", "not_in") and not isinstance(arg, list):
@@ -146,8 +198,10 @@ def _numeric_test(cond: Condition) -> bool:
     v = cond.value
     nums = v if isinstance(v, list) else [v]
     return cond.op in ("above", "below", "at_least", "at_most", "empty") or (
-        cond.op in ("equals", "not_equals", "in", "not_in") and bool(nums)
-        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in nums))
+        cond.op in ("equals", "not_equals", "in", "not_in")
+        and bool(nums)
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in nums)
+    )
 
 
 def condition_columns(cond: Condition | None, text_only: bool = False) -> set[str]:
@@ -160,7 +214,9 @@ def condition_columns(cond: Condition | None, text_only: bool = False) -> set[st
         return set()
     if cond.kind == "test":
         return set() if text_only and _numeric_test(cond) else {cond.column}
-    return set().union(*(condition_columns(p, text_only) for p in cond.parts)) if cond.parts else set()
+    return (
+        set().union(*(condition_columns(p, text_only) for p in cond.parts)) if cond.parts else set()
+    )
 
 
 @dataclass(frozen=True)
@@ -211,12 +267,16 @@ def parse_column(name: str, value: Any, key: str, table: str) -> ColumnSpec:
     if isinstance(value, str):
         value = {"column": value}
     if value is None or not isinstance(value, Mapping):
-        raise MappingError(key, "expected a raw column name or a mapping with 'column', 'value', "
-                                "'sql' or 'row_number'")
+        raise MappingError(
+            key,
+            "expected a raw column name or a mapping with 'column', 'value', 'sql' or 'row_number'",
+        )
     _unknown(key, value, _COLUMN_KEYS)
     sources = [s for s in _SOURCES if s in value]
     if len(sources) != 1:
-        raise MappingError(key, f"give exactly one of {', '.join(_SOURCES)} (got {sources or 'none'})")
+        raise MappingError(
+            key, f"give exactly one of {', '.join(_SOURCES)} (got {sources or 'none'})"
+        )
     source = sources[0]
     kind = value.get("type", default_kind)
     if kind is None and source in ("column", "value"):
@@ -231,7 +291,9 @@ def parse_column(name: str, value: Any, key: str, table: str) -> ColumnSpec:
         raise MappingError(f"{key}.format", "a format applies to date and timestamp columns only")
     agg = value.get("aggregate")
     if agg is not None and agg not in AGGREGATES:
-        raise MappingError(f"{key}.aggregate", f"unknown aggregate {agg!r} (use {', '.join(AGGREGATES)})")
+        raise MappingError(
+            f"{key}.aggregate", f"unknown aggregate {agg!r} (use {', '.join(AGGREGATES)})"
+        )
     mapping = value.get("map")
     if mapping is not None:
         mapping = {str(k): v for k, v in _mapping(mapping, f"{key}.map").items()}
@@ -239,13 +301,23 @@ def parse_column(name: str, value: Any, key: str, table: str) -> ColumnSpec:
         if sep in value and (not isinstance(value[sep], str) or len(value[sep]) != 1):
             raise MappingError(f"{key}.{sep}", "expected one character such as ',' or '.'")
     return ColumnSpec(
-        name=name, key=key, source=source, ref=value[source], kind=kind, formats=formats,
-        decimal=value.get("decimal"), thousands=value.get("thousands"),
+        name=name,
+        key=key,
+        source=source,
+        ref=value[source],
+        kind=kind,
+        formats=formats,
+        decimal=value.get("decimal"),
+        thousands=value.get("thousands"),
         true=_texts(value["true"], key) if "true" in value else (),
         false=_texts(value["false"], key) if "false" in value else (),
-        map=mapping, default=value.get("default"),
+        map=mapping,
+        default=value.get("default"),
         when=parse_condition(value["when"], f"{key}.when") if "when" in value else None,
-        shifts=_shifts(value, key), aggregate=agg, keep=bool(value.get("keep", True)))
+        shifts=_shifts(value, key),
+        aggregate=agg,
+        keep=bool(value.get("keep", True)),
+    )
 
 
 @dataclass(frozen=True)
@@ -273,8 +345,9 @@ class TableSpec:
     returns: ReturnsSpec | None = None
 
 
-def _returns(value: Any, key: str, columns: Mapping[str, ColumnSpec],
-             group_by: tuple[str, ...]) -> ReturnsSpec:
+def _returns(
+    value: Any, key: str, columns: Mapping[str, ColumnSpec], group_by: tuple[str, ...]
+) -> ReturnsSpec:
     value = _mapping(value, key)
     _unknown(key, value, _RETURN_KEYS)
     if "when" not in value:
@@ -286,21 +359,34 @@ def _returns(value: Any, key: str, columns: Mapping[str, ColumnSpec],
     match = _names(value["match"], f"{key}.match") if "match" in value else ()
     if handle == "net":
         if not group_by:
-            raise MappingError(f"{key}.handle", "netting returns against their order needs "
-                                                "group_by (the order key)")
+            raise MappingError(
+                f"{key}.handle",
+                "netting returns against their order needs group_by (the order key)",
+            )
         if net_to is None and not match:
-            raise MappingError(key, "handle: net needs net_to (the raw column holding the original "
-                                    "order) or match (columns a return shares with its order, "
-                                    "e.g. [customer_id, stock_code])")
+            raise MappingError(
+                key,
+                "handle: net needs net_to (the raw column holding the original "
+                "order) or match (columns a return shares with its order, "
+                "e.g. [customer_id, stock_code])",
+            )
         if "amount" not in columns:
             raise MappingError(key, "netting returns needs an amount column")
         for m in match:
             if m not in columns:
-                raise MappingError(f"{key}.match", f"{m!r} is not a column of this table "
-                                                   "(add it to columns, with keep: false if it "
-                                                   "should not be written)")
-    return ReturnsSpec(key, parse_condition(value["when"], f"{key}.when"), handle,
-                       None if net_to is None else str(net_to), match)
+                raise MappingError(
+                    f"{key}.match",
+                    f"{m!r} is not a column of this table "
+                    "(add it to columns, with keep: false if it "
+                    "should not be written)",
+                )
+    return ReturnsSpec(
+        key,
+        parse_condition(value["when"], f"{key}.when"),
+        handle,
+        None if net_to is None else str(net_to),
+        match,
+    )
 
 
 def parse_table(name: str, value: Any, known_sources: set[str]) -> TableSpec:
@@ -310,21 +396,32 @@ def parse_table(name: str, value: Any, known_sources: set[str]) -> TableSpec:
     _unknown(key, value, _TABLE_KEYS)
     if name not in CONTRACT:
         near = difflib.get_close_matches(name, TABLES, n=1)
-        raise MappingError(key, "not a contract table" + (f" (did you mean {near[0]!r}?)" if near
-                                                           else f" (tables: {', '.join(TABLES)})"))
+        raise MappingError(
+            key,
+            "not a contract table"
+            + (f" (did you mean {near[0]!r}?)" if near else f" (tables: {', '.join(TABLES)})"),
+        )
     source = value.get("from")
     if source is None:
         if len(known_sources) != 1:
-            raise MappingError(f"{key}.from", "say which input (or table built above) the rows come "
-                                              f"from: one of {', '.join(sorted(known_sources))}")
+            raise MappingError(
+                f"{key}.from",
+                "say which input (or table built above) the rows come "
+                f"from: one of {', '.join(sorted(known_sources))}",
+            )
         source = next(iter(known_sources))
     if source not in known_sources:
-        raise MappingError(f"{key}.from", f"unknown input or table {source!r} (inputs and tables "
-                                          f"above: {', '.join(sorted(known_sources))})")
+        raise MappingError(
+            f"{key}.from",
+            f"unknown input or table {source!r} (inputs and tables "
+            f"above: {', '.join(sorted(known_sources))})",
+        )
     cols_raw = _mapping(value.get("columns"), f"{key}.columns")
     if not cols_raw:
         raise MappingError(f"{key}.columns", "no columns mapped")
-    columns = {str(c): parse_column(str(c), v, f"{key}.columns.{c}", name) for c, v in cols_raw.items()}
+    columns = {
+        str(c): parse_column(str(c), v, f"{key}.columns.{c}", name) for c, v in cols_raw.items()
+    }
     group_by = _names(value["group_by"], f"{key}.group_by") if "group_by" in value else ()
     for g in group_by:
         if g not in columns:
@@ -336,15 +433,23 @@ def parse_table(name: str, value: Any, known_sources: set[str]) -> TableSpec:
         if c.aggregate and not group_by:
             raise MappingError(f"{c.key}.aggregate", "an aggregate needs group_by on the table")
         if c.aggregate in ("first", "last") and order_by is None:
-            raise MappingError(f"{c.key}.aggregate", f"{c.aggregate} needs order_by on the table "
-                                                     "(the column that orders the rows)")
+            raise MappingError(
+                f"{c.key}.aggregate",
+                f"{c.aggregate} needs order_by on the table (the column that orders the rows)",
+            )
         if c.name in group_by and c.aggregate:
             raise MappingError(f"{c.key}.aggregate", "a group_by column is not aggregated")
     missing = [r for r in CONTRACT[name].required if r not in columns]
     if missing:
-        raise MappingError(f"{key}.columns", f"the contract's required column(s) {', '.join(missing)} "
-                                             "are not mapped")
-    returns = _returns(value["returns"], f"{key}.returns", columns, group_by) if "returns" in value else None
+        raise MappingError(
+            f"{key}.columns",
+            f"the contract's required column(s) {', '.join(missing)} are not mapped",
+        )
+    returns = (
+        _returns(value["returns"], f"{key}.returns", columns, group_by)
+        if "returns" in value
+        else None
+    )
     filt = parse_condition(value["filter"], f"{key}.filter") if "filter" in value else None
     return TableSpec(name, key, str(source), columns, filt, group_by, order_by, returns)
 
@@ -366,7 +471,9 @@ def parse_input(name: str, value: Any) -> InputSpec:
     _unknown(key, value, _INPUT_KEYS)
     fmt = value.get("format")
     if fmt is not None and fmt not in FORMATS:
-        raise MappingError(f"{key}.format", f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
+        raise MappingError(
+            f"{key}.format", f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})"
+        )
     for sep in ("delimiter", "quote", "escape", "decimal", "thousands"):
         if sep in value and (not isinstance(value[sep], str) or len(value[sep]) != 1):
             if not (sep == "delimiter" and value[sep] == "\\t"):
@@ -374,7 +481,9 @@ def parse_input(name: str, value: Any) -> InputSpec:
     if "types" in value:
         _mapping(value["types"], f"{key}.types")
     opts = {k: v for k, v in value.items() if k not in ("path", "format")}
-    return InputSpec(name, key, None if value.get("path") is None else str(value["path"]), fmt, opts)
+    return InputSpec(
+        name, key, None if value.get("path") is None else str(value["path"]), fmt, opts
+    )
 
 
 def parse_bounds(value: Any) -> Bounds:
@@ -383,9 +492,11 @@ def parse_bounds(value: Any) -> Bounds:
     amount = value.get("max_amount")
     if amount is not None and (not isinstance(amount, int | float) or amount <= 0):
         raise MappingError("bounds.max_amount", f"expected a positive number, got {amount!r}")
-    return Bounds(_date(value["earliest"], "bounds.earliest") if "earliest" in value else None,
-                  _date(value["latest"], "bounds.latest") if "latest" in value else None,
-                  None if amount is None else float(amount))
+    return Bounds(
+        _date(value["earliest"], "bounds.earliest") if "earliest" in value else None,
+        _date(value["latest"], "bounds.latest") if "latest" in value else None,
+        None if amount is None else float(amount),
+    )
 
 
 @dataclass(frozen=True)
@@ -423,8 +534,12 @@ def parse_mapping(doc: Any, base: Path | str = ".", origin: str = "<mapping>") -
     for t in tables.values():
         for c in t.columns.values():
             if c.source == "value" and c.ref == "$snapshot" and snapshot is None:
-                raise MappingError(f"{c.key}.value", "$snapshot needs the snapshot date at the top of "
-                                                     "the mapping (snapshot: 2025-12-31)")
+                raise MappingError(
+                    f"{c.key}.value",
+                    "$snapshot needs the snapshot date at the top of "
+                    "the mapping (snapshot: 2025-12-31)",
+                )
     bounds = parse_bounds(doc["bounds"]) if doc.get("bounds") is not None else Bounds()
-    return MappingSpec(inputs, tables, snapshot, str(doc.get("description", "")), bounds,
-                    Path(base), origin)
+    return MappingSpec(
+        inputs, tables, snapshot, str(doc.get("description", "")), bounds, Path(base), origin
+    )
