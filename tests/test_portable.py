@@ -199,6 +199,14 @@ CASES = {
                                                       channels=MKT), ["position", "source", "target"]),
     "touchpoint_progress": (lambda f: ft.funnels.touchpoint_progress(f["touchpoints"]),
                             lambda p: _journey().touchpoint_progress(p["touchpoints"]), ["stage", "touchpoint"]),
+    # segments: the RFM summary and the last orders (references in tests/test_segments_features.py)
+    "segments_customer_rfm": (lambda f: __import__("cjlab.features.rfm", fromlist=["x"]).customer_rfm(
+                                  f["orders"], AS_OF, purchase_unit="day"),
+                              lambda p: __import__("test_segments_features").ref_customer_rfm(
+                                  p["orders"], AS_OF, "day"), ["customer_id"]),
+    "segments_last_orders": (lambda f: __import__("cjlab.features.rfm", fromlist=["x"]).last_orders(f["orders"], AS_OF),
+                             lambda p: __import__("test_segments_features").ref_last_orders(p["orders"], AS_OF),
+                             ["customer_id"]),
 }
 TABLES = ("customers", "touchpoints", "orders", "survey_responses", "experiment_exposures")
 
