@@ -222,7 +222,8 @@ def test_notebook_on_touchpoints_only(demo, tmp_path):
     }
     _, folder, html = run_notebook_on_tables(tables, tmp_path, "05_journey", "journey_touchpoints")
     assert_clean_report_notebook(nbformat.read(folder / "05_journey.ipynb", as_version=4))
-    assert "Paths to a purchase and channel attribution need the orders table" in html
+    assert "Paths before a purchase need the orders table" in html
+    assert "Channel attribution needs the orders table" in html
     assert "rating_&lt;touchpoint&gt; columns" in html or "rating_<touchpoint> columns" in html
     assert "cancelled_at" in html and "plotly" not in html.lower() and "Traceback" not in html
     assert "no device column" in html  # the breakdown falls back to the first-touch channel

@@ -216,9 +216,13 @@ def test_flow_figure_is_static_and_small(touches):
 
     flows = stage_flows(touches, max_steps=4)
     assert (flows["value"] > 0).all()
-    # every customer whose journey has more than one stage starts exactly one flow at step 1
-    first = touches.groupby("customer_id")["stage"].nunique()
-    assert flows.loc[flows["source"].str.startswith("1. "), "value"].sum() == (first > 1).sum()
+    # every customer starts exactly one flow at step 1 and ends in exactly one end node:
+    # "no further stage" where their stages stop, "more stages" when they have more than 4
+    n_stages = touches.groupby("customer_id")["stage"].nunique()
+    assert flows.loc[flows["source"].str.startswith("1. "), "value"].sum() == len(n_stages)
+    ends = flows.groupby("target")["value"].sum()
+    assert ends["more stages"] == (n_stages > 4).sum()
+    assert ends["no further stage"] == (n_stages <= 4).sum()
     ax = plots.flows(flows, title="Stage flows")
     buf = io.BytesIO()
     ax.figure.savefig(buf, format="png", dpi=110)

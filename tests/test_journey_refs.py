@@ -133,6 +133,7 @@ def step_flows(
     by: str = "stage",
     max_steps: int = 5,
     top: int | None = None,
+    ends: tuple[str, str] | None = None,
     **kwargs,
 ) -> pd.DataFrame:
     """Reference of the flows: position, source, target, end, customers (Python loops)."""
@@ -145,7 +146,11 @@ def step_flows(
         )
         first["_o"] = first["stage"].map({s: i for i, s in enumerate(STAGES)})
         first = first.sort_values(["customer_id", "ts", "_o"])
-        seqs = [tuple(g["stage"])[:max_steps] for _, g in first.groupby("customer_id")]
+        seqs = [tuple(g["stage"]) for _, g in first.groupby("customer_id")]
+        if ends is None:
+            seqs = [st[:max_steps] for st in seqs]
+        else:  # an end node: more stages later, or none
+            seqs = [(*st[:max_steps], ends[0] if len(st) > max_steps else ends[1]) for st in seqs]
     else:
         cs = customer_sequences(touchpoints, orders, by=by, collapse_repeats=True, **kwargs)
         steps = list(cs["steps"])
@@ -158,12 +163,12 @@ def step_flows(
             )
             keep = set(freq["v"].head(top))
             steps = [tuple(c if c in keep else "other" for c in st) for st in steps]
-        ends = np.where(cs["outcome"] == 1, "purchase", "no purchase")
-        seqs = [(*st[:max_steps], e) for st, e in zip(steps, ends)]
+        outcome = np.where(cs["outcome"] == 1, "purchase", "no purchase")
+        seqs = [(*st[:max_steps], e) for st, e in zip(steps, outcome)]
     counts: dict[tuple, int] = {}
     for st in seqs:
         for i in range(len(st) - 1):
-            end = int(by != "stage" and i + 1 == len(st) - 1)
+            end = int((by != "stage" or ends is not None) and i + 1 == len(st) - 1)
             key = (i + 1, st[i], st[i + 1], end)
             counts[key] = counts.get(key, 0) + 1
     return pd.DataFrame(

@@ -14,7 +14,7 @@ from cjlab.data import STAGES
 from cjlab.features.funnels import ordered_funnel, touchpoint_progress
 from cjlab.features.sequences import customer_paths, customer_steps, stage_sequence, step_flows
 from cjlab.journey import funnel
-from cjlab.journey.flows import ENDS
+from cjlab.journey.flows import ENDS, STAGE_ENDS
 
 MKT = ["paid_search", "social", "display", "email", "web"]
 AS_OF = "2025-09-30"
@@ -123,6 +123,18 @@ def test_channel_flows_equal_reference(frames):
         ),
         ["position", "source", "target"],
         "channel flows",
+    )
+
+
+def test_stage_flows_with_end_nodes_equal_reference(frames):
+    _both(
+        frames,
+        lambda f: step_flows(
+            stage_sequence(f["touchpoints"], beyond=4), max_steps=4, ends=STAGE_ENDS
+        ),
+        lambda p: ref.step_flows(p["touchpoints"], by="stage", max_steps=4, ends=STAGE_ENDS),
+        ["position", "source", "target"],
+        "stage flows with end nodes",
     )
 
 

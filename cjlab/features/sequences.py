@@ -306,21 +306,39 @@ def distinct_steps(
 
 
 def stage_sequence(
-    touchpoints: Any, *, stages: Sequence[str] | None = None, as_of: datetime | str | None = None
+    touchpoints: Any,
+    *,
+    stages: Sequence[str] | None = None,
+    as_of: datetime | str | None = None,
+    beyond: int | None = None,
 ) -> Any:
     """Each customer's lifecycle stages in the order first reached: one row per customer and stage.
 
     Stages first reached at the same instant are ordered as in the lifecycle.
 
+    Parameters
+    ----------
+    touchpoints : customer_id, ts, stage.
+    stages : only these stages count (default all 11).
+    as_of : analysis day: touches on that day or earlier count.
+    beyond : with a number, ``outcome`` is 1 for customers who reached more than this many
+        stages (their journey goes on after the first ``beyond``), else 0.
+
     Returns
     -------
     Frame with customer_id, ts (first time at the stage), step (the stage), position (1 = the
-    first stage reached), from_end, outcome (always 0: stage sequences have no outcome).
+    first stage reached), from_end and outcome (see ``beyond``; 0 without it).
     """
     f = up_to(frame(touchpoints), as_of).filter(nw.col("stage").is_in(list(stages or STAGES)))
     g = f.group_by("customer_id", "stage").agg(nw.col("ts").min())
     g = g.with_columns(stage_index().alias("_o"), nw.col("stage").alias("step"))
-    g = _number(g, ["ts", "_o"]).with_columns(nw.lit(0).cast(nw.Int64).alias("outcome"))
+    g = _number(g, ["ts", "_o"])
+    more = (
+        (nw.col("position") + nw.col("from_end") - 1 > beyond)
+        if beyond is not None
+        else nw.lit(False)
+    )
+    g = g.with_columns(more.cast(nw.Int64).alias("outcome"))
     out = g.select("customer_id", "ts", "step", "position", "from_end", "outcome")
     return back(out.sort("customer_id", "position"), touchpoints)
 

@@ -47,7 +47,7 @@ from cjlab.journey.funnels import (
 from cjlab.journey.inputs import action_table, check_stages
 from cjlab.journey.journey_map import journey_map, rating_columns, stage_emotion
 from cjlab.journey.paths import attribution_paths, top_paths
-from cjlab.journey.results import NO_ORDERS, JourneyAnalysis
+from cjlab.journey.results import NO_ORDERS, NO_ORDERS_PATHS, JourneyAnalysis
 from cjlab.results import NotApplicable
 
 __all__ = [
@@ -148,7 +148,7 @@ def _paths(
             "customers table (contractual churn)."
         )
     if orders is None:
-        skipped["paths"] = skipped["attribution"] = NO_ORDERS
+        skipped["paths"], skipped["attribution"] = NO_ORDERS_PATHS, NO_ORDERS
         return out
     kw = {"channels": channels, "exclude_touchpoints": exclude, "as_of": as_of}
     out["paths"] = attribution_paths(tp, orders, **kw)

@@ -9,7 +9,7 @@ Examples
 >>> tp = pd.DataFrame({"customer_id": [1, 1, 2], "stage": ["awareness", "information", "awareness"],
 ...                    "ts": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01"])})
 >>> stage_flows(tp).values.tolist()
-[['1. awareness', '2. information', 1]]
+[['1. awareness', '2. information', 1], ['1. awareness', 'no further stage', 1], ['2. information', 'no further stage', 1]]
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from cjlab.features import to_pandas
 from cjlab.features.sequences import customer_steps, stage_sequence, step_flows
 from cjlab.journey.inputs import check_stages
 
-__all__ = ["ENDS", "stage_flows"]
+__all__ = ["ENDS", "STAGE_ENDS", "stage_flows"]
 
 #: end nodes of channel flows: (bought, did not buy)
 ENDS = ("purchase", "no purchase")
+#: end nodes of stage flows: (goes on to later stages, reached no further stage)
+STAGE_ENDS = ("more stages", "no further stage")
 
 
 def stage_flows(
@@ -46,7 +48,8 @@ def stage_flows(
     """Flows between consecutive steps of each customer's journey, for a flow diagram.
 
     ``by="stage"``: each customer's stages in the order first reached (from all touches), the
-    first ``max_steps`` of them. ``by="channel"`` (or another touch column): the touches before
+    first ``max_steps`` of them, then an end node ``"more stages"`` (the customer reached more
+    stages later) or ``"no further stage"`` (where they stopped). ``by="channel"`` (or another touch column): the touches before
     the first purchase with consecutive repeats merged, the first ``max_steps`` steps, then an
     end node ``"purchase"`` or ``"no purchase"``; values outside the ``top`` most frequent are
     pooled as ``"other"``.
@@ -58,8 +61,8 @@ def stage_flows(
     """
     tp, _ = check_stages(touchpoints, on_unknown=on_unknown)
     if by == "stage":
-        steps = stage_sequence(tp, stages=stages, as_of=as_of)
-        f = step_flows(steps, max_steps=max_steps)
+        steps = stage_sequence(tp, stages=stages, as_of=as_of, beyond=max_steps)
+        f = step_flows(steps, max_steps=max_steps, ends=STAGE_ENDS)
     else:
         steps = customer_steps(
             tp,

@@ -24,7 +24,7 @@ from matplotlib.path import Path as MPath
 
 from cjlab import formatting as fmt
 from cjlab.data.contract import STAGES
-from cjlab.journey.flows import ENDS
+from cjlab.journey.flows import ENDS, STAGE_ENDS
 from cjlab.journey.funnels import FunnelResult
 from cjlab.plotting import BAD, GOOD, MUTED, NEUTRAL, PALETTE, new_axes, percent_axis
 
@@ -183,7 +183,7 @@ FLOW_COLOURS = [c for c in PALETTE if c not in ("#5a9e6f", "#c4463a")] + ["#9c75
 
 
 def _colours(names: Sequence[str]) -> dict[str, str]:
-    fixed = {ENDS[0]: GOOD, ENDS[1]: BAD, "other": MUTED}
+    fixed = {ENDS[0]: GOOD, ENDS[1]: BAD, STAGE_ENDS[0]: GOOD, STAGE_ENDS[1]: BAD, "other": MUTED}
     rest = sorted(n for n in set(names) if n not in fixed)
     return {**{n: FLOW_COLOURS[i % len(FLOW_COLOURS)] for i, n in enumerate(rest)}, **fixed}
 
@@ -199,7 +199,7 @@ def _layout(f: pd.DataFrame, gap: float) -> tuple[pd.DataFrame, int]:
     nodes["col"] = [_node(x, last)[0] for x in labels]
     nodes["name"] = [_node(x, last)[1] for x in labels]
     nodes["value"] = [max(out_v.get(x, 0), in_v.get(x, 0)) for x in labels]
-    end_rank = {ENDS[0]: 0, ENDS[1]: 1}
+    end_rank = {ENDS[0]: 0, ENDS[1]: 1, STAGE_ENDS[0]: 0, STAGE_ENDS[1]: 1}
     nodes["_rank"] = [end_rank.get(n, 2) for n in nodes["name"]]
     nodes = nodes.sort_values(
         ["col", "_rank", "value", "name"], ascending=[True, True, False, True]

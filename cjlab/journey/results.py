@@ -16,11 +16,15 @@ from cjlab import formatting as fmt
 from cjlab.journey.funnels import FunnelResult
 from cjlab.results import KPI, Analysis, Headline
 
-__all__ = ["NO_ORDERS", "JourneyAnalysis"]
+__all__ = ["NO_ORDERS", "NO_ORDERS_PATHS", "JourneyAnalysis"]
 
 NO_ORDERS = (
-    "Paths to a purchase and channel attribution need the orders table (who bought and when); "
-    "without it no journey has a known purchase."
+    "Channel attribution needs the orders table: without it no purchase can be credited to a "
+    "channel."
+)
+NO_ORDERS_PATHS = (
+    "Paths before a purchase need the orders table (who bought and when); without it no "
+    "journey has a known purchase."
 )
 
 
