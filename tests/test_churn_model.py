@@ -8,17 +8,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cjlab.churn.features import ChurnDataError, churn_frames, rolling_cutoffs
-from cjlab.churn.model import (
+from cjlab.churn.drivers import (
     DRIVER_GROUPS,
-    ChurnModel,
-    CutoffSplit,
     driver_importance,
-    evaluate,
-    gains_table,
     partial_dependence_table,
     top_reasons,
 )
+from cjlab.churn.evaluation import evaluate, gains_table
+from cjlab.churn.frames import ChurnDataError, churn_frames, rolling_cutoffs
+from cjlab.churn.model import ChurnModel, CutoffSplit
 
 
 def delong_se(y: np.ndarray, p: np.ndarray) -> float:
@@ -34,7 +32,7 @@ def test_evaluate_against_independent_formulas():
     n = 3000
     y = (rng.random(n) < 0.25).astype(int)
     p = 1 / (1 + np.exp(-(rng.normal(size=n) + 1.2 * y - 1.5)))
-    e = evaluate(y, p, n_boot=400, seed=1)
+    e = evaluate(y, p, n_boot=400, random_state=1)
     # ROC-AUC = Mann-Whitney U / (n1 n0)
     u = stats.mannwhitneyu(p[y == 1], p[y == 0]).statistic
     assert e.roc_auc == pytest.approx(u / ((y == 1).sum() * (y == 0).sum()), rel=1e-12)
@@ -65,7 +63,9 @@ def test_gains_table_brute_force():
 
 
 def test_cutoff_split_never_validates_on_the_past():
-    cut = np.repeat(pd.to_datetime(["2025-01-01", "2025-04-01", "2025-07-01", "2025-10-01"]).to_numpy(), 5)
+    cut = np.repeat(
+        pd.to_datetime(["2025-01-01", "2025-04-01", "2025-07-01", "2025-10-01"]).to_numpy(), 5
+    )
     folds = list(CutoffSplit(cut).split())
     assert len(folds) == 3
     for tr, va in folds:
@@ -92,8 +92,10 @@ def demo_frames():
     return d, cuts, churn_frames(d.tables, cuts, 180)
 
 
-@pytest.mark.parametrize(("model", "calibrate"), [
-    ("logit", None), pytest.param("hgb", "isotonic", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    ("model", "calibrate"),
+    [("logit", None), pytest.param("hgb", "isotonic", marks=pytest.mark.slow)],
+)
 def test_probabilities_match_known_truth(model, calibrate):
     """Data drawn from a known logistic model: predicted probabilities track the true ones."""
     rng = np.random.default_rng(7)
@@ -129,8 +131,10 @@ def test_calibration_on_demo_data(demo_frames):
     y = te["churned"].to_numpy()
     e = evaluate(y, p, n_boot=0)
     rel = e.reliability
-    hl = (((rel["observed_rate"] - rel["mean_predicted"]) * rel["n"]) ** 2
-          / (rel["n"] * rel["mean_predicted"] * (1 - rel["mean_predicted"]))).sum()
+    hl = (
+        ((rel["observed_rate"] - rel["mean_predicted"]) * rel["n"]) ** 2
+        / (rel["n"] * rel["mean_predicted"] * (1 - rel["mean_predicted"]))
+    ).sum()
     assert stats.chi2.sf(hl, len(rel) - 2) > 0.001, rel
     assert abs(p.mean() - y.mean()) < 3 * np.sqrt(y.mean() * (1 - y.mean()) / len(y))
     assert e.brier < e.brier_reference
@@ -154,7 +158,9 @@ def test_planted_drivers_rank_on_top(demo_frames, model):
     assert (imp.set_index("feature").loc[top3, "importance"] > 0).all()
     if model == "logit":
         pipe = m.estimator_
-        coef = pd.Series(pipe.named_steps["model"].coef_[0], pipe.named_steps["pre"].get_feature_names_out())
+        coef = pd.Series(
+            pipe.named_steps["model"].coef_[0], pipe.named_steps["pre"].get_feature_names_out()
+        )
         for feat in top3:
             col = "support_per_year" if feat == "support_tickets" else feat
             assert np.sign(coef[col]) == np.sign(truth["drivers"][feat]), (feat, coef[col])
@@ -203,18 +209,28 @@ def test_ibm_telco_held_out_auc(shared_data):
 def test_telco_adapter_hand_made_and_bad_input():
     from cjlab.data.adapters import AdapterError, telco_churn_frame, telco_tables
 
-    raw = pd.DataFrame({"customerID": ["a", "b", "c"], "tenure": [0, 12, 3],
-                        "TotalCharges": [" ", "240.5", "60"], "MonthlyCharges": [20.0, 20.0, 20.0],
-                        "Contract": ["Month-to-month", "One year", "Month-to-month"],
-                        "Churn": ["No", "Yes", "No"], "Partner": ["Yes", "No", "No"]})
+    raw = pd.DataFrame(
+        {
+            "customerID": ["a", "b", "c"],
+            "tenure": [0, 12, 3],
+            "TotalCharges": [" ", "240.5", "60"],
+            "MonthlyCharges": [20.0, 20.0, 20.0],
+            "Contract": ["Month-to-month", "One year", "Month-to-month"],
+            "Churn": ["No", "Yes", "No"],
+            "Partner": ["Yes", "No", "No"],
+        }
+    )
     f = telco_churn_frame(raw)
     assert f["churned"].tolist() == [0, 1, 0]
     assert f["total_charges"].tolist() == [0.0, 240.5, 60.0]
     assert f["partner"].tolist() == [1.0, 0.0, 0.0]
     assert f["contract"].tolist() == ["Month-to-month", "One year", "Month-to-month"]
     c = telco_tables(raw, snapshot="2025-12-31")["customers"]
-    assert c["first_seen"].tolist() == [pd.Timestamp("2025-12-31"), pd.Timestamp("2024-12-31"),
-                                        pd.Timestamp("2025-09-30")]
+    assert c["first_seen"].tolist() == [
+        pd.Timestamp("2025-12-31"),
+        pd.Timestamp("2024-12-31"),
+        pd.Timestamp("2025-09-30"),
+    ]
     assert c["cancelled_at"].notna().tolist() == [False, True, False]
     with pytest.raises(AdapterError, match=r"TotalCharges blank .* tenure > 0 \(rows \[2\]\)"):
         telco_churn_frame(raw.assign(TotalCharges=["1", " ", "3"]))

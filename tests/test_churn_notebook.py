@@ -22,8 +22,9 @@ def test_churn_notebook_end_to_end(tmp_path, small_demo):
     cust = small_demo.relation("customers").df()  # with name and email
     assert {"name", "email"} <= set(cust.columns)
     tables["customers"] = cust
-    _, folder, html = run_notebook_on_tables(tables, tmp_path, "03_churn", "churn_e2e",
-                                            cell_timeout=600, wall_timeout=900)
+    _, folder, html = run_notebook_on_tables(
+        tables, tmp_path, "03_churn", "churn_e2e", cell_timeout=600, wall_timeout=900
+    )
     nb = nbformat.read(folder / "03_churn.ipynb", as_version=4)
     assert_clean_report_notebook(nb)
 
@@ -31,7 +32,14 @@ def test_churn_notebook_end_to_end(tmp_path, small_demo):
     m = re.search(r'href="data:text/csv;base64,([A-Za-z0-9+/=]+)"', html)
     assert m, "download link missing"
     csv = pd.read_csv(io.StringIO(base64.b64decode(m.group(1)).decode("utf-8")))
-    assert {"customer_id", "churn_probability", "clv", "top_reasons", "segment", "marketing_opt_in"} <= set(csv.columns)
+    assert {
+        "customer_id",
+        "churn_probability",
+        "clv",
+        "top_reasons",
+        "segment",
+        "marketing_opt_in",
+    } <= set(csv.columns)
     assert len(csv) > 0 and csv["contact"].all() and (csv["marketing_opt_in"] == 1).all()
     opted_out = set(cust.loc[cust["marketing_opt_in"] != True, "customer_id"])  # noqa: E712
     assert not opted_out & set(csv["customer_id"])

@@ -42,24 +42,36 @@ def test_profit_curve_small_exhaustive():
     v = np.array([10.0, 500.0, 80.0, 40.0, 900.0, 30.0])
     cv = profit_curve(p, v, 5.0, 0.5, rank_by="value_at_risk", shares=np.arange(7) / 6)
     for k in range(7):
-        best = max((sum(p[i] * 0.5 * v[i] - 5.0 for i in s) for s in itertools.combinations(range(6), k)),
-                   default=0.0)
+        best = max(
+            (sum(p[i] * 0.5 * v[i] - 5.0 for i in s) for s in itertools.combinations(range(6), k)),
+            default=0.0,
+        )
         assert cv["profit"].iloc[k] == pytest.approx(best)
 
 
 def test_at_risk_list_consent_and_no_pii():
-    scores = pd.DataFrame({
-        "customer_id": [1, 2, 3, 4, 5],
-        "churn_probability": [0.9, 0.8, 0.7, 0.2, 0.1],
-        "clv": [100.0, 200.0, 50.0, 10.0, 500.0],
-        "marketing_opt_in": [True, False, True, True, None],
-        "email": ["a@x", "b@x", "c@x", "d@x", "e@x"], "name": list("ABCDE"),
-        "top_reasons": ["support_tickets"] * 5, "segment": ["s"] * 5,
-    })
+    scores = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 5],
+            "churn_probability": [0.9, 0.8, 0.7, 0.2, 0.1],
+            "clv": [100.0, 200.0, 50.0, 10.0, 500.0],
+            "marketing_opt_in": [True, False, True, True, None],
+            "email": ["a@x", "b@x", "c@x", "d@x", "e@x"],
+            "name": list("ABCDE"),
+            "top_reasons": ["support_tickets"] * 5,
+            "segment": ["s"] * 5,
+        }
+    )
     lst = at_risk_list(scores, offer_cost=5, success_rate=0.5, contact_share=1.0)
     assert "email" not in lst.columns and "name" not in lst.columns
     assert lst["customer_id"].tolist() == [1, 2, 3, 4, 5]
-    assert lst.set_index("customer_id")["contact"].to_dict() == {1: True, 2: False, 3: True, 4: True, 5: False}
+    assert lst.set_index("customer_id")["contact"].to_dict() == {
+        1: True,
+        2: False,
+        3: True,
+        4: True,
+        5: False,
+    }
     lst2 = at_risk_list(scores, 5, 0.5, contact_share=1.0, include_no_consent=True)
     assert lst2["contact"].all()
     # default cut-off = best of the profit curve over consenting customers:
@@ -75,8 +87,12 @@ def test_at_risk_list_consent_and_no_pii():
 
 def test_risk_value_segment():
     seg = risk_value_segment([0.9, 0.9, 0.1, 0.1], [100, 1, 100, 1], p_cut=0.5, value_cut=50)
-    assert list(seg) == ["save: high value at risk", "low value at risk", "keep: high value, safe",
-                         "low value, safe"]
+    assert list(seg) == [
+        "save: high value at risk",
+        "low value at risk",
+        "keep: high value, safe",
+        "low value, safe",
+    ]
 
 
 def _km_by_hand(d: np.ndarray, e: np.ndarray) -> dict[float, float]:
@@ -94,8 +110,14 @@ def test_kaplan_meier_matches_product_limit_by_hand():
     first = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 500, n), unit="D")
     life = pd.to_timedelta(rng.exponential(300, n).round(), unit="D")
     canc = (first + life).where(first + life <= pd.Timestamp("2025-12-31"))
-    c = pd.DataFrame({"customer_id": range(n), "first_seen": first, "cancelled_at": canc,
-                      "acquisition_channel": rng.choice(["social", "email"], n)})
+    c = pd.DataFrame(
+        {
+            "customer_id": range(n),
+            "first_seen": first,
+            "cancelled_at": canc,
+            "acquisition_channel": rng.choice(["social", "email"], n),
+        }
+    )
     km = kaplan_meier(c, by="acquisition_channel", observation_end="2025-12-31")
     lt = lifetimes(c, "2025-12-31", by="acquisition_channel")
     for g, sub in lt.groupby("group"):
@@ -108,7 +130,9 @@ def test_kaplan_meier_matches_product_limit_by_hand():
         assert row["median_days"] == med
         assert row["median_low"] <= med <= row["median_high"]
     cur = km.curves
-    assert ((cur["low"] <= cur["retention"] + 1e-12) & (cur["retention"] <= cur["high"] + 1e-12)).all()
+    assert (
+        (cur["low"] <= cur["retention"] + 1e-12) & (cur["retention"] <= cur["high"] + 1e-12)
+    ).all()
     coh = kaplan_meier(c, by="cohort")
     assert set(coh.summary["group"]) <= {f"{y}Q{q}" for y in (2024, 2025) for q in range(1, 5)}
 

@@ -199,6 +199,24 @@ CASES = {
                                                       channels=MKT), ["position", "source", "target"]),
     "touchpoint_progress": (lambda f: ft.funnels.touchpoint_progress(f["touchpoints"]),
                             lambda p: _journey().touchpoint_progress(p["touchpoints"]), ["stage", "touchpoint"]),
+    # churn: point-in-time windows, purchase gaps and the BTYD summary (references in tests/test_churn_*.py)
+    "order_windows": (lambda f: ft.orders.order_windows(f["orders"], AS_OF),
+                      lambda p: __import__("test_churn_frames").ref_order_windows(p["orders"], AS_OF),
+                      ["customer_id"]),
+    "touchpoint_windows": (lambda f: ft.touchpoints.touchpoint_windows(f["touchpoints"], AS_OF, days=(30, 90)),
+                           lambda p: __import__("test_churn_frames").ref_touchpoint_windows(
+                               p["touchpoints"], AS_OF, days=(30, 90)), ["customer_id"]),
+    "purchase_gap_counts": (lambda f: ft.orders.purchase_gap_counts(f["orders"], AS_OF),
+                            lambda p: __import__("test_churn_frames").ref_purchase_gap_counts(p["orders"], AS_OF),
+                            ["gap_days"]),
+    "btyd_summary_holdout": (lambda f: __import__("cjlab.features.btyd", fromlist=["x"]).rfm_summary(
+                                 f["orders"], "2025-12-31", calibration_end=AS_OF),
+                             lambda p: __import__("test_churn_btyd").ref_btyd_summary(p["orders"], "2025-12-31",
+                                                                                     AS_OF), ["customer_id"]),
+    "btyd_summary_whole_weeks": (lambda f: __import__("cjlab.features.btyd", fromlist=["x"]).rfm_summary(
+                                     f["orders"], "2025-12-31", period="W"),
+                                 lambda p: __import__("test_churn_btyd").ref_btyd_summary(
+                                     p["orders"], "2025-12-31", time_unit="W"), ["customer_id"]),
     # segments: the RFM summary and the last orders (references in tests/test_segments_features.py)
     "segments_customer_rfm": (lambda f: __import__("cjlab.features.rfm", fromlist=["x"]).customer_rfm(
                                   f["orders"], AS_OF, purchase_unit="day"),

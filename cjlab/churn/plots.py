@@ -3,7 +3,7 @@
 Examples
 --------
 >>> import numpy as np
->>> from cjlab.churn.model import evaluate
+>>> from cjlab.churn.evaluation import evaluate
 >>> from cjlab.churn import plots as cp
 >>> rng = np.random.default_rng(0)
 >>> y = rng.integers(0, 2, 500); p = np.clip(y * 0.3 + rng.random(500) * 0.7, 0, 1)
@@ -15,13 +15,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cjlab import formatting as fmt
 from cjlab import plotting
-from cjlab.churn.model import Evaluation
+from cjlab.churn.evaluation import Evaluation
 from cjlab.churn.retention import KMResult
 
-__all__ = ["plot_clv_distribution", "plot_drivers", "plot_gains", "plot_holdout", "plot_lift",
-           "plot_model_comparison", "plot_partial_dependence", "plot_profit_curve",
-           "plot_reliability", "plot_retention"]
+__all__ = [
+    "plot_clv_distribution",
+    "plot_drivers",
+    "plot_evaluation",
+    "plot_gains",
+    "plot_holdout",
+    "plot_lift",
+    "plot_model_comparison",
+    "plot_partial_dependence",
+    "plot_profit_curve",
+    "plot_reliability",
+    "plot_retention",
+]
 
 
 def plot_reliability(ev: Evaluation, ax=None, title: str = "Are the probabilities right?"):
@@ -30,9 +41,15 @@ def plot_reliability(ev: Evaluation, ax=None, title: str = "Are the probabilitie
     r = ev.reliability
     hi = float(max(r["mean_predicted"].max(), r["high"].max())) * 1.05
     ax.plot([0, hi], [0, hi], ls="--", color=plotting.MUTED, lw=1, label="perfect calibration")
-    ax.errorbar(r["mean_predicted"], r["observed_rate"],
-                yerr=[r["observed_rate"] - r["low"], r["high"] - r["observed_rate"]],
-                fmt="o-", color=plotting.NEUTRAL, capsize=3, label="model (95 % interval)")
+    ax.errorbar(
+        r["mean_predicted"],
+        r["observed_rate"],
+        yerr=[r["observed_rate"] - r["low"], r["high"] - r["observed_rate"]],
+        fmt="o-",
+        color=plotting.NEUTRAL,
+        capsize=3,
+        label=f"model ({fmt.share(ev.level, digits=0)} interval)",
+    )
     plotting.percent_axis(ax, "x")
     plotting.percent_axis(ax, "y")
     ax.set_xlabel("predicted churn probability")
@@ -73,20 +90,49 @@ def plot_lift(ev: Evaluation, ax=None):
     return ax
 
 
+def plot_evaluation(ev: Evaluation):
+    """Reliability, cumulative gains and lift side by side (one figure)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    plot_reliability(ev, ax=axes[0])
+    plot_gains(ev, ax=axes[1])
+    plot_lift(ev, ax=axes[2])
+    fig.tight_layout()
+    return axes
+
+
 def plot_model_comparison(comparison: pd.DataFrame, ax=None):
     """Out-of-time ROC-AUC with intervals per model (0.5 = no better than chance)."""
-    d = comparison.assign(label=comparison["model"].map({"logit": "logistic regression",
-                                                         "hgb": "gradient boosting"}).fillna(comparison["model"]))
-    return plotting.forest(d, "roc_auc", "roc_auc_low", "roc_auc_high", label="label", reference=0.5,
-                        ax=ax, title="Model quality on held-out customers", xlabel="ROC-AUC")
+    d = comparison.assign(
+        label=comparison["model"]
+        .map({"logit": "logistic regression", "hgb": "gradient boosting"})
+        .fillna(comparison["model"])
+    )
+    return plotting.forest(
+        d,
+        "roc_auc",
+        "roc_auc_low",
+        "roc_auc_high",
+        label="label",
+        reference=0.5,
+        ax=ax,
+        title="Model quality on held-out customers",
+        xlabel="ROC-AUC",
+    )
 
 
 def plot_drivers(drivers: pd.DataFrame, top: int = 10, ax=None):
     """Permutation importance: how much worse the model ranks churners without each driver."""
     d = drivers.head(top).iloc[::-1]
     ax = plotting.new_axes(ax, figsize=(7, 0.4 * len(d) + 1.2))
-    ax.barh(d["feature"].str.replace("_", " "), d["importance"], xerr=d["std"],
-            color=plotting.NEUTRAL, capsize=3)
+    ax.barh(
+        d["feature"].str.replace("_", " "),
+        d["importance"],
+        xerr=d["std"],
+        color=plotting.NEUTRAL,
+        capsize=3,
+    )
     ax.set_xlabel("drop in ROC-AUC when the driver is shuffled")
     ax.set_title("What drives churn")
     ax.grid(axis="y", visible=False)
@@ -99,7 +145,9 @@ def plot_partial_dependence(pdp: pd.DataFrame, axes=None):
 
     feats = list(dict.fromkeys(pdp["feature"]))
     if axes is None:
-        _, axes = plt.subplots(1, max(len(feats), 1), figsize=(4.2 * max(len(feats), 1), 3.6), squeeze=False)
+        _, axes = plt.subplots(
+            1, max(len(feats), 1), figsize=(4.2 * max(len(feats), 1), 3.6), squeeze=False
+        )
         axes = axes[0]
     for ax, f in zip(axes, feats):
         d = pdp[pdp["feature"] == f]
@@ -107,18 +155,27 @@ def plot_partial_dependence(pdp: pd.DataFrame, axes=None):
         plotting.percent_axis(ax, "y", 1)
         ax.set_xlabel(f.replace("_", " "))
         ax.set_ylabel("churn probability")
+    axes[0].figure.tight_layout()
     return axes
 
 
-def plot_clv_distribution(scores: pd.DataFrame, ax=None, clip_quantile: float = 0.99):
+def plot_clv_distribution(
+    scores: pd.DataFrame, ax=None, clip_quantile: float = 0.99, currency: str = ""
+):
     """Histogram of customer lifetime values (top 1 % clipped for readability)."""
     ax = plotting.new_axes(ax, figsize=(7, 4))
     v = scores["clv"].dropna()
     cap = v.quantile(clip_quantile)
     ax.hist(v.clip(upper=cap), bins=40, color=plotting.NEUTRAL)
-    ax.axvline(v.mean(), color=plotting.BAD, ls="--", label=f"mean {v.mean():,.0f}")
-    ax.axvline(v.median(), color=plotting.GOOD, ls=":", label=f"median {v.median():,.0f}")
-    ax.set_xlabel(f"customer lifetime value (values above the {clip_quantile:.0%} quantile shown at it)")
+    ax.axvline(v.mean(), color=plotting.BAD, ls="--", label=f"mean {fmt.money(v.mean(), currency)}")
+    ax.axvline(
+        v.median(), color=plotting.GOOD, ls=":", label=f"median {fmt.money(v.median(), currency)}"
+    )
+    unit = f" ({currency})" if currency else ""
+    ax.set_xlabel(
+        f"customer lifetime value{unit} (values above the "
+        f"{fmt.share(clip_quantile, digits=0)} quantile shown at it)"
+    )
     ax.set_ylabel("customers")
     plotting.thousands_axis(ax, "y")
     ax.set_title("Customer lifetime value")
@@ -143,37 +200,63 @@ def plot_retention(km: KMResult, ax=None, max_groups: int = 8, title: str | None
     return ax
 
 
-def plot_profit_curve(curve: pd.DataFrame, best: pd.Series | None = None, ax=None,
-                      mark_share: float | None = None):
+def plot_profit_curve(
+    curve: pd.DataFrame,
+    best: pd.Series | None = None,
+    ax=None,
+    mark_share: float | None = None,
+    currency: str = "",
+):
     """Expected profit of the retention campaign against the share of customers contacted."""
     ax = plotting.new_axes(ax, figsize=(8, 4.2))
-    ax.plot(curve["contact_share"], curve["profit"], color=plotting.NEUTRAL, lw=2, label="expected profit")
-    ax.plot(curve["contact_share"], curve["saved_value"], color=plotting.GOOD, lw=1, ls="--",
-            label="value saved")
-    ax.plot(curve["contact_share"], curve["cost"], color=plotting.BAD, lw=1, ls=":", label="offer cost")
+    ax.plot(
+        curve["contact_share"],
+        curve["profit"],
+        color=plotting.NEUTRAL,
+        lw=2,
+        label="expected profit",
+    )
+    ax.plot(
+        curve["contact_share"],
+        curve["saved_value"],
+        color=plotting.GOOD,
+        lw=1,
+        ls="--",
+        label="value saved",
+    )
+    ax.plot(
+        curve["contact_share"], curve["cost"], color=plotting.BAD, lw=1, ls=":", label="offer cost"
+    )
     ax.axhline(0, color=plotting.MUTED, lw=0.8)
     if best is not None:
         ax.axvline(best["contact_share"], color=plotting.NEUTRAL, ls="--", lw=1)
-        ax.annotate(f"best: contact {best['contact_share']:.0%}\nprofit {best['profit']:,.0f}",
-                    (best["contact_share"], best["profit"]), xytext=(10, -30),
-                    textcoords="offset points", fontsize=9)
+        ax.annotate(
+            f"best: contact {fmt.share(best['contact_share'], digits=0)}\n"
+            f"profit {fmt.money(best['profit'], currency)}",
+            (best["contact_share"], best["profit"]),
+            xytext=(10, -30),
+            textcoords="offset points",
+            fontsize=9,
+        )
     if mark_share is not None:
         ax.axvline(mark_share, color=plotting.BAD, lw=1.5)
     plotting.percent_axis(ax, "x")
     plotting.thousands_axis(ax, "y")
     ax.set_xlabel("share of contactable customers contacted (highest value at risk first)")
-    ax.set_ylabel("amount")
+    ax.set_ylabel(f"amount ({currency})" if currency else "amount")
     ax.set_title("Profit of a retention campaign")
     ax.legend(loc="lower left")
     return ax
 
 
-def plot_holdout(holdout: pd.DataFrame, ax=None):
+def plot_holdout(holdout: pd.DataFrame, ax=None, model: str = "BG/NBD"):
     """Calibration/holdout check of the purchase model: predicted vs actual purchases."""
     ax = plotting.new_axes(ax, figsize=(7, 4))
     x = np.arange(len(holdout))
     ax.bar(x - 0.2, holdout["actual"], 0.4, label="actual", color=plotting.NEUTRAL)
-    ax.bar(x + 0.2, holdout["predicted"], 0.4, label="predicted (BG/NBD)", color=plotting.PALETTE[1])
+    ax.bar(
+        x + 0.2, holdout["predicted"], 0.4, label=f"predicted ({model})", color=plotting.PALETTE[1]
+    )
     ax.set_xticks(x, holdout["frequency_label"])
     ax.set_xlabel("repeat purchases before the holdout period")
     ax.set_ylabel("purchases per customer in the holdout")

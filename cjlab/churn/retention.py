@@ -30,8 +30,12 @@ class RetentionError(ValueError):
     """Bad input to the retention curves."""
 
 
-def lifetimes(customers: pd.DataFrame, observation_end: Any = None, by: str | None = None,
-              cohort_freq: str = "Q") -> pd.DataFrame:
+def lifetimes(
+    customers: pd.DataFrame,
+    observation_end: Any = None,
+    by: str | None = None,
+    cohort_freq: str = "Q",
+) -> pd.DataFrame:
     """``customer_id, group, duration_days, cancelled`` per customer.
 
     ``by`` is a column of ``customers`` or ``"cohort"`` (acquisition period of ``first_seen``,
@@ -41,9 +45,16 @@ def lifetimes(customers: pd.DataFrame, observation_end: Any = None, by: str | No
         if c not in customers.columns:
             raise RetentionError(f"customers: missing column {c!r}")
     first = pd.to_datetime(customers["first_seen"])
-    canc = (pd.to_datetime(customers["cancelled_at"]) if "cancelled_at" in customers.columns
-            else pd.Series(pd.NaT, index=customers.index))
-    end = pd.Timestamp(observation_end) if observation_end is not None else max(first.max(), canc.max())
+    canc = (
+        pd.to_datetime(customers["cancelled_at"])
+        if "cancelled_at" in customers.columns
+        else pd.Series(pd.NaT, index=customers.index)
+    )
+    end = (
+        pd.Timestamp(observation_end)
+        if observation_end is not None
+        else max(first.max(), canc.max())
+    )
     event = canc.notna() & (canc <= end)
     stop = canc.where(event, end)
     dur = (stop - first).dt.total_seconds() / 86400
@@ -56,8 +67,14 @@ def lifetimes(customers: pd.DataFrame, observation_end: Any = None, by: str | No
         group = customers[by].astype("string").fillna("unknown")
     else:
         raise RetentionError(f"customers: no column {by!r} to group retention by")
-    out = pd.DataFrame({"customer_id": customers["customer_id"], "group": group,
-                        "duration_days": dur.clip(lower=0), "cancelled": event.astype(int)})
+    out = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"],
+            "group": group,
+            "duration_days": dur.clip(lower=0),
+            "cancelled": event.astype(int),
+        }
+    )
     return out.loc[keep].reset_index(drop=True)
 
 
@@ -65,13 +82,21 @@ def lifetimes(customers: pd.DataFrame, observation_end: Any = None, by: str | No
 class KMResult:
     """Kaplan–Meier curves per group and their median lifetimes."""
 
-    curves: pd.DataFrame   # group, days, retention, low, high, at_risk
-    summary: pd.DataFrame  # group, customers, cancelled, median_days, median_low, median_high, retention_1y
+    curves: pd.DataFrame  # group, days, retention, low, high, at_risk
+    summary: (
+        pd.DataFrame
+    )  # group, customers, cancelled, median_days, median_low, median_high, retention_1y
     by: str | None
 
 
-def kaplan_meier(customers: pd.DataFrame, by: str | None = None, observation_end: Any = None,
-                 cohort_freq: str = "Q", min_customers: int = 1, level: float = 0.95) -> KMResult:
+def kaplan_meier(
+    customers: pd.DataFrame,
+    by: str | None = None,
+    observation_end: Any = None,
+    cohort_freq: str = "Q",
+    min_customers: int = 1,
+    level: float = 0.95,
+) -> KMResult:
     """Kaplan–Meier retention curves (lifelines) with confidence bands and median lifetime.
 
     Parameters
@@ -92,16 +117,36 @@ def kaplan_meier(customers: pd.DataFrame, by: str | None = None, observation_end
     for g, d in lt.groupby("group", sort=True):
         if len(d) < min_customers:
             continue
-        km = KaplanMeierFitter(alpha=1 - level).fit(d["duration_days"], d["cancelled"], label="retention")
+        km = KaplanMeierFitter(alpha=1 - level).fit(
+            d["duration_days"], d["cancelled"], label="retention"
+        )
         sf, ci = km.survival_function_, km.confidence_interval_survival_function_
         et = km.event_table
-        curves.append(pd.DataFrame({"group": g, "days": sf.index.to_numpy(), "retention": sf.iloc[:, 0].to_numpy(),
-                                    "low": ci.iloc[:, 0].to_numpy(), "high": ci.iloc[:, 1].to_numpy(),
-                                    "at_risk": et["at_risk"].reindex(sf.index).to_numpy()}))
+        curves.append(
+            pd.DataFrame(
+                {
+                    "group": g,
+                    "days": sf.index.to_numpy(),
+                    "retention": sf.iloc[:, 0].to_numpy(),
+                    "low": ci.iloc[:, 0].to_numpy(),
+                    "high": ci.iloc[:, 1].to_numpy(),
+                    "at_risk": et["at_risk"].reindex(sf.index).to_numpy(),
+                }
+            )
+        )
         med = km.median_survival_time_
         mci = median_survival_times(km.confidence_interval_)
-        rows.append({"group": g, "customers": len(d), "cancelled": int(d["cancelled"].sum()),
-                     "median_days": float(med), "median_low": float(mci.iloc[0, 0]),
-                     "median_high": float(mci.iloc[0, 1]),
-                     "retention_1y": float(km.predict(365.0)) if d["duration_days"].max() >= 365 else np.nan})
+        rows.append(
+            {
+                "group": g,
+                "customers": len(d),
+                "cancelled": int(d["cancelled"].sum()),
+                "median_days": float(med),
+                "median_low": float(mci.iloc[0, 0]),
+                "median_high": float(mci.iloc[0, 1]),
+                "retention_1y": float(km.predict(365.0))
+                if d["duration_days"].max() >= 365
+                else np.nan,
+            }
+        )
     return KMResult(pd.concat(curves, ignore_index=True), pd.DataFrame(rows), by)

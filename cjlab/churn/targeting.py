@@ -28,11 +28,29 @@ import pandas as pd
 
 from cjlab.data.contract import pii_columns
 
-__all__ = ["TargetingError", "at_risk_list", "best_cutoff", "csv_download_html", "profit_curve",
-           "risk_value_segment", "to_crm_csv"]
+__all__ = [
+    "TargetingError",
+    "at_risk_list",
+    "best_cutoff",
+    "consent",
+    "csv_download_html",
+    "profit_curve",
+    "risk_value_segment",
+    "to_crm_csv",
+]
 
-AT_RISK_COLUMNS = ("customer_id", "churn_probability", "clv", "value_at_risk", "expected_profit",
-                   "top_reasons", "segment", "marketing_opt_in", "contact")
+AT_RISK_COLUMNS = (
+    "customer_id",
+    "churn_probability",
+    "clv",
+    "value",
+    "value_at_risk",
+    "expected_profit",
+    "top_reasons",
+    "segment",
+    "marketing_opt_in",
+    "contact",
+)
 
 
 class TargetingError(ValueError):
@@ -42,7 +60,9 @@ class TargetingError(ValueError):
 def _check(p, value, offer_cost, success_rate):
     p, value = np.asarray(p, float), np.asarray(value, float)
     if p.shape != value.shape:
-        raise TargetingError(f"churn probabilities ({p.size}) and values ({value.size}) differ in length")
+        raise TargetingError(
+            f"churn probabilities ({p.size}) and values ({value.size}) differ in length"
+        )
     if np.isnan(p).any() or ((p < 0) | (p > 1)).any():
         raise TargetingError("churn probabilities must be between 0 and 1 (no missing values)")
     if not 0 <= success_rate <= 1:
@@ -60,9 +80,15 @@ def _order(p, value, rank_by):
     raise TargetingError(f"rank_by must be 'risk' or 'value_at_risk', got {rank_by!r}")
 
 
-def profit_curve(p: Any, value: Any, offer_cost: float, success_rate: float,
-                 shares: Sequence[float] | None = None, rank_by: str = "risk",
-                 contactable: Any = None) -> pd.DataFrame:
+def profit_curve(
+    p: Any,
+    value: Any,
+    offer_cost: float,
+    success_rate: float,
+    shares: Sequence[float] | None = None,
+    rank_by: str = "risk",
+    contactable: Any = None,
+) -> pd.DataFrame:
     """Expected profit of contacting the top x % of (contactable) customers.
 
     Parameters
@@ -88,10 +114,16 @@ def profit_curve(p: Any, value: Any, offer_cost: float, success_rate: float,
     shares = np.linspace(0, 1, 101) if shares is None else np.asarray(shares, float)
     k = np.round(shares * len(p)).astype(int)
     ps = p[order]
-    return pd.DataFrame({"contact_share": shares, "customers": k,
-                         "min_probability": [ps[i - 1] if i else np.nan for i in k],
-                         "saved_value": cum[k], "cost": k * offer_cost,
-                         "profit": cum[k] - k * offer_cost})
+    return pd.DataFrame(
+        {
+            "contact_share": shares,
+            "customers": k,
+            "min_probability": [ps[i - 1] if i else np.nan for i in k],
+            "saved_value": cum[k],
+            "cost": k * offer_cost,
+            "profit": cum[k] - k * offer_cost,
+        }
+    )
 
 
 def best_cutoff(curve: pd.DataFrame) -> pd.Series:
@@ -99,48 +131,67 @@ def best_cutoff(curve: pd.DataFrame) -> pd.Series:
     return curve.loc[curve["profit"].idxmax()]
 
 
-def risk_value_segment(p: Any, value: Any, p_cut: float | None = None,
-                       value_cut: float | None = None) -> np.ndarray:
+def risk_value_segment(
+    p: Any, value: Any, p_cut: float | None = None, value_cut: float | None = None
+) -> np.ndarray:
     """Four action segments by churn risk and value (cuts default to the medians)."""
     p, value = np.asarray(p, float), np.asarray(value, float)
     pc = np.nanmedian(p) if p_cut is None else p_cut
     vc = np.nanmedian(value) if value_cut is None else value_cut
     hi_r, hi_v = p >= pc, value >= vc
-    return np.select([hi_r & hi_v, hi_r & ~hi_v, ~hi_r & hi_v],
-                     ["save: high value at risk", "low value at risk", "keep: high value, safe"],
-                     "low value, safe")
+    return np.select(
+        [hi_r & hi_v, hi_r & ~hi_v, ~hi_r & hi_v],
+        ["save: high value at risk", "low value at risk", "keep: high value, safe"],
+        "low value, safe",
+    )
 
 
-def at_risk_list(scores: pd.DataFrame, offer_cost: float, success_rate: float,
-                 contact_share: float | None = None, min_probability: float | None = None,
-                 include_no_consent: bool = False, rank_by: str = "risk") -> pd.DataFrame:
+def consent(scores: pd.DataFrame) -> np.ndarray:
+    """Marketing consent per customer; everyone when the data record no consent at all."""
+    if "marketing_opt_in" not in scores.columns or scores["marketing_opt_in"].isna().all():
+        return np.ones(len(scores), bool)
+    return scores["marketing_opt_in"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def at_risk_list(
+    scores: pd.DataFrame,
+    offer_cost: float,
+    success_rate: float,
+    contact_share: float | None = None,
+    min_probability: float | None = None,
+    include_no_consent: bool = False,
+    rank_by: str = "risk",
+    value_col: str = "clv",
+) -> pd.DataFrame:
     """The CRM action list: one row per customer, riskiest first, with a ``contact`` flag.
 
     Parameters
     ----------
-    scores : ``customer_id, churn_probability, clv`` and optionally ``top_reasons, segment,
-        marketing_opt_in``. Personal data columns (name, e-mail) are dropped if present.
+    scores : ``customer_id, churn_probability`` and the value column, optionally
+        ``top_reasons, segment, marketing_opt_in``. Personal data columns (name, e-mail) are
+        dropped if present. Give only customers who can still leave (not those already gone).
     contact_share : contact the top share of contactable customers (default: the best
         cut-off of the profit curve); or give ``min_probability``.
     include_no_consent : also contact customers without marketing consent (off by default:
-        they are listed but never marked for contact).
+        they are listed but never marked for contact; data without any consent record count
+        everyone as contactable).
+    value_col : the value kept when a leaver stays (``clv``, or another value such as the
+        spend of the last year).
 
     Returns
     -------
     DataFrame with :data:`AT_RISK_COLUMNS` (those available), sorted by rank.
     """
-    need = ["customer_id", "churn_probability", "clv"]
+    need = ["customer_id", "churn_probability", value_col]
     missing = [c for c in need if c not in scores.columns]
     if missing:
         raise TargetingError(f"scores: missing column(s) {missing}")
     df = scores.drop(columns=[c for c in pii_columns("customers") if c in scores.columns]).copy()
-    p, v = _check(df["churn_probability"], df["clv"], offer_cost, success_rate)
-    df["clv"] = v
+    p, v = _check(df["churn_probability"], df[value_col], offer_cost, success_rate)
+    df[value_col] = v
     df["value_at_risk"] = p * v
     df["expected_profit"] = p * success_rate * v - offer_cost
-    consent = (df["marketing_opt_in"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-               if "marketing_opt_in" in df.columns else np.ones(len(df), bool))
-    ok = np.ones(len(df), bool) if include_no_consent else consent
+    ok = np.ones(len(df), bool) if include_no_consent else consent(df)
     order = _order(p, v, rank_by)
     df = df.iloc[order].reset_index(drop=True)
     ok = ok[order]
@@ -148,7 +199,9 @@ def at_risk_list(scores: pd.DataFrame, offer_cost: float, success_rate: float,
         contact = ok & (df["churn_probability"].to_numpy() >= min_probability)
     else:
         if contact_share is None:
-            curve = profit_curve(p, v, offer_cost, success_rate, rank_by=rank_by, contactable=ok[np.argsort(order)])
+            curve = profit_curve(
+                p, v, offer_cost, success_rate, rank_by=rank_by, contactable=ok[np.argsort(order)]
+            )
             contact_share = float(best_cutoff(curve)["contact_share"])
         n_ok = int(ok.sum())
         k = round(contact_share * n_ok)
@@ -167,7 +220,11 @@ def to_crm_csv(action_list: pd.DataFrame, path: Any = None, contact_only: bool =
     pii = [c for c in action_list.columns if c in pii_columns("customers")]
     if pii:
         raise TargetingError(f"action list contains personal data columns {pii}; drop them first")
-    d = action_list[action_list["contact"]] if contact_only and "contact" in action_list.columns else action_list
+    d = (
+        action_list[action_list["contact"]]
+        if contact_only and "contact" in action_list.columns
+        else action_list
+    )
     text = d.to_csv(index=False, float_format="%.4f")
     if path is not None:
         from pathlib import Path
@@ -176,12 +233,17 @@ def to_crm_csv(action_list: pd.DataFrame, path: Any = None, contact_only: bool =
     return text
 
 
-def csv_download_html(csv_text: str, filename: str = "at_risk_customers.csv",
-                      label: str = "Download the contact list (CSV)") -> str:
+def csv_download_html(
+    csv_text: str,
+    filename: str = "at_risk_customers.csv",
+    label: str = "Download the contact list (CSV)",
+) -> str:
     """A self-contained download link (data URI) for an HTML report."""
     import base64
     import html
 
     b64 = base64.b64encode(csv_text.encode("utf-8")).decode("ascii")
-    return (f'<a download="{html.escape(filename)}" href="data:text/csv;base64,{b64}">'
-            f"{html.escape(label)}</a>")
+    return (
+        f'<a download="{html.escape(filename)}" href="data:text/csv;base64,{b64}">'
+        f"{html.escape(label)}</a>"
+    )

@@ -66,12 +66,14 @@ def decision_panel(counts: pd.DataFrame, control: str | None = None, rope: float
 
 
 # -- churn ------------------------------------------------------------------------------------------
-def contact_share_widget(curve: pd.DataFrame, best: pd.Series | None = None, start: float | None = None):
+def contact_share_widget(curve: pd.DataFrame, best: pd.Series | None = None,
+                         start: float | None = None, currency: str = ""):
     """An ipywidgets slider over the contact share that redraws the profit curve and states the
     campaign at that share (JupyterLab). Reports show the static figure instead.
 
     The figure is rendered to PNG bytes into an ``Image`` widget (no ``Output`` capture), so
-    executing the notebook headless cannot block on widget output.
+    executing the notebook headless cannot block on widget output. Amounts are in
+    ``currency`` (``""``: plain amounts).
 
     Returns the widget box; display it (last expression of a cell).
     """
@@ -80,6 +82,7 @@ def contact_share_widget(curve: pd.DataFrame, best: pd.Series | None = None, sta
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from cjlab import formatting
     from cjlab.churn import plots as churn_plots
 
     s0 = float(best["contact_share"]) if start is None and best is not None else float(start or 0.1)
@@ -93,14 +96,17 @@ def contact_share_widget(curve: pd.DataFrame, best: pd.Series | None = None, sta
         i = (curve["contact_share"] - slider.value).abs().idxmin()
         row = curve.loc[i]
         fig, ax = plt.subplots(figsize=(8, 4))
-        churn_plots.plot_profit_curve(curve, best, ax=ax, mark_share=float(row["contact_share"]))
+        churn_plots.plot_profit_curve(curve, best, ax=ax, mark_share=float(row["contact_share"]),
+                                      currency=currency)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
         plt.close(fig)
         image.value = buf.getvalue()
-        text.value = (f"Contact <b>{int(row['customers']):,}</b> customers ({row['contact_share']:.0%}): "
-                      f"value saved {row['saved_value']:,.0f}, offer cost {row['cost']:,.0f}, "
-                      f"expected profit <b>{row['profit']:,.0f}</b>")
+        money = lambda v: rd.esc(formatting.money(v, currency))  # noqa: E731
+        text.value = (f"Contact <b>{formatting.count(row['customers'])}</b> customers "
+                      f"({formatting.share(row['contact_share'], digits=0)}): value saved "
+                      f"{money(row['saved_value'])}, offer cost {money(row['cost'])}, "
+                      f"expected profit <b>{money(row['profit'])}</b>")
 
     slider.observe(redraw, names="value")
     redraw()

@@ -1,4 +1,4 @@
-"""cjlab.churn.rfm_summary against PyMC-Marketing's own rfm_summary / rfm_train_test_split."""
+"""cjlab.features.btyd.rfm_summary against PyMC-Marketing's own rfm_summary / rfm_train_test_split."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from pymc_marketing.clv.utils import rfm_summary as pmm_rfm_summary
 from pymc_marketing.clv.utils import rfm_train_test_split as pmm_split
 
-from cjlab.churn import RFMError, rfm_summary
+from cjlab.features.btyd import RFMError, rfm_summary
 
 
 def random_orders(n_customers: int = 400, seed: int = 0, id_kind: str = "int") -> pd.DataFrame:
@@ -18,12 +18,41 @@ def random_orders(n_customers: int = 400, seed: int = 0, id_kind: str = "int") -
     start = pd.Timestamp("2024-01-01")
     first = rng.integers(0, 600, n_customers)
     # orders cluster after the first day; some on the same day/hour, times of day random
-    offs = first[cid] * 86400 + (rng.exponential(60, cid.size) * 86400 * (rng.random(cid.size) > 0.15)).astype(int)
+    offs = first[cid] * 86400 + (
+        rng.exponential(60, cid.size) * 86400 * (rng.random(cid.size) > 0.15)
+    ).astype(int)
     offs = offs + rng.integers(0, 86400, cid.size)
     ts = start + pd.to_timedelta(offs, unit="s")
     ids = cid if id_kind == "int" else np.char.add("c", cid.astype(str))
     df = pd.DataFrame({"customer_id": ids, "ts": ts, "amount": rng.gamma(2, 20, cid.size).round(2)})
     return df.sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+def ref_btyd_summary(
+    orders: pd.DataFrame, observation_end, calibration_end=None, **pmm_kw
+) -> pd.DataFrame:
+    """PyMC-Marketing's own summary, by default in cjlab's conventions (distinct days, fractional
+    weeks); ``calibration_end`` adds the holdout columns (``rfm_train_test_split``). The peer
+    reference of ``tests/test_portable.py`` (pandas, DuckDB, Spark)."""
+    kw = pmm_kw or {"time_unit": "D", "time_scaler": 7}
+    if calibration_end is None:
+        return pmm_rfm_summary(
+            orders,
+            "customer_id",
+            "ts",
+            monetary_value_col="amount",
+            observation_period_end=observation_end,
+            **kw,
+        )
+    return pmm_split(
+        orders,
+        "customer_id",
+        "ts",
+        train_period_end=calibration_end,
+        test_period_end=observation_end,
+        monetary_value_col="amount",
+        **kw,
+    )
 
 
 def _cmp(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
@@ -32,26 +61,39 @@ def _cmp(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
     assert len(ours) == len(ref)
     assert (ours["customer_id"].to_numpy() == ref["customer_id"].to_numpy()).all()
     for c in ours.columns[1:]:
-        np.testing.assert_allclose(ours[c].to_numpy(), ref[c].to_numpy(), rtol=1e-12, atol=1e-9,
-                                   err_msg=c)
+        np.testing.assert_allclose(
+            ours[c].to_numpy(), ref[c].to_numpy(), rtol=1e-12, atol=1e-9, err_msg=c
+        )
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize(("ours_kw", "ref_kw"), [
-    ({"time_unit": "D", "period": "D"}, {"time_unit": "D"}),
-    ({"time_unit": "W", "period": "W"}, {"time_unit": "W"}),
-    ({"time_unit": "M", "period": "M"}, {"time_unit": "M"}),
-    ({"time_unit": "h", "period": "h"}, {"time_unit": "h"}),
-    # Fader-Hardie conventions: distinct days, fractional weeks
-    ({"time_unit": "W"}, {"time_unit": "D", "time_scaler": 7}),
-    ({"time_unit": "D", "period": "D", "time_scaler": 30}, {"time_unit": "D", "time_scaler": 30}),
-])
+@pytest.mark.parametrize(
+    ("ours_kw", "ref_kw"),
+    [
+        ({"time_unit": "D", "period": "D"}, {"time_unit": "D"}),
+        ({"time_unit": "W", "period": "W"}, {"time_unit": "W"}),
+        ({"time_unit": "M", "period": "M"}, {"time_unit": "M"}),
+        ({"time_unit": "h", "period": "h"}, {"time_unit": "h"}),
+        # Fader-Hardie conventions: distinct days, fractional weeks
+        ({"time_unit": "W"}, {"time_unit": "D", "time_scaler": 7}),
+        (
+            {"time_unit": "D", "period": "D", "time_scaler": 30},
+            {"time_unit": "D", "time_scaler": 30},
+        ),
+    ],
+)
 def test_rfm_summary_equals_pymc_marketing(seed, ours_kw, ref_kw):
     orders = random_orders(seed=seed)
     end = "2025-09-17 13:00"
     ours = rfm_summary(orders, end, **ours_kw)
-    ref = pmm_rfm_summary(orders, "customer_id", "ts", monetary_value_col="amount",
-                          observation_period_end=end, **ref_kw)
+    ref = pmm_rfm_summary(
+        orders,
+        "customer_id",
+        "ts",
+        monetary_value_col="amount",
+        observation_period_end=end,
+        **ref_kw,
+    )
     _cmp(ours, ref)
     assert (ours["frequency"] > 0).mean() > 0.5  # data really have repeat purchases
 
@@ -63,25 +105,46 @@ def test_rfm_summary_string_ids_and_no_value():
     _cmp(ours, ref)
 
 
-@pytest.mark.parametrize(("ours_kw", "ref_kw"), [
-    ({"time_unit": "D", "period": "D"}, {"time_unit": "D"}),
-    ({"time_unit": "W", "period": "W"}, {"time_unit": "W"}),
-    ({"time_unit": "W"}, {"time_unit": "D", "time_scaler": 7}),
-])
+@pytest.mark.parametrize(
+    ("ours_kw", "ref_kw"),
+    [
+        ({"time_unit": "D", "period": "D"}, {"time_unit": "D"}),
+        ({"time_unit": "W", "period": "W"}, {"time_unit": "W"}),
+        ({"time_unit": "W"}, {"time_unit": "D", "time_scaler": 7}),
+    ],
+)
 def test_rfm_holdout_equals_pymc_train_test_split(ours_kw, ref_kw):
     orders = random_orders(seed=5)
     ours = rfm_summary(orders, "2025-12-31", calibration_end="2025-03-31 12:00", **ours_kw)
-    ref = pmm_split(orders, "customer_id", "ts", train_period_end="2025-03-31 12:00",
-                    test_period_end="2025-12-31", monetary_value_col="amount", **ref_kw)
+    ref = pmm_split(
+        orders,
+        "customer_id",
+        "ts",
+        train_period_end="2025-03-31 12:00",
+        test_period_end="2025-12-31",
+        monetary_value_col="amount",
+        **ref_kw,
+    )
     _cmp(ours, ref)
     assert ours["test_frequency"].sum() > 100
 
 
 def test_rfm_hand_made_case():
-    o = pd.DataFrame({"customer_id": [7, 7, 7, 7, 8],
-                      "ts": pd.to_datetime(["2025-01-06 09:00", "2025-01-06 17:00", "2025-01-20 10:00",
-                                            "2025-02-03 10:00", "2025-01-13 08:00"]),
-                      "amount": [10.0, 5.0, 30.0, 50.0, 9.0]})
+    o = pd.DataFrame(
+        {
+            "customer_id": [7, 7, 7, 7, 8],
+            "ts": pd.to_datetime(
+                [
+                    "2025-01-06 09:00",
+                    "2025-01-06 17:00",
+                    "2025-01-20 10:00",
+                    "2025-02-03 10:00",
+                    "2025-01-13 08:00",
+                ]
+            ),
+            "amount": [10.0, 5.0, 30.0, 50.0, 9.0],
+        }
+    )
     s = rfm_summary(o, "2025-01-27").set_index("customer_id")
     # customer 7: days 06, 20 (02-03 is after the end) -> frequency 1; recency 14 days, T 21 days
     assert s.loc[7, "frequency"] == 1
