@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cjlab.data import synth_campaigns
 from cjlab.data.contract import STAGES
 
 CHUNK = 25_000
@@ -529,17 +530,25 @@ def _chunk(seed: int, index: int, first_id: int, n: int) -> _Chunk:
     exposures = pd.concat(exps, ignore_index=True).sort_values(["experiment", "exposed_at"], kind="stable")
     exposures = exposures.reset_index(drop=True)
 
+    # -- campaign truth: its own stream, appended rows, newsletter open hours (synth_campaigns) --
+    camp = synth_campaigns.plant(seed, index, {
+        "ids": ids, "seg": seg, "opt_in": opt_in, "buys": buys, "t_first": t_first,
+        "active_end": active_end, "ord_owner": ord_owner, "ord_t": ord_t, "start": START,
+        "to_ts": _to_ts, "touchpoints": touch})
+    touch = camp.touchpoints
+    exposures = pd.concat([exposures, camp.exposures], ignore_index=True)
+
     customer_truth = pd.DataFrame({
         "customer_id": ids, "segment": np.array(SEGMENTS)[seg], "purchased": buys,
         "p_first_purchase": p_buy, "furthest_stage": np.array(STAGES)[furthest_post],
         "support_trait": z_support, "promo_trait": z_promo, "app_trait": z_app, "satisfaction": sat,
         "churn_log_hazard": lin, "purchase_rate_per_week": lam * 7, "dropout_p": p_drop,
-        "spend_nu": nu, "main_device": dev_main})
+        "spend_nu": nu, "main_device": dev_main}).merge(camp.customer_truth, on="customer_id", how="left")
     nonbuyers = ~buys
     stats = {"contribution": contribution, "n_purchasers": int(buys.sum()),
              "dropoff_counts": {s: int((nonbuyers & (furthest == i)).sum()) for i, s in enumerate(DROPOFF)},
              "population_nps": pop, "segment_counts": {s: int((seg == i).sum()) for i, s in enumerate(SEGMENTS)},
-             "exposure_segments": exp_stats}
+             "exposure_segments": exp_stats, "campaigns": camp.stats}
     return _Chunk({"customers": customers, "touchpoints": touch, "orders": orders,
                    "survey_responses": survey, "experiment_exposures": exposures}, customer_truth, stats)
 
@@ -595,7 +604,7 @@ def _truth(n_customers: int, seed: int, stats: list[dict[str, Any]]) -> dict[str
             "revenue_per_converter": spec["revenue_mean"],
         }
     gg_gamma = SEG_SPEND * (GG_Q - 1) / GG_P
-    return {
+    truth = {
         "generator": "cjlab.data.synth", "seed": seed, "n_customers": n_customers,
         "company": "Nordwind Living (fictional omnichannel retailer)",
         "period": {"start": "2024-01-01", "end": "2025-12-31"}, "observation_end": "2025-12-31",
@@ -629,6 +638,8 @@ def _truth(n_customers: int, seed: int, stats: list[dict[str, Any]]) -> dict[str
                 "gamma_gamma": {s: {"p": GG_P, "q": GG_Q, "v": float(g)} for s, g in zip(SEGMENTS, gg_gamma)},
                 "note": "repeat purchases thinned by seasonality and stopped by cancellation"},
     }
+    return synth_campaigns.add_truth(truth, [s["campaigns"] for s in stats],
+                                     dict(zip(SEGMENTS, CATEGORY_MIX)), CATEGORIES)
 
 
 def generate(n_customers: int = 20_000, seed: int = 42) -> DemoData:
