@@ -86,14 +86,26 @@ def _ts(value: Any, name: str) -> pd.Timestamp:
     return ts
 
 
+def _leap_days(year: nw.Expr) -> nw.Expr:
+    """Leap days from year 0 up to and including ``year`` (Gregorian)."""
+    return year // 4 - year // 100 + year // 400
+
+
+def day_number(col: str) -> nw.Expr:
+    """Whole days since 1970-01-01 of a timestamp column (integer arithmetic on year and day of
+    year, which every engine has; no duration types)."""
+    y = nw.col(col).dt.year().cast(nw.Int64)
+    before = 365 * (y - 1970) + _leap_days(y - 1) - _leap_days(nw.lit(1969))
+    return before + nw.col(col).dt.ordinal_day().cast(nw.Int64) - 1
+
+
 def period_index(col: str, period: str) -> nw.Expr:
     """Whole number of the ``period`` (h, D, W from Monday, M) a timestamp falls in."""
     if period == "M":
         return nw.col(col).dt.year().cast(nw.Int64) * 12 + nw.col(col).dt.month().cast(nw.Int64)
-    seconds = (nw.col(col) - nw.lit(_EPOCH)).dt.total_seconds()
+    day = day_number(col)
     if period == "h":
-        return seconds // 3600
-    day = seconds // 86400
+        return day * 24 + nw.col(col).dt.hour().cast(nw.Int64)
     return day if period == "D" else (day - _MONDAY) // 7
 
 
@@ -117,8 +129,8 @@ def _check(f: nw.LazyFrame, cid: str, tcol: str, value_col: str | None) -> pd.Ti
         raise RFMError(f"orders: missing column(s) {missing}; columns are {cols}")
     s = to_pandas(
         f.select(
-            nw.col(cid).is_null().sum().alias("no_id"),
-            nw.col(tcol).is_null().sum().alias("no_ts"),
+            nw.col(cid).is_null().cast(nw.Int64).sum().alias("no_id"),
+            nw.col(tcol).is_null().cast(nw.Int64).sum().alias("no_ts"),
             nw.len().alias("n"),
             nw.col(tcol).min().alias("first"),
         )

@@ -15,8 +15,7 @@ from typing import Any
 import narwhals as nw
 
 from cjlab.features._frame import as_of_end, back, frame, has, ints, up_to
-
-_EPOCH = datetime(1970, 1, 1)
+from cjlab.features.btyd import day_number
 
 
 def customer_orders(orders: Any, as_of: datetime | str | None = None) -> Any:
@@ -144,8 +143,7 @@ def purchase_gap_counts(orders: Any, as_of: datetime | str | None = None) -> Any
     {'gap_days': [10], 'n': [1]}
     """
     f = up_to(frame(orders), as_of)
-    day = (nw.col("ts") - nw.lit(_EPOCH)).dt.total_seconds() // 86400
-    d = f.select("customer_id", day.alias("_day")).unique(["customer_id", "_day"])
+    d = f.select("customer_id", day_number("ts").alias("_day")).unique(["customer_id", "_day"])
     d = d.with_columns(
         (nw.col("_day") - nw.col("_day").shift(1).over("customer_id", order_by="_day")).alias(
             "gap_days"
