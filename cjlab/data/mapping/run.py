@@ -337,6 +337,7 @@ def _connect(work: Path) -> duckdb.DuckDBPyConnection:
     from cjlab.data.source import DataSource
 
     con = DataSource._connect()
+    con.execute("SET enable_progress_bar = false")
     if not os.environ.get("CJLAB_DUCKDB_TEMP_DIRECTORY"):
         con.execute("SET temp_directory = ?", [str(work / "spill")])
     return con
