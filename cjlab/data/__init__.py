@@ -1,4 +1,4 @@
-"""Data: the contract, sources, validation, portable aggregations and the demo company.
+"""Data: the contract, sources, validation, mappings from raw exports, the overview, the demo company.
 
 Examples
 --------
@@ -10,17 +10,24 @@ False
 """
 
 from cjlab.data.contract import CONTRACT, STAGES, TABLES
-from cjlab.data.source import DataSource, DataSourceError, open_source
+from cjlab.data.errors import DataSourceError, MappingError
+from cjlab.data.mapping import ImportReport, import_mapping
+from cjlab.data.plausible import Bounds
+from cjlab.data.source import DataSource, open_source
 from cjlab.data.validate import DataValidationError, ValidationReport, validate_frames
 
 __all__ = [
     "CONTRACT",
     "STAGES",
     "TABLES",
+    "Bounds",
     "DataSource",
     "DataSourceError",
     "DataValidationError",
+    "ImportReport",
+    "MappingError",
     "ValidationReport",
+    "import_mapping",
     "open_source",
     "validate_frames",
 ]
