@@ -478,3 +478,23 @@ def test_load_mapping_checks_the_shipped_examples():
     for name in names:
         spec = load_mapping(folder / f"{name}.yaml")
         assert spec.description and spec.tables
+
+
+def test_a_read_error_after_the_sniffed_rows_names_the_option(tmp_path):
+    rows = pd.DataFrame(
+        {"id": [str(i) for i in range(5000)], "since": "2025-01-01", "city": "Paris"}
+    )
+    rows.loc[4000, "city"] = "Orléans"
+    rows.to_csv(tmp_path / "c.csv", index=False, encoding="latin-1")
+    mapping = {
+        "inputs": {"c": {"path": str(tmp_path / "c.csv"), "sample_size": 100}},
+        "tables": {
+            "customers": {"columns": {"customer_id": "id", "first_seen": "since", "city": "city"}}
+        },
+    }
+    with pytest.raises(DataSourceError, match=r"not UTF-8 text .*line 4002.*inputs\.c\.encoding"):
+        import_mapping(mapping, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    mapping["inputs"]["c"]["encoding"] = "latin-1"
+    assert import_mapping(mapping, tmp_path / "out").ok
+    assert pd.read_parquet(tmp_path / "out" / "customers.parquet")["city"][4000] == "Orléans"

@@ -22,7 +22,7 @@ import yaml
 
 from cjlab.data.errors import DataSourceError, MappingError
 from cjlab.data.mapping.expr import SQL_TYPES, aggregate_sql, condition_sql, parsed
-from cjlab.data.mapping.inputs import open_input
+from cjlab.data.mapping.inputs import explain_read_error, open_input
 from cjlab.data.mapping.report import REPORT_JSON, REPORT_TXT, ImportReport, ReturnStats, TableStats
 from cjlab.data.mapping.returns import NETTED, RETURN, TARGET, drop_returns, net_returns
 from cjlab.data.mapping.spec import (
@@ -165,10 +165,24 @@ class _Importer:
         except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException) as exc:
             first = str(exc).strip().splitlines()[0]
             raise MappingError(key, first[:400]) from None
-        except duckdb.ConversionException as exc:
-            raise DataSourceError(f"{key}: {str(exc).strip().splitlines()[0][:400]}") from None
 
     # -- one table -----------------------------------------------------------------------------
+    def build_or_explain(self, t: TableSpec) -> None:
+        """:meth:`build`, with a read error of the table's input said as a DataSourceError."""
+        try:
+            self.build(t)
+        except duckdb.Error as exc:
+            root = t.source
+            while root in self.spec.tables:  # a table built from another: its input
+                root = self.spec.tables[root].source
+            ispec = self.spec.inputs.get(root)
+            text = str(exc)
+            reading = any(w in text.lower() for w in ("csv error", "unicode", "utf-8", "parquet"))
+            if ispec is None or root not in self.report.inputs or not reading:
+                raise DataSourceError(f"{t.key}: {text.strip().splitlines()[0][:300]}") from None
+            paths = [Path(f) for f in self.report.inputs[root]["files"]]
+            raise explain_read_error(exc, ispec, paths) from None
+
     def build(self, t: TableSpec) -> None:
         view, types, label = self.views[t.source]
         if t.source in self.spec.inputs:
@@ -425,7 +439,7 @@ def import_mapping(
         imp = _Importer(spec, con, tmp, work, overrides)
         imp.open_inputs()
         for t in spec.tables.values():
-            imp.build(t)
+            imp.build_or_explain(t)
         con.close()
         report = imp.report
         report.out = str(out)
