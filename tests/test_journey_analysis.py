@@ -254,3 +254,8 @@ def test_notebook_report_is_light_and_offline(tmp_path):
     assert html.index("Demo check") > html.index("For analysts")
     kpis = json.loads((folder / "kpis.json").read_text())["kpis"]
     assert KPIS_RECORDED <= {k["name"] for k in kpis}
+
+
+def test_as_of_before_the_data_is_a_clear_error(demo):
+    with pytest.raises(jn.JourneyInputError, match="no touchpoints on or before as_of=2000-01-01"):
+        jn.analyse({"touchpoints": demo.tables["touchpoints"]}, as_of="2000-01-01", n_boot=0)

@@ -44,7 +44,7 @@ from cjlab.journey.funnels import (
     stage_durations,
     stage_progress,
 )
-from cjlab.journey.inputs import action_table, check_stages
+from cjlab.journey.inputs import JourneyInputError, action_table, check_stages
 from cjlab.journey.journey_map import journey_map, rating_columns, stage_emotion
 from cjlab.journey.paths import attribution_paths, top_paths
 from cjlab.journey.results import NO_ORDERS, NO_ORDERS_PATHS, JourneyAnalysis
@@ -345,6 +345,11 @@ def analyse(
     skipped: dict[str, str] = {}
     notes: list[str] = []
     as_of = _as_of(o.as_of, truth, tp)
+    furthest = furthest_stages(tp, as_of=as_of)
+    if furthest["customers"].sum() == 0:
+        raise JourneyInputError(
+            f"no touchpoints on or before as_of={as_of}: choose a later analysis day"
+        )
     steps = list(STAGES) if _empty(o.funnel_steps) else list(o.funnel_steps)
     window = None if _empty(o.window_days) else float(o.window_days)
     fun, fb = _funnels(tp, customers, steps, window, o.breakdown or "", as_of, skipped, notes)
@@ -356,7 +361,6 @@ def analyse(
         )
     )
     parts = _paths(tp, orders, customers, channels, o.exclude_touchpoints, as_of, o.top_n, skipped)
-    furthest = furthest_stages(tp, as_of=as_of)
     if parts.get("paths") is not None:
         n_empty = int(
             furthest["customers"].sum() - parts["paths"][["conversions", "null"]].to_numpy().sum()
