@@ -13,6 +13,7 @@ import pytest
 from cjlab.journey import (
     JourneyInputError,
     MarkovAttribution,
+    NoisyOrAttribution,
     attribution_table,
     heuristic_attribution,
     markov_attribution,
@@ -200,3 +201,62 @@ def test_empty_steps_raise_or_are_counted():
     assert set(m.result_["channel"]) == {"a", "b"}
     with pytest.raises(JourneyInputError, match="negative"):
         markov_attribution(pd.DataFrame({"path": ["a"], "conversions": [-1], "null": [0]}))
+
+
+def test_noisy_or_recovers_planted_touch_effects():
+    # journeys simulated from a known noisy-OR model: P(convert) = 1 - (1-b) prod (1-w_c)^n_c
+    rng = np.random.default_rng(21)
+    w = {"a": 0.20, "b": 0.08, "c": 0.03}
+    base, n = 0.02, 40_000
+    counts = rng.poisson(1.0, size=(n, 3))
+    counts[counts.sum(axis=1) == 0, 0] = 1
+    p_no = (1 - base) * np.prod([(1 - w[c]) ** counts[:, j] for j, c in enumerate(w)], axis=0)
+    converted = rng.random(n) > p_no
+    paths = [
+        " > ".join(rng.permutation([c for j, c in enumerate(w) for _ in range(k[j])]))
+        for k in counts
+    ]
+    df = pd.DataFrame({"path": paths, "converted": converted.astype(int)})
+    table = df.groupby("path")["converted"].agg(["sum", "count"]).reset_index()
+    table = table.rename(columns={"sum": "conversions"}).assign(
+        null=lambda d: d["count"] - d["conversions"]
+    )
+    m = NoisyOrAttribution(n_boot=20, random_state=3).fit(table)
+    assert m.base_rate_ == pytest.approx(base, abs=0.01)
+    for c, wc in w.items():
+        assert m.effects_[c] == pytest.approx(wc, abs=0.015), c
+    # contribution = expected conversions lost without the channel: the closed form at the
+    # fitted parameters, and near the planted model's own figure
+    res = m.result_.set_index("channel")
+    fitted_no = (1 - m.base_rate_) * np.prod(
+        [(1 - m.effects_[c]) ** counts[:, j] for j, c in enumerate(w)], axis=0
+    )
+    for j, c in enumerate(w):
+        closed = float((fitted_no / (1 - m.effects_[c]) ** counts[:, j] - fitted_no).sum())
+        assert res.loc[c, "contribution"] == pytest.approx(closed, rel=1e-6), c
+        planted = float((p_no / (1 - w[c]) ** counts[:, j] - p_no).sum())
+        assert res.loc[c, "contribution"] == pytest.approx(planted, rel=0.25), c
+        assert (
+            res.loc[c, "contribution_low"]
+            <= res.loc[c, "contribution"]
+            <= res.loc[c, "contribution_high"]
+        )
+
+
+def test_every_model_fits_on_the_one_base():
+    from cjlab.journey import Attribution, HeuristicAttribution
+
+    makers = (
+        lambda: HeuristicAttribution("linear", n_boot=30, random_state=1),
+        lambda: MarkovAttribution(n_boot=30, random_state=1),
+        lambda: NoisyOrAttribution(n_boot=10, random_state=1),
+    )
+    for make in makers:
+        model = make()
+        assert isinstance(model, Attribution)
+        assert model.fit(LOOPY) is model and set(model.channels_) == {"a", "b", "c", "d"}
+        pd.testing.assert_frame_equal(model.result_, make().fit(LOOPY).result_)  # random_state
+        col = model.interval_columns[0]
+        assert (model.result_[f"{col}_low"] <= model.result_[f"{col}_high"]).all()
+    lin = HeuristicAttribution("linear").fit(LOOPY).result_
+    assert lin["conversions"].sum() == pytest.approx(LOOPY["conversions"].sum())
