@@ -76,8 +76,8 @@ def _scores(
     method: str,
     cuts: Mapping[str, Sequence[float]] | None,
     monetary: str,
-) -> None:
-    """Add r_score, f_score, m_score and rfm_score (e.g. "545") to ``agg`` in place."""
+) -> dict[str, np.ndarray]:
+    """r_score, f_score, m_score and rfm_score (e.g. "545") of each row of ``agg``."""
     cuts = dict(cuts or {})
     mcol = "monetary_total" if monetary == "total" else "monetary_mean"
 
@@ -87,21 +87,20 @@ def _scores(
             raise ValueError(f"method='cuts' needs cut points for {key!r}")
         return score(agg[col].to_numpy(), n_bins, method, c, higher_is_better=higher_is_better)
 
-    agg["r_score"] = one("recency_days", "recency_days", False)
-    agg["f_score"] = one("frequency", "frequency", True)
-    agg["m_score"] = one(mcol, "monetary", True)
+    r, f, m = (
+        one("recency_days", "recency_days", False),
+        one("frequency", "frequency", True),
+        one(mcol, "monetary", True),
+    )
     if n_bins < 10:  # one digit per score: "545"
-        code = agg["r_score"] * 100 + agg["f_score"] * 10 + agg["m_score"]
         lookup = np.array([f"{c:03d}" for c in range(1000)], dtype=object)
-        agg["rfm_score"] = lookup[code.to_numpy()]
+        code = lookup[r * 100 + f * 10 + m]
     else:
-        agg["rfm_score"] = (
-            agg["r_score"].astype(str)
-            + "-"
-            + agg["f_score"].astype(str)
-            + "-"
-            + agg["m_score"].astype(str)
-        )
+        code = np.char.add(
+            np.char.add(np.char.add(np.char.add(r.astype(str), "-"), f.astype(str)), "-"),
+            m.astype(str),
+        ).astype(object)
+    return {"r_score": r, "f_score": f, "m_score": m, "rfm_score": code}
 
 
 def rfm(
@@ -151,9 +150,12 @@ def rfm(
     if monetary not in ("total", "mean"):
         raise ValueError(f"monetary must be 'total' or 'mean', got {monetary!r}")
     agg, handling = _aggregate(orders, as_of, customers, purchase_unit, on_bad, engine)
-    _scores(agg, n_bins, method, cuts, monetary)
-    agg["segment"] = assign_segments(agg, rules, n_bins, fill=fill).to_numpy()
-    out = agg[RFM_OUTPUT]
+    cols = {c: agg[c].to_numpy() for c in agg.columns} | _scores(
+        agg, n_bins, method, cuts, monetary
+    )
+    scores = pd.DataFrame({c: cols[c] for c in ("r_score", "f_score", "m_score")}, copy=False)
+    cols["segment"] = assign_segments(scores, rules, n_bins, fill=fill).to_numpy()
+    out = pd.DataFrame({c: cols[c] for c in RFM_OUTPUT}, copy=False)
     out.attrs["rfm_handling"] = handling.to_frame().to_dict("records")
     if as_of is not None:
         out.attrs["as_of"] = str(pd.Timestamp(as_of_day(as_of)).date())
