@@ -13,19 +13,31 @@ Examples (shell)::
     cjlab index                                      # rebuild reports/index.html
 
     cjlab compare 2026-08-01/quarterly 2026-11-01/quarterly   # KPI differences between two runs
+    cjlab reproduce reports/2026-11-01/quarterly     # re-run a past report, compare every KPI
 
-Exit codes: 0 success (every notebook completed or was not applicable to the data); 1 a
-notebook failed or the data are invalid; 2 bad usage, parameters or options; 3 another run
-holds the lock of the reports folder.
+Exit codes: 0 success (every notebook completed or was not applicable to the data; a
+reproduction gave the same KPIs); 1 a notebook failed, the data are invalid or unreadable, the
+report could not be written (disk full), or a reproduction differs or was refused because the
+data changed; 2 bad usage, parameters or options (also a reports folder that is a file, a
+system folder or read-only); 3 another run holds the lock of the reports folder; 130 Ctrl-C,
+143 SIGTERM (129 SIGHUP): every notebook stopped, nothing replaced.
+
+No Python traceback reaches the terminal for an input error: the message says what to do, and
+the full detail goes to ``cjlab.log`` in the reports folder (``CJLAB_DEBUG=1`` shows
+tracebacks).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import sys
+import traceback
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+LOG_NAME = "cjlab.log"
 
 
 def _kv(text: str) -> tuple[str, object]:
@@ -37,15 +49,94 @@ def _kv(text: str) -> tuple[str, object]:
     return k.strip(), parse_cli_value(v)
 
 
+def _reports_dir(a: argparse.Namespace) -> Path:
+    from cjlab.report.plan import project_root
+
+    given = getattr(a, "reports_dir", None)
+    return Path(given) if given else project_root() / "reports"
+
+
+def _log(a: argparse.Namespace | None, exc: BaseException) -> Path | None:
+    """Append the full detail of ``exc`` to ``cjlab.log`` in the reports folder (masked).
+
+    Returns the log's path, or None when no log could be written (the message still says
+    what happened).
+    """
+    from cjlab.report.secrets import mask_text
+
+    text = "".join(traceback.format_exception(exc))
+    entry = f"--- {dt.datetime.now().isoformat(timespec='seconds')} {' '.join(sys.argv)}\n{text}"
+    try:
+        folder = _reports_dir(a) if a is not None else None
+    except Exception:
+        folder = None
+    cache = Path(os.environ.get("CJLAB_CACHE") or Path.home() / ".cache" / "cjlab")
+    for where in (folder, cache):
+        if where is None:
+            continue
+        try:
+            if not where.is_dir():
+                if where is folder:
+                    continue  # never create a reports folder just for the log
+                where.mkdir(parents=True, exist_ok=True)
+            log = where / LOG_NAME
+            with log.open("a", encoding="utf-8") as fh:
+                fh.write(mask_text(entry))
+            return log
+        except OSError:
+            continue
+    return None
+
+
+def _failure(exc: Exception, a: argparse.Namespace | None, lead: str) -> tuple[int, str]:
+    """The exit code and the one message for an error (its detail goes to the log)."""
+    from cjlab.data import DataSourceError, DataValidationError
+    from cjlab.report.params import ParameterError
+    from cjlab.report.reproduce import DataChangedError, ReproduceError
+    from cjlab.report.runner import ReportWriteError, RunLockedError
+    from cjlab.report.secrets import mask_text
+
+    known = (
+        (ParameterError, EXIT_USAGE, ""),
+        (ReproduceError, EXIT_USAGE, ""),
+        (RunLockedError, EXIT_LOCKED, ""),
+        (DataValidationError, EXIT_FAILED, "the data are invalid; no report was written.\n"),
+        (DataChangedError, EXIT_FAILED, "REFUSED — "),
+        (DataSourceError, EXIT_FAILED, ""),
+        (ReportWriteError, EXIT_FAILED, ""),
+    )
+    log = _log(a, exc)
+    for cls, code, prefix in known:
+        if isinstance(exc, cls):
+            return code, f"{lead}{prefix}{mask_text(str(exc))}"
+    where = f"; the full detail is in {log}" if log else ""
+    if isinstance(exc, OSError):
+        name = f" ({exc.filename})" if exc.filename else ""
+        return EXIT_FAILED, f"{lead}{mask_text(exc.strerror or str(exc))}{mask_text(name)}{where}"
+    first = mask_text(str(exc).strip().splitlines()[0][:300]) if str(exc).strip() else ""
+    return EXIT_FAILED, f"{lead}internal error ({type(exc).__name__}: {first}){where}"
+
+
 def _notify(target: str | None, text: str) -> None:
-    """Write the run summary for a mail/chat step (``-`` = standard output)."""
+    """Write the run summary for a mail/chat step (``-`` = standard output).
+
+    A summary that cannot be written (``/dev/full``, a missing disk) is a warning on stderr:
+    the report itself is complete, so the exit code stays that of the run.
+    """
     if not target:
         return
     if target == "-":
         print(text)
-    else:
+        return
+    try:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         Path(target).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        print(
+            f"cjlab run: warning: the summary could not be written to {target} "
+            f"({exc.strerror or exc}); the run's result is unaffected",
+            file=sys.stderr,
+        )
 
 
 def _summary(res) -> str:
@@ -86,14 +177,12 @@ def _summary(res) -> str:
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
-    from cjlab.data import DataSourceError, DataValidationError
-    from cjlab.report.params import ParameterError
-    from cjlab.report.runner import RunLockedError, RunOptions, run
+    from cjlab.report.runner import RunOptions, run
+    from cjlab.report.secrets import mask_text
 
     if not a.notebooks and not a.all and not a.params:
         print("cjlab run: name notebooks, or use --all or --params RUNFILE", file=sys.stderr)
         return EXIT_USAGE
-    code, text = EXIT_FAILED, ""
     try:
         res = run(
             options=RunOptions(
@@ -111,23 +200,41 @@ def _cmd_run(a: argparse.Namespace) -> int:
                 lock_wait=a.wait,
             )
         )
-        text, code = _summary(res), res.exit_code
-        print(text)
-    except ParameterError as exc:
-        code, text = EXIT_USAGE, f"cjlab run: NOT RUN — {exc}"
-    except DataValidationError as exc:
-        code, text = (
-            EXIT_FAILED,
-            f"cjlab run: NOT RUN — the data are invalid; no report was written.\n{exc}",
-        )
-    except DataSourceError as exc:
-        code, text = EXIT_USAGE, f"cjlab run: NOT RUN — {exc}"
-    except RunLockedError as exc:
-        code, text = EXIT_LOCKED, f"cjlab run: NOT RUN — {exc}"
-    if code != EXIT_OK and text.startswith("cjlab run: NOT RUN"):
+    except KeyboardInterrupt as exc:
+        _notify(a.notify, f"cjlab run: NOT RUN — {exc or 'interrupted'}; nothing was replaced")
+        raise
+    except Exception as exc:
+        code, text = _failure(exc, a, "cjlab run: NOT RUN — ")
         print(text, file=sys.stderr)
+        _notify(a.notify, text)
+        return code
+    text = mask_text(_summary(res))
+    print(text)
+    for w in res.warnings:
+        print(f"cjlab run: warning: {w}", file=sys.stderr)
     _notify(a.notify, text)
-    return code
+    return res.exit_code
+
+
+def _cmd_reproduce(a: argparse.Namespace) -> int:
+    from cjlab.report.reproduce import reproduce
+
+    try:
+        rep = reproduce(
+            a.folder,
+            allow_changed_data=a.allow_changed_data,
+            data=a.data,
+            reports_dir=a.reports_dir,
+            progress=not a.no_progress,
+            lock_wait=a.wait,
+        )
+    except Exception as exc:
+        code, text = _failure(exc, a, "cjlab reproduce: ")
+        print(text, file=sys.stderr)
+        return code
+    print(rep.text())
+    print(f"comparison: {rep.folder / 'reproduce.txt'} (and reproduce.json)")
+    return rep.exit_code
 
 
 def _cmd_compare(a: argparse.Namespace) -> int:
@@ -149,14 +256,19 @@ def _cmd_compare(a: argparse.Namespace) -> int:
 
 
 def _cmd_validate(a: argparse.Namespace) -> int:
-    from cjlab.data import DataSourceError, open_source
+    from cjlab.data import open_source
+    from cjlab.report.checks import demo_spec_problem
 
+    if msg := demo_spec_problem(a.path):
+        print(f"cjlab validate: {msg}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         src = open_source(a.path)
         report = src.validate(raise_errors=False)
-    except DataSourceError as exc:
-        print(f"cjlab validate: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as exc:
+        code, text = _failure(exc, a, "cjlab validate: ")
+        print(text, file=sys.stderr)
+        return code
     print(report.to_json() if a.json else report.format())
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -168,9 +280,12 @@ def _cmd_params(a: argparse.Namespace) -> int:
     for p in find_notebooks([a.notebook], project_root()):
         for prm in declared_parameters(p).values():
             opt = " | None" if prm.optional and prm.type else ""
+            extra = [prm.allowed()] if prm.allowed() else []
+            extra += ["secret: masked in every record"] if prm.secret else []
             print(
-                f"{prm.name}: {prm.type or 'any'}{opt} = {prm.default!r}"
+                f"{prm.name}: {prm.type or 'any'}{opt} = {'***' if prm.secret else repr(prm.default)}"
                 + (f"   # {prm.help}" if prm.help else "")
+                + (f" ({'; '.join(extra)})" if extra else "")
             )
     return EXIT_OK
 
@@ -186,12 +301,14 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 
 
 def _cmd_index(a: argparse.Namespace) -> int:
+    from cjlab.report.checks import check_reports_dir
     from cjlab.report.plan import project_root
     from cjlab.report.portal import write_index
     from cjlab.report.runner import RunLockedError, run_lock
 
     reports = Path(a.reports_dir) if a.reports_dir else project_root() / "reports"
     try:
+        check_reports_dir(reports)
         with run_lock(reports, a.wait):
             print(write_index(reports))
     except RunLockedError as exc:
@@ -283,16 +400,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait while a run holds the reports lock (default 60)",
     )
     i.set_defaults(func=_cmd_index)
+    _add_reproduce(sub)
     return ap
 
 
+def _add_reproduce(sub) -> None:
+    """The ``reproduce`` sub-command and its options."""
+    r = sub.add_parser(
+        "reproduce",
+        help="re-run a past report with its recorded parameters and data; compare every KPI",
+    )
+    r.add_argument("folder", help="the report folder (reports/YYYY-MM-DD/name or YYYY-MM-DD/name)")
+    r.add_argument(
+        "--allow-changed-data",
+        action="store_true",
+        help="re-run even when the data fingerprint differs from the record (says so)",
+    )
+    r.add_argument("--data", metavar="SOURCE", help="the data source (when the recorded one moved)")
+    r.add_argument("--reports-dir", help="where the new report folder goes (default: reports/)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the reports lock")
+    r.set_defaults(func=_cmd_reproduce)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from cjlab.report.cleanup import Terminated, signals_as_interrupt
+
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with signals_as_interrupt():
+            return args.func(args)
+    except Terminated as exc:
+        print(f"cjlab: {exc}; every notebook was stopped and nothing was replaced", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("cjlab: interrupted; nothing was replaced", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("CJLAB_DEBUG"):
+            raise
+        code, text = _failure(exc, args, f"cjlab {args.command}: ")
+        print(text, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

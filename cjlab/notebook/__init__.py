@@ -26,18 +26,23 @@ from cjlab.notebook.display import (
     table,
     table_html,
 )
+from cjlab.notebook.exports import Export, ExportError, export_csv, neutralise
 
 __all__ = [
     "IDENTIFIER_COLUMNS",
+    "Export",
+    "ExportError",
     "dropdown_view",
     "emit",
     "esc",
+    "export_csv",
     "fmt_interval",
     "fmt_number",
     "headline",
     "interactive",
     "is_batch",
     "kpi",
+    "neutralise",
     "note",
     "show",
     "skipped",

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import multiprocessing as mp
 import os
 import queue
-import signal
 import sys
 import time
 import traceback
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cjlab.report.cleanup import RunRecord, descendants, kill_tree
 from cjlab.report.records import (
     STATUS_FAILED,
     STATUS_OK,
@@ -33,6 +34,20 @@ from cjlab.report.records import (
     RenderStats,
 )
 from cjlab.report.render import ReportMeta
+
+#: errors of writing a file that mean the disk (not the notebook) failed: the run stops
+WRITE_ERRNOS = frozenset(
+    e for e in (errno.ENOSPC, errno.EFBIG, errno.EROFS, getattr(errno, "EDQUOT", None)) if e
+)
+WRITE_ERROR = "WriteError"
+
+
+def write_failure(exc: BaseException) -> Failure | None:
+    """A :class:`Failure` of type ``WriteError`` when ``exc`` is a full or read-only disk."""
+    if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+        where = f" {exc.filename}" if exc.filename else ""
+        return Failure(WRITE_ERROR, f"cannot write{where}: {exc.strerror or exc}")
+    return None
 
 
 def now() -> str:
@@ -53,6 +68,8 @@ class WorkerJob:
     cell_timeout: float = 900
     kernel_name: str | None = None
     env: dict[str, str] = field(default_factory=dict)  # thread budget and other variables
+    secrets: tuple[str, ...] = ()  # names of secret parameters (masked in the .ipynb and HTML)
+    stderr_log: Path | None = None  # the worker's and kernel's stderr (kept off the terminal)
 
 
 @dataclass
@@ -83,6 +100,14 @@ def _prepare_environment(job: WorkerJob) -> None:
     if hasattr(os, "setsid"):  # POSIX: own process group, so the parent can stop the kernel with us
         with contextlib.suppress(OSError):
             os.setsid()
+    if (
+        job.stderr_log is not None
+    ):  # kernel warnings and library noise: to the log, not the terminal
+        with contextlib.suppress(OSError):
+            fd = os.open(job.stderr_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            sys.stderr.flush()
+            os.dup2(fd, 2)
+            os.close(fd)
     os.environ.update(job.env)  # before numpy & co. load; the kernel inherits it
     # kernels draw inline (never inherit a headless Agg backend from the caller)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
@@ -121,10 +146,32 @@ def _papermill(job: WorkerJob) -> Outcome:
         msg = str(getattr(exc, "evalue", str(exc)))
         timeout = "timeout" in name.lower() or "timed out" in msg.lower()
         out.status = STATUS_TIMEOUT if timeout else STATUS_FAILED
-        out.error = Failure(name, msg[:2000], getattr(exc, "exec_count", None))
+        out.error = write_failure(exc) or Failure(
+            name, msg[:2000], getattr(exc, "exec_count", None)
+        )
     out.duration_s = round(time.monotonic() - t0, 2)
     out.finished_at = now()
     return out
+
+
+def mask_secrets(ipynb: Path, secrets: tuple[str, ...], parameters: dict[str, Any]) -> None:
+    """Mask secret parameter values and connection-string passwords in an executed notebook.
+
+    The file is replaced atomically (a full disk leaves the old file, and raises).
+    """
+    import nbformat
+
+    from cjlab.report.secrets import mask_notebook
+
+    nb = nbformat.read(str(ipynb), as_version=4)
+    if mask_notebook(nb, secrets, parameters):
+        tmp = ipynb.with_name(f".{ipynb.name}.masked")
+        try:
+            nbformat.write(nb, str(tmp))
+            os.replace(tmp, ipynb)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def work(job: WorkerJob, results: Any) -> None:
@@ -139,21 +186,23 @@ def work(job: WorkerJob, results: Any) -> None:
     stats = None
     try:
         if job.ipynb.exists():
+            mask_secrets(job.ipynb, job.secrets, job.parameters)
             stats = render_html(job.ipynb, job.html, job.meta, outcome)
-        else:
+        elif outcome.error is None or outcome.error.type != WRITE_ERROR:
             outcome.status = STATUS_FAILED
             outcome.error = outcome.error or Failure("RunnerError", "no executed notebook written")
     except Exception as exc:
         outcome.status = STATUS_FAILED
-        outcome.error = Failure("HTMLExportError", f"{exc}\n{traceback.format_exc()[-1500:]}")
+        outcome.error = write_failure(exc) or Failure(
+            "HTMLExportError", f"{exc}\n{traceback.format_exc()[-1500:]}"
+        )
     results.put(Execution(job.notebook, outcome, stats))
 
 
 def _kill_group(proc: mp.Process) -> None:
-    """Kill the worker and its kernel (the worker's process group where the OS has them)."""
-    if hasattr(os, "killpg"):
-        with contextlib.suppress(OSError, ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    """Kill the worker, its kernel (a session of its own) and the worker's process group."""
+    if proc.pid is not None:
+        kill_tree(proc.pid)
     with contextlib.suppress(Exception):
         proc.kill()
 
@@ -161,9 +210,17 @@ def _kill_group(proc: mp.Process) -> None:
 class _Pool:
     """The running workers of one run, their start times and what they reported."""
 
-    def __init__(self, n_jobs: int, wall_timeout: float, progress: bool, total: int):
+    def __init__(
+        self,
+        n_jobs: int,
+        wall_timeout: float,
+        progress: bool,
+        total: int,
+        record: RunRecord | None = None,
+    ):
         from tqdm.auto import tqdm
 
+        self.record = record
         self.ctx = mp.get_context("spawn")
         self.results = self.ctx.Queue()
         self.n_jobs, self.wall_timeout, self.progress = n_jobs, wall_timeout, progress
@@ -183,6 +240,8 @@ class _Pool:
         proc = self.ctx.Process(target=work, args=(job, self.results), daemon=False)
         proc.start()
         self.running[job.notebook] = (proc, time.monotonic())
+        if self.record is not None:
+            self.record.worker(job.notebook, proc.pid)
         if self.progress and not self.interactive:
             print(f"  {job.notebook}: started", file=sys.stderr, flush=True)
 
@@ -209,6 +268,8 @@ class _Pool:
             self.finish(self.results.get(timeout=0.5))
         now_ = time.monotonic()
         for name, (proc, start) in list(self.running.items()):
+            if self.record is not None and proc.pid is not None:
+                self.record.kernels(name, descendants(proc.pid))
             if now_ - start > self.wall_timeout and proc.is_alive():
                 _kill_group(proc)
                 msg = f"stopped after the wall-clock limit of {self.wall_timeout:.0f} s"
@@ -232,15 +293,21 @@ class _Pool:
 
 
 def execute_all(
-    jobs: list[WorkerJob], n_jobs: int, wall_timeout: float, progress: bool
+    jobs: list[WorkerJob],
+    n_jobs: int,
+    wall_timeout: float,
+    progress: bool,
+    record: RunRecord | None = None,
 ) -> dict[str, Execution]:
     """Run ``jobs``, ``n_jobs`` at a time; return each notebook's :class:`Execution`.
 
-    On any exception (also ``KeyboardInterrupt``) every running worker's process group is
-    killed before the exception propagates.
+    On any exception (also ``KeyboardInterrupt`` and
+    :class:`~cjlab.report.cleanup.Terminated`) every running worker, its kernel and its process
+    group are killed before the exception propagates. ``record`` (the run's ``.run.json``)
+    learns each worker and kernel, so a later run can stop them if this one is killed.
     """
     pending = list(jobs)
-    pool = _Pool(max(1, n_jobs), wall_timeout, progress, len(jobs))
+    pool = _Pool(max(1, n_jobs), wall_timeout, progress, len(jobs), record)
     try:
         while pending or pool.running:
             while pending and len(pool.running) < pool.n_jobs:

@@ -9,7 +9,24 @@ assignments, each with an optional trailing comment as help text::
     cutoff: str = None          # ISO date; None means 90 days before the data end
 
 A default of ``None`` makes the parameter optional (``None`` accepted); any other default
-makes ``None`` a "missing value" error. Keep help comments free of ``=`` and annotations to
+makes ``None`` a "missing value" error.
+
+The end of a help comment may declare what values are allowed, in a form the plain papermill
+CLI reads as part of the help text (and ignores):
+
+* a range, in interval notation: ``[1, 1000]`` (both ends allowed), ``(0, 1)`` (neither),
+  ``[0, inf)`` (no upper end); it applies to numbers, and to each number of a list;
+* choices, in braces: ``{logit, hgb, best}`` (``""`` for the empty text);
+* ``(secret)``: the value is masked (``***``) in the HTML, the executed notebook and the
+  manifest. Names containing the word key, token, password, passwd, secret or credentials
+  (``api_key``, ``crm_token``) are secret without the marker.
+
+::
+
+    top_n: int = 10             # rows shown [1, 1000]
+    level: float = 0.95         # interval mass (0, 1)
+    model: str = "best"         # the classifier {logit, hgb, best}
+    crm_login: str = ""         # login of the CRM export (secret) Keep help comments free of ``=`` and annotations to
 plain names (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``) so that the plain
 ``papermill`` CLI reads the same parameters.
 
@@ -23,6 +40,11 @@ Examples
 >>> p = Parameter("min_n", "int", 30, "", optional=False)
 >>> check_value(p, 50), check_value(p, "50")
 (None, "min_n: expected int, got str '50'")
+>>> q = Parameter("level", "float", 0.95, range=Range(0, 1, True, True))
+>>> check_value(q, 1.5)
+'level: 1.5 is out of range; allowed: 0 < level < 1'
+>>> parse_help("interval mass (0, 1)")
+('interval mass', Range(low=0.0, high=1.0, low_open=True, high_open=True), None, False)
 """
 
 from __future__ import annotations
@@ -30,6 +52,8 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import difflib
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +66,111 @@ _TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "d
 
 
 class ParameterError(ValueError):
-    """Parameters do not match what a notebook declares; ``.problems`` lists every one."""
+    """Parameters do not match what a notebook declares; ``.problems`` lists every one.
 
-    def __init__(self, problems: list[str]):
+    ``what`` heads the message (``"invalid parameters"``; ``"cannot use the reports folder"``
+    for a runner option). The command line exits with code 2.
+    """
+
+    def __init__(self, problems: list[str], what: str = "invalid parameters"):
         self.problems = problems
-        super().__init__("invalid parameters:\n  " + "\n  ".join(problems))
+        super().__init__(f"{what}:\n  " + "\n  ".join(problems))
+
+
+_NUMBER = r"\s*(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|[-+]?∞)?\s*"
+_RANGE = re.compile(r"([\[(])" + _NUMBER + "," + _NUMBER + r"([\])])\s*$")
+_CHOICES = re.compile(r"\{([^{}]*)\}\s*$")
+_SECRET_TAG = re.compile(r"(?:^|\s)\(?secret\)?\s*$", re.I)
+_SECRET_NAME = re.compile(r"(?:^|_)(?:key|token|password|passwd|secret|credentials?)(?:_|$)", re.I)
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed numbers of a parameter: ``low``/``high`` (``None``: no end), each end open or not.
+
+    Examples
+    --------
+    >>> r = Range(1, None)
+    >>> r.contains(1), r.contains(0), r.text("top_n"), str(r)
+    (True, False, 'top_n ≥ 1', '[1, inf)')
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        v = float(value)
+        if math.isnan(v):
+            return False
+        if self.low is not None and (v <= self.low if self.low_open else v < self.low):
+            return False
+        return not (self.high is not None and (v >= self.high if self.high_open else v > self.high))
+
+    def text(self, name: str) -> str:
+        """The range as a condition on ``name``: ``0 < level < 1``, ``n_boot ≥ 0``."""
+        lo = f"{_num(self.low)} {'<' if self.low_open else '≤'} " if self.low is not None else ""
+        hi = f" {'<' if self.high_open else '≤'} {_num(self.high)}" if self.high is not None else ""
+        if not lo and not hi:
+            return f"any number for {name}"
+        if not lo:
+            return f"{name}{hi}"
+        if not hi:
+            return f"{name} {'>' if self.low_open else '≥'} {_num(self.low)}"
+        return f"{lo}{name}{hi}"
+
+    def __str__(self) -> str:
+        lo = "-inf" if self.low is None else _num(self.low)
+        hi = "inf" if self.high is None else _num(self.high)
+        left = "(" if self.low_open or self.low is None else "["
+        right = ")" if self.high_open or self.high is None else "]"
+        return f"{left}{lo}, {hi}{right}"
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else (str(int(v)) if float(v).is_integer() else repr(float(v)))
+
+
+def _bound(text: str | None) -> float | None:
+    if text is None or text.lstrip("+-") in ("inf", "∞"):
+        return None
+    return float(text)
+
+
+def parse_help(comment: str) -> tuple[str, Range | None, tuple[Any, ...] | None, bool]:
+    """Split a help comment into (help text, range, choices, secret) — see the module docstring."""
+    text, rng, choices, secret = comment.strip(), None, None, False
+    while True:
+        if m := _RANGE.search(text):
+            if rng is not None:
+                break
+            lo, hi = _bound(m.group(2)), _bound(m.group(3))
+            rng = Range(lo, hi, m.group(1) == "(", m.group(4) == ")")
+        elif (m := _CHOICES.search(text)) and choices is None:
+            items = [c.strip() for c in m.group(1).split(",")]
+            choices = tuple(_choice(c) for c in items if c)
+        elif (m := _SECRET_TAG.search(text)) and not secret:
+            secret = True
+        else:
+            break
+        text = text[: m.start()].rstrip(" ;,:")
+    return text, rng, choices, secret
+
+
+def _choice(text: str) -> Any:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, int | float | bool) else text
+
+
+def is_secret_name(name: str) -> bool:
+    """Parameter names that hold credentials (``api_key``, ``crm_token``, ``db_password``)."""
+    return bool(_SECRET_NAME.search(name))
 
 
 @dataclass(frozen=True)
@@ -58,6 +182,9 @@ class Parameter:
     default: Any
     help: str = ""
     optional: bool = False  # None is an accepted value
+    range: Range | None = None  # allowed numbers (also for each number of a list)
+    choices: tuple[Any, ...] | None = None  # allowed values
+    secret: bool = False  # masked in every record (see the module docstring)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,7 +193,17 @@ class Parameter:
             "default": self.default,
             "help": self.help,
             "optional": self.optional,
+            "range": None if self.range is None else str(self.range),
+            "choices": None if self.choices is None else list(self.choices),
+            "secret": self.secret,
         }
+
+    def allowed(self) -> str:
+        """What values are allowed, in words (empty when anything of the type is)."""
+        parts = [self.range.text(self.name)] if self.range else []
+        if self.choices is not None:
+            parts.append("one of " + ", ".join(repr(c) for c in self.choices))
+        return "; ".join(parts)
 
 
 def parameters_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
@@ -123,9 +260,19 @@ def declared_parameters(notebook: str | Path | nbformat.NotebookNode) -> dict[st
             raise ValueError(f"{name}: parameter {target!r} needs a literal default value") from exc
         if typ is None and default is not None:
             typ = type(default).__name__ if type(default).__name__ in _TYPES else None
-        line = lines[node.lineno - 1]
-        help_text = line.split("#", 1)[1].strip() if "#" in line else ""
-        out[target] = Parameter(target, typ, default, help_text, opt or default is None)
+        line = lines[node.end_lineno - 1]
+        comment = line.split("#", 1)[1].strip() if "#" in line else ""
+        help_text, rng, choices, secret = parse_help(comment)
+        out[target] = Parameter(
+            target,
+            typ,
+            default,
+            help_text,
+            opt or default is None,
+            rng,
+            choices,
+            secret or is_secret_name(target),
+        )
     return out
 
 
@@ -144,8 +291,26 @@ def check_value(p: Parameter, value: Any) -> str | None:
     if p.type == "float" and isinstance(value, int) and not isinstance(value, bool):
         ok = True
     if not ok:
-        return f"{p.name}: expected {p.type}, got {type(value).__name__} {value!r}"
+        return f"{p.name}: expected {p.type}, got {type(value).__name__} {_show(p, value)}"
+    return check_allowed(p, value)
+
+
+def check_allowed(p: Parameter, value: Any) -> str | None:
+    """A problem text when ``value`` is outside the declared range or choices, else None."""
+    if p.choices is not None and value not in p.choices:
+        return f"{p.name}: {_show(p, value)} is not allowed; allowed: {p.allowed()}"
+    if p.range is None:
+        return None
+    numbers = value if isinstance(value, list) else [value]
+    for v in numbers:
+        if isinstance(v, int | float) and not isinstance(v, bool) and not p.range.contains(v):
+            what = f"{v!r} (in {value!r})" if isinstance(value, list) else repr(v)
+            return f"{p.name}: {what} is out of range; allowed: {p.range.text(p.name)}"
     return None
+
+
+def _show(p: Parameter, value: Any) -> str:
+    return "***" if p.secret else repr(value)
 
 
 def normalise(value: Any) -> Any:
@@ -176,6 +341,48 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ParameterError([f"{path}: expected a mapping of parameter names to values"])
     return normalise(data)
+
+
+#: what a run file may hold
+RUN_FILE_KEYS = ("name", "description", "notebooks", "params", "notebook_params")
+
+
+def check_run_config(config: Mapping[str, Any], path: str | Path) -> list[str]:
+    """Problems with the shape of a run file (before its values are checked).
+
+    Examples
+    --------
+    >>> check_run_config({"params": [1, 2]}, "q.yaml")
+    ['q.yaml: params: must map parameter names to values (got a list: [1, 2])']
+    """
+    out = []
+    for key in config:
+        if key not in RUN_FILE_KEYS:
+            hint = difflib.get_close_matches(str(key), RUN_FILE_KEYS, n=1)
+            out.append(
+                f"{path}: unknown key {key!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                + f"; a run file holds {', '.join(RUN_FILE_KEYS)}"
+            )
+    for key in ("params", "notebook_params"):
+        value = config.get(key)
+        if value is not None and not isinstance(value, dict):
+            out.append(
+                f"{path}: {key}: must map parameter names to values "
+                f"(got a {type(value).__name__}: {str(value)[:80]})"
+            )
+    for nb, value in (config.get("notebook_params") or {}).items():
+        if isinstance(config.get("notebook_params"), dict) and not isinstance(value, dict):
+            out.append(f"{path}: notebook_params: {nb}: must map parameter names to values")
+    nbs = config.get("notebooks")
+    if nbs is not None and (
+        not isinstance(nbs, list) or not all(isinstance(n, str | int) for n in nbs)
+    ):
+        out.append(f"{path}: notebooks: must be a list of notebook names (got {str(nbs)[:80]})")
+    name = config.get("name")
+    if name is not None and not isinstance(name, str):
+        out.append(f"{path}: name: must be text (got {name!r})")
+    return out
 
 
 def resolve(

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -33,7 +34,8 @@ from typing import Any
 
 import nbformat
 
-from cjlab.report.params import ParameterError, declared_parameters, read_yaml, resolve
+from cjlab.report.checks import check_name, demo_spec_problem, run_config, unknown_names
+from cjlab.report.params import ParameterError, check_allowed, declared_parameters, resolve
 from cjlab.report.records import STATUS_NOT_APPLICABLE, STATUS_PENDING
 
 #: the variables OpenMP and the BLAS libraries read for their thread count
@@ -83,6 +85,9 @@ class RunOptions:
     today : the run's date (default: today).
     validate_data : validate the data source before any kernel starts (stop on errors).
     lock_wait : seconds to wait when another run holds the lock of the reports folder.
+    notebook_params : parameter values per notebook (``{stem: {name: value}}``), checked like a
+        run file's ``notebook_params`` (``cjlab reproduce`` gives every recorded value here).
+    record : extra entries for the manifest (``cjlab reproduce`` records what it reproduces).
 
     Examples
     --------
@@ -106,6 +111,8 @@ class RunOptions:
     today: dt.date | None = None
     validate_data: bool = True
     lock_wait: float = 0.0
+    notebook_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    record: Mapping[str, Any] = field(default_factory=dict)
 
     def project(self) -> Path:
         return Path(self.root).resolve() if self.root else project_root()
@@ -201,6 +208,7 @@ class NotebookJob:
     requires: list[dict[str, list[str]]] = field(default_factory=list)
     status: str = STATUS_PENDING
     reason: str | None = None
+    secrets: tuple[str, ...] = ()  # names of secret parameters (masked in every record)
 
     @property
     def data_source(self) -> str | None:
@@ -302,19 +310,6 @@ def absolute_source(spec: Any) -> Any:
     return spec
 
 
-def _run_config(
-    run_file: str | Path | None, params_dir: Path
-) -> tuple[dict[str, Any], Path | None]:
-    if not run_file:
-        return {}, None
-    rf = Path(run_file)
-    if not rf.exists() and (params_dir / "runs" / f"{run_file}.yaml").exists():
-        rf = params_dir / "runs" / f"{run_file}.yaml"
-    if not rf.exists():
-        raise ParameterError([f"run file not found: {run_file}"])
-    return read_yaml(rf), rf
-
-
 def plan_run(options: RunOptions) -> Plan:
     """Resolve notebooks and check every parameter and option (no kernel, nothing written).
 
@@ -325,36 +320,82 @@ def plan_run(options: RunOptions) -> Plan:
     root = options.project()
     params_dir = root / "params"
     problems = options.problems()
-    run_config, rf = _run_config(options.run_file, params_dir)
-    name = options.name or run_config.get("name") or (rf.stem if rf else None) or "adhoc"
-    if not str(name).replace("-", "").replace("_", "").isalnum():
-        raise ParameterError([f"run name {name!r}: use letters, digits, '-' and '_' only"])
-    names = list(options.notebooks or run_config.get("notebooks") or [])
+    config, rf = run_config(options.run_file, params_dir)
+    if options.notebook_params:
+        merged = dict(config.get("notebook_params") or {})
+        for stem, values in options.notebook_params.items():
+            merged[stem] = {**(merged.get(stem) or {}), **values}
+        config = {**config, "notebook_params": merged}
+    name = options.name or config.get("name") or (rf.stem if rf else None) or "adhoc"
+    if msg := check_name(name):
+        raise ParameterError([msg])
+    names = [str(n) for n in options.notebooks or config.get("notebooks") or []]
     paths = find_notebooks(names, root) if names else all_notebooks(root)
     if not paths:
         raise ParameterError([f"no notebooks found in {root / 'notebooks'}"])
     overrides = dict(options.overrides or {})
     if options.data_source is not None:
         overrides["data_source"] = options.data_source
-    declared = {p: declared_parameters(p) for p in paths}
+    declared = {p: _declared(p) for p in paths}
+    project = {**_project_parameters(root), **declared}
+    everyone = {k: v for d in project.values() for k, v in d.items()}
+    problems += unknown_names(overrides, declared, everyone)
+    problems += unknown_names(config.get("params") or {}, project, everyone, f"{rf}: params: ")
+    stems = {p.stem for p in project}
     problems += [
-        f"parameter {k!r} is declared by none of the notebooks ({', '.join(p.stem for p in paths)})"
-        for k in overrides
-        if not any(k in d for d in declared.values())
+        f"{rf}: notebook_params: {stem!r} is not a notebook ({', '.join(sorted(stems))})"
+        for stem in config.get("notebook_params") or {}
+        if stem not in stems
     ]
-    jobs = []
-    for p in paths:
-        values, probs = resolve(p, declared[p], params_dir, run_config, overrides)
-        problems += probs
-        full = {k: values.get(k, d.default) for k, d in declared[p].items()}
-        if "data_source" in full:
-            full["data_source"] = absolute_source(full["data_source"])
-        title, requires = notebook_info(p)
-        jobs.append(NotebookJob(p.stem, p, title, full, requires))
+    jobs = [_job(p, declared[p], params_dir, config, overrides, problems) for p in paths]
     if problems:
-        raise ParameterError(problems)
+        raise ParameterError(list(dict.fromkeys(problems)))
     threads = thread_budget(options.jobs, options.threads)
     return Plan(str(name), str(options.run_file) if options.run_file else None, jobs, threads)
+
+
+def _project_parameters(root: Path) -> dict[Path, dict[str, Any]]:
+    """The declared parameters of every numbered project notebook that can be read."""
+    out = {}
+    for p in all_notebooks(root):
+        with contextlib.suppress(ValueError, SyntaxError, OSError):
+            out[p] = declared_parameters(p)
+    return out
+
+
+def _declared(path: Path) -> dict[str, Any]:
+    try:
+        return declared_parameters(path)
+    except (ValueError, SyntaxError) as exc:
+        raise ParameterError([f"{path.name}: cannot read its parameters cell ({exc})"]) from None
+
+
+def _job(
+    path: Path,
+    declared: Mapping[str, Any],
+    params_dir: Path,
+    run_config: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    problems: list[str],
+) -> NotebookJob:
+    """One notebook's job with every declared parameter; problems are appended to ``problems``."""
+    values, probs = resolve(path, declared, params_dir, run_config, overrides)
+    problems += probs
+    for key, prm in declared.items():  # the notebook's own defaults must fit its ranges too
+        if (
+            key not in values
+            and prm.default is not None
+            and (msg := check_allowed(prm, prm.default))
+        ):
+            problems.append(f"{path.stem}: {msg} (the notebook's default)")
+    full = {k: values.get(k, d.default) for k, d in declared.items()}
+    if msg := demo_spec_problem(full.get("data_source")):
+        problems.append(msg)
+    if "data_source" in full:
+        full["data_source"] = absolute_source(full["data_source"])
+    title, requires = notebook_info(path)
+    secrets = tuple(k for k, prm in declared.items() if prm.secret)
+    return NotebookJob(path.stem, path, title, full, requires, secrets=secrets)
 
 
 def check_data(plan: Plan, *, validate: bool = True, progress: bool = False) -> None:

@@ -92,6 +92,7 @@ class NotebookResult:
     stderr_outputs: int = 0
     widget_views: int = 0
     emails_redacted: int = 0
+    secret_parameters: list[str] = field(default_factory=list)  # recorded as "***"
 
     @property
     def applicable(self) -> bool:

@@ -11,6 +11,12 @@ is written into a hidden temporary folder that is moved into place at the end, s
 interrupted run never leaves a half-written report and never replaces an earlier one:
 ``reports/YYYY-MM-DD/<name>/`` (``<name>-2``, ``-3`` ... for later runs of the same day).
 
+Clean ends (:mod:`~cjlab.report.cleanup`): SIGTERM and SIGHUP are handled like Ctrl-C (every
+worker and kernel killed, the temporary folder removed); the temporary folder records the
+run's processes, so the next run removes what a killed run (SIGKILL) left behind. A full or
+read-only disk stops the run with :class:`ReportWriteError` and removes the temporary folder:
+no 0-byte ``kpis.json`` or truncated notebook is ever moved into place.
+
 The runner knows nothing about statistics.
 """
 
@@ -23,16 +29,35 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cjlab.report.execute import Execution, WorkerJob, _cells_at_limit, execute_all, now
+from cjlab.notebook.exports import OUTPUT_DIR_ENV, REPORT_DIR_ENV
+from cjlab.report.checks import check_reports_dir
+from cjlab.report.cleanup import RunRecord, remove_stale, signals_as_interrupt
+from cjlab.report.environment import (
+    PACKAGES,
+    demo_seed,
+    file_sha256,
+    git_state,
+    package_versions,
+    seeds,
+    software,
+)
+from cjlab.report.execute import (
+    WRITE_ERRNOS,
+    WRITE_ERROR,
+    Execution,
+    WorkerJob,
+    _cells_at_limit,
+    execute_all,
+    mask_secrets,
+    now,
+)
 from cjlab.report.plan import (
     NotebookJob,
     Plan,
@@ -56,48 +81,37 @@ from cjlab.report.records import (
     kpis_from_notebook,
 )
 from cjlab.report.render import ReportMeta
+from cjlab.report.secrets import mask_parameters, mask_text, mask_value, secret_values
 
 __all__ = [
+    "PACKAGES",
     "STATUS_FAILED",
     "STATUS_NOT_APPLICABLE",
     "STATUS_OK",
     "STATUS_TIMEOUT",
     "NotebookResult",
+    "ReportWriteError",
     "RunLockedError",
     "RunOptions",
     "RunResult",
     "_cells_at_limit",
     "all_notebooks",
     "find_notebooks",
+    "package_versions",
     "project_root",
     "run",
     "run_lock",
     "unique_folder",
 ]
-PACKAGES = (
-    "cjlab",
-    "numpy",
-    "pandas",
-    "scipy",
-    "duckdb",
-    "narwhals",
-    "scikit-learn",
-    "pymc",
-    "pymc-marketing",
-    "pytensor",
-    "papermill",
-    "nbconvert",
-    "nbclient",
-    "seaborn",
-    "matplotlib",
-    "ipywidgets",
-    "pyspark",
-    "filelock",
-)
 
 
 class RunLockedError(RuntimeError):
     """Another ``cjlab run`` holds the lock of this reports folder."""
+
+
+class ReportWriteError(RuntimeError):
+    """The report could not be written (disk full, read-only folder); nothing was moved into
+    place and earlier reports are unchanged."""
 
 
 @contextlib.contextmanager
@@ -126,7 +140,8 @@ def run_lock(reports_dir: str | Path, wait: float = 0.0) -> Iterator[None]:
             "try again later or pass --wait SECONDS"
         ) from None
     try:
-        owner.write_text(f"pid {os.getpid()} since {now()}")
+        with contextlib.suppress(OSError):  # a full disk: the lock itself still holds
+            owner.write_text(f"pid {os.getpid()} since {now()}")
         yield
     finally:
         with contextlib.suppress(OSError):
@@ -143,6 +158,7 @@ class RunResult:
     status: str  # completed, failed, or "not applicable" when no notebook applied to the data
     notebooks: list[NotebookResult]
     manifest: dict[str, Any]
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -155,31 +171,7 @@ class RunResult:
 
 
 def _git_commit(root: Path) -> dict[str, Any]:
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = (
-            subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                timeout=10,
-            ).stdout.strip()
-            != ""
-        )
-        return {"commit": sha or None, "dirty": dirty}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
-
-def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for p in PACKAGES:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out[p] = metadata.version(p)
-    return out
+    return git_state(root)
 
 
 def unique_folder(reports_dir: Path, day: str, name: str) -> Path:
@@ -214,9 +206,13 @@ def run(
 
     Raises
     ------
-    ParameterError : a parameter or option is unknown, missing or out of range (nothing run).
+    ParameterError : a parameter or option is unknown, missing or out of range, or the
+        reports folder cannot be used (nothing run).
     cjlab.data.DataValidationError : the data break the contract (nothing is run).
     RunLockedError : another run holds the lock of the reports folder.
+    ReportWriteError : the disk is full or read-only (nothing moved into place).
+    cjlab.report.cleanup.Terminated : SIGTERM/SIGHUP (a ``KeyboardInterrupt``): every worker
+        and kernel killed, the temporary folder removed.
 
     Examples
     --------
@@ -225,23 +221,62 @@ def run(
     if notebooks is not None:
         kwargs["notebooks"] = notebooks
     options = dataclasses.replace(options, **kwargs) if options else RunOptions(**kwargs)
-    plan = plan_run(options)
-    with run_lock(options.reports(), options.lock_wait):
-        return _run(plan, options)
+    with signals_as_interrupt():
+        plan = plan_run(options)
+        check_reports_dir(options.reports())
+        try:
+            with run_lock(options.reports(), options.lock_wait):
+                return _run(plan, options)
+        except OSError as exc:
+            if is_write_error(exc, options.reports()):
+                raise ReportWriteError(_write_message(options.reports(), exc)) from exc
+            raise
+
+
+def is_write_error(exc: BaseException, reports_dir: Path) -> bool:
+    """A full or read-only disk, or a refused write inside the reports folder."""
+    if not isinstance(exc, OSError):
+        return False
+    if exc.errno in WRITE_ERRNOS:
+        return True
+    if isinstance(exc, PermissionError) and exc.filename:
+        with contextlib.suppress(OSError, ValueError):
+            return Path(exc.filename).resolve().is_relative_to(Path(reports_dir).resolve())
+    return False
+
+
+def _write_message(reports_dir: Path, exc: BaseException) -> str:
+    what = getattr(exc, "strerror", None) or str(exc)
+    where = f" ({Path(exc.filename).name})" if getattr(exc, "filename", None) else ""
+    return (
+        f"cannot write the report into {reports_dir}: {what}{where}; nothing was moved into "
+        "place and earlier reports are unchanged"
+    )
 
 
 def _start_manifest(plan: Plan, options: RunOptions, today: dt.date) -> dict[str, Any]:
     b = plan.threads
+    root = options.project()
+    secrets = [v for j in plan.jobs for v in secret_values(j.parameters, j.secrets)]
+    command = " ".join(sys.argv) if sys.argv and sys.argv[0] else None
     return {
         "cjlab_report": 1,
         "name": plan.name,
         "date": today.isoformat(),
         "started_at": now(),
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+        "command": mask_text(command, secrets),
         "run_file": plan.run_file,
-        "git": _git_commit(options.project()),
+        "run_file_sha256": file_sha256(Path(plan.run_file)) if plan.run_file else None,
+        "git": git_state(root),
+        "software": software(root),
         "versions": package_versions(),
-        "data_sources": plan.sources,
+        "data_sources": mask_value(plan.sources),
+        "seeds": {
+            **{j.notebook: seeds(j.parameters) for j in plan.jobs},
+            "data_sources": {
+                mask_text(s): demo_seed(s) for s in plan.sources if demo_seed(s) is not None
+            },
+        },
         "host": platform.node(),
         "limits": {
             "cell_timeout_s": options.cell_timeout,
@@ -256,6 +291,7 @@ def _start_manifest(plan: Plan, options: RunOptions, today: dt.date) -> dict[str
             "source": b.source,
             "environment": b.environment(os.environ),
         },
+        **dict(options.record or {}),
     }
 
 
@@ -267,11 +303,16 @@ def _worker_job(
         date=manifest["date"],
         notebook=job.notebook,
         title=job.title,
-        parameters=job.parameters,
-        data=plan.sources.get(job.data_source),
+        parameters=mask_parameters(job.parameters, job.secrets),
+        data=mask_value(plan.sources.get(job.data_source)),
         git=manifest["git"],
         started_at=manifest["started_at"],
     )
+    env = {
+        **manifest["threads"]["environment"],
+        OUTPUT_DIR_ENV: str(tmp / "exports"),
+        REPORT_DIR_ENV: str(tmp),
+    }
     return WorkerJob(
         job.notebook,
         job.path,
@@ -281,39 +322,84 @@ def _worker_job(
         meta,
         options.cell_timeout,
         options.kernel_name,
-        manifest["threads"]["environment"],
+        env,
+        job.secrets,
+        tmp / f".stderr-{job.notebook}.log",
     )
+
+
+def _collect_stderr(tmp: Path, reports_dir: Path) -> None:
+    """Append the workers' stderr to ``cjlab.log`` in the reports folder; remove the files."""
+    for f in sorted(tmp.glob(".stderr-*.log")):
+        with contextlib.suppress(OSError):
+            text = f.read_text(encoding="utf-8", errors="replace").strip()
+            if text:
+                with (reports_dir / "cjlab.log").open("a", encoding="utf-8") as log:
+                    log.write(f"--- {now()} {tmp.name} {f.stem.removeprefix('.stderr-')}\n")
+                    log.write(mask_text(text) + "\n")
+        with contextlib.suppress(OSError):
+            f.unlink()
+
+
+def _complete_notebook(ipynb: Path, job: NotebookJob) -> list[dict[str, Any]] | None:
+    """The KPI records of an executed notebook, or None when the file is cut off.
+
+    Papermill saves the notebook after every cell, so KPIs recorded before a kill are kept.
+    A notebook killed while it was being saved is cut off: it is removed, never moved into
+    place. Secrets are masked here too (a killed worker could not mask them).
+    """
+    try:
+        mask_secrets(ipynb, job.secrets, job.parameters)
+        return kpis_from_notebook(ipynb, notebook=job.notebook)
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:
+            raise
+    except Exception:  # unreadable JSON: a truncated file
+        pass
+    with contextlib.suppress(OSError):
+        ipynb.unlink()
+    return None
 
 
 def _result(job: NotebookJob, ex: Execution | None, tmp: Path) -> tuple[NotebookResult, list]:
     """The manifest entry and the KPI records of one notebook."""
+    params = mask_parameters(job.parameters, job.secrets)
     if not job.applicable:
-        return NotebookResult(job.notebook, job.title, job.status, job.reason, job.parameters), []
+        return NotebookResult(
+            job.notebook, job.title, job.status, job.reason, params,
+            secret_parameters=list(job.secrets),
+        ), []  # fmt: skip
     if ex is None:
         ex = Execution(
             job.notebook, Outcome(STATUS_FAILED, error=Failure("RunnerError", "no result"))
         )
     ipynb, html = tmp / f"{job.notebook}.ipynb", tmp / f"{job.notebook}.html"
     kpis: list[dict[str, Any]] = []
-    if ipynb.exists():  # also after a kill: papermill saves the notebook after every cell
-        with contextlib.suppress(Exception):
-            kpis = kpis_from_notebook(ipynb, notebook=job.notebook)
     o, r = ex.outcome, ex.render or RenderStats()
+    if ipynb.exists():
+        got = _complete_notebook(ipynb, job)
+        if got is None:
+            o.status = STATUS_FAILED
+            o.error = Failure("RunnerError", "the executed notebook was cut off while being saved")
+        kpis = got or []
+    secrets = secret_values(job.parameters, job.secrets)
+    error = o.error and Failure(o.error.type, mask_text(o.error.message, secrets), o.error.cell)
     return NotebookResult(
         notebook=job.notebook,
         title=job.title,
         status=o.status,
-        parameters=job.parameters,
+        parameters=params,
         started_at=o.started_at,
         finished_at=o.finished_at,
         duration_s=o.duration_s,
-        error=o.error,
+        error=error,
         html=html.name if html.exists() else None,
         ipynb=ipynb.name if ipynb.exists() else None,
         n_kpis=len(kpis),
         stderr_outputs=r.stderr_outputs,
         widget_views=r.widget_views,
         emails_redacted=r.emails_redacted,
+        secret_parameters=list(job.secrets),
     ), kpis
 
 
@@ -322,6 +408,35 @@ def _run_status(results: list[NotebookResult]) -> str:
     if not ran:
         return STATUS_NOT_APPLICABLE
     return STATUS_OK if all(r.status == STATUS_OK for r in ran) else STATUS_FAILED
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (a temporary file, fsync, rename).
+
+    A full disk raises before anything named ``path`` exists: a 0-byte or truncated file is
+    never left under the real name.
+    """
+    import tempfile
+
+    text = json.dumps(data, indent=2, default=str)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".write-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the current umask (temporary files start private)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _move_into_place(
@@ -333,7 +448,7 @@ def _move_into_place(
     for _ in range(20):
         final = final if not final.exists() else unique_folder(reports_dir, day, name)
         manifest["folder"] = final.relative_to(reports_dir).as_posix()
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        write_json(tmp / "manifest.json", manifest)
         try:
             os.rename(tmp, final)
             return final
@@ -344,7 +459,7 @@ def _move_into_place(
 
 
 def _execute(
-    plan: Plan, options: RunOptions, tmp: Path, manifest: dict[str, Any]
+    plan: Plan, options: RunOptions, tmp: Path, manifest: dict[str, Any], record: RunRecord
 ) -> dict[str, Execution]:
     if options.progress:
         for job in plan.jobs:
@@ -352,45 +467,85 @@ def _execute(
                 why = (job.reason or "").removeprefix(job.notebook + " ")
                 print(f"  {job.notebook}: not applicable ({why})", file=sys.stderr)
     work = [_worker_job(j, tmp, manifest, plan, options) for j in plan.applicable]
+    if not work:
+        return {}
+    done = execute_all(work, options.jobs, options.wall_timeout, options.progress, record)
+    for ex in done.values():
+        if ex.outcome.error is not None and ex.outcome.error.type == WRITE_ERROR:
+            raise ReportWriteError(
+                f"cannot write the report into {tmp.parent}: {ex.outcome.error.message} "
+                f"({ex.notebook}); nothing was moved into place and earlier reports are unchanged"
+            )
+    return done
+
+
+@contextlib.contextmanager
+def _temporary(tmp: Path) -> Iterator[RunRecord]:
+    """Create the run's temporary folder; remove it on any error or interruption."""
     try:
-        return (
-            execute_all(work, options.jobs, options.wall_timeout, options.progress) if work else {}
-        )
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # interrupted: leave nothing half-written
+        tmp.mkdir(parents=True)
+        yield RunRecord(tmp)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if is_write_error(exc, tmp.parent):
+            raise ReportWriteError(_write_message(tmp.parent, exc)) from exc
         raise
 
 
+def _exports(tmp: Path) -> list[dict[str, Any]]:
+    """The files notebooks exported (``exports/``), with their sizes and hashes."""
+    folder = tmp / "exports"
+    if not folder.is_dir():
+        return []
+    return [
+        {"file": f.relative_to(tmp).as_posix(), "bytes": f.stat().st_size, "sha256": file_sha256(f)}
+        for f in sorted(folder.iterdir())
+        if f.is_file() and not f.name.startswith(".")
+    ]
+
+
 def _run(plan: Plan, options: RunOptions) -> RunResult:
-    """The run itself, under the lock: data check, execution, records, move into place."""
+    """The run itself, under the lock: clean-up, data check, execution, records, move."""
+    reports_dir = options.reports()
+    cleaned = remove_stale(reports_dir)
+    for line in cleaned:
+        print(f"cjlab run: {line}", file=sys.stderr)
     check_data(plan, validate=options.validate_data, progress=options.progress)
     today = options.today or dt.date.today()
-    day, reports_dir = today.isoformat(), options.reports()
+    day = today.isoformat()
     tmp = reports_dir / f".tmp-{day}-{plan.name}-{os.getpid()}-{int(time.time() * 1000)}"
-    tmp.mkdir(parents=True)
     t0 = time.monotonic()
-    manifest = _start_manifest(plan, options, today)
-    done = _execute(plan, options, tmp, manifest)
-    results, kpis = [], []
-    for job in plan.jobs:
-        res, nb_kpis = _result(job, done.get(job.notebook), tmp)
-        results.append(res)
-        kpis += [{**k, "run": k.get("run", plan.name), "date": k.get("date", day)} for k in nb_kpis]
-    status = _run_status(results)
-    manifest.update(
-        {
-            "finished_at": now(),
-            "duration_s": round(time.monotonic() - t0, 2),
-            "status": status,
-            "folder": None,
-            "notebooks": [asdict(r) for r in results],
-        }
-    )
-    (tmp / "kpis.json").write_text(
-        json.dumps(
-            {"run": plan.name, "date": day, "status": status, "kpis": kpis}, indent=2, default=str
+    with _temporary(tmp) as record:
+        manifest = _start_manifest(plan, options, today)
+        manifest["cleaned_up"] = cleaned
+        done = _execute(plan, options, tmp, manifest, record)
+        results, kpis = [], []
+        for job in plan.jobs:
+            res, nb_kpis = _result(job, done.get(job.notebook), tmp)
+            results.append(res)
+            kpis += [
+                {**k, "run": k.get("run", plan.name), "date": k.get("date", day)} for k in nb_kpis
+            ]
+        status = _run_status(results)
+        manifest.update(
+            {
+                "finished_at": now(),
+                "duration_s": round(time.monotonic() - t0, 2),
+                "status": status,
+                "folder": None,
+                "notebooks": [asdict(r) for r in results],
+                "exports": _exports(tmp),
+            }
         )
-    )
-    final = _move_into_place(tmp, reports_dir, day, plan.name, manifest)
-    write_index(reports_dir)
-    return RunResult(plan.name, final, status, results, manifest)
+        write_json(
+            tmp / "kpis.json", {"run": plan.name, "date": day, "status": status, "kpis": kpis}
+        )
+        _collect_stderr(tmp, reports_dir)
+        record.remove()
+        final = _move_into_place(tmp, reports_dir, day, plan.name, manifest)
+    warnings = []
+    try:
+        write_index(reports_dir)
+    except OSError as exc:
+        warnings.append(f"the report is complete, but index.html could not be updated: {exc}")
+    return RunResult(plan.name, final, status, results, manifest, warnings)
