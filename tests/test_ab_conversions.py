@@ -73,7 +73,7 @@ def test_raw_exposures_equal_aggregated_counts():
 
 
 def test_rate_interval_is_beta_quantiles_and_prior_enters():
-    res = compare_conversions(counts([50, 50], [5, 9]), prior=(2, 30), ci=0.9)
+    res = compare_conversions(counts([50, 50], [5, 9]), prior=(2, 30), level=0.9)
     d = stats.beta(2 + 9, 30 + 41)
     assert abs(res.rate[1] - d.mean()) < 1e-14
     assert abs(res.rate_low[1] - d.ppf(0.05)) < 1e-12 and abs(res.rate_high[1] - d.ppf(0.95)) < 1e-12
@@ -194,7 +194,7 @@ def test_recovers_planted_lifts_and_srm_in_demo_experiments():
     truth = src.truth["experiments"]
     for name, g in exp.groupby("experiment"):
         t = truth[name]
-        res = compare_conversions(g, control=t["control"], ci=0.99).set_index("variant")
+        res = compare_conversions(g, control=t["control"], level=0.99).set_index("variant")
         for v, lift in t["relative_lift"].items():
             if v == t["control"]:
                 continue

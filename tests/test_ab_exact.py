@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cjlab.ab import exact
+from cjlab.ab import exact, uplift
 
 TOL = 1e-9
 mp.mp.dps = 20
@@ -279,17 +279,17 @@ def test_mirror_symmetry_of_rates():
 ])
 def test_diff_and_ratio_quantiles_vs_mpmath_cdf(c, v):
     for q in (0.025, 0.5, 0.975):
-        d = exact.diff_quantile(q, *c, *v)
+        d = uplift.diff_quantile(q, *c, *v)
         assert abs(float(mp_diff_cdf(d, c, v)) - q) < TOL
-        r = exact.ratio_quantile(q, *c, *v)
+        r = uplift.ratio_quantile(q, *c, *v)
         assert abs(float(mp_ratio_cdf(r, c, v)) - q) < TOL
 
 
 def test_ratio_and_diff_cdf_at_no_effect_equal_one_minus_prob_beat():
     c, v = post(500, 40), post(500, 52)
     p = exact.prob_beat(*c, *v)
-    assert abs(exact.ratio_cdf_pdf(1.0, *c, *v)[0] - (1 - p)) < 1e-12
-    assert abs(exact.diff_cdf_pdf(0.0, *c, *v)[0] - (1 - p)) < 1e-12
+    assert abs(uplift.ratio_cdf_pdf(1.0, *c, *v)[0] - (1 - p)) < 1e-12
+    assert abs(uplift.diff_cdf_pdf(0.0, *c, *v)[0] - (1 - p)) < 1e-12
 
 
 @pytest.mark.parametrize(("c", "v"), [(post(200, 20), post(200, 26)), (post(20, 0), post(20, 3)),

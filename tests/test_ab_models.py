@@ -8,7 +8,9 @@ import pytest
 from scipy import special
 
 from cjlab.ab import ABInputError
-from cjlab.ab.models import RevenueModel, SegmentUpliftModel, revenue_normal_approx
+from cjlab.ab.revenue import revenue_normal_approx
+from cjlab.ab.revenue_model import RevenueModel
+from cjlab.ab.segment_model import SegmentUpliftModel
 from cjlab.ab.planning import simulate_plan
 
 
@@ -35,7 +37,7 @@ def test_revenue_normal_approx_matches_sample_moments():
 @pytest.mark.slow
 def test_two_part_model_recovers_revenue_per_user_and_agrees_with_normal_approx():
     df, rpu = _revenue_data()
-    m = RevenueModel(draws=300, tune=300, chains=2, random_seed=1).fit(df)
+    m = RevenueModel(sampler_config={"draws": 300, "tune": 300, "chains": 2}, random_state=1).fit(df)
     s = m.summary_.set_index("variant")
     approx = revenue_normal_approx(df).set_index("variant")
     true_lift = rpu["B"] / rpu["control"] - 1
@@ -68,7 +70,8 @@ def test_hierarchical_model_recovers_planted_segment_effects():
         for v, q in (("control", p), ("B", pv)):
             rows.append({"segment": s, "variant": v, "users": n, "conversions": rng.binomial(n, q)})
     df = pd.DataFrame(rows)
-    m = SegmentUpliftModel(draws=300, tune=300, chains=2, ci=0.99, random_seed=3).fit(df, "B")
+    m = SegmentUpliftModel(sampler_config={"draws": 300, "tune": 300, "chains": 2}, level=0.99,
+                           random_state=3).fit(df, "B")
     s = m.summary_.set_index("segment")
     for seg, p in base.items():
         true = special.expit(special.logit(p) + log_odds_uplift[seg]) / p - 1
@@ -77,16 +80,16 @@ def test_hierarchical_model_recovers_planted_segment_effects():
     from cjlab.ab import compare_conversions
     for seg in base:
         sub = df[df.segment == seg][["variant", "users", "conversions"]]
-        flat = compare_conversions(sub, control="control", ci=0.99).set_index("variant").loc["B"]
+        flat = compare_conversions(sub, control="control", level=0.99).set_index("variant").loc["B"]
         width_h = s.loc[seg, "uplift_high"] - s.loc[seg, "uplift_low"]
         assert width_h <= (flat.uplift_high - flat.uplift_low) * 1.05
     assert s.loc["(pooled)", "chance_to_beat_control"] > 0.9
 
 
 def test_planning_extremes_and_curve():
-    big = simulate_plan(0.10, 0.30, users_per_day=4000, max_days=7, n_sims=40, seed=1)
+    big = simulate_plan(0.10, 0.30, users_per_day=4000, max_days=7, n_sims=40, random_state=1)
     assert big.summary["power"] > 0.9 and big.summary["days_to_decision_median"] <= 3
-    tiny = simulate_plan(0.10, 0.01, users_per_day=200, max_days=7, n_sims=40, seed=1)
+    tiny = simulate_plan(0.10, 0.01, users_per_day=200, max_days=7, n_sims=40, random_state=1)
     assert tiny.summary["power"] < big.summary["power"]
     c = big.curve[big.curve.scenario == "effect"]["decided"].to_numpy()
     assert np.all(np.diff(c) >= 0)
@@ -98,15 +101,15 @@ def test_planning_extremes_and_curve():
 def test_planning_null_world_ships_rarely_with_strict_threshold():
     # with no effect, "ship" needs the expected loss of shipping below a strict threshold AND
     # P(beat) >= 0.5; a stricter threshold must not ship more often than a lax one
-    strict = simulate_plan(0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=1e-4, seed=2)
-    lax = simulate_plan(0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=5e-3, seed=2)
+    strict = simulate_plan(0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=1e-4, random_state=2)
+    lax = simulate_plan(0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=5e-3, random_state=2)
     assert strict.summary["false_positive_rate"] <= lax.summary["false_positive_rate"]
 
 
 def test_normal_approx_losses_and_prob_best_vs_quadrature():
     from scipy import integrate, stats
 
-    from cjlab.ab.models import _normal_prob_best
+    from cjlab.ab.revenue import _normal_best
 
     df, _ = _revenue_data(seed=5, n=3000)
     res = revenue_normal_approx(df).set_index("variant")
@@ -120,6 +123,6 @@ def test_normal_approx_losses_and_prob_best_vs_quadrature():
     assert abs(res.loc["B", "loss_vs_control_relative"] - ship / m_c) < 1e-8
     assert abs(res.loc["B", "control_loss_relative"] - keep / m_c) < 1e-8
     # two normals: P(B best) = Phi(d / sqrt(s1^2 + s2^2)); three equal ones: 1/3 each
-    p = _normal_prob_best(np.array([0.0, 0.3]), np.array([0.2, 0.1]))
+    p = _normal_best(np.array([0.0, 0.3]), np.array([0.2, 0.1]))[0]
     assert abs(p[1] - stats.norm.cdf(0.3 / np.hypot(0.2, 0.1))) < 1e-12
-    assert np.allclose(_normal_prob_best(np.zeros(3), np.ones(3)), 1 / 3, atol=1e-12)
+    assert np.allclose(_normal_best(np.zeros(3), np.ones(3))[0], 1 / 3, atol=1e-12)

@@ -17,8 +17,8 @@ def _counts():
 def test_verdict_grid_matches_decide_cell_by_cell():
     res = compare_conversions(_counts())
     grid = verdict_grid(res, ropes=(0.01, 0.10), thresholds=(1e-4, 5e-2))
-    assert grid.loc[0, "ROPE ±1.0%"] == decide(res, 0.01, 1e-4).verdict
-    assert grid.loc[1, "ROPE ±10.0%"] == decide(res, 0.10, 5e-2).verdict
+    assert grid.loc[0, "ROPE ±1.0 %"] == decide(res, 0.01, 1e-4).verdict
+    assert grid.loc[1, "ROPE ±10.0 %"] == decide(res, 0.10, 5e-2).verdict
 
 
 def test_prior_sensitivity_rows_equal_direct_calls():

@@ -1,9 +1,12 @@
 """Conversion A/B(/n) tests with Beta-Binomial posteriors: :func:`compare_conversions`.
 
 All metrics come from one set of independent Beta posteriors, one per variant, and are
-computed exactly (closed forms and 1-D integrals in :mod:`cjlab.ab.exact`), so the
-absolute and the relative views agree: ``uplift > 0`` exactly when
-``chance_to_beat_control > 0.5``, because both uplift point estimates are posterior medians.
+computed exactly (closed forms and 1-D integrals in :mod:`cjlab.ab.exact` and
+:mod:`cjlab.ab.uplift`), so the absolute and the relative views agree: ``uplift > 0`` exactly
+when ``chance_to_beat_control > 0.5``, because both uplift point estimates are posterior
+medians. The whole table for two to four arms takes about a millisecond or two: input checks
+run on numpy arrays, the frame is built once, two-arm tests use closed forms throughout, and
+the six uplift quantiles of a variant are solved together.
 
 Examples
 --------
@@ -23,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from cjlab.ab import exact
+from cjlab.ab import exact, uplift
 
 
 class ABInputError(ValueError):
@@ -129,7 +132,7 @@ def as_prior(prior) -> BetaPrior:
 # ---------------------------------------------------------------------------------------
 
 def _examples(df: pd.DataFrame, mask, cols, k: int = 3) -> str:
-    rows = df.loc[mask, cols].head(k)
+    rows = df.loc[np.asarray(mask), cols].head(k)
     return "; ".join(f"row {i}: " + ", ".join(f"{c}={r[c]!r}" for c in cols) for i, r in rows.iterrows())
 
 
@@ -137,13 +140,17 @@ def summarise_exposures(df: pd.DataFrame, variant: str = "variant", unit: str = 
                         converted: str = "converted") -> pd.DataFrame:
     """Raw exposures (one row per unit and exposure) -> one row per variant.
 
-    A unit counts once per variant; it converted if any of its rows has ``converted == 1``.
+    A unit counts once per variant; it converted if any of its rows has ``converted == 1``
+    (the counting is :func:`cjlab.features.experiment_counts`).
 
     Returns
     -------
     DataFrame with columns variant, users, conversions (in order of first appearance);
     ``attrs["units_in_several_variants"]`` counts units exposed to more than one variant.
     """
+    from cjlab.features import to_pandas
+    from cjlab.features.experiments import experiment_counts, experiment_overview
+
     missing = [c for c in (variant, unit, converted) if c not in df.columns]
     if missing:
         raise ABInputError(f"experiment_exposures: missing column(s) {missing}; "
@@ -159,71 +166,108 @@ def summarise_exposures(df: pd.DataFrame, variant: str = "variant", unit: str = 
     if bad.any():
         raise ABInputError(f"experiment_exposures.{converted}: {int(bad.sum())} value(s) not 0/1; "
                            + _examples(df, bad, [converted]))
-    d = pd.DataFrame({"variant": df[variant].astype(str).to_numpy(), "unit": df[unit].to_numpy(),
-                      "converted": conv.astype(int).to_numpy()})
-    per_unit = d.groupby(["variant", "unit"], sort=False)["converted"].max().reset_index()
-    out = per_unit.groupby("variant", sort=False).agg(users=("unit", "size"),
-                                                       conversions=("converted", "sum"))
-    out = out.reset_index()
-    # units seen in more than one variant break the independence of the arms
-    out.attrs["units_in_several_variants"] = int((per_unit["unit"].value_counts() > 1).sum())
+    d = pd.DataFrame({"experiment": "", "variant": df[variant].astype(str).to_numpy(),
+                      "unit_id": df[unit].to_numpy(), "converted": conv.astype(int).to_numpy(),
+                      "exposed_at": df["exposed_at"].to_numpy() if "exposed_at" in df.columns
+                      else pd.Timestamp(0)})
+    order = list(dict.fromkeys(d["variant"]))
+    counts = experiment_counts(d).set_index("variant").loc[order].reset_index()
+    out = counts[["variant", "users", "conversions"]].astype({"users": "int64", "conversions": "int64"})
+    overlap = to_pandas(experiment_overview(d))
+    out.attrs["units_in_several_variants"] = int(overlap["units_in_several_variants"].iloc[0])
     return out
 
 
-def validate_counts(df: pd.DataFrame) -> pd.DataFrame:
-    """Check an aggregated table (variant, users, conversions); returns a clean copy."""
+def _whole(values, name: str, variants: list[str]) -> np.ndarray:
+    v = np.asarray(values)
+    if v.dtype.kind not in "iuf":
+        v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(float)
+    v = v.astype(float)
+    bad = ~np.isfinite(v) | (v != np.floor(np.where(np.isfinite(v), v, 0)))
+    if bad.any():
+        ex = [f"{variants[i]}={values[i]!r}" for i in np.flatnonzero(bad)[:3]]
+        raise ABInputError(f"column {name}: {int(bad.sum())} value(s) are not whole numbers; "
+                           + ", ".join(ex))
+    neg = v < 0
+    if neg.any():
+        ex = [f"{variants[i]}={int(v[i])}" for i in np.flatnonzero(neg)[:3]]
+        raise ABInputError(f"column {name}: {int(neg.sum())} negative count(s); " + ", ".join(ex))
+    return v
+
+
+def validate_counts(df: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Check an aggregated table (variant, users, conversions) with numpy.
+
+    Returns
+    -------
+    (variant names, users, conversions) as a list and two float arrays.
+    """
     if not isinstance(df, pd.DataFrame):
         raise ABInputError(f"expected a pandas DataFrame, got {type(df).__name__}")
     if df.empty:
         raise ABInputError("no variants: the table is empty")
-    need = ["variant", "users", "conversions"]
-    missing = [c for c in need if c not in df.columns]
+    missing = [c for c in ("variant", "users", "conversions") if c not in df.columns]
     if missing:
         raise ABInputError(f"missing column(s) {missing}; need variant, users, conversions "
                            f"(or raw exposures with unit_id, variant, converted); have {list(df.columns)}")
-    d = df[need].copy()
-    d["variant"] = d["variant"].astype(str)
-    for c in ("users", "conversions"):
-        v = pd.to_numeric(d[c], errors="coerce")
-        bad = v.isna() | (v != np.floor(v.fillna(0)))
-        if bad.any():
-            raise ABInputError(f"column {c}: {int(bad.sum())} value(s) are not whole numbers; "
-                               + _examples(d, bad, ["variant", c]))
-        neg = v < 0
-        if neg.any():
-            raise ABInputError(f"column {c}: {int(neg.sum())} negative count(s); "
-                               + _examples(d, neg, ["variant", c]))
-        d[c] = v.astype(np.int64)
-    over = d["conversions"] > d["users"]
+    variants = [str(v) for v in df["variant"].tolist()]
+    users = _whole(df["users"].to_numpy(), "users", variants)
+    conv = _whole(df["conversions"].to_numpy(), "conversions", variants)
+    over = conv > users
     if over.any():
-        raise ABInputError(f"conversions > users in {int(over.sum())} row(s); "
-                           + _examples(d, over, ["variant", "users", "conversions"]))
-    dup = d["variant"].duplicated(keep=False)
-    if dup.any():
-        raise ABInputError(f"variant names must be unique; repeated: {sorted(d.loc[dup, 'variant'].unique())}")
-    if len(d) < 2:
-        raise ABInputError(f"need at least two variants to compare, got {len(d)}: {list(d['variant'])}")
-    return d.reset_index(drop=True)
+        ex = [f"{variants[i]}: {int(conv[i])} > {int(users[i])}" for i in np.flatnonzero(over)[:3]]
+        raise ABInputError(f"conversions > users in {int(over.sum())} row(s); " + ", ".join(ex))
+    if len(set(variants)) < len(variants):
+        rep = sorted({v for v in variants if variants.count(v) > 1})
+        raise ABInputError(f"variant names must be unique; repeated: {rep}")
+    if len(variants) < 2:
+        raise ABInputError(f"need at least two variants to compare, got {len(variants)}: {variants}")
+    return variants, users, conv
 
 
-def to_counts(df: pd.DataFrame) -> pd.DataFrame:
-    """Aggregated counts from either input form accepted by :func:`compare_conversions`."""
-    if isinstance(df, pd.DataFrame) and {"unit_id", "converted"} <= set(df.columns) \
-            and "users" not in df.columns:
+def to_counts(df: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Variant names, users and conversions from either input form of :func:`compare_conversions`."""
+    if isinstance(df, pd.DataFrame) and "users" not in df.columns \
+            and {"unit_id", "converted"} <= set(df.columns):
         df = summarise_exposures(df)
     return validate_counts(df)
 
 
-def pick_control(variants: list[str], control: str | None) -> str:
-    """The control name: ``control`` if given (must exist), else 'control', 'A', or the first."""
-    if control is not None:
-        if str(control) not in variants:
-            raise ABInputError(f"control {control!r} is not a variant; variants are {variants}")
+#: Names that mark the control arm (compared without case, spaces, "-" or "_").
+CONTROL_NAMES = ("control", "holdout", "noemail", "nomail", "nocontact", "notreatment",
+                 "baseline", "a", "original", "default", "champion", "statusquo", "untreated")
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in str(name).lower() if ch.isalnum())
+
+
+def pick_control(variants: list[str], control: str | None = None) -> str:
+    """The control arm: ``control`` if given (it must exist), else the one variant with an
+    obvious name (control, holdout, "No E-Mail", baseline, A ...; see :data:`CONTROL_NAMES`).
+
+    Raises
+    ------
+    ABInputError
+        ``control`` is not a variant, or no (or more than one equally good) obvious name:
+        the message lists the variants. The control is never guessed from the row order.
+    """
+    names = [str(v) for v in variants]
+    if control is not None and str(control) != "":
+        if str(control) not in names:
+            raise ABInputError(f"control {control!r} is not a variant; variants are {names}")
         return str(control)
-    for name in ("control", "Control", "A", "a", "baseline"):
-        if name in variants:
-            return name
-    return variants[0]
+    keys = [_key(v) for v in names]
+    for word in CONTROL_NAMES:
+        hits = [v for v, k in zip(names, keys) if k == word]
+        if len(hits) == 1:
+            return hits[0]
+    starts = [v for v, k in zip(names, keys) if k.startswith(("control", "holdout"))]
+    if len(starts) == 1:
+        return starts[0]
+    raise ABInputError(f"cannot tell which variant is the control among {names}: set control "
+                       "to one of them (names such as control, holdout, 'No E-Mail', baseline "
+                       "or A are recognised)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -233,9 +277,30 @@ def pick_control(variants: list[str], control: str | None) -> str:
 RESULT_COLUMNS = ["variant", "users", "conversions", "rate", "rate_low", "rate_high", "uplift",
                   "uplift_low", "uplift_high", "chance_to_beat_control", "chance_to_be_best",
                   "expected_loss"]
+_PAIR = ("uplift", "uplift_low", "uplift_high", "abs_uplift", "abs_uplift_low", "abs_uplift_high",
+         "chance_to_beat_control", "loss_vs_control", "loss_vs_control_relative", "control_loss",
+         "control_loss_relative")
 
 
-def conversion_metrics(alpha, beta, control: int = 0, ci: float = 0.95,
+def _pairwise(out: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, c: int, i: int,
+              qs: tuple[float, float, float] | None, arm: uplift.Arm | None) -> None:
+    """Variant ``i`` against control ``c``: closed forms, and the six uplift quantiles."""
+    ac, bc = a[c], b[c]
+    p, loss_c, loss_v, rel_v = exact.pair_terms(ac, bc, a[i], b[i])
+    out["chance_to_beat_control"][i] = p
+    out["loss_vs_control"][i], out["control_loss"][i] = loss_v, loss_c
+    out["loss_vs_control_relative"][i] = rel_v
+    # E[(R - 1)^+] = E[(1 - R)^+] + E[R] - 1 with E[R] = mu_v E[1 / p_c]
+    out["control_loss_relative"][i] = (max(rel_v + a[i] / (a[i] + b[i]) * (ac + bc - 1) / (ac - 1)
+                                           - 1.0, 0.0) if ac > 1 else np.inf)
+    if qs is not None:
+        q = uplift.uplift_quantiles(qs, ac, bc, a[i], b[i], _control=arm)
+        for j, suffix in enumerate(("_low", "", "_high")):
+            out["uplift" + suffix][i] = q["ratio"][j] - 1.0
+            out["abs_uplift" + suffix][i] = q["diff"][j]
+
+
+def conversion_metrics(alpha, beta, control: int = 0, level: float = 0.95,
                        intervals: bool = True) -> dict[str, np.ndarray]:
     """Every decision metric for K Beta posteriors (the numeric core of :func:`compare_conversions`).
 
@@ -243,9 +308,9 @@ def conversion_metrics(alpha, beta, control: int = 0, ci: float = 0.95,
     ----------
     alpha, beta : posterior parameters per variant (prior + counts).
     control : index of the control.
-    ci : credible-interval mass.
-    intervals : also compute the uplift medians and intervals (6 root-findings per variant;
-        skip them when only the decision metrics are needed, e.g. in simulations).
+    level : credible-interval mass.
+    intervals : also compute the uplift medians and intervals (skip them when only the
+        decision metrics are needed, e.g. in simulations).
 
     Returns
     -------
@@ -253,66 +318,48 @@ def conversion_metrics(alpha, beta, control: int = 0, ci: float = 0.95,
     """
     a, b = exact._as_params(alpha, beta)
     k, c = len(a), int(control)
-    lo_q, hi_q = (1 - ci) / 2, 1 - (1 - ci) / 2
-    out: dict[str, np.ndarray] = {
-        "rate": a / (a + b),
-        "rate_low": special.betaincinv(a, b, lo_q),
-        "rate_high": special.betaincinv(a, b, hi_q),
-    }
-    names = ("uplift", "uplift_low", "uplift_high", "abs_uplift", "abs_uplift_low",
-             "abs_uplift_high", "chance_to_beat_control", "loss_vs_control",
-             "loss_vs_control_relative", "control_loss", "control_loss_relative")
-    for name in names:
-        out[name] = np.full(k, np.nan)
-    ac, bc = a[c], b[c]
-    kappa = (ac + bc - 1) / (ac - 1) if ac > 1 else np.inf      # E[1 / p_c]
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    bounds = special.betaincinv(a[:, None], b[:, None], np.array([lo_q, hi_q]))
+    out: dict[str, np.ndarray] = {"rate": a / (a + b), "rate_low": bounds[:, 0],
+                                  "rate_high": bounds[:, 1]}
+    for name in _PAIR:
+        out[name] = np.zeros(k)
+    out["chance_to_beat_control"][c] = np.nan
+    arm = uplift.Arm(a[c], b[c]) if intervals else None
     for i in range(k):
-        if i == c:
-            for name in names:
-                if name != "chance_to_beat_control":
-                    out[name][i] = 0.0
-            continue
-        out["chance_to_beat_control"][i] = exact.prob_beat(ac, bc, a[i], b[i])
-        loss_c, loss_v = exact.expected_loss_pair(ac, bc, a[i], b[i])
-        out["loss_vs_control"][i] = loss_v
-        out["control_loss"][i] = loss_c
-        rel_v = exact.loss_vs_control_relative(ac, bc, a[i], b[i])
-        out["loss_vs_control_relative"][i] = rel_v
-        # E[(R - 1)^+] = E[(1 - R)^+] + E[R] - 1 with E[R] = mu_v E[1/p_c]
-        out["control_loss_relative"][i] = (max(rel_v + a[i] / (a[i] + b[i]) * kappa - 1.0, 0.0)
-                                           if np.isfinite(kappa) else np.inf)
-        if intervals:
-            for suffix, q in (("", 0.5), ("_low", lo_q), ("_high", hi_q)):
-                out["uplift" + suffix][i] = exact.ratio_quantile(q, ac, bc, a[i], b[i]) - 1.0
-                out["abs_uplift" + suffix][i] = exact.diff_quantile(q, ac, bc, a[i], b[i])
-    out["chance_to_be_best"] = exact.prob_best(a, b)
+        if i != c:
+            _pairwise(out, a, b, c, i, (lo_q, 0.5, hi_q) if intervals else None, arm)
+    if not intervals:
+        for name in _PAIR[:6]:
+            out[name][:] = np.nan
     if k == 2:
-        # Stucchio's pairwise closed forms; the relative one stays finite for the variant
-        # even when the control posterior has alpha <= 1
+        # closed forms: P(best) and the losses against the best arm are the pairwise ones
         v = 1 - c
-        out["expected_loss"] = np.array([out["control_loss"][v], out["loss_vs_control"][v]])[
-            [0 if i == c else 1 for i in range(2)]]
+        order = [0 if i == c else 1 for i in range(2)]
+        p = out["chance_to_beat_control"][v]
+        out["chance_to_be_best"] = np.array([1.0 - p, p])[order]
+        out["expected_loss"] = np.array([out["control_loss"][v], out["loss_vs_control"][v]])[order]
         out["expected_loss_relative"] = np.array(
-            [out["control_loss_relative"][v], out["loss_vs_control_relative"][v]])[
-            [0 if i == c else 1 for i in range(2)]]
+            [out["control_loss_relative"][v], out["loss_vs_control_relative"][v]])[order]
     else:
-        out["expected_loss"] = exact.expected_loss(a, b)
-        out["expected_loss_relative"] = exact.expected_loss_relative(a, b, control=c)
+        p_best, loss, rel = exact.best_and_losses(a, b, control=c)
+        out["chance_to_be_best"], out["expected_loss"], out["expected_loss_relative"] = p_best, loss, rel
     return out
 
 
 def compare_conversions(df: pd.DataFrame, control: str | None = None, prior="uniform",
-                        ci: float = 0.95) -> pd.DataFrame:
+                        level: float = 0.95) -> pd.DataFrame:
     """Exact Bayesian comparison of conversion rates for two or more variants.
 
     Parameters
     ----------
     df : one row per variant with columns ``variant, users, conversions``, or raw exposures
         with ``unit_id, variant, converted`` (a unit counts once per variant).
-    control : name of the control variant (default: 'control', 'A', else the first row).
+    control : name of the control variant (default: the variant with an obvious control
+        name, see :func:`pick_control`; otherwise an error listing the variants).
     prior : ``"uniform"`` (Beta(1, 1), default), ``"jeffreys"``, ``(a, b)`` or a
         :class:`BetaPrior` (e.g. ``BetaPrior.from_history(...)``), used for every variant.
-    ci : credible-interval mass (equal-tailed).
+    level : credible-interval mass (equal-tailed).
 
     Returns
     -------
@@ -324,55 +371,52 @@ def compare_conversions(df: pd.DataFrame, control: str | None = None, prior="uni
       median and exact quantiles of the ratio of two Betas, by 1-D integration);
     * ``abs_uplift, abs_uplift_low, abs_uplift_high``: the same for ``p_v - p_c``;
     * ``chance_to_beat_control``: P(p_v > p_c) (Evan Miller's closed form; NaN for the control);
-    * ``chance_to_be_best``: P(variant has the highest rate) (1-D integral);
+    * ``chance_to_be_best``: P(variant has the highest rate);
     * ``expected_loss``: E[max_j p_j - p_v], the rate given up by choosing this variant
-      (absolute units; with two variants Stucchio's closed form);
+      instead of the best arm (absolute units; with two variants Stucchio's closed form);
     * ``expected_loss_relative``: E[(max_j p_j - p_v) / p_c], the same in units of the
-      control's rate (inf when the control posterior has alpha <= 1);
-    * ``loss_vs_control``, ``loss_vs_control_relative``: E[max(p_c - p_v, 0)] and
-      E[max(p_c - p_v, 0) / p_c], the risk of shipping this variant instead of the control;
-    * ``control_loss``, ``control_loss_relative``: E[max(p_v - p_c, 0)] (and / p_c), the
-      risk of keeping the control instead of this variant;
+      control's rate — *the* expected loss of the decision rule (inf when the control
+      posterior has alpha <= 1 and there are more than two arms);
+    * ``loss_vs_control``, ``loss_vs_control_relative``: E[max(p_c - p_v, 0)] (and / p_c),
+      the pairwise risk of this variant against the control alone;
+    * ``control_loss``, ``control_loss_relative``: E[max(p_v - p_c, 0)] (and / p_c);
     * ``alpha``, ``beta``: posterior parameters; ``is_control``.
 
-    The frame's ``attrs`` hold ``control``, ``prior`` (label, a, b) and ``ci``.
+    The frame's ``attrs`` hold ``control``, ``prior`` (label, a, b) and ``level``.
 
     Raises
     ------
     ABInputError
         conversions > users, negative or fractional counts, fewer than two variants, an
-        unknown control, empty data, duplicated variant names.
+        unknown or unrecognisable control, empty data, duplicated variant names.
     """
-    if not 0 < ci < 1:
-        raise ABInputError(f"ci must be in (0, 1), got {ci}")
-    counts = to_counts(df)
+    if not 0 < level < 1:
+        raise ABInputError(f"level must be in (0, 1), got {level}")
+    variants, users, conv = to_counts(df)
     pr = as_prior(prior)
-    variants = list(counts["variant"])
     ctrl = pick_control(variants, control)
     c = variants.index(ctrl)
-    users = counts["users"].to_numpy(float)
-    conv = counts["conversions"].to_numpy(float)
     a = pr.a + conv
     b = pr.b + users - conv
-
-    m = conversion_metrics(a, b, control=c, ci=ci)
-    out = pd.DataFrame({"variant": counts["variant"], "users": counts["users"],
-                        "conversions": counts["conversions"]})
-    for name in RESULT_COLUMNS[3:]:
-        out[name] = m[name]
-    out["observed_rate"] = np.where(users > 0, conv / np.where(users > 0, users, 1), np.nan)
+    m = conversion_metrics(a, b, control=c, level=level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = np.where(users > 0, conv / users, np.nan)
+    cols = {"variant": variants, "users": users.astype(np.int64), "conversions": conv.astype(np.int64)}
+    cols.update({name: m[name] for name in RESULT_COLUMNS[3:]})
+    cols["observed_rate"] = observed
     for name in ("abs_uplift", "abs_uplift_low", "abs_uplift_high", "expected_loss_relative",
                  "loss_vs_control", "loss_vs_control_relative", "control_loss",
                  "control_loss_relative"):
-        out[name] = m[name]
-    out["alpha"], out["beta"] = a, b
-    out["is_control"] = np.arange(len(a)) == c
-    out.attrs.update({"control": ctrl, "prior": {"label": pr.label, "a": pr.a, "b": pr.b}, "ci": ci})
+        cols[name] = m[name]
+    cols.update(alpha=a, beta=b, is_control=np.arange(len(a)) == c)
+    out = pd.DataFrame(cols)
+    out.attrs.update({"control": ctrl, "prior": {"label": pr.label, "a": pr.a, "b": pr.b},
+                      "level": level})
     return out
 
 
 def prior_sensitivity(df: pd.DataFrame, priors: dict, control: str | None = None,
-                      ci: float = 0.95) -> pd.DataFrame:
+                      level: float = 0.95) -> pd.DataFrame:
     """The headline metrics of every non-control variant under several priors.
 
     Parameters
@@ -387,7 +431,7 @@ def prior_sensitivity(df: pd.DataFrame, priors: dict, control: str | None = None
     """
     rows = []
     for label, prior in priors.items():
-        res = compare_conversions(df, control=control, prior=prior, ci=ci)
+        res = compare_conversions(df, control=control, prior=prior, level=level)
         for r in res[~res["is_control"]].itertuples(index=False):
             rows.append({"prior": label, "variant": r.variant, "rate": r.rate, "uplift": r.uplift,
                          "uplift_low": r.uplift_low, "uplift_high": r.uplift_high,

@@ -1,14 +1,27 @@
 """Decisions and trust checks: ROPE + expected-loss verdicts, sample-ratio mismatch, evolution.
 
-Decision rule (per variant against the control; thresholds in units of the control's rate)
+One number decides: the **expected loss** of choosing an arm, ``E[max_j p_j - p_k] / p_c``
+in units of the control's rate — what we expect to give up by choosing arm ``k`` instead of
+whichever arm is truly best (column ``expected_loss_relative``). With two arms it is the
+familiar risk of shipping the variant (or of keeping the control); with three or more it is
+measured against the best arm, so an arm that beats the control but probably loses to
+another variant is never shipped.
 
-1. **equivalent** — the ``ci`` credible interval of the relative uplift lies inside the region
-   of practical equivalence ``[-rope, +rope]`` (Kruschke's ROPE rule);
-2. **ship <variant>** — the expected loss of shipping it, ``E[max(p_c - p_v, 0) / p_c]``, is
-   below ``loss_threshold`` (the "threshold of caring");
-3. **keep control** — the expected loss of keeping the control instead,
-   ``E[max(p_v - p_c, 0) / p_c]``, is below ``loss_threshold``;
-4. otherwise **keep testing**.
+Decision rule (per variant; thresholds in units of the control's rate)
+
+1. **equivalent** — the ``level`` credible interval of the relative uplift against the
+   control lies inside the region of practical equivalence ``[-rope, +rope]`` (Kruschke);
+2. **ship <variant>** — its expected loss is below ``loss_threshold`` (the "threshold of
+   caring") and it beats the control with probability >= 1/2;
+3. **keep control** — the control's expected loss is below ``loss_threshold`` and the
+   variant beats it with probability < 1/2;
+4. **do not ship** — another arm is the safe choice (its expected loss is below the
+   threshold);
+5. otherwise **keep testing**.
+
+The overall verdict ships the shippable variant with the smallest expected loss; else it
+keeps testing while any variant is undecided; else "equivalent" when every variant is, else
+"keep control". A flagged sample-ratio mismatch overrides everything.
 
 Examples
 --------
@@ -32,34 +45,37 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cjlab.ab import exact
-from cjlab.ab.conversions import (
-    ABInputError,
-    as_prior,
-    conversion_metrics,
-    pick_control,
-    summarise_exposures,
-)
+from cjlab import formatting as fmt
+from cjlab.ab import exact, uplift
+from cjlab.ab.conversions import ABInputError, as_prior, conversion_metrics, pick_control
 
-VERDICTS = ("ship", "keep control", "equivalent", "keep testing")
+VERDICTS = ("ship", "keep control", "equivalent", "do not ship", "keep testing")
+#: What the one decision number is called wherever it is shown.
+LOSS_LABEL = "expected loss"
 
 
 def variant_verdict(chance_to_beat: float, uplift_low: float, uplift_high: float,
-                    ship_loss: float, keep_loss: float, rope: float, loss_threshold: float) -> str:
+                    loss: float, control_loss: float, rope: float, loss_threshold: float,
+                    other_safe: bool = False) -> str:
     """The verdict for one variant from its metrics (see the module docstring).
 
-    Returns ``"ship"``, ``"keep control"``, ``"equivalent"`` or ``"keep testing"``.
+    ``loss`` and ``control_loss`` are the expected losses (against the best arm) of
+    choosing this variant and of keeping the control; ``other_safe`` tells whether some
+    other variant's expected loss is below the threshold. Returns ``"ship"``,
+    ``"keep control"``, ``"equivalent"``, ``"do not ship"`` or ``"keep testing"``.
     """
     if rope > 0 and -rope <= uplift_low and uplift_high <= rope:
         return "equivalent"
-    if ship_loss < loss_threshold and chance_to_beat >= 0.5:
+    if loss < loss_threshold and chance_to_beat >= 0.5:
         return "ship"
-    if keep_loss < loss_threshold and chance_to_beat < 0.5:
+    if control_loss < loss_threshold and chance_to_beat < 0.5:
         return "keep control"
+    if other_safe:
+        return "do not ship"
     return "keep testing"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Decision:
     """Verdicts of a test: ``table`` has one row per non-control variant; ``verdict`` is overall."""
 
@@ -70,14 +86,19 @@ class Decision:
     rope: float
     loss_threshold: float
     srm: SRMResult | None = None
-    notes: list[str] = field(default_factory=list)
+    control_loss: float = float("nan")
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
-    def status(self) -> str:
-        """``good`` (a decision), ``bad`` (SRM flagged) or ``neutral``."""
+    def status(self) -> str | None:
+        """``good`` (a decision), ``bad`` (SRM flagged) or ``None`` (keep testing)."""
         if self.srm is not None and self.srm.flagged:
             return "bad"
-        return "good" if self.verdict != "keep testing" else "neutral"
+        return "good" if self.verdict != "keep testing" else None
+
+
+def _loss(x: float) -> str:
+    return f"{fmt.share(x)} of the control's value"
 
 
 def decide(results: pd.DataFrame, rope: float = 0.01, loss_threshold: float = 0.001,
@@ -86,11 +107,11 @@ def decide(results: pd.DataFrame, rope: float = 0.01, loss_threshold: float = 0.
 
     Parameters
     ----------
-    results : output of ``compare_conversions`` or ``revenue_normal_approx`` (needs the relative
-        uplift interval, ``chance_to_beat_control``, ``chance_to_be_best`` and the
-        ``loss_vs_control_relative`` / ``control_loss_relative`` columns).
+    results : output of ``compare_conversions`` or :func:`cjlab.ab.revenue.compare_revenue`
+        (needs the relative uplift interval, ``chance_to_beat_control``, ``chance_to_be_best``,
+        ``expected_loss_relative`` and ``is_control``).
     rope : half-width of the region of practical equivalence, relative uplift (0.01 = ±1 %).
-    loss_threshold : the expected loss one is willing to risk, in units of the control's rate
+    loss_threshold : the expected loss one is willing to risk, in units of the control's value
         (0.001 = 0.1 % of the control rate).
     srm : an :class:`SRMResult`; a flagged mismatch overrides every verdict with
         "do not trust: sample ratio mismatch".
@@ -103,51 +124,58 @@ def decide(results: pd.DataFrame, rope: float = 0.01, loss_threshold: float = 0.
         raise ABInputError(f"need rope >= 0 and loss_threshold > 0, got rope={rope}, "
                            f"loss_threshold={loss_threshold}")
     ctrl = results.attrs.get("control") or results.loc[results["is_control"], "variant"].iloc[0]
+    loss = dict(zip(results["variant"], results["expected_loss_relative"]))
+    c_loss = float(loss[ctrl])
+    safe = {v for v, x in loss.items() if x < loss_threshold}
     rows = []
     for r in results[results["variant"] != ctrl].itertuples(index=False):
         v = variant_verdict(r.chance_to_beat_control, r.uplift_low, r.uplift_high,
-                            r.loss_vs_control_relative, r.control_loss_relative, rope, loss_threshold)
-        label = f"ship {r.variant}" if v == "ship" else v
-        rows.append({"variant": r.variant, "verdict": label, "chance_to_beat_control":
-                     r.chance_to_beat_control, "uplift": r.uplift, "uplift_low": r.uplift_low,
-                     "uplift_high": r.uplift_high, "risk_if_shipped": r.loss_vs_control_relative,
-                     "risk_if_kept": r.control_loss_relative, "chance_to_be_best": r.chance_to_be_best})
+                            r.expected_loss_relative, c_loss, rope, loss_threshold,
+                            other_safe=bool(safe - {r.variant}))
+        rows.append({"variant": r.variant, "verdict": f"ship {r.variant}" if v == "ship" else v,
+                     "chance_to_beat_control": r.chance_to_beat_control,
+                     "chance_to_be_best": r.chance_to_be_best, "uplift": r.uplift,
+                     "uplift_low": r.uplift_low, "uplift_high": r.uplift_high,
+                     "expected_loss_relative": r.expected_loss_relative})
     table = pd.DataFrame(rows)
+    verdict, reason = _overall(table, ctrl, c_loss, rope, loss_threshold, srm)
+    return Decision(verdict, reason, table, ctrl, rope, loss_threshold, srm, c_loss)
+
+
+def _overall(table: pd.DataFrame, ctrl: str, c_loss: float, rope: float, threshold: float,
+             srm: SRMResult | None) -> tuple[str, str]:
     ships = table[table["verdict"].str.startswith("ship")]
     if srm is not None and srm.flagged:
-        verdict = "do not trust: sample ratio mismatch"
-        reason = srm.message
-    elif len(ships):
-        best = ships.sort_values("chance_to_be_best", ascending=False).iloc[0]
-        verdict = best["verdict"]
-        reason = (f"{best['variant']} beats {ctrl} with {best['chance_to_beat_control']:.1%} "
-                  f"probability; relative uplift {best['uplift']:+.1%} "
-                  f"({best['uplift_low']:+.1%} to {best['uplift_high']:+.1%}); shipping risks "
-                  f"{best['risk_if_shipped']:.3%} of the control rate, below the "
-                  f"{loss_threshold:.3%} threshold")
-    elif (table["verdict"] == "keep testing").any():
-        verdict = "keep testing"
+        return "do not trust: sample ratio mismatch", srm.message
+    if len(ships):
+        best = ships.sort_values(["expected_loss_relative", "chance_to_be_best"],
+                                 ascending=[True, False]).iloc[0]
+        return best["verdict"], (
+            f"{best['variant']} beats {ctrl} with {fmt.share(best['chance_to_beat_control'])} "
+            f"probability and is the best arm with {fmt.share(best['chance_to_be_best'])}; "
+            f"relative uplift {fmt.share(best['uplift'], sign=True)} "
+            f"({fmt.share(best['uplift_low'], sign=True)} to "
+            f"{fmt.share(best['uplift_high'], sign=True)}); shipping it has an {LOSS_LABEL} of "
+            f"{_loss(best['expected_loss_relative'])}, below the {fmt.share(threshold)} threshold")
+    if (table["verdict"] == "keep testing").any():
         open_ = table[table["verdict"] == "keep testing"]
-        reason = ("not enough evidence yet for " + ", ".join(open_["variant"]) +
-                  f": neither shipping nor keeping {ctrl} is below the expected-loss threshold "
-                  f"({loss_threshold:.3%} of the control rate), and the uplift interval is "
-                  f"wider than the ±{rope:.1%} equivalence region")
-    elif (table["verdict"] == "equivalent").all():
-        verdict = "equivalent"
-        reason = (f"every variant's uplift interval lies within ±{rope:.1%} of {ctrl}: "
-                  "no practical difference")
-    else:
-        verdict = "keep control"
-        reason = (f"no variant beats {ctrl}; keeping it risks less than {loss_threshold:.3%} "
-                  "of the control rate")
-    return Decision(verdict, reason, table, ctrl, rope, loss_threshold, srm)
+        return "keep testing", (
+            "not enough evidence yet for " + ", ".join(map(str, open_["variant"]))
+            + f": no arm has an {LOSS_LABEL} below the threshold ({fmt.share(threshold)} of "
+            f"the control's value), and the uplift interval is wider than the "
+            f"±{fmt.share(rope)} equivalence region")
+    if (table["verdict"] == "equivalent").all():
+        return "equivalent", (f"every variant's uplift interval lies within ±{fmt.share(rope)} "
+                              f"of {ctrl}: no practical difference")
+    return "keep control", (f"no variant beats {ctrl}; keeping it has an {LOSS_LABEL} of "
+                            f"{_loss(c_loss)}, below the {fmt.share(threshold)} threshold")
 
 
 # ---------------------------------------------------------------------------------------
 # sample ratio mismatch
 # ---------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class SRMResult:
     """Chi-square test of the observed allocation against the planned split."""
 
@@ -157,6 +185,7 @@ class SRMResult:
     threshold: float
     table: pd.DataFrame
     message: str
+    planned: str = "equal split"
 
 
 def srm_check(observed: Mapping[str, int] | pd.Series | pd.DataFrame,
@@ -166,7 +195,8 @@ def srm_check(observed: Mapping[str, int] | pd.Series | pd.DataFrame,
     Parameters
     ----------
     observed : users per variant (mapping, Series, or a table with ``variant`` and ``users``).
-    planned : planned share per variant (normalised; default: equal split).
+    planned : planned share (or weight) per variant, normalised; ``None`` or empty: an equal
+        split.
     threshold : flag when the p-value is below this (0.001 is the usual SRM alarm level,
         strict because the check runs on every test).
 
@@ -177,16 +207,21 @@ def srm_check(observed: Mapping[str, int] | pd.Series | pd.DataFrame,
     if isinstance(observed, pd.DataFrame):
         observed = observed.set_index("variant")["users"]
     obs = pd.Series(observed, dtype=float)
+    obs.index = obs.index.map(str)
     if obs.empty or len(obs) < 2:
         raise ABInputError(f"SRM check needs at least two variants, got {list(obs.index)}")
     if (obs < 0).any():
         raise ABInputError(f"negative user counts: {obs[obs < 0].to_dict()}")
-    if planned is None:
+    described = "equal split"
+    if not planned:
         planned = {k: 1 / len(obs) for k in obs.index}
-    plan = pd.Series(planned, dtype=float)
+    else:
+        described = "planned split " + ", ".join(f"{k} {v:g}" for k, v in planned.items())
+    plan = pd.Series({str(k): v for k, v in planned.items()}, dtype=float)
     missing = sorted(set(obs.index) ^ set(plan.index))
     if missing:
-        raise ABInputError(f"planned split and observed variants differ: {missing}")
+        raise ABInputError(f"planned split and observed variants differ: {missing} (variants are "
+                           f"{list(obs.index)}; planned_split names {list(plan.index)})")
     plan = plan.reindex(obs.index)
     if (plan <= 0).any():
         raise ABInputError(f"planned shares must be > 0, got {plan.to_dict()}")
@@ -201,93 +236,99 @@ def srm_check(observed: Mapping[str, int] | pd.Series | pd.DataFrame,
         worst = table.assign(d=table.observed_share - table.planned_share).sort_values(
             "d", key=np.abs).iloc[-1]
         message = (f"SAMPLE RATIO MISMATCH (p = {p:.2g} < {threshold:g}): {worst['variant']} got "
-                   f"{worst['observed_share']:.2%} of users, planned {worst['planned_share']:.2%}. "
-                   "Assignment or logging is broken; do not trust this test's results.")
+                   f"{fmt.share(worst['observed_share'], digits=2)} of users, planned "
+                   f"{fmt.share(worst['planned_share'], digits=2)}. Assignment or logging is "
+                   "broken; do not trust this test's results.")
     else:
-        message = f"allocation matches the planned split (chi-square p = {p:.2g})"
-    return SRMResult(float(chi2), float(p), flagged, threshold, table, message)
+        message = f"allocation matches the {described} (chi-square p = {p:.2g})"
+    return SRMResult(float(chi2), float(p), flagged, threshold, table, message, described)
 
 
 # ---------------------------------------------------------------------------------------
 # evolution over the test's life
 # ---------------------------------------------------------------------------------------
 
-def daily_evolution(exposures: pd.DataFrame, control: str | None = None, prior="uniform",
-                    time: str = "exposed_at") -> pd.DataFrame:
-    """Cumulative decision metrics at the end of every day of a test.
+def evolution_from_counts(daily: pd.DataFrame, control: str | None = None,
+                          prior="uniform") -> pd.DataFrame:
+    """Cumulative decision metrics at the end of every day, from new units per variant and day.
 
     Parameters
     ----------
-    exposures : raw exposures with ``variant, unit_id, converted`` and a timestamp column.
+    daily : columns variant, day, users, conversions: the units first exposed that day
+        (:func:`cjlab.features.experiments.experiment_counts` with ``by=["day"]``).
     control, prior : as in :func:`~cjlab.ab.compare_conversions`.
-    time : timestamp column.
 
     Returns
     -------
     Long DataFrame: date, variant, users, conversions, rate, chance_to_beat_control,
-    chance_to_be_best, expected_loss, expected_loss_relative (cumulative up to that date).
-    Conversions are attributed to the exposure day (the usual simplification).
+    chance_to_be_best, expected_loss, expected_loss_relative, is_control (cumulative up to
+    that date). Conversions are attributed to the unit's first exposure day.
     """
-    for col in ("variant", "unit_id", "converted", time):
-        if col not in exposures.columns:
-            raise ABInputError(f"experiment_exposures: missing column {col!r}")
-    summarise_exposures(exposures)   # same checks as compare_conversions (0/1, one experiment)
-    d = exposures[["variant", "unit_id", "converted", time]].copy()
-    d["variant"] = d["variant"].astype(str)
-    d = d.sort_values(time).drop_duplicates(["variant", "unit_id"], keep="first")
-    # a unit converted if any of its rows did
-    conv = exposures.assign(variant=exposures["variant"].astype(str)).groupby(
-        ["variant", "unit_id"])["converted"].max()
-    d["converted"] = conv.reindex(pd.MultiIndex.from_frame(d[["variant", "unit_id"]])).to_numpy()
-    d["date"] = pd.to_datetime(d[time]).dt.normalize()
+    d = daily.assign(variant=daily["variant"].astype(str), day=pd.to_datetime(daily["day"]))
     variants = list(dict.fromkeys(d["variant"]))
     if len(variants) < 2:
         raise ABInputError(f"need at least two variants, got {variants}")
     ctrl = pick_control(variants, control)
-    daily = d.groupby(["date", "variant"]).agg(users=("unit_id", "size"),
-                                               conversions=("converted", "sum"))
-    days = pd.date_range(d["date"].min(), d["date"].max(), freq="D")
-    full = daily.reindex(pd.MultiIndex.from_product([days, variants], names=["date", "variant"]),
-                         fill_value=0)
-    cum = full.groupby(level="variant").cumsum()
+    days = pd.date_range(d["day"].min(), d["day"].max(), freq="D")
+    idx = pd.MultiIndex.from_product([days, variants], names=["date", "variant"])
+    full = d.groupby(["day", "variant"])[["users", "conversions"]].sum()
+    full.index.names = ["date", "variant"]
+    cum = full.reindex(idx, fill_value=0).groupby(level="variant").cumsum()
+    users = cum["users"].to_numpy(float).reshape(len(days), len(variants))
+    conv = cum["conversions"].to_numpy(float).reshape(len(days), len(variants))
     pr = as_prior(prior)
     c = variants.index(ctrl)
-    rows = []
-    for day in days:
-        block = cum.loc[day].reindex(variants)
-        a = pr.a + block["conversions"].to_numpy(float)
-        b = pr.b + (block["users"] - block["conversions"]).to_numpy(float)
-        m = conversion_metrics(a, b, control=c, intervals=False)
-        for i, v in enumerate(variants):
-            rows.append({"date": day, "variant": v, "users": int(block["users"].iloc[i]),
-                         "conversions": int(block["conversions"].iloc[i]),
-                         "rate": m["rate"][i], "chance_to_beat_control": m["chance_to_beat_control"][i],
-                         "chance_to_be_best": m["chance_to_be_best"][i],
-                         "expected_loss": m["expected_loss"][i],
-                         "expected_loss_relative": m["expected_loss_relative"][i],
-                         "is_control": v == ctrl})
-    out = pd.DataFrame(rows)
+    keys = ("rate", "chance_to_beat_control", "chance_to_be_best", "expected_loss",
+            "expected_loss_relative")
+    metrics = {k: np.empty_like(users) for k in keys}
+    for t in range(len(days)):
+        m = conversion_metrics(pr.a + conv[t], pr.b + users[t] - conv[t], control=c, intervals=False)
+        for k in keys:
+            metrics[k][t] = m[k]
+    out = pd.DataFrame({"date": np.repeat(days, len(variants)), "variant": variants * len(days),
+                        "users": users.ravel().astype(int), "conversions": conv.ravel().astype(int),
+                        **{k: v.ravel() for k, v in metrics.items()}})
+    out["is_control"] = out["variant"] == ctrl
     out.attrs["control"] = ctrl
     return out
 
 
+def daily_evolution(exposures: pd.DataFrame, control: str | None = None,
+                    prior="uniform") -> pd.DataFrame:
+    """:func:`evolution_from_counts` from raw exposures of one experiment (``variant,
+    unit_id, converted, exposed_at``); a unit counts on the day it was first exposed and
+    converted if any of its rows did."""
+    from cjlab.ab.conversions import summarise_exposures
+    from cjlab.features.experiments import experiment_counts
+
+    for col in ("variant", "unit_id", "converted", "exposed_at"):
+        if col not in exposures.columns:
+            raise ABInputError(f"experiment_exposures: missing column {col!r}")
+    summarise_exposures(exposures)   # same checks as compare_conversions (0/1, one experiment)
+    ex = exposures.assign(experiment="", variant=exposures["variant"].astype(str))
+    order = list(dict.fromkeys(ex["variant"]))
+    daily = experiment_counts(ex[["experiment", "variant", "unit_id", "converted", "exposed_at"]],
+                              by=["day"])
+    daily = daily.assign(_o=daily["variant"].map(order.index)).sort_values(["_o", "day"])
+    return evolution_from_counts(daily.drop(columns="_o"), control=control, prior=prior)
+
+
 def fast_verdict(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float, rope: float,
-                 loss_threshold: float, ci: float = 0.95) -> str:
-    """The decision rule for one variant without root-finding (used in planning simulations).
+                 loss_threshold: float, level: float = 0.95) -> str:
+    """The decision rule for a two-arm test without root-finding (used in planning simulations).
 
     "equivalent" is tested through the ratio CDF at ``1 ± rope`` (the interval lies inside
-    the ROPE exactly when ``F_R(1 - rope) <= (1-ci)/2`` and ``F_R(1 + rope) >= 1 - (1-ci)/2``),
+    the ROPE exactly when ``F_R(1 - rope) <= (1-level)/2`` and ``F_R(1 + rope) >= 1 - (1-level)/2``),
     which gives the same verdict as :func:`variant_verdict` on the exact quantiles.
     """
-    tail = (1 - ci) / 2
+    tail = (1 - level) / 2
     if rope > 0:
-        lo = exact.ratio_cdf_pdf(1 - rope, alpha_c, beta_c, alpha_v, beta_v)[0]
+        lo = uplift.ratio_cdf_pdf(1 - rope, alpha_c, beta_c, alpha_v, beta_v)[0]
         if lo <= tail:
-            hi = exact.ratio_cdf_pdf(1 + rope, alpha_c, beta_c, alpha_v, beta_v)[0]
+            hi = uplift.ratio_cdf_pdf(1 + rope, alpha_c, beta_c, alpha_v, beta_v)[0]
             if hi >= 1 - tail:
                 return "equivalent"
-    p = exact.prob_beat(alpha_c, beta_c, alpha_v, beta_v)
-    ship = exact.loss_vs_control_relative(alpha_c, beta_c, alpha_v, beta_v)
+    p, _, _, ship = exact.pair_terms(alpha_c, beta_c, alpha_v, beta_v)
     if ship < loss_threshold and p >= 0.5:
         return "ship"
     if alpha_c > 1:
@@ -302,6 +343,7 @@ def verdict_grid(results: pd.DataFrame, ropes=(0.01, 0.02, 0.05, 0.10),
                  thresholds=(1e-3, 5e-3, 1e-2, 5e-2)) -> pd.DataFrame:
     """Overall verdict for every (ROPE, loss threshold) pair: the static stand-in for the
     interactive panel. Rows: loss threshold; columns: ROPE."""
-    grid = {f"ROPE ±{r:.1%}": [decide(results, r, t).verdict for t in thresholds] for r in ropes}
-    return pd.DataFrame(grid, index=pd.Index([f"{t:.2%}" for t in thresholds],
+    grid = {f"ROPE ±{fmt.share(r)}": [decide(results, r, t).verdict for t in thresholds]
+            for r in ropes}
+    return pd.DataFrame(grid, index=pd.Index([fmt.share(t, digits=2) for t in thresholds],
                                              name="loss threshold")).reset_index()

@@ -10,18 +10,20 @@ Closed forms
       when every one of them has more than ``MAX_SUM_TERMS`` terms, or the parameters are not
       whole numbers, the 1-D integral is used instead).
     * :func:`expected_loss_pair` — Chris Stucchio's closed form of E[max(p_B - p_A, 0)].
+    * :func:`loss_vs_control_relative` — E[max(p_c - p_v, 0) / p_c] as two Miller sums
+      (``p f_v`` and ``f_c / p`` are again Beta densities, up to constants).
 
 1-D integrals
     * :func:`prob_best`, :func:`expected_max` — P(arm i is best of K) = ∫ f_i Π_{j≠i} F_j and
-      E[max_j p_j] = ∫ x f_i Π_{j≠i} F_j summed over i.
-    * :func:`diff_quantile`, :func:`ratio_quantile` — exact quantiles of p_B - p_A and
-      p_B / p_A by safeguarded Newton iterations on their CDFs, which are 1-D integrals
-      (∫ f_A(x) F_B(x + d) dx and ∫ f_A(x) F_B(r x) dx).
+      E[max_j p_j] = ∫ x f_i Π_{j≠i} F_j summed over i; :func:`best_and_losses` gives them
+      and the relative expected losses from one quadrature.
+    * the uplift distributions and their quantiles are in :mod:`cjlab.ab.uplift`.
 
 The quadrature is composite Gauss-Legendre on panels placed by every arm's own posterior
 quantiles (so narrow and wide posteriors are both resolved), plus geometrically shrinking
-panels towards 0 or 1 when a density has an endpoint singularity (alpha or beta < 2).
-Everything is vectorised over the nodes, so one call costs a few hundred microseconds.
+panels towards 0 or 1 when a density is not analytic at an endpoint (alpha or beta below 2,
+or a fraction below 8: ``x^(alpha - 1)`` then defeats a plain Gauss-Legendre panel).
+Everything is vectorised over the nodes, so one call costs well under a millisecond.
 
 Examples
 --------
@@ -35,7 +37,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import special
@@ -63,6 +65,8 @@ def _as_params(alpha, beta) -> tuple[np.ndarray, np.ndarray]:
     b = np.atleast_1d(np.asarray(beta, dtype=float))
     if a.shape != b.shape:
         raise ValueError(f"alpha and beta must have the same length, got {a.shape} and {b.shape}")
+    if bool(((a >= MIN_PARAM) & (b >= MIN_PARAM) & (a < np.inf) & (b < np.inf)).all()):
+        return a, b
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b)) and np.all(a > 0) and np.all(b > 0)):
         raise ValueError(f"Beta parameters must be finite and > 0, got alpha={a}, beta={b}")
     if np.any(a < MIN_PARAM) or np.any(b < MIN_PARAM):
@@ -206,6 +210,45 @@ def expected_loss_pair(alpha_a: float, beta_a: float, alpha_b: float, beta_b: fl
     return max(loss_a, 0.0), max(loss_b, 0.0)
 
 
+def _log_overlap(a_a: float, b_a: float, a_b: float, b_b: float) -> float:
+    """``log B(a_a + a_b, b_a + b_b) - log B(a_a, b_a) - log B(a_b, b_b)``."""
+    return float(special.betaln(a_a + a_b, b_a + b_b) - special.betaln(a_a, b_a)
+                 - special.betaln(a_b, b_b))
+
+
+def pair_terms(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float
+               ) -> tuple[float, float, float, float]:
+    """Everything a variant needs against its control, from one Evan Miller sum.
+
+    Returns ``(P(p_v > p_c), E[(p_v - p_c)^+], E[(p_c - p_v)^+], E[(p_c - p_v)^+ / p_c])``:
+    the chance to beat the control, the loss of keeping the control, the loss of shipping
+    the variant (Stucchio) and that loss in units of the control's rate
+    (:func:`loss_vs_control_relative`). The neighbouring sums these need follow from
+    ``h = P(p_B > p_A)`` by one-term recurrences, e.g.
+    ``h(a_A + 1, b_A, a_B, b_B) = h - B(a_A + a_B, b_A + b_B) / (a_A B(a_A, b_A) B(a_B, b_B))``
+    and ``h(a_A, b_A, a_B + 1, b_B) = h + B(a_A + a_B, b_A + b_B) / (a_B B(a_A, b_A) B(a_B, b_B))``.
+    Without a short Miller sum (or with ``alpha_c - 1 < MIN_PARAM``) the functions above are
+    called one by one.
+    """
+    _as_params([alpha_c, alpha_v], [beta_c, beta_v])
+    ac, bc, av, bv = (float(x) for x in (alpha_c, beta_c, alpha_v, beta_v))
+    g = _miller(ac, bc, av, bv)
+    if g is None or ac - 1 < MIN_PARAM:
+        p = prob_beat(ac, bc, av, bv)
+        keep, ship = expected_loss_pair(ac, bc, av, bv)
+        return p, keep, ship, loss_vs_control_relative(ac, bc, av, bv)
+    mu_c, mu_v = ac / (ac + bc), av / (av + bv)
+    o = math.exp(_log_overlap(ac, bc, av, bv))
+    h1, h2 = g + o / av, g - o / ac        # h(ac, bc, av + 1, bv), h(ac + 1, bc, av, bv)
+    keep = mu_v * h1 - mu_c * h2
+    ship = keep - (mu_v - mu_c)
+    o1 = math.exp(_log_overlap(ac - 1, bc, av, bv))
+    h3 = g + o1 / (ac - 1) + o1 / av       # h(ac - 1, bc, av + 1, bv)
+    kappa = (ac + bc - 1) / (ac - 1)       # E[1 / p_c]
+    rel = (1.0 - g) - mu_v * kappa * (1.0 - h3)
+    return g, max(keep, 0.0), max(ship, 0.0), max(rel, 0.0)
+
+
 # ---------------------------------------------------------------------------------------
 # quadrature machinery
 # ---------------------------------------------------------------------------------------
@@ -216,14 +259,19 @@ def beta_ranges(alpha, beta, tail: float = TAIL) -> tuple[np.ndarray, np.ndarray
     return special.betaincinv(a, b, tail), special.betainccinv(a, b, tail)
 
 
+def rough(p: float) -> bool:
+    """True when ``x^(p - 1)`` is not smooth enough at 0 for Gauss-Legendre panels."""
+    return p < 2 or (p < 8 and not float(p).is_integer())
+
+
 def _arm_breaks(a: float, b: float, lo: float, hi: float, panels: int) -> np.ndarray:
     br = np.linspace(lo, hi, panels + 1)
     extra = []
-    if a < 2 and lo < br[1] * 1e-3:  # density singular or steep at 0: geometric panels
+    if rough(a) and lo < br[1] * 1e-3:  # density singular or steep at 0: geometric panels
         start = max(lo, 1e-300)
         k = int(np.ceil(np.log10(br[1] / start))) + 1
         extra.append(np.geomspace(start, br[1], max(k, 2)))
-    if b < 2 and (1 - hi) < (1 - br[-2]) * 1e-3:
+    if rough(b) and (1 - hi) < (1 - br[-2]) * 1e-3:
         start = max(1 - hi, 1e-300)
         k = int(np.ceil(np.log10((1 - br[-2]) / start))) + 1
         extra.append(1 - np.geomspace(start, 1 - br[-2], max(k, 2)))
@@ -232,13 +280,14 @@ def _arm_breaks(a: float, b: float, lo: float, hi: float, panels: int) -> np.nda
 
 def nodes_from_breaks(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Composite Gauss-Legendre nodes and weights over the panels between ``breaks``."""
-    br = np.unique(np.clip(breaks, 0.0, X_TOP))
+    br = np.sort(np.minimum(np.maximum(breaks, 0.0), X_TOP))
     left, right = br[:-1], br[1:]
     keep = right > left
-    left, right = left[keep], right[keep]
+    if not keep.all():
+        left, right = left[keep], right[keep]
     half = (right - left) / 2
     mid = (right + left) / 2
-    x = np.clip((mid[:, None] + half[:, None] * _GL_T).ravel(), 1e-300, X_TOP)
+    x = np.minimum(np.maximum((mid[:, None] + half[:, None] * _GL_T).ravel(), 1e-300), X_TOP)
     w = (half[:, None] * _GL_W).ravel()
     return x, w
 
@@ -249,7 +298,15 @@ def grid(alpha, beta, panels: int = PANELS_PER_ARM,
     a, b = _as_params(alpha, beta)
     lo, hi = beta_ranges(a, b)
     parts = [_arm_breaks(a[k], b[k], lo[k], hi[k], panels) for k in range(len(a))]
-    return nodes_from_breaks(np.concatenate([*parts, np.asarray(extra_breaks, float)]))
+    extra = np.asarray(extra_breaks, float)
+    plain = all(len(p) == panels + 1 for p in parts)    # no geometric panels anywhere
+    if plain and len(a) > 1:
+        # overlapping arms: uniform panels as narrow as the narrowest arm's give the same
+        # resolution with fewer nodes than the union of every arm's breaks
+        n = int(np.ceil(panels * (hi.max() - lo.min()) / (hi - lo).min()))
+        if n < len(a) * panels:
+            parts = [np.linspace(lo.min(), hi.max(), n + 1)]
+    return nodes_from_breaks(np.concatenate([*parts, extra]))
 
 
 def log_pdf(x: np.ndarray, a, b) -> np.ndarray:
@@ -294,19 +351,50 @@ def _log_cdf(x: np.ndarray, a, b) -> np.ndarray:
         return np.maximum(np.log(special.betainc(a, b, x)), _TINY_LOG)
 
 
-def _prob_best_emax(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
-    x, w = grid(a, b)
+def _best_terms(a: np.ndarray, b: np.ndarray, control: int | None = None
+                ) -> tuple[np.ndarray, float, float]:
+    """P(best) of each arm, E[max_j p_j] and (with ``control``) E[max_j p_j / p_c], one grid.
+
+    ``E[max_j p_j / p_c] = 1 + E[1/p_c] ∫ (1 - G(t)) I_t(a_c - 1, b_c) dt`` with ``G`` the
+    product of the other arms' CDFs; NaN unless the control posterior has ``alpha > 1``.
+    """
+    rel = control is not None and a[control] > 1
+    ga, gb = (np.append(a, a[control] - 1), np.append(b, b[control])) if rel else (a, b)
+    x, w = grid(ga, gb)
     A, B = a[:, None], b[:, None]
     f = grid_pdf(x, w, A, B)                     # K x N
-    log_F = _log_cdf(x, A, B)                    # K x N
-    log_others = log_F.sum(axis=0) - log_F       # log prod_{j != i} F_j
+    log_F = _log_cdf(np.append(x, X_TOP), A, B)  # K x (N + 1), last column at X_TOP
+    lF, lF_top = log_F[:, :-1], log_F[:, -1]
+    log_others = lF.sum(axis=0) - lF             # log prod_{j != i} F_j
     dens = f * np.exp(log_others)                # f_i prod_{j!=i} F_j
     # endpoint term: mass of arm i above X_TOP times the others' CDFs there
-    lF_top = _log_cdf(np.array([X_TOP]), A, B)[:, 0]
     top = _top_mass(a, b) * np.exp(lF_top.sum() - lF_top)
     p = dens @ w + top
     emax = float((dens * x).sum(axis=0) @ w + top.sum())
-    return np.clip(p, 0.0, 1.0), emax
+    e_ratio = np.nan
+    if rel:
+        ac, bc = a[control], b[control]
+        one_minus_g = -np.expm1(log_others[control])
+        integral = float((one_minus_g * special.betainc(ac - 1, bc, x)) @ w)
+        e_ratio = 1.0 + (ac + bc - 1) / (ac - 1) * integral
+    return np.clip(p, 0.0, 1.0), emax, e_ratio
+
+
+def best_and_losses(alpha, beta, control: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(best), expected loss ``E[max_j p_j - p_k]`` and the same in units of the control's
+    rate, ``E[(max_j p_j - p_k) / p_c]``, of every arm from one quadrature (see
+    :func:`expected_loss_relative` for the relative one; inf when ``alpha_c <= 1``)."""
+    a, b = _as_params(alpha, beta)
+    if len(a) == 1:
+        return np.ones(1), np.zeros(1), np.zeros(1)
+    p, emax, e_max_ratio = _best_terms(a, b, control)
+    loss = np.maximum(emax - a / (a + b), 0.0)
+    if not np.isfinite(e_max_ratio):
+        return p, loss, np.full(len(a), np.inf)
+    kappa = (a[control] + b[control] - 1) / (a[control] - 1)
+    e_ratio = a / (a + b) * kappa
+    e_ratio[control] = 1.0
+    return p, loss, np.maximum(e_max_ratio - e_ratio, 0.0)
 
 
 def prob_best(alpha, beta) -> np.ndarray:
@@ -323,7 +411,7 @@ def prob_best(alpha, beta) -> np.ndarray:
     a, b = _as_params(alpha, beta)
     if len(a) == 1:
         return np.ones(1)
-    return _prob_best_emax(a, b)[0]
+    return _best_terms(a, b)[0]
 
 
 def expected_max(alpha, beta) -> float:
@@ -331,7 +419,7 @@ def expected_max(alpha, beta) -> float:
     a, b = _as_params(alpha, beta)
     if len(a) == 1:
         return float(a[0] / (a[0] + b[0]))
-    return _prob_best_emax(a, b)[1]
+    return _best_terms(a, b)[1]
 
 
 def expected_loss(alpha, beta) -> np.ndarray:
@@ -348,7 +436,7 @@ def best_and_loss(alpha, beta) -> tuple[np.ndarray, np.ndarray]:
     a, b = _as_params(alpha, beta)
     if len(a) == 1:
         return np.ones(1), np.zeros(1)
-    p, emax = _prob_best_emax(a, b)
+    p, emax, _ = _best_terms(a, b)
     return p, np.maximum(emax - a / (a + b), 0.0)
 
 
@@ -360,31 +448,29 @@ def expected_loss_relative(alpha, beta, control: int = 0) -> np.ndarray:
     posterior has ``alpha <= 1`` (E[1/p_c] diverges), which is then the honest answer.
     """
     a, b = _as_params(alpha, beta)
-    ac, bc = a[control], b[control]
-    if ac <= 1:
-        out = np.full(len(a), np.inf)
-        return out
-    kappa = (ac + bc - 1) / (ac - 1)                    # E[1/p_c]
-    others = np.delete(np.arange(len(a)), control)
-    x, w = grid(np.append(a, ac - 1), np.append(b, bc))
-    log_G = _log_cdf(x, a[others][:, None], b[others][:, None]).sum(axis=0)
-    one_minus_G = -np.expm1(log_G)
-    integral = float((one_minus_G * special.betainc(ac - 1, bc, x)) @ w)
-    e_max_ratio = 1.0 + kappa * integral
-    mu = a / (a + b)
-    e_ratio = mu * kappa
-    e_ratio[control] = 1.0
-    return np.maximum(e_max_ratio - e_ratio, 0.0)
+    if a[control] <= 1:
+        return np.full(len(a), np.inf)
+    return best_and_losses(a, b, control)[2]
 
 
-def loss_vs_control_relative(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float) -> float:
+def loss_vs_control_relative(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float,
+                             method: str = "auto") -> float:
     """``E[max(p_c - p_v, 0) / p_c]``: relative loss of shipping the variant (always finite).
 
-    1-D integral ``∫ f_c(x) [F_v(x) - mu_v I_x(a_v + 1, b_v) / x] dx`` (the inner bracket is
-    ``E[(x - p_v)^+] / x``).
+    Closed form (``alpha_c - 1 >= MIN_PARAM``): since ``x f_v(x) = mu_v f(x; a_v + 1, b_v)``
+    and ``f_c(x) / x = kappa f(x; a_c - 1, b_c)`` with ``kappa = E[1/p_c]``,
+    ``E[(p_c - p_v)^+ / p_c] = P(p_v < p_c) - mu_v kappa P(Beta(a_v+1, b_v) < Beta(a_c-1, b_c))``,
+    two Evan Miller sums. Otherwise (or ``method="quad"``) the 1-D integral
+    ``∫ f_c(x) [F_v(x) - mu_v I_x(a_v + 1, b_v) / x] dx`` (the bracket is ``E[(x - p_v)^+] / x``).
     """
     _as_params([alpha_c, alpha_v], [beta_c, beta_v])
     mu_v = alpha_v / (alpha_v + beta_v)
+    if method == "auto" and alpha_c - 1 >= MIN_PARAM:
+        p1 = _miller(alpha_c, beta_c, alpha_v, beta_v)          # P(p_v > p_c)
+        p2 = _miller(alpha_v + 1, beta_v, alpha_c - 1, beta_c)  # P(Beta(a_c-1,.) > Beta(a_v+1,.))
+        if p1 is not None and p2 is not None:
+            kappa = (alpha_c + beta_c - 1) / (alpha_c - 1)
+            return max((1.0 - p1) - mu_v * kappa * p2, 0.0)
     x, w = grid([alpha_c, alpha_v, alpha_v + 1], [beta_c, beta_v, beta_v])
     inner = special.betainc(alpha_v, beta_v, x) - mu_v * special.betainc(alpha_v + 1, beta_v, x) / x
     val = float((grid_pdf(x, w, alpha_c, beta_c) * np.clip(inner, 0.0, 1.0)) @ w)
@@ -393,101 +479,6 @@ def loss_vs_control_relative(alpha_c: float, beta_c: float, alpha_v: float, beta
     return max(val, 0.0)
 
 
-# ---------------------------------------------------------------------------------------
-# difference and ratio distributions
-# ---------------------------------------------------------------------------------------
-
 def _arm_breaks_all(alpha: float, beta: float, panels: int = PANELS_PER_ARM) -> np.ndarray:
     lo, hi = beta_ranges(alpha, beta)
     return _arm_breaks(float(alpha), float(beta), float(lo[0]), float(hi[0]), panels)
-
-
-def _shifted_grid(br_c: np.ndarray, br_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    inside = br_v[(br_v > br_c[0]) & (br_v < br_c[-1])]
-    return nodes_from_breaks(np.concatenate([br_c, inside]))
-
-
-def _var_pdf(y: np.ndarray, a: float, b: float) -> np.ndarray:
-    out = np.zeros_like(y)
-    inside = (y > 0) & (y < 1)
-    out[inside] = np.exp(log_pdf(y[inside], a, b))
-    return out
-
-
-def diff_cdf_pdf(d: float, alpha_c: float, beta_c: float, alpha_v: float, beta_v: float,
-                 _breaks: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
-    """CDF and density of ``D = p_v - p_c`` at ``d``: ``∫ f_c(x) F_v(x + d) dx``."""
-    br_c, br_v = _breaks or (_arm_breaks_all(alpha_c, beta_c), _arm_breaks_all(alpha_v, beta_v))
-    x, w = _shifted_grid(br_c, br_v - d)
-    fc = grid_pdf(x, w, alpha_c, beta_c)
-    y = np.clip(x + d, 0.0, 1.0)
-    cdf = float((fc * special.betainc(alpha_v, beta_v, y)) @ w)
-    cdf += float(_top_mass(alpha_c, beta_c) * special.betainc(alpha_v, beta_v, min(max(X_TOP + d, 0), 1)))
-    pdf = float((fc * _var_pdf(y, alpha_v, beta_v)) @ w)
-    return min(max(cdf, 0.0), 1.0), pdf
-
-
-def ratio_cdf_pdf(r: float, alpha_c: float, beta_c: float, alpha_v: float, beta_v: float,
-                  _breaks: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
-    """CDF and density of ``R = p_v / p_c`` at ``r > 0``: ``∫ f_c(x) F_v(r x) dx``."""
-    br_c, br_v = _breaks or (_arm_breaks_all(alpha_c, beta_c), _arm_breaks_all(alpha_v, beta_v))
-    x, w = _shifted_grid(br_c, br_v / r)
-    fc = grid_pdf(x, w, alpha_c, beta_c)
-    y = np.clip(r * x, 0.0, 1.0)
-    cdf = float((fc * special.betainc(alpha_v, beta_v, y)) @ w)
-    cdf += float(_top_mass(alpha_c, beta_c) * special.betainc(alpha_v, beta_v, min(r * X_TOP, 1.0)))
-    pdf = float((fc * x * _var_pdf(y, alpha_v, beta_v)) @ w)
-    return min(max(cdf, 0.0), 1.0), pdf
-
-
-def _solve(cdf_pdf: Callable[[float], tuple[float, float]], q: float, x0: float,
-           lo: float, hi: float, tol: float = 1e-13, maxiter: int = 200,
-           geometric: bool = False) -> float:
-    """Safeguarded Newton for cdf(x) = q on a bracket (lo, hi) with cdf(lo) <= q <= cdf(hi)."""
-    x = min(max(x0, lo), hi)
-    for _ in range(maxiter):
-        c, p = cdf_pdf(x)
-        g = c - q
-        if abs(g) < tol:
-            return x
-        if g < 0:
-            lo = x
-        else:
-            hi = x
-        step_ok = p > 0 and np.isfinite(p)
-        nx = x - g / p if step_ok else None
-        if nx is None or not (lo < nx < hi):
-            nx = math.sqrt(lo * hi) if geometric else 0.5 * (lo + hi)
-        if abs(nx - x) <= 1e-15 * max(1.0, abs(x)):
-            return nx
-        x = nx
-    return x
-
-
-def _normal_guess(mean: float, sd: float, q: float) -> float:
-    return mean + sd * math.sqrt(2) * special.erfinv(2 * q - 1)
-
-
-def diff_quantile(q: float, alpha_c: float, beta_c: float, alpha_v: float, beta_v: float) -> float:
-    """Exact ``q``-quantile of ``p_v - p_c`` (root of the 1-D-integral CDF)."""
-    mc, mv = alpha_c / (alpha_c + beta_c), alpha_v / (alpha_v + beta_v)
-    vc = mc * (1 - mc) / (alpha_c + beta_c + 1)
-    vv = mv * (1 - mv) / (alpha_v + beta_v + 1)
-    x0 = _normal_guess(mv - mc, math.sqrt(vc + vv), q)
-    brk = (_arm_breaks_all(alpha_c, beta_c), _arm_breaks_all(alpha_v, beta_v))
-    return _solve(lambda d: diff_cdf_pdf(d, alpha_c, beta_c, alpha_v, beta_v, brk), q, x0, -1.0, 1.0)
-
-
-def ratio_quantile(q: float, alpha_c: float, beta_c: float, alpha_v: float, beta_v: float) -> float:
-    """Exact ``q``-quantile of ``p_v / p_c`` (root of the 1-D-integral CDF)."""
-    # log-normal start: log p ~ normal via digamma/trigamma moments of log Beta
-    ml = special.digamma(alpha_v) - special.digamma(alpha_v + beta_v) - (
-        special.digamma(alpha_c) - special.digamma(alpha_c + beta_c))
-    vl = (special.polygamma(1, alpha_v) - special.polygamma(1, alpha_v + beta_v)
-          + special.polygamma(1, alpha_c) - special.polygamma(1, alpha_c + beta_c))
-    x0 = math.exp(_normal_guess(ml, math.sqrt(vl), q))
-    brk = (_arm_breaks_all(alpha_c, beta_c), _arm_breaks_all(alpha_v, beta_v))
-    lo = max(brk[1][0] / brk[0][-1] * 0.5, 1e-300)
-    hi = brk[1][-1] / max(brk[0][0], 1e-300) * 2.0
-    return _solve(lambda r: ratio_cdf_pdf(r, alpha_c, beta_c, alpha_v, beta_v, brk), q, x0, lo, hi,
-                  geometric=True)

@@ -10,7 +10,7 @@ are Monte Carlo estimates with their standard errors.
 Examples
 --------
 >>> from cjlab.ab.planning import simulate_plan
->>> plan = simulate_plan(0.10, 0.20, users_per_day=2000, max_days=10, n_sims=20, seed=1)
+>>> plan = simulate_plan(0.10, 0.20, users_per_day=2000, max_days=10, n_sims=20, random_state=1)
 >>> plan.summary["power"] > 0.9
 True
 """
@@ -26,7 +26,7 @@ from cjlab.ab.conversions import ABInputError, as_prior
 from cjlab.ab.decision import fast_verdict
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     """Result of :func:`simulate_plan`.
 
@@ -45,7 +45,7 @@ class Plan:
 
 def simulate_plan(baseline: float, min_effect: float, users_per_day: int, max_days: int = 28,
                   n_sims: int = 200, rope: float = 0.01, loss_threshold: float = 0.001,
-                  prior="uniform", split: float = 0.5, seed: int = 0) -> Plan:
+                  prior="uniform", split: float = 0.5, random_state: int | None = 0) -> Plan:
     """Simulate a two-arm test with daily looks under the planned traffic.
 
     Parameters
@@ -57,7 +57,7 @@ def simulate_plan(baseline: float, min_effect: float, users_per_day: int, max_da
     n_sims : simulated runs per world.
     rope, loss_threshold, prior : the decision rule's settings (as in :func:`~cjlab.ab.decision.decide`).
     split : share of traffic in the variant.
-    seed : random seed.
+    random_state : seed of the simulation.
     """
     if not 0 < baseline < 1 or not 0 < baseline * (1 + min_effect) < 1:
         raise ABInputError(f"rates must lie in (0, 1): baseline={baseline}, "
@@ -65,7 +65,7 @@ def simulate_plan(baseline: float, min_effect: float, users_per_day: int, max_da
     if users_per_day < 2 or max_days < 1 or n_sims < 1 or not 0 < split < 1:
         raise ABInputError("need users_per_day >= 2, max_days >= 1, n_sims >= 1, 0 < split < 1")
     pr = as_prior(prior)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     n_v = round(users_per_day * split)
     n_c = users_per_day - n_v
     rows = []
@@ -107,11 +107,12 @@ def simulate_plan(baseline: float, min_effect: float, users_per_day: int, max_da
 
 
 def power_curve(baseline: float, effects, users_per_day: int, max_days: int = 28,
-                n_sims: int = 100, seed: int = 0, **kw) -> pd.DataFrame:
+                n_sims: int = 100, random_state: int = 0, **kw) -> pd.DataFrame:
     """:func:`simulate_plan` over several minimum effects: one row per effect."""
     rows = []
     for i, e in enumerate(effects):
-        p = simulate_plan(baseline, float(e), users_per_day, max_days, n_sims, seed=seed + i, **kw)
+        p = simulate_plan(baseline, float(e), users_per_day, max_days, n_sims,
+                          random_state=random_state + i, **kw)
         rows.append({k: p.summary[k] for k in ("min_effect", "power", "power_se", "false_positive_rate",
                                                "false_positive_rate_se", "days_to_decision_median",
                                                "undecided_share")})

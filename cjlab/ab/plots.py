@@ -46,7 +46,7 @@ def posterior_densities(results: pd.DataFrame, ax=None, title: str | None = "Pos
     ax.set_xlabel("conversion rate")
     ax.set_ylabel("posterior density")
     ax.set_yticks([])
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         ax.set_title(title)
     return ax
@@ -59,7 +59,7 @@ def uplift_intervals(results: pd.DataFrame, rope: float | None = None, ax=None,
     ax = _forest(d, "variant", ax=ax, title=title, xlabel="relative uplift vs control")
     if rope:
         ax.axvspan(-rope, rope, color=plotting.MUTED, alpha=0.2, lw=0, label=f"±{rope:.0%} equivalence")
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     plotting.percent_axis(ax, "x", 0)
     return ax
 
@@ -85,11 +85,11 @@ def evolution(ev: pd.DataFrame, loss_threshold: float | None = None, axes=None):
     ax2.set_yscale("log")
     if loss_threshold:
         ax2.axhline(loss_threshold, color=plotting.BAD, ls="--", lw=1, label="loss threshold")
-    ax2.set_title("Expected loss (share of control rate)")
+    ax2.set_title("Expected loss (share of the control rate)")
     import matplotlib.dates as mdates
 
+    ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     for ax in axes:
-        ax.legend()
         loc = mdates.AutoDateLocator(maxticks=6)
         ax.xaxis.set_major_locator(loc)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
@@ -114,28 +114,34 @@ def planning_curve(plan, ax=None, title: str | None = "Planning: share of tests 
     ax.set_ylim(0, 1)
     plotting.percent_axis(ax, "y")
     ax.set_xlabel("days of testing")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         ax.set_title(title)
     return ax
 
 
-def revenue_comparison(exact_like: pd.DataFrame, approx: pd.DataFrame, ax=None,
-                       title: str | None = "Revenue per user: two-part model vs normal approximation"):
-    """Revenue per user intervals from both methods side by side."""
+def revenue_comparison(methods: dict, ax=None, currency: str = "",
+                       title: str | None = "Revenue per user by method"):
+    """Revenue per user with its interval from several methods side by side.
+
+    ``methods`` maps a label to a summary with variant, revenue_per_user, rpu_low, rpu_high
+    (e.g. the two-part bootstrap, the normal approximation, the PyMC model).
+    """
     ax = plotting.new_axes(ax, figsize=(8, 3.5))
-    variants = list(exact_like["variant"])
+    frames = [m for m in methods.values() if m is not None]
+    variants = list(frames[0]["variant"])
     y = np.arange(len(variants))
-    for off, df, color, label in ((-0.15, exact_like, plotting.NEUTRAL, "two-part PyMC model"),
-                                  (0.15, approx.set_index("variant").loc[variants].reset_index(),
-                                   plotting.PALETTE[1], "normal approximation")):
-        m = df["revenue_per_user"].to_numpy()
-        ax.errorbar(m, y + off, xerr=[m - df["rpu_low"].to_numpy(), df["rpu_high"].to_numpy() - m],
+    offsets = np.linspace(-0.2, 0.2, len(frames)) if len(frames) > 1 else [0.0]
+    for off, (label, df), color in zip(offsets, [(k, v) for k, v in methods.items() if v is not None],
+                                       plotting.PALETTE):
+        d = df.set_index("variant").loc[variants]
+        m = d["revenue_per_user"].to_numpy(float)
+        ax.errorbar(m, y + off, xerr=[m - d["rpu_low"].to_numpy(float), d["rpu_high"].to_numpy(float) - m],
                     fmt="o", color=color, capsize=3, label=label)
     ax.set_yticks(y, variants)
     ax.invert_yaxis()
-    ax.set_xlabel("revenue per user")
-    ax.legend()
+    ax.set_xlabel(f"revenue per user ({currency})" if currency else "revenue per user")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         ax.set_title(title)
     return ax
@@ -155,7 +161,7 @@ def power_vs_effect(power: pd.DataFrame, ax=None,
     plotting.percent_axis(ax, "y")
     plotting.percent_axis(ax, "x")
     ax.set_xlabel("true relative lift of the variant")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         ax.set_title(title)
     return ax

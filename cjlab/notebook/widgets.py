@@ -32,6 +32,7 @@ def decision_panel(counts: pd.DataFrame, control: str | None = None, rope: float
     """
     import ipywidgets as w
 
+    from cjlab import formatting as fmt
     from cjlab.ab.conversions import BetaPrior, compare_conversions
     from cjlab.ab.decision import decide
 
@@ -42,6 +43,7 @@ def decision_panel(counts: pd.DataFrame, control: str | None = None, rope: float
     prior_s = w.IntSlider(value=int(prior_weight), min=0, max=20_000, step=500,
                           description="prior users")
     out = w.HTML()
+    counts = counts[["variant", "users", "conversions"]]
     base = compare_conversions(counts, control=control)
     ctrl = base.attrs["control"]
     crow = base.set_index("variant").loc[ctrl]
@@ -53,11 +55,12 @@ def decision_panel(counts: pd.DataFrame, control: str | None = None, rope: float
             prior = BetaPrior.uniform()
         res = compare_conversions(counts, control=ctrl, prior=prior)
         dec = decide(res, rope=rope_s.value, loss_threshold=loss_s.value)
+        table = dec.table.assign(**{c: dec.table[c].map(fmt.share) for c in (
+            "chance_to_beat_control", "chance_to_be_best", "uplift", "uplift_low", "uplift_high",
+            "expected_loss_relative")})
         out.value = (f"<p><b>Verdict: {rd.esc(dec.verdict)}</b> — {rd.esc(dec.reason)}</p>"
-                     + rd.table_html(dec.table, formats={
-                         "chance_to_beat_control": "share", "uplift": "share", "uplift_low": "share",
-                         "uplift_high": "share", "risk_if_shipped": "{:.4%}", "risk_if_kept": "{:.4%}",
-                         "chance_to_be_best": "share"}))
+                     + rd.table_html(table.rename(columns={
+                         "expected_loss_relative": "expected loss (share of control rate)"})))
 
     for s in (rope_s, loss_s, prior_s):
         s.observe(refresh, names="value")
