@@ -9,6 +9,7 @@ of the analyses: it may import them; they never import it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -16,6 +17,7 @@ import pandas as pd
 from cjlab.notebook import display as rd
 
 if TYPE_CHECKING:
+    from cjlab.campaigns import CampaignAnalysis
     from cjlab.journey import JourneyAnalysis
     from cjlab.segments import SegmentAnalysis
 
@@ -153,3 +155,75 @@ def breakdown_widget(analysis: JourneyAnalysis, options: Sequence[str] | None = 
 
     known = analysis.funnel.breakdowns
     return rd.dropdown_view([o for o in (options or known) if o in known], "breakdown", draw)
+
+
+# -- campaigns --------------------------------------------------------------------------------------
+def _png(fig) -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def campaign_targeting_widget(analysis: CampaignAnalysis):
+    """Sliders for the profit of one extra conversion and the cost of one contact that redraw
+    the targeting policies' profit curves on the hold-out (JupyterLab; reports show the static
+    figure). Returns the widget box."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from cjlab import formatting
+    from cjlab.campaigns import compare_policies
+    from cjlab.campaigns import plots as camp_plots
+
+    a = analysis
+    value = widgets.FloatSlider(value=a.value_per_conversion, min=0.0, max=max(4 * a.value_per_conversion, 1.0),
+                                step=0.5, description="profit per extra conversion", continuous_update=False,
+                                style={"description_width": "initial"}, layout={"width": "480px"})
+    cost = widgets.FloatSlider(value=a.contact_cost, min=0.0, max=max(4 * a.contact_cost, 1.0), step=0.05,
+                               description="cost per contact", continuous_update=False,
+                               style={"description_width": "initial"}, layout={"width": "480px"})
+    text, image = widgets.HTML(), widgets.Image(format="png", layout={"width": "760px"})
+
+    def redraw(change=None):
+        pol, curves = compare_policies(a.uplift.scores, value.value, cost.value, n_boot=50, level=a.level)
+        shown = replace(a, policies=pol, profit_curves=curves)
+        fig, ax = plt.subplots(figsize=(8, 4))
+        camp_plots.profit_curves(shown, ax=ax)
+        image.value = _png(fig)
+        p = pol.set_index("policy").loc["profit"]
+        text.value = (f"Contact <b>{formatting.share(p['share_contacted'])}</b> of customers: "
+                      f"{rd.esc(formatting.money(p['profit_per_1000'], a.currency))} per 1,000 customers, "
+                      f"{rd.esc(formatting.money(p['gain_vs_everyone_per_1000'], a.currency, sign=True))} "
+                      "against contacting everyone")
+
+    for s in (value, cost):
+        s.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([value, cost, text, image])
+
+
+def offers_k_widget(analysis: CampaignAnalysis):
+    """A slider over the number of offers per customer that shows each method's hit rate,
+    recall and MAP at that length (JupyterLab). Returns the widget box."""
+    import ipywidgets as widgets
+
+    from cjlab.campaigns import tables as camp_tables
+
+    ks = sorted(int(k) for k in analysis.offers["k"].unique())
+    slider = widgets.SelectionSlider(options=ks, value=analysis.k if analysis.k in ks else ks[-1],
+                                     description="offers per customer", continuous_update=False,
+                                     style={"description_width": "initial"})
+    out = widgets.HTML()
+
+    def redraw(change=None):
+        shown = replace(analysis, k=int(slider.value))
+        out.value = rd.table_html(*camp_tables.offers(shown))
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, out])
