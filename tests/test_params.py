@@ -143,3 +143,155 @@ def test_project_notebooks_are_stored_without_outputs_and_thin(nb):
                 "functions belong in the cjlab package"
             )
     assert book.cells[0].cell_type == "markdown" and book.cells[0].source.startswith("# ")
+
+
+# -- ranges, choices and secrets declared in the help comment (issue 16) ---------------------
+@pytest.mark.parametrize(
+    "comment,help_text,rng,choices,secret",
+    [
+        ("rows shown [1, 1000]", "rows shown", "[1, 1000]", None, False),
+        ("interval mass (0, 1)", "interval mass", "(0, 1)", None, False),
+        ("resamples [0, inf)", "resamples", "[0, inf)", None, False),
+        ("weight [0.5, ]", "weight", "[0.5, inf)", None, False),
+        (
+            "a share; negative means best [-1, 1]",
+            "a share; negative means best",
+            "[-1, 1]",
+            None,
+            False,
+        ),
+        ("model {logit, hgb, best}", "model", None, ("logit", "hgb", "best"), False),
+        (
+            'calibration {"", sigmoid, isotonic}',
+            "calibration",
+            None,
+            ("", "sigmoid", "isotonic"),
+            False,
+        ),
+        ("order {1, 2, 3}", "order", None, (1, 2, 3), False),
+        ("login of the CRM (secret)", "login of the CRM", None, None, True),
+        ("secret", "", None, None, True),
+        ("two labels [earlier, later]", "two labels [earlier, later]", None, None, False),
+        ("choose one (a or b)", "choose one (a or b)", None, None, False),
+        ("steps [1, 10] {1, 2, 5}", "steps", "[1, 10]", (1, 2, 5), False),
+    ],
+)
+def test_help_comment_declares_range_choices_and_secret(comment, help_text, rng, choices, secret):
+    from cjlab.report.params import parse_help
+
+    h, r, c, s = parse_help(comment)
+    assert (h, None if r is None else str(r), c, s) == (help_text, rng, choices, secret)
+
+
+@pytest.mark.parametrize(
+    "typ,comment,value,problem",
+    [
+        ("int", "[1, 1000]", 1, None),
+        ("int", "[1, 1000]", 1000, None),
+        ("int", "[1, 1000]", 0, "top: 0 is out of range; allowed: 1 ≤ top ≤ 1000"),
+        ("int", "[1, 1000]", -5, "top: -5 is out of range; allowed: 1 ≤ top ≤ 1000"),
+        ("int", "[1, inf)", 10**9, None),
+        ("int", "[0, inf)", -10, "top: -10 is out of range; allowed: top ≥ 0"),
+        ("float", "(0, 1)", 0.0, "top: 0.0 is out of range; allowed: 0 < top < 1"),
+        ("float", "(0, 1)", 1, "top: 1 is out of range; allowed: 0 < top < 1"),
+        ("float", "(0, 1)", 0.999, None),
+        ("float", "(0, 1)", float("nan"), "top: nan is out of range; allowed: 0 < top < 1"),
+        ("float", "(-inf, 0]", 0.0, None),
+        ("float", "(-inf, 0]", 0.1, "top: 0.1 is out of range; allowed: top ≤ 0"),
+        ("list", "[0, 10]", [0.2, 5.0], None),
+        (
+            "list",
+            "[0, 10]",
+            [0.2, 50],
+            "top: 50 (in [0.2, 50]) is out of range; allowed: 0 ≤ top ≤ 10",
+        ),
+        ("str", "{a, b}", "b", None),
+        ("str", "{a, b}", "c", "top: 'c' is not allowed; allowed: one of 'a', 'b'"),
+        ("int", "[1, 5]", "3", "top: expected int, got str '3'"),  # type first
+    ],
+)
+def test_ranges_and_choices_are_checked(typ, comment, value, problem):
+    from cjlab.report.params import Parameter, parse_help
+
+    _, rng, choices, _ = parse_help(comment)
+    p = Parameter("top", typ, None, range=rng, choices=choices, optional=True)
+    assert check_value(p, value) == problem
+
+
+def test_declared_ranges_secrets_and_papermill_reads_the_same(tmp_path):
+    p = make_nb(
+        tmp_path / "x.ipynb",
+        'data_source: str = "demo"  # where\n'
+        "top_n: int = 10  # rows shown [1, 1000]\n"
+        "level: float = 0.95  # interval mass (0, 1)\n"
+        'model: str = "best"  # the classifier {logit, hgb, best}\n'
+        'crm_login: str = ""  # login of the CRM (secret)\n'
+        'api_key: str = ""  # key of the export service\n'
+        'monkey: str = "x"  # not a secret',
+    )
+    d = declared_parameters(p)
+    assert str(d["top_n"].range) == "[1, 1000]" and d["top_n"].help == "rows shown"
+    assert d["level"].range.low_open and d["level"].range.high_open
+    assert d["model"].choices == ("logit", "hgb", "best")
+    assert d["crm_login"].secret and d["api_key"].secret and not d["monkey"].secret
+    assert d["top_n"].to_dict()["range"] == "[1, 1000]"
+    theirs = pm.inspect_notebook(str(p))  # the plain papermill CLI reads the same parameters
+    assert set(theirs) == set(d) and theirs["top_n"]["default"] == "10"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["api_key", "crm_token", "db_password", "client_secret", "aws_credentials", "KEY", "passwd"],
+)
+def test_secret_names(name):
+    from cjlab.report.params import is_secret_name
+
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["monkey", "keyword", "top_n", "tokens_seen", "sort"])
+def test_names_that_are_not_secret(name):
+    from cjlab.report.params import is_secret_name
+
+    assert not is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        ({"params": [1, 2]}, "params: must map parameter names to values (got a list: [1, 2])"),
+        ({"params": "x"}, "params: must map parameter names to values (got a str"),
+        ({"notebook_params": {"01_x": [1]}}, "notebook_params: 01_x: must map parameter names"),
+        ({"notebooks": "01"}, "notebooks: must be a list of notebook names"),
+        ({"parms": {}}, "unknown key 'parms' (did you mean 'params'?)"),
+        ({"name": ["a"]}, "name: must be text"),
+    ],
+)
+def test_run_file_shape(config, message):
+    from cjlab.report.params import check_run_config
+
+    problems = check_run_config(config, "q.yaml")
+    assert any(message in p for p in problems), problems
+    assert check_run_config({"name": "q", "params": {"a": 1}, "notebooks": ["01"]}, "q") == []
+
+
+def test_runner_checks_ranges_and_notebook_defaults_before_running(tmp_path):
+    from cjlab.report.runner import run
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    make_nb(
+        tmp_path / "notebooks" / "01_x.ipynb",
+        'data_source: str = "demo"\nmin_n: int = 30  # smallest group [1, inf)\n'
+        "level: float = 0.95  # interval mass (0, 1)",
+    )
+    make_nb(tmp_path / "notebooks" / "02_bad_default.ipynb", "n_boot: int = -1  # [0, inf)")
+    with pytest.raises(ParameterError) as exc:
+        run(["01_x"], root=tmp_path, overrides={"min_n": -1, "level": 1.5}, progress=False)
+    assert exc.value.problems == [
+        "01_x: min_n: -1 is out of range; allowed: min_n ≥ 1",
+        "01_x: level: 1.5 is out of range; allowed: 0 < level < 1",
+    ]
+    with pytest.raises(ParameterError, match=r"n_boot: -1 is out of range.*the notebook's default"):
+        run(["02_bad_default"], root=tmp_path, progress=False)
+    assert not (tmp_path / "reports").exists()

@@ -211,7 +211,9 @@ def export_csv(
     if not _inside(path, folder) or (path.is_symlink()):
         raise ExportError(f"export {wanted.name!r} points outside the export folder {folder}")
     clean, count = _neutralise(df)
-    _write(clean.to_csv(index=index, float_format=float_format), path, overwrite)
+    # CRLF line ends (RFC 4180): the writer then quotes every cell holding a CR or LF
+    text = clean.to_csv(index=index, float_format=float_format, lineterminator="\r\n")
+    _write(text, path, overwrite)
     base = Path(os.environ.get(REPORT_DIR_ENV) or Path.cwd())
     link = Path(os.path.relpath(path, base)).as_posix()
     note = _note(label, path, wanted, overwrite, len(df), len(df.columns), count)

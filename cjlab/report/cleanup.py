@@ -128,7 +128,12 @@ def kill_tree(pid: int, own_group: bool = True) -> int:
     own, so killing the worker's group alone would leave it running. Returns how many
     processes were signalled.
     """
-    victims = [*descendants(pid), pid]
+    return kill_all([*descendants(pid), pid], own_group)
+
+
+def kill_all(victims: list[int], own_group: bool = True) -> int:
+    """Kill each pid of ``victims`` (and, ``own_group``, the groups they lead); return how many."""
+    victims = list(dict.fromkeys(victims))
     n = 0
     for p in victims:
         with contextlib.suppress(OSError):
@@ -199,7 +204,8 @@ def remove_stale(reports_dir: Path, keep: Path | None = None) -> list[str]:
                 continue
             procs = [*rec.get("workers", {}).values()]
             procs += [k for ks in rec.get("kernels", {}).values() for k in ks]
-            killed = sum(kill_tree(int(p["pid"])) > 0 for p in procs if same_process(p))
+            alive = [int(p["pid"]) for p in procs if same_process(p)]
+            killed = kill_all([v for pid in alive for v in (*descendants(pid), pid)])
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:

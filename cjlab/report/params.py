@@ -80,7 +80,7 @@ class ParameterError(ValueError):
 _NUMBER = r"\s*(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|[-+]?∞)?\s*"
 _RANGE = re.compile(r"([\[(])" + _NUMBER + "," + _NUMBER + r"([\])])\s*$")
 _CHOICES = re.compile(r"\{([^{}]*)\}\s*$")
-_SECRET_TAG = re.compile(r"(?:^|\s)\(?secret\)?\s*$", re.I)
+_SECRET_TAG = re.compile(r"(?:^secret|\(secret\))\s*$", re.I)
 _SECRET_NAME = re.compile(r"(?:^|_)(?:key|token|password|passwd|secret|credentials?)(?:_|$)", re.I)
 
 

@@ -34,8 +34,8 @@ MASK = "***"
 MIN_LITERAL = 4
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*):(?P<pw>[^\s@/'\"]+)@")
 _KEY_VALUE = re.compile(
-    r"(?P<key>\b(?:password|passwd|pwd|token|secret|api_?key|access_?key|auth)\b\s*[=:]\s*)"
-    r"(?P<quote>['\"]?)(?P<value>[^\s;&,'\"]+)(?P=quote)",
+    r"(?P<key>\b(?:password|passwd|pwd|token|secret|api_?key|access_?key|auth)\b\s*=\s*)"
+    r"(?:(?P<quote>['\"]).*?(?P=quote)|[^\s;&,'\"]+)",
     re.I,
 )
 
@@ -43,7 +43,7 @@ _KEY_VALUE = re.compile(
 def mask_text(text: Any, secrets: Iterable[str] = (), key_values: bool = True) -> Any:
     """``text`` with connection-string passwords and the given secret values masked.
 
-    ``key_values`` also masks ``password=...``/``token: ...`` pairs (messages and records;
+    ``key_values`` also masks ``password=...``/``token=...`` pairs (messages and records;
     notebook outputs, which may embed minified JavaScript, get only the other two rules).
     Non-text values are returned unchanged.
     """
@@ -52,7 +52,8 @@ def mask_text(text: Any, secrets: Iterable[str] = (), key_values: bool = True) -
     out = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
     if key_values:
         out = _KEY_VALUE.sub(
-            lambda m: f"{m.group('key')}{m.group('quote')}{MASK}{m.group('quote')}", out
+            lambda m: f"{m.group('key')}{m.group('quote') or ''}{MASK}{m.group('quote') or ''}",
+            out,
         )
     return mask_literals(out, secrets)
 
