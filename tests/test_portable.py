@@ -162,6 +162,24 @@ CASES = {
                                  ["acquisition_channel", "country"]),
     "experiment_daily": (lambda f: ft.experiment_daily(f["experiment_exposures"]),
                          lambda p: ref_experiment_daily(p["experiment_exposures"]), ["experiment", "variant", "day"]),
+    "experiment_counts": (lambda f: __import__("cjlab.features.experiments", fromlist=["x"]).experiment_counts(
+                              f["experiment_exposures"]),
+                          lambda p: __import__("test_ab_features").ref_experiment_counts(p["experiment_exposures"]),
+                          ["experiment", "variant"]),
+    "experiment_counts_by_day_segment": (
+        lambda f: __import__("cjlab.features.experiments", fromlist=["x"]).experiment_counts(
+            f["experiment_exposures"], by=["day", "segment"]),
+        lambda p: __import__("test_ab_features").ref_experiment_counts(p["experiment_exposures"], ("day", "segment")),
+        ["experiment", "variant", "day", "segment"]),
+    "experiment_units": (lambda f: __import__("cjlab.features.experiments", fromlist=["x"]).experiment_units(
+                             f["experiment_exposures"], columns=["segment"]),
+                         lambda p: __import__("test_ab_features").ref_experiment_units(p["experiment_exposures"],
+                                                                                       ("segment",)),
+                         ["experiment", "variant", "segment", "unit_id"]),
+    "experiment_overview": (lambda f: __import__("cjlab.features.experiments", fromlist=["x"]).experiment_overview(
+                                f["experiment_exposures"]),
+                            lambda p: __import__("test_ab_features").ref_experiment_overview(p["experiment_exposures"]),
+                            ["experiment"]),
     "furthest_stage": (lambda f: ft.furthest_stage(f["touchpoints"]),
                        lambda p: ref_customer_touchpoints(p["touchpoints"])[["customer_id", "stage_index"]]
                        .assign(stage=lambda d: d["stage_index"].map(dict(enumerate(STAGES)))), ["customer_id"]),
@@ -225,6 +243,26 @@ CASES = {
     "segments_last_orders": (lambda f: __import__("cjlab.features.rfm", fromlist=["x"]).last_orders(f["orders"], AS_OF),
                              lambda p: __import__("test_segments_features").ref_last_orders(p["orders"], AS_OF),
                              ["customer_id"]),
+    # campaigns: e-mail engagement hours, item purchases, windows around yearly triggers
+    # (references in tests/test_campaigns_features.py)
+    "engagement_hours_after": (lambda f: __import__("cjlab.features.campaigns", fromlist=["x"]).engagement_hours(
+                                   f["touchpoints"], after=AS_OF),
+                               lambda p: __import__("test_campaigns_features").ref_engagement_hours(
+                                   p["touchpoints"], after=AS_OF), ["customer_id", "weekday", "hour"]),
+    "item_purchases_as_of": (lambda f: __import__("cjlab.features.campaigns", fromlist=["x"]).item_purchases(
+                                 f["orders"], as_of=AS_OF),
+                             lambda p: __import__("test_campaigns_features").ref_item_purchases(p["orders"], AS_OF),
+                             ["customer_id", "item"]),
+    "annual_window_counts_birthday": (
+        lambda f: (lambda fc: fc.annual_window_counts(f["orders"], fc.birthday_anchor(f["customers"])))(
+            __import__("cjlab.features.campaigns", fromlist=["x"])),
+        lambda p: (lambda r: r.ref_annual_window_counts(p["orders"], r.ref_birthday_anchor(p["customers"]), None))(
+            __import__("test_campaigns_features")), ["customer_id", "year", "window"]),
+    "annual_window_counts_anniversary": (
+        lambda f: (lambda fc: fc.annual_window_counts(f["orders"], fc.first_purchase_anchor(f["orders"])))(
+            __import__("cjlab.features.campaigns", fromlist=["x"])),
+        lambda p: (lambda r: r.ref_annual_window_counts(p["orders"], r.ref_first_purchase_anchor(p["orders"]), None))(
+            __import__("test_campaigns_features")), ["customer_id", "year", "window"]),
 }
 TABLES = ("customers", "touchpoints", "orders", "survey_responses", "experiment_exposures")
 
