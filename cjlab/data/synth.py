@@ -534,8 +534,8 @@ def _chunk(seed: int, index: int, first_id: int, n: int) -> _Chunk:
     camp = synth_campaigns.plant(seed, index, {
         "ids": ids, "seg": seg, "opt_in": opt_in, "buys": buys, "t_first": t_first,
         "active_end": active_end, "ord_owner": ord_owner, "ord_t": ord_t, "start": START,
-        "to_ts": _to_ts, "touchpoints": touch})
-    touch = camp.touchpoints
+        "to_ts": _to_ts, "touchpoints": touch, "orders": orders})
+    touch, orders = camp.touchpoints, camp.orders
     exposures = pd.concat([exposures, camp.exposures], ignore_index=True)
 
     customer_truth = pd.DataFrame({

@@ -12,6 +12,10 @@ table of the block is drawn, with a random stream of its own
   bargain hunters, small for occasional browsers, zero for loyal regulars (they buy anyway)
   and negative for premium shoppers (the e-mail annoys them), and larger for lapsed
   customers of a segment than for recent ones;
+- **per-customer product affinities**: a ``product`` column appended to the orders (the category
+  stays as drawn): each category has one product per style, and each customer has a style of
+  their own that most of their products follow, across categories — what a next-best-offer
+  ranking must find;
 - **preferred e-mail open hours**: the newsletter opens already in the touchpoints keep their
   day; their hour of day now follows a per-customer preferred hour (around the segment's
   typical hour) for :data:`SHARE_AT_PREFERRED` of the opens and a population day curve for
@@ -19,7 +23,7 @@ table of the block is drawn, with a random stream of its own
 - the truths the generator already planted and the campaign analyses recover are recorded
   too: the birthday lift of repeat purchases (the week before and after the birthday), the
   Christmas and Black Friday season, no first-purchase-anniversary effect, and each segment's
-  category mix (the affinity a next-best-offer ranking must find).
+  category mix.
 
 Examples
 --------
@@ -61,17 +65,26 @@ HOUR_SD = 0.7
 #: background curve of open hours (the rest of the opens): daytime and evening
 BACKGROUND = np.array([1, 1, 1, 1, 1, 2, 4, 6, 7, 7, 7, 7, 8, 7, 6, 6, 6, 7, 8, 9, 9, 8, 5, 3], float)
 
+#: product styles: each category has one product per style (``product`` = ``<category>_<style>``)
+STYLES = ("classic", "trendy", "sporty", "cosy")
+#: per segment, the chance of each style being a customer's own (rows follow SEGMENT_ORDER)
+STYLE_MIX = np.array([[0.15, 0.55, 0.15, 0.15], [0.55, 0.15, 0.15, 0.15],
+                      [0.15, 0.15, 0.15, 0.55], [0.40, 0.10, 0.40, 0.10]])
+SHARE_OWN_STYLE = 0.65
+
 BIRTHDAY_DAYS = 7
 BIRTHDAY_LIFT = 0.5  # added to the seasonal purchase multiplier of repeat purchases (synth._season)
 
 
 @dataclass
 class Planted:
-    """What :func:`plant` adds to one block: the new exposures, the re-timed touchpoints,
-    per-customer truth columns and the block's sums for the truth dict."""
+    """What :func:`plant` adds to one block: the new exposures, the re-timed touchpoints, the
+    orders with their ``product`` column, per-customer truth columns and the block's sums for
+    the truth dict."""
 
     exposures: pd.DataFrame
     touchpoints: pd.DataFrame
+    orders: pd.DataFrame
     customer_truth: pd.DataFrame
     stats: dict[str, Any]
 
@@ -143,6 +156,22 @@ def _open_hours(rng, ctx: Mapping[str, Any], touch: pd.DataFrame) -> tuple[pd.Da
     return out, pref
 
 
+def _products(rng, ctx: Mapping[str, Any], orders: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """A ``product`` column: within the order's category, the customer's own style for
+    :data:`SHARE_OWN_STYLE` of the orders, any style for the rest."""
+    seg, n = ctx["seg"], len(ctx["ids"])
+    u = rng.random(n)[:, None]
+    style = (u > np.cumsum(STYLE_MIX[seg], axis=1)).sum(axis=1).clip(0, len(STYLES) - 1)
+    pos = np.searchsorted(ctx["ids"], orders["customer_id"].to_numpy())
+    k = len(pos)
+    own = rng.random(k) < SHARE_OWN_STYLE
+    chosen = np.where(own, style[pos], rng.integers(0, len(STYLES), k))
+    out = orders.copy()
+    out["product"] = np.char.add(np.char.add(orders["product_category"].to_numpy().astype(str), "_"),
+                                 np.asarray(STYLES)[chosen])
+    return out, style
+
+
 def plant(seed: int, index: int, ctx: Mapping[str, Any]) -> Planted:
     """Plant the campaign truth into one block of the demo company.
 
@@ -161,9 +190,11 @@ def plant(seed: int, index: int, ctx: Mapping[str, Any]) -> Planted:
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, STREAM]))
     ex, exp_truth, stats = _experiment(rng, ctx)
     touch, pref = _open_hours(rng, ctx, ctx["touchpoints"])
-    ct = pd.DataFrame({"customer_id": ctx["ids"], "preferred_open_hour": pref})
+    orders, style = _products(rng, ctx, ctx["orders"])
+    ct = pd.DataFrame({"customer_id": ctx["ids"], "preferred_open_hour": pref,
+                       "product_style": np.asarray(STYLES)[style]})
     ct = ct.merge(exp_truth, on="customer_id", how="left")
-    return Planted(ex, touch, ct, stats)
+    return Planted(ex, touch, orders, ct, stats)
 
 
 def _experiment_truth(stats: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -214,10 +245,14 @@ def add_truth(truth: dict[str, Any], stats: Sequence[Mapping[str, Any]],
                     "customer_truth.preferred_open_hour",
         },
         "next_best_offer": {
-            "item": "product_category", "categories": list(categories),
+            "item": "product", "categories": list(categories), "styles": list(STYLES),
             "category_mix": {s: dict(zip(categories, map(float, m)))
                              for s, m in category_mix.items()},
-            "note": "each order's category is drawn from its customer's segment mix",
+            "style_mix": {s: dict(zip(STYLES, map(float, m))) for s, m in zip(SEGMENT_ORDER, STYLE_MIX)},
+            "share_own_style": SHARE_OWN_STYLE,
+            "note": "each order's category is drawn from its customer's segment mix; its product "
+                    "(orders.product = <category>_<style>) is the customer's own style for "
+                    "share_own_style of the orders (customer_truth.product_style), any style else",
         },
         "triggers": {
             "birthday": {"window_days": BIRTHDAY_DAYS, "seasonal_multiplier_added": BIRTHDAY_LIFT,
