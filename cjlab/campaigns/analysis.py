@@ -10,7 +10,7 @@ section             needs
 ``incrementality``  experiment_exposures with a campaign and its random holdout
 ``uplift``          the same, with at least 200 customers and attributes to tell them apart
 ``churn_policy``    the customers' cancellations (cancelled_at) or their later orders
-``offers``          orders with the item column (product_category by default)
+``offers``          orders with an item column (product, product_id, sku or product_category)
 ``send_time``       touchpoints with e-mail opens or clicks
 ``triggers``        orders (birthday: the birth_date column of customers)
 ``exports``         customers with marketing_opt_in (consent), and a list to export
@@ -59,7 +59,8 @@ class CampaignOptions:
     test_share : share of the campaign's customers kept aside to evaluate the models.
     margin : share of revenue that is profit; conversion_value : revenue of one conversion (0 =
         the campaign's mean revenue per converter); contact_cost : cost of one contact.
-    item : orders' column of what is offered; k : offers per customer; offer_methods;
+    item : orders' column of what is offered ('' = the first of product, product_id, sku and
+        product_category that the orders have); k : offers per customer; offer_methods;
         min_support : smallest share of customers for a pair in the merchandisers' table.
     test_days : the last days of data held out for the time splits (offers, send times).
     send_time_by : customers' column whose groups the send-time profiles shrink toward ('' = all).
@@ -82,7 +83,7 @@ class CampaignOptions:
     margin: float = 0.3
     conversion_value: float = 0.0
     contact_cost: float = 0.5
-    item: str = "product_category"
+    item: str = ""
     k: int = 3
     offer_methods: Sequence[str] = OFFER_METHODS
     min_support: float = 0.01

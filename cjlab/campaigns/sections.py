@@ -8,6 +8,7 @@ fields of :class:`~cjlab.campaigns.results.CampaignAnalysis` it computed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -99,12 +100,18 @@ def uplift_section(tables: Mapping[str, Any], o: Any, as_of: pd.Timestamp, skipp
     return out
 
 
+#: columns of orders that name what was bought, finest first (``item=""`` takes the first present)
+ITEM_COLUMNS = ("product", "product_id", "sku", "product_category")
+
+
 def offers_section(tables: Mapping[str, Any], o: Any, as_of: pd.Timestamp, skipped: dict) -> dict:
     orders = tables.get("orders")
-    if not _values(orders, o.item):
-        skipped["offers"] = (f"The next best offer needs the {o.item} column of orders (what each "
+    item = o.item or next((c for c in ITEM_COLUMNS if _values(orders, c)), "product_category")
+    if not _values(orders, item):
+        skipped["offers"] = (f"The next best offer needs the {item} column of orders (what each "
                              "customer bought).")
         return {}
+    o = replace(o, item=item)
     cutoff = (as_of - pd.Timedelta(days=o.test_days)).normalize()
     train = ft.to_pandas(item_purchases(orders, o.item, as_of=cutoff))
     test = ft.to_pandas(item_purchases(orders, o.item, as_of=as_of, after=cutoff))
