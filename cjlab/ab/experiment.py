@@ -108,6 +108,8 @@ def revenue_part(one: Any, ctrl: str, prior: BetaPrior, srm: Any, *, rope: float
         return {}
     units = to_pandas(experiment_units(one))[["variant", "unit_id", "revenue"]]
     units = units.assign(variant=units["variant"].astype(str), revenue=units["revenue"].fillna(0.0))
+    units = units.assign(_k=units["variant"].map(lambda v: (v != ctrl, v))).sort_values(
+        "_k", kind="stable").drop(columns="_k")
     try:
         rev = compare_revenue(units, control=ctrl, level=level, prior=prior, n_draws=n_draws,
                               random_state=random_state)
@@ -140,7 +142,7 @@ def segment_part(one: Any, ctrl: str, results: pd.DataFrame, segment_column: str
         return {}
     if not has(one, segment_column):
         skipped["segments"] = (f"Uplift by segment needs a {segment_column} column in "
-                               "experiment_exposures (e.g. the device or customer type).")
+                               "experiment_exposures (for example the device or customer type).")
         return {}
     counts = to_pandas(experiment_counts(one, by=[segment_column])).dropna(subset=[segment_column])
     counts = counts.assign(variant=counts["variant"].astype(str))

@@ -70,14 +70,17 @@ def bootstrap_mean(values: np.ndarray, n_draws: int, rng: np.random.Generator) -
     return out
 
 
-def revenue_draws(d: pd.DataFrame, variants: list[str], prior="uniform", n_draws: int = 4000,
+def revenue_draws(groups: dict[str, np.ndarray], prior="uniform", n_draws: int = 4000,
                   random_state: int | None = 0) -> tuple[np.ndarray, pd.DataFrame]:
-    """Posterior draws of revenue per user per variant (K x n_draws) and per-arm counts."""
+    """Posterior draws of revenue per user per variant (K x n_draws) and per-arm counts.
+
+    ``groups`` maps each variant to the revenue of each of its users (zeros included).
+    """
     pr = as_prior(prior)
     rng = np.random.default_rng(random_state)
     rows, draws = [], []
-    for v in variants:
-        y = d.loc[d["variant"] == v, "revenue"].to_numpy(float)
+    for v, y in groups.items():
+        y = np.asarray(y, dtype=float)
         spend = y[y > 0]
         n, k = len(y), len(spend)
         if k < 2:
@@ -146,7 +149,8 @@ def compare_revenue(df: pd.DataFrame, control: str | None = None, level: float =
     d = check_revenue(df, variant, revenue)
     variants = list(dict.fromkeys(d["variant"]))
     ctrl = pick_control(variants, control)
-    draws, out = revenue_draws(d, variants, prior, n_draws, random_state)
+    groups = {v: d.loc[d["variant"] == v, "revenue"].to_numpy(float) for v in variants}
+    draws, out = revenue_draws(groups, prior, n_draws, random_state)
     c = variants.index(ctrl)
     for name, values in summarise_draws(draws, c, level).items():
         out[name] = values
