@@ -184,11 +184,14 @@ def work(job: WorkerJob, results: Any) -> None:
 
     outcome = _papermill(job)
     stats = None
+    if outcome.error is not None and outcome.error.type == WRITE_ERROR:
+        results.put(Execution(job.notebook, outcome))  # the run stops; nothing is rendered
+        return
     try:
         if job.ipynb.exists():
             mask_secrets(job.ipynb, job.secrets, job.parameters)
             stats = render_html(job.ipynb, job.html, job.meta, outcome)
-        elif outcome.error is None or outcome.error.type != WRITE_ERROR:
+        else:
             outcome.status = STATUS_FAILED
             outcome.error = outcome.error or Failure("RunnerError", "no executed notebook written")
     except Exception as exc:
