@@ -166,3 +166,35 @@ def test_planted_segments_are_recovered_on_demo_data():
     assert any(w in desc[home["loyal_regulars"]] for w in ("app users", "e-mail engaged"))
     assert any(w in desc[home["occasional_browsers"]] for w in ("desktop", "search-led"))
     assert any(w in desc[home["premium_shoppers"]] for w in ("store", "high spend", "phone"))
+
+
+def test_behavioural_segments_is_a_scikit_learn_estimator_with_a_pipeline():
+    from sklearn.base import clone
+    from sklearn.cluster import KMeans
+    from sklearn.pipeline import Pipeline
+
+    X, _ = _blobs(k=3, n=300, seed=4)
+    X.iloc[::7, 1] = np.nan  # unknown values are imputed at the mean
+    seg = BehaviouralSegments(k_range=[3], n_boot=0, exclude=(), random_state=3)
+    assert seg.fit(X) is seg
+    assert set(seg.get_params()) >= {
+        "k_range",
+        "method",
+        "n_boot",
+        "sample",
+        "exclude",
+        "random_state",
+    }
+    assert clone(seg).get_params()["random_state"] == 3 and not hasattr(clone(seg), "labels_")
+    assert isinstance(seg.model_, Pipeline) and [n for n, _ in seg.model_.steps] == [
+        "impute",
+        "scale",
+        "cluster",
+    ]
+    # the pipeline does what a hand-written imputation and scaling would
+    filled = X.fillna(X.mean())
+    Z = ((filled - filled.mean()) / filled.std(ddof=0)).to_numpy()
+    ref = KMeans(n_clusters=3, n_init=3, max_iter=100, random_state=3).fit_predict(Z)
+    assert adjusted_rand_score(ref, seg.labels_) == pytest.approx(1.0)
+    assert (seg.predict(X) == seg.labels_).all()
+    assert len(set(seg.names_.values())) == 3 and set(seg.segments_) == set(seg.names_.values())
