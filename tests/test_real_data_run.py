@@ -14,7 +14,14 @@ from cjlab.cli import main
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
+ISSUE_11 = {
+    "00_data_overview",
+    "01_survey",
+    "02_ab_test",
+    "03_churn",
+    "04_segmentation",
+    "05_journey",
+}
 #: data set -> (raw file, notebooks expected to complete; the others must be not applicable)
 DATASETS = {
     "online_retail": (
@@ -55,8 +62,11 @@ def _run_all(folder: Path, reports: Path, name: str, capsys) -> dict:
 
 
 def _check(statuses: dict, expected_completed: set[str]) -> None:
-    assert set(statuses) == set(NOTEBOOKS)
-    completed = {n for n, s in statuses.items() if s == "completed"}
+    """Every notebook ran or was not applicable (checked in _run_all); of the six analyses of
+    issue 11 exactly ``expected_completed`` completed (notebooks added later may apply or not)."""
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb")}
+    assert set(statuses) == notebooks
+    completed = {n for n, s in statuses.items() if s == "completed" and n in ISSUE_11}
     assert completed == expected_completed, statuses
 
 
