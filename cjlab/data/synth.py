@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cjlab.data import synth_campaigns
+from cjlab.data import synth_campaigns, synth_journey
 from cjlab.data.contract import STAGES
 
 CHUNK = 25_000
@@ -266,7 +267,7 @@ class _Chunk:
     stats: dict[str, Any]
 
 
-def _chunk(seed: int, index: int, first_id: int, n: int) -> _Chunk:
+def _chunk(seed: int, index: int, first_id: int, n: int, intervention: Any = None) -> _Chunk:
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     ids = np.arange(first_id, first_id + n, dtype="int64")
     seg = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_SHARES)
@@ -549,8 +550,12 @@ def _chunk(seed: int, index: int, first_id: int, n: int) -> _Chunk:
              "dropoff_counts": {s: int((nonbuyers & (furthest == i)).sum()) for i, s in enumerate(DROPOFF)},
              "population_nps": pop, "segment_counts": {s: int((seg == i).sum()) for i, s in enumerate(SEGMENTS)},
              "exposure_segments": exp_stats, "campaigns": camp.stats}
-    return _Chunk({"customers": customers, "touchpoints": touch, "orders": orders,
-                   "survey_responses": survey, "experiment_exposures": exposures}, customer_truth, stats)
+    chunk = _Chunk({"customers": customers, "touchpoints": touch, "orders": orders,
+                    "survey_responses": survey, "experiment_exposures": exposures}, customer_truth, stats)
+    if intervention is None:
+        return chunk
+    # a what-if world of the journey plan: this block with one intervention applied (own stream)
+    return synth_journey.apply(intervention, seed, index, chunk, locals(), sys.modules[__name__])
 
 
 def _comments(rng, resp, nps, rr, seg, country) -> np.ndarray:
@@ -572,11 +577,11 @@ def _comments(rng, resp, nps, rr, seg, country) -> np.ndarray:
     return out
 
 
-def _chunks(n_customers: int, seed: int) -> Iterator[_Chunk]:
+def _chunks(n_customers: int, seed: int, intervention: Any = None) -> Iterator[_Chunk]:
     if n_customers < 1:
         raise ValueError(f"n_customers must be at least 1, got {n_customers}")
     for i, start in enumerate(range(0, n_customers, CHUNK)):
-        yield _chunk(seed, i, start + 1, min(CHUNK, n_customers - start))
+        yield _chunk(seed, i, start + 1, min(CHUNK, n_customers - start), intervention)
 
 
 def _truth(n_customers: int, seed: int, stats: list[dict[str, Any]]) -> dict[str, Any]:
@@ -642,13 +647,15 @@ def _truth(n_customers: int, seed: int, stats: list[dict[str, Any]]) -> dict[str
                                      dict(zip(SEGMENTS, CATEGORY_MIX)), CATEGORIES)
 
 
-def generate(n_customers: int = 20_000, seed: int = 42) -> DemoData:
+def generate(n_customers: int = 20_000, seed: int = 42, intervention: Any = None) -> DemoData:
     """Generate the demo company in memory.
 
     Parameters
     ----------
     n_customers : number of customers (prospects included); default 20,000 (a few seconds).
     seed : random seed; the same (n_customers, seed) always gives the same data.
+    intervention : a :class:`cjlab.data.synth_journey.Intervention`: the same company with it
+        applied (a what-if world; every customer it does not touch keeps every value).
 
     Returns
     -------
@@ -660,10 +667,13 @@ def generate(n_customers: int = 20_000, seed: int = 42) -> DemoData:
     >>> demo.tables["customers"]["customer_id"].is_unique
     True
     """
-    parts = list(_chunks(n_customers, seed))
+    parts = list(_chunks(n_customers, seed, intervention))
     tables = {t: pd.concat([p.tables[t] for p in parts], ignore_index=True) for t in parts[0].tables}
     ctruth = pd.concat([p.customer_truth for p in parts], ignore_index=True)
-    return DemoData(tables, _truth(n_customers, seed, [p.stats for p in parts]), ctruth)
+    truth = _truth(n_customers, seed, [p.stats for p in parts])
+    if intervention is not None:
+        truth["intervention"] = synth_journey.add_truth(intervention, [p.stats for p in parts])
+    return DemoData(tables, truth, ctruth)
 
 
 def customers_for_touchpoints(n_touchpoints: int, seed: int = 42) -> int:
