@@ -100,8 +100,8 @@ def test_ambiguous_or_unknown_experiment_is_a_sentence(tables):
 @pytest.mark.slow
 def test_notebook_on_the_demo_writes_crm_files_and_keeps_ids_out(tmp_path, small_demo):
     import nbformat
-
     from conftest import ROOT, assert_clean_report_notebook
+
     from cjlab.report.runner import run
 
     res = run(["06_campaigns"], data_source="demo:n_customers=3000,seed=11", reports_dir=tmp_path, root=ROOT,
@@ -126,7 +126,7 @@ def test_notebook_on_customers_and_orders_only(tmp_path, tables):
     from conftest import run_notebook_on_tables
 
     part = {"customers": tables["customers"], "orders": tables["orders"]}
-    _, folder, html = run_notebook_on_tables(part, tmp_path, "06_campaigns", "co")
+    _, _folder, html = run_notebook_on_tables(part, tmp_path, "06_campaigns", "co")
     assert "Traceback" not in html
     assert "need a campaign with a random control group" in html
     assert "e-mail opens or clicks" in html

@@ -41,7 +41,7 @@ def _frame(counts: np.ndarray) -> pd.DataFrame:
 
 def test_shrinkage_helps_thin_histories_and_hits_are_counted_directly():
     rng = np.random.default_rng(2)
-    base, theta, train = _simulate(n=4000, kappa=4.0, opens=(1, 4), seed=2)
+    _base, theta, train = _simulate(n=4000, kappa=4.0, opens=(1, 4), seed=2)
     test = np.vstack([rng.multinomial(10, p) for p in theta])
     m = SendTimeModel(min_engagements=1).fit(_frame(train))
     ev = evaluate_send_time(m, _frame(test), tolerance=1, min_engagements=(1,), n_boot=50).set_index("method")

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,7 +63,7 @@ def test_inactivity_repurchase_equals_a_count_over_purchase_days():
         reached = bought = 0
         for _, d in o.groupby("customer_id"):
             day = sorted(set(d["ts"].dt.normalize()))
-            gaps = [(b - a).days for a, b in zip(day, day[1:])]
+            gaps = [(b - a).days for a, b in itertools.pairwise(day)]
             reached += sum(g > x for g in gaps)
             bought += sum(x < g <= x + 30 for g in gaps)
             waiting = (end - day[-1]).days

@@ -48,7 +48,7 @@ def _simulated(n=20_000, share=0.5, seed=0):
 @pytest.mark.parametrize("ties", [False, True])
 def test_curves_and_coefficients_equal_scikit_uplift(ties):
     _quiet()
-    x, t, y, tau = _simulated(5000, seed=1)
+    _x, t, y, tau = _simulated(5000, seed=1)
     score = tau + np.random.default_rng(2).normal(0, 0.05, len(tau))
     score = np.round(score, 1) if ties else score
     for ours, theirs in ((ev.qini_curve, sklift.qini_curve), (ev.uplift_curve, sklift.uplift_curve)):
@@ -60,7 +60,7 @@ def test_curves_and_coefficients_equal_scikit_uplift(ties):
 
 
 def test_bootstrap_interval_holds_the_estimate_and_random_scores_are_near_zero():
-    x, t, y, tau = _simulated(8000, seed=3)
+    _x, t, y, tau = _simulated(8000, seed=3)
     good = ev.curve_stats(y, tau, t, n_boot=200)
     assert good.qini_low < good.qini < good.qini_high and good.qini_low > 0
     noise = ev.curve_stats(y, np.random.default_rng(4).random(len(y)), t, n_boot=200)
@@ -74,7 +74,7 @@ def test_bootstrap_interval_holds_the_estimate_and_random_scores_are_near_zero()
     ClassTransformation(LogisticRegression()),
 ])
 def test_meta_learners_recover_a_simulated_effect(model):
-    x, t, y, tau = _simulated(30_000, seed=5)
+    x, t, y, _tau = _simulated(30_000, seed=5)
     X = np.column_stack([x, x[:, 0] > 0, x[:, 0] < -1])
     pred = model.fit(X, y, t).predict(X)
     for mask, want in ((x[:, 0] > 0, 0.10), ((x[:, 0] <= 0) & (x[:, 0] >= -1), 0.0), (x[:, 0] < -1, -0.05)):
@@ -83,7 +83,7 @@ def test_meta_learners_recover_a_simulated_effect(model):
 
 def test_class_transformation_handles_an_unequal_split():
     """Weighting the arms to equal size keeps 2 P(Z=1|x) - 1 the uplift with 80 % treated."""
-    x, t, y, tau = _simulated(40_000, share=0.8, seed=6)
+    x, t, y, _tau = _simulated(40_000, share=0.8, seed=6)
     X = np.column_stack([x[:, 0] > 0, x[:, 0] < -1]).astype(float)
     pred = ClassTransformation(LogisticRegression()).fit(X, y, t).predict(X)
     assert pred[x[:, 0] > 0].mean() == pytest.approx(0.10, abs=0.02)
@@ -122,7 +122,7 @@ def test_profit_policy_equals_a_brute_force_count():
     scores = pd.DataFrame({"treated": t, "converted": y, "uplift": tau + 0.001 * x[:, 1],
                            "response": x[:, 1]})
     value, cost = 20.0, 0.5
-    pol, curves = compare_policies(scores, value, cost, n_boot=50)
+    pol, _curves = compare_policies(scores, value, cost, n_boot=50)
     p = pol.set_index("policy")
     top = scores["uplift"] * value - cost > 0
     s = scores[top]

@@ -61,7 +61,8 @@ class CampaignOptions:
         the campaign's mean revenue per converter); contact_cost : cost of one contact.
     item : orders' column of what is offered ('' = the first of product, product_id, sku and
         product_category that the orders have); k : offers per customer; offer_methods;
-        min_support : smallest share of customers for a pair in the merchandisers' table.
+        min_support : smallest share of customers for a pair in the merchandisers' table (pairs
+        need at least 5 customers buying both in any case).
     test_days : the last days of data held out for the time splits (offers, send times).
     send_time_by : customers' column whose groups the send-time profiles shrink toward ('' = all).
     min_engagements : e-mail engagements for a customer's own send time ("enough history").
@@ -86,7 +87,7 @@ class CampaignOptions:
     item: str = ""
     k: int = 3
     offer_methods: Sequence[str] = OFFER_METHODS
-    min_support: float = 0.01
+    min_support: float = 0.0
     test_days: int = 90
     send_time_by: str = ""
     min_engagements: int = 5

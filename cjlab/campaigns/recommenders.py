@@ -114,10 +114,13 @@ class AssociationRules(Recommender):
     ----------
     min_support : pairs bought together by fewer than this share of customers are dropped
         from the pair table (scores use every pair).
+    min_customers : pairs bought together by fewer customers are dropped from the pair table
+        (a lift from two customers says little).
     """
 
-    def __init__(self, min_support: float = 0.0) -> None:
+    def __init__(self, min_support: float = 0.0, min_customers: int = 5) -> None:
         self.min_support = min_support
+        self.min_customers = min_customers
 
     def _learn(self) -> None:
         m = self.matrix_
@@ -134,7 +137,7 @@ class AssociationRules(Recommender):
             "item": np.asarray(self.items_)[a], "also_bought": np.asarray(self.items_)[b],
             "customers_both": co[a, b].astype(int), "support": co[a, b] / n,
             "confidence": conf[a, b], "confidence_reverse": conf[b, a], "lift": lift[a, b]})
-        rules = rules[rules["support"] >= self.min_support]
+        rules = rules[(rules["support"] >= self.min_support) & (rules["customers_both"] >= self.min_customers)]
         self.rules_ = rules.sort_values(["lift", "support"], ascending=False).reset_index(drop=True)
 
     def _raw(self, rows):
