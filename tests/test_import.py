@@ -474,8 +474,8 @@ def test_load_mapping_checks_the_shipped_examples():
 
     folder = Path(__file__).resolve().parents[1] / "params" / "mappings"
     names = sorted(p.stem for p in folder.glob("*.yaml"))
-    assert names == ["hillstrom", "online_retail", "telco"]
-    for name in names:
+    assert {"hillstrom", "online_retail", "telco"} <= set(names)
+    for name in names:  # every shipped mapping is well formed
         spec = load_mapping(folder / f"{name}.yaml")
         assert spec.description and spec.tables
 
