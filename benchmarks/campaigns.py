@@ -40,25 +40,45 @@ def hillstrom() -> None:
     from cjlab.campaigns.targeting import compare_policies, fit_uplift
 
     raw = pd.read_csv(ROOT.parent / "shared" / "data" / "hillstrom.csv")
-    ex = pd.DataFrame({
-        "experiment": "hillstrom", "variant": raw["segment"], "unit_id": np.arange(len(raw)),
-        "exposed_at": pd.Timestamp("2008-03-01"), "converted": raw["conversion"], "revenue": raw["spend"],
-        "segment": raw["newbie"].map({1: "new", 0: "existing"}), "visited": raw["visit"],
-        "recency_months": raw["recency"], "history_segment": raw["history_segment"],
-        "history": raw["history"], "bought_mens": raw["mens"], "bought_womens": raw["womens"],
-        "zip_code": raw["zip_code"], "purchase_channel": raw["channel"]})
+    ex = pd.DataFrame(
+        {
+            "experiment": "hillstrom",
+            "variant": raw["segment"],
+            "unit_id": np.arange(len(raw)),
+            "exposed_at": pd.Timestamp("2008-03-01"),
+            "converted": raw["conversion"],
+            "revenue": raw["spend"],
+            "segment": raw["newbie"].map({1: "new", 0: "existing"}),
+            "visited": raw["visit"],
+            "recency_months": raw["recency"],
+            "history_segment": raw["history_segment"],
+            "history": raw["history"],
+            "bought_mens": raw["mens"],
+            "bought_womens": raw["womens"],
+            "zip_code": raw["zip_code"],
+            "purchase_channel": raw["channel"],
+        }
+    )
     for learner in ("logistic", "boosting"):
-        methods = ("t_learner", "x_learner", "class_transformation") if learner == "logistic" else ("t_learner",)
+        methods = (
+            ("t_learner", "x_learner", "class_transformation")
+            if learner == "logistic"
+            else ("t_learner",)
+        )
         t = _clock()
         data = campaign_frame({"experiment_exposures": ex})
         up = fit_uplift(data, methods=methods, learner=learner, n_boot=200)
         compare_policies(up.scores, value=30.0, cost=0.5, n_boot=200)
         total = t()
-        print(f"hillstrom {learner}: {len(data.frame):,} rows, {len(methods)} model(s), fit + hold-out "
-              f"evaluation (200 resamples) + policies in {total:.1f} s")
+        print(
+            f"hillstrom {learner}: {len(data.frame):,} rows, {len(methods)} model(s), fit + hold-out "
+            f"evaluation (200 resamples) + policies in {total:.1f} s"
+        )
         for r in up.methods.itertuples(index=False):
-            print(f"  {r.method:22s} Qini {r.qini:+.4f} ({r.qini_low:+.4f} to {r.qini_high:+.4f})  "
-                  f"AUUC {r.auuc:+.5f}")
+            print(
+                f"  {r.method:22s} Qini {r.qini:+.4f} ({r.qini_low:+.4f} to {r.qini_high:+.4f})  "
+                f"AUUC {r.auuc:+.5f}"
+            )
         s = up.scores
         try:
             from sklift.metrics import qini_auc_score
@@ -75,8 +95,10 @@ def hillstrom() -> None:
         t = _clock()
         ours = qini_coefficient(s["converted"], s["uplift"], s["treated"])
         to = t()
-        print(f"  peer: scikit-uplift qini_auc_score {peer:+.6f} in {1000 * tp:.1f} ms; cjlab "
-              f"{ours:+.6f} in {1000 * to:.1f} ms (difference {abs(peer - ours):.1e})")
+        print(
+            f"  peer: scikit-uplift qini_auc_score {peer:+.6f} in {1000 * tp:.1f} ms; cjlab "
+            f"{ours:+.6f} in {1000 * to:.1f} ms (difference {abs(peer - ours):.1e})"
+        )
 
 
 def synthetic_orders(n_orders: int, seed: int = 0) -> pd.DataFrame:
@@ -115,15 +137,21 @@ def offers(n_orders: int) -> None:
     allp = item_purchases(rel, "product").df()
     rec = make_recommender("item_item").fit(allp).recommend(3)
     top = t()
-    print(f"next best offer: {len(o):,} orders, {o['customer_id'].nunique():,} customers, "
-          f"{o['product'].nunique()} products")
-    print(f"  item_purchases on DuckDB (train + test): {agg:.1f} s; evaluation of 3 methods at k = 1, 3, 5 "
-          f"on {n:,} test customers (200 resamples): {ev:.1f} s; top-3 offers for {rec['customer_id'].nunique():,} "
-          f"customers (aggregation + item-item): {top:.1f} s; total {agg + ev + top:.1f} s")
+    print(
+        f"next best offer: {len(o):,} orders, {o['customer_id'].nunique():,} customers, "
+        f"{o['product'].nunique()} products"
+    )
+    print(
+        f"  item_purchases on DuckDB (train + test): {agg:.1f} s; evaluation of 3 methods at k = 1, 3, 5 "
+        f"on {n:,} test customers (200 resamples): {ev:.1f} s; top-3 offers for {rec['customer_id'].nunique():,} "
+        f"customers (aggregation + item-item): {top:.1f} s; total {agg + ev + top:.1f} s"
+    )
     k3 = table[table["k"] == 3].set_index("method")
     for m, r in k3.iterrows():
-        print(f"  {m:18s} hit@3 {r['hit_rate']:.3f} ({r['hit_rate_low']:.3f} to {r['hit_rate_high']:.3f})  "
-              f"recall@3 {r['recall']:.3f}  MAP@3 {r['map']:.3f}")
+        print(
+            f"  {m:18s} hit@3 {r['hit_rate']:.3f} ({r['hit_rate_low']:.3f} to {r['hit_rate_high']:.3f})  "
+            f"recall@3 {r['recall']:.3f}  MAP@3 {r['map']:.3f}"
+        )
 
 
 def main() -> None:

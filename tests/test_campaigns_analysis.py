@@ -37,8 +37,15 @@ def test_demo_runs_every_section_with_kpis_in_the_shared_units(full):
     ks = full.kpis()
     assert all(k.unit in UNITS for k in ks)
     names = {k.name for k in ks}
-    assert {"incremental_conversion", "qini_coefficient", "share_to_target", "offer_hit_rate_at_k",
-            "send_time_hit_rate", "trigger_rate_ratio", "export_rows"} <= names
+    assert {
+        "incremental_conversion",
+        "qini_coefficient",
+        "share_to_target",
+        "offer_hit_rate_at_k",
+        "send_time_hit_rate",
+        "trigger_rate_ratio",
+        "export_rows",
+    } <= names
     head = [k for k in ks if k.headline and k.group is None]
     assert len({k.name for k in head}) == len(head)  # one ungrouped headline figure per name
     assert full.item == "product"  # the demo's finest item column
@@ -104,8 +111,14 @@ def test_notebook_on_the_demo_writes_crm_files_and_keeps_ids_out(tmp_path, small
 
     from cjlab.report.runner import run
 
-    res = run(["06_campaigns"], data_source="demo:n_customers=3000,seed=11", reports_dir=tmp_path, root=ROOT,
-              progress=False, name="camp")
+    res = run(
+        ["06_campaigns"],
+        data_source="demo:n_customers=3000,seed=11",
+        reports_dir=tmp_path,
+        root=ROOT,
+        progress=False,
+        name="camp",
+    )
     assert res.ok, res
     folder = next(tmp_path.glob("*/camp"))
     assert_clean_report_notebook(nbformat.read(folder / "06_campaigns.ipynb", as_version=4))

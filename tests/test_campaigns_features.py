@@ -20,25 +20,37 @@ def _engaged(t: pd.DataFrame) -> pd.Series:
     return (t["channel"] == "email") & (name.str.contains("open") | name.str.contains("click"))
 
 
-def ref_engagement_hours(t: pd.DataFrame, as_of: str | None = None, after: str | None = None) -> pd.DataFrame:
+def ref_engagement_hours(
+    t: pd.DataFrame, as_of: str | None = None, after: str | None = None
+) -> pd.DataFrame:
     if as_of is not None:
         t = t[t["ts"] < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
     if after is not None:
         t = t[t["ts"] >= pd.Timestamp(after) + pd.Timedelta(days=1)]
     t = t[_engaged(t)]
-    g = t.groupby([t["customer_id"], t["ts"].dt.weekday.rename("weekday"), t["ts"].dt.hour.rename("hour")])
+    g = t.groupby(
+        [t["customer_id"], t["ts"].dt.weekday.rename("weekday"), t["ts"].dt.hour.rename("hour")]
+    )
     return g.size().rename("n").reset_index()
 
 
-def ref_item_purchases(o: pd.DataFrame, as_of: str | None = None, after: str | None = None) -> pd.DataFrame:
+def ref_item_purchases(
+    o: pd.DataFrame, as_of: str | None = None, after: str | None = None
+) -> pd.DataFrame:
     if as_of is not None:
         o = o[o["ts"] < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
     if after is not None:
         o = o[o["ts"] >= pd.Timestamp(after) + pd.Timedelta(days=1)]
     o = o[o["product_category"].notna()].assign(item=lambda d: d["product_category"].astype(str))
     g = o.groupby(["customer_id", "item"])
-    return pd.DataFrame({"n_orders": g["order_id"].count(), "first_order": g["ts"].min(),
-                         "last_order": g["ts"].max(), "amount": g["amount"].sum()}).reset_index()
+    return pd.DataFrame(
+        {
+            "n_orders": g["order_id"].count(),
+            "first_order": g["ts"].min(),
+            "last_order": g["ts"].max(),
+            "amount": g["amount"].sum(),
+        }
+    ).reset_index()
 
 
 def _wrap(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -47,8 +59,13 @@ def _wrap(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return off, shift
 
 
-def ref_annual_window_counts(o: pd.DataFrame, anchors: pd.DataFrame | None, day: int | None,
-                             offsets=(0, -56, -28, 28, 56), h: int = 7) -> pd.DataFrame:
+def ref_annual_window_counts(
+    o: pd.DataFrame,
+    anchors: pd.DataFrame | None,
+    day: int | None,
+    offsets=(0, -56, -28, 28, 56),
+    h: int = 7,
+) -> pd.DataFrame:
     """One order at a time: its offset to the nearest anchor occurrence, then its window."""
     d = o[["customer_id", "ts"]]
     d = d.merge(anchors, on="customer_id") if anchors is not None else d.assign(anchor_day=day)
@@ -64,7 +81,12 @@ def ref_annual_window_counts(o: pd.DataFrame, anchors: pd.DataFrame | None, day:
 
 def ref_birthday_anchor(c: pd.DataFrame) -> pd.DataFrame:
     c = c[c["birth_date"].notna()]
-    return pd.DataFrame({"customer_id": c["customer_id"], "anchor_day": pd.to_datetime(c["birth_date"]).dt.dayofyear})
+    return pd.DataFrame(
+        {
+            "customer_id": c["customer_id"],
+            "anchor_day": pd.to_datetime(c["birth_date"]).dt.dayofyear,
+        }
+    )
 
 
 def ref_first_purchase_anchor(o: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +115,12 @@ def test_item_purchases_matches_pandas(tables):
 
     o = tables["orders"]
     for kw in ({}, {"as_of": AS_OF}, {"after": AS_OF}):
-        assert_same(fc.item_purchases(o, **kw), ref_item_purchases(o, **kw), ["customer_id", "item"], str(kw))
+        assert_same(
+            fc.item_purchases(o, **kw),
+            ref_item_purchases(o, **kw),
+            ["customer_id", "item"],
+            str(kw),
+        )
 
 
 def test_annual_window_counts_match_a_loop_over_orders(tables):
@@ -102,19 +129,37 @@ def test_annual_window_counts_match_a_loop_over_orders(tables):
     o, c = tables["orders"], tables["customers"]
     a = fc.birthday_anchor(c)
     assert_same(a, ref_birthday_anchor(c), ["customer_id"], "birthday anchor")
-    assert_same(fc.first_purchase_anchor(o), ref_first_purchase_anchor(o), ["customer_id"], "first purchase")
+    assert_same(
+        fc.first_purchase_anchor(o), ref_first_purchase_anchor(o), ["customer_id"], "first purchase"
+    )
     keys = ["customer_id", "year", "window"]
-    assert_same(fc.annual_window_counts(o, a), ref_annual_window_counts(o, a, None), keys, "birthday")
-    assert_same(fc.annual_window_counts(o, anchor_day=350), ref_annual_window_counts(o, None, 350), keys,
-                "christmas")
+    assert_same(
+        fc.annual_window_counts(o, a), ref_annual_window_counts(o, a, None), keys, "birthday"
+    )
+    assert_same(
+        fc.annual_window_counts(o, anchor_day=350),
+        ref_annual_window_counts(o, None, 350),
+        keys,
+        "christmas",
+    )
 
 
 def test_annual_windows_wrap_around_the_new_year():
-    o = pd.DataFrame({"customer_id": [1, 1, 1], "order_id": [1, 2, 3],
-                      "ts": pd.to_datetime(["2024-12-30", "2025-01-03", "2025-02-27"])})
+    o = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 1],
+            "order_id": [1, 2, 3],
+            "ts": pd.to_datetime(["2024-12-30", "2025-01-03", "2025-02-27"]),
+        }
+    )
     a = pd.DataFrame({"customer_id": [1], "anchor_day": [2]})  # 2 January
     got = fc.annual_window_counts(o, a, offsets=(0, 56))
     # 30 Dec 2024 belongs to the occurrence of 2 Jan 2025 (offset -3), 27 Feb is offset +56
-    assert got.to_dict("list") == {"customer_id": [1, 1], "year": [2025, 2025], "window": [0, 56], "n": [2, 1]}
+    assert got.to_dict("list") == {
+        "customer_id": [1, 1],
+        "year": [2025, 2025],
+        "window": [0, 56],
+        "n": [2, 1],
+    }
     with pytest.raises(ValueError, match="either anchors"):
         fc.annual_window_counts(o)

@@ -25,7 +25,12 @@ from cjlab.campaigns.recommenders import AssociationRules, ItemItem, Popularity
 
 def _baskets(seed: int = 0, n: int = 300, items: str = "abcdefg") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    rows = [(c, i) for c in range(n) for i in items if rng.random() < (0.15 + 0.5 * (c % 3 == items.index(i) % 3))]
+    rows = [
+        (c, i)
+        for c in range(n)
+        for i in items
+        if rng.random() < (0.15 + 0.5 * (c % 3 == items.index(i) % 3))
+    ]
     return pd.DataFrame(rows, columns=["customer_id", "item"])
 
 
@@ -71,10 +76,14 @@ def test_recommendations_skip_bought_items_and_popularity_orders_by_buyers():
 def test_rank_metrics_equal_their_definitions():
     rng = np.random.default_rng(3)
     items = list("abcdefghij")
-    rec = pd.DataFrame([(c, r + 1, it) for c in range(50) for r, it in enumerate(rng.permutation(items)[:5])],
-                       columns=["customer_id", "rank", "item"])
-    rel = pd.DataFrame([(c, it) for c in range(50) for it in rng.choice(items, rng.integers(1, 4), replace=False)],
-                       columns=["customer_id", "item"])
+    rec = pd.DataFrame(
+        [(c, r + 1, it) for c in range(50) for r, it in enumerate(rng.permutation(items)[:5])],
+        columns=["customer_id", "rank", "item"],
+    )
+    rel = pd.DataFrame(
+        [(c, it) for c in range(50) for it in rng.choice(items, rng.integers(1, 4), replace=False)],
+        columns=["customer_id", "item"],
+    )
     got = rank_metrics(rec, rel, k=3).set_index("customer_id")
     for c in range(50):
         top = list(rec[rec.customer_id == c].sort_values("rank")["item"][:3])
@@ -99,8 +108,10 @@ def demo():
     from cjlab.features.campaigns import item_purchases
 
     src = open_source("demo:n_customers=20000,seed=42")
-    ct = pd.read_parquet(demo_folder(20_000, 42) / "customer_truth",
-                         columns=["customer_id", "segment", "product_style"]).set_index("customer_id")
+    ct = pd.read_parquet(
+        demo_folder(20_000, 42) / "customer_truth",
+        columns=["customer_id", "segment", "product_style"],
+    ).set_index("customer_id")
     return src.truth, src.lazy("orders"), ct, item_purchases
 
 
@@ -111,7 +122,11 @@ def test_demo_offers_recover_the_planted_styles(demo):
     assert truth["campaigns"]["next_best_offer"]["item"] == "product"
     purchases = item_purchases(orders, item="product").df()
     agree = {}
-    for name, model in (("popularity", Popularity()), ("rules", AssociationRules()), ("item_item", ItemItem())):
+    for name, model in (
+        ("popularity", Popularity()),
+        ("rules", AssociationRules()),
+        ("item_item", ItemItem()),
+    ):
         top = model.fit(purchases).recommend(k=1).set_index("customer_id")["item"]
         style = top.str.split("_").str[-1]
         agree[name] = float((style == ct["product_style"].reindex(top.index)).mean())
@@ -122,12 +137,16 @@ def test_demo_offers_recover_the_planted_styles(demo):
 def test_demo_pair_lifts_follow_the_lift_the_mixes_imply(demo):
     truth, orders, ct, item_purchases = demo
     purchases = item_purchases(orders).df()  # product categories
-    mix = pd.DataFrame(truth["campaigns"]["next_best_offer"]["category_mix"]).T  # segments x categories
+    mix = pd.DataFrame(
+        truth["campaigns"]["next_best_offer"]["category_mix"]
+    ).T  # segments x categories
     share = ct["segment"].value_counts(normalize=True).reindex(mix.index)
     # two purchases of one customer: P(a, b) = sum_s share_s m_sa m_sb, against P(a) P(b)
     pa = share @ mix
-    implied = {tuple(sorted((a, b))): float((share * mix[a] * mix[b]).sum() / (pa[a] * pa[b]))
-               for a, b in itertools.combinations(mix.columns, 2)}
+    implied = {
+        tuple(sorted((a, b))): float((share * mix[a] * mix[b]).sum() / (pa[a] * pa[b]))
+        for a, b in itertools.combinations(mix.columns, 2)
+    }
     rules = AssociationRules().fit(purchases).rules_
     found = {tuple(sorted((r.item, r.also_bought))): r.lift for r in rules.itertuples()}
     keys = sorted(implied)
@@ -156,10 +175,21 @@ def test_online_retail_products_on_a_time_split(shared_data):
     """The real example: one purchase per invoice and product (StockCode; the shipped mapping
     params/mappings/online_retail_products.yaml names products by their Description); train
     before 2011-09-10."""
-    raw = pd.read_csv(shared_data / "online_retail_sample40k.csv", dtype={"StockCode": str, "InvoiceNo": str})
-    raw = raw[raw["CustomerID"].notna() & ~raw["InvoiceNo"].str.startswith(("A", "C")) & (raw["Quantity"] > 0)]
-    lines = pd.DataFrame({"customer_id": raw["CustomerID"].astype(int).astype(str), "item": raw["StockCode"],
-                          "ts": pd.to_datetime(raw["InvoiceDate"])})
+    raw = pd.read_csv(
+        shared_data / "online_retail_sample40k.csv", dtype={"StockCode": str, "InvoiceNo": str}
+    )
+    raw = raw[
+        raw["CustomerID"].notna()
+        & ~raw["InvoiceNo"].str.startswith(("A", "C"))
+        & (raw["Quantity"] > 0)
+    ]
+    lines = pd.DataFrame(
+        {
+            "customer_id": raw["CustomerID"].astype(int).astype(str),
+            "item": raw["StockCode"],
+            "ts": pd.to_datetime(raw["InvoiceDate"]),
+        }
+    )
     cut = pd.Timestamp("2011-09-10")
     train = lines[lines["ts"] < cut].drop_duplicates(["customer_id", "item"])
     test = lines[lines["ts"] >= cut].drop_duplicates(["customer_id", "item"])

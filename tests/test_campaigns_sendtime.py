@@ -44,7 +44,9 @@ def test_shrinkage_helps_thin_histories_and_hits_are_counted_directly():
     _base, theta, train = _simulate(n=4000, kappa=4.0, opens=(1, 4), seed=2)
     test = np.vstack([rng.multinomial(10, p) for p in theta])
     m = SendTimeModel(min_engagements=1).fit(_frame(train))
-    ev = evaluate_send_time(m, _frame(test), tolerance=1, min_engagements=(1,), n_boot=50).set_index("method")
+    ev = evaluate_send_time(
+        m, _frame(test), tolerance=1, min_engagements=(1,), n_boot=50
+    ).set_index("method")
     assert ev.loc["model", "hit_rate"] > ev.loc["own history", "hit_rate"]
     assert ev.loc["model", "gain_low"] > -0.01
     # the hit rate is the mean over customers of their later opens within an hour of the hour given
@@ -64,9 +66,14 @@ def demo():
 
     src = open_source("demo:n_customers=20000,seed=42")
     tp = src.lazy("touchpoints")
-    ct = pd.read_parquet(demo_folder(20_000, 42) / "customer_truth", columns=["customer_id", "preferred_open_hour"])
-    return (engagement_hours(tp, as_of="2025-06-30").df(), engagement_hours(tp, after="2025-06-30").df(),
-            ct.set_index("customer_id")["preferred_open_hour"])
+    ct = pd.read_parquet(
+        demo_folder(20_000, 42) / "customer_truth", columns=["customer_id", "preferred_open_hour"]
+    )
+    return (
+        engagement_hours(tp, as_of="2025-06-30").df(),
+        engagement_hours(tp, after="2025-06-30").df(),
+        ct.set_index("customer_id")["preferred_open_hour"],
+    )
 
 
 def test_demo_planted_hours_are_recovered(demo):

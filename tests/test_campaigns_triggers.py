@@ -24,28 +24,40 @@ def _orders(seed=0, n=60):
     for c in range(n):
         k = rng.integers(1, 15)
         days = np.sort(rng.integers(0, 700, k))
-        rows += [(c, f"{c}-{i}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(d), hours=10))
-                 for i, d in enumerate(days)]
+        rows += [
+            (c, f"{c}-{i}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(d), hours=10))
+            for i, d in enumerate(days)
+        ]
     o = pd.DataFrame(rows, columns=["customer_id", "order_id", "ts"])
     return o.assign(amount=10.0)
 
 
 def test_occurrences_equal_a_loop_over_days():
     o = _orders()
-    anchors = pd.DataFrame({"customer_id": range(60), "anchor_day": np.random.default_rng(1).integers(1, 366, 60)})
+    anchors = pd.DataFrame(
+        {"customer_id": range(60), "anchor_day": np.random.default_rng(1).integers(1, 366, 60)}
+    )
     offsets, h = (0, -28, 28), 3
     counts = annual_window_counts(o, anchors, offsets=offsets, half_width=h)
     first = o.groupby("customer_id")["ts"].min().dt.normalize()
     end = pd.Series(pd.Timestamp("2025-12-31"), index=first.index)
     a = anchors.set_index("customer_id")["anchor_day"]
-    got = trigger_occurrences(counts, a, first, end, [2024, 2025], offsets, h).set_index(["customer_id", "year"])
+    got = trigger_occurrences(counts, a, first, end, [2024, 2025], offsets, h).set_index(
+        ["customer_id", "year"]
+    )
     days = o.assign(day=o["ts"].dt.normalize())
     for c in range(60):
         for y in (2024, 2025):
             centre = pd.Timestamp(f"{y}-01-01") + pd.Timedelta(days=int(a[c]) - 1)
-            wins = [(centre + pd.Timedelta(days=w - h), centre + pd.Timedelta(days=w + h)) for w in offsets]
+            wins = [
+                (centre + pd.Timedelta(days=w - h), centre + pd.Timedelta(days=w + h))
+                for w in offsets
+            ]
             ok = [lo > first[c] and hi <= end[c] for lo, hi in wins]
-            n = [int(((days.customer_id == c) & (days.day >= lo) & (days.day <= hi)).sum()) for lo, hi in wins]
+            n = [
+                int(((days.customer_id == c) & (days.day >= lo) & (days.day <= hi)).sum())
+                for lo, hi in wins
+            ]
             if not ok[0] or not any(ok[1:]):
                 assert (c, y) not in got.index
                 continue
@@ -57,7 +69,9 @@ def test_occurrences_equal_a_loop_over_days():
 def test_inactivity_repurchase_equals_a_count_over_purchase_days():
     o = _orders(2)
     as_of = "2025-12-31"
-    got = inactivity_repurchase(o, as_of, thresholds=(30, 90), window_days=30).set_index("threshold_days")
+    got = inactivity_repurchase(o, as_of, thresholds=(30, 90), window_days=30).set_index(
+        "threshold_days"
+    )
     end = pd.Timestamp(as_of)
     for x in (0, 30, 90):
         reached = bought = 0
@@ -77,9 +91,13 @@ def demo_study():
     from cjlab.data import open_source
 
     src = open_source("demo:n_customers=20000,seed=42")
-    summary, tiers = event_study(src.lazy("orders"), src.lazy("customers"), "2025-12-31",
-                                 ["birthday", "first_purchase_anniversary", "christmas", "black_friday"],
-                                 level=0.95)
+    summary, tiers = event_study(
+        src.lazy("orders"),
+        src.lazy("customers"),
+        "2025-12-31",
+        ["birthday", "first_purchase_anniversary", "christmas", "black_friday"],
+        level=0.95,
+    )
     return src.truth["campaigns"]["triggers"], summary.set_index("trigger"), tiers
 
 
@@ -89,8 +107,14 @@ def test_demo_birthday_and_anniversary_match_the_planted_truth(demo_study):
     assert b["rate_ratio_low"] < truth["birthday"]["expected_rate_ratio"] < b["rate_ratio_high"]
     assert b["rate_ratio_low"] > 1.2
     a = s.loc["first_purchase_anniversary"]
-    assert a["rate_ratio_low"] < truth["first_purchase_anniversary"]["expected_rate_ratio"] < a["rate_ratio_high"]
-    assert s.loc["christmas", "rate_ratio_low"] > 1.2 and s.loc["black_friday", "rate_ratio_low"] > 1.0
+    assert (
+        a["rate_ratio_low"]
+        < truth["first_purchase_anniversary"]["expected_rate_ratio"]
+        < a["rate_ratio_high"]
+    )
+    assert (
+        s.loc["christmas", "rate_ratio_low"] > 1.2 and s.loc["black_friday", "rate_ratio_low"] > 1.0
+    )
 
 
 def test_demo_tiers_cover_the_repeat_buyers(demo_study):

@@ -28,11 +28,15 @@ from cjlab.campaigns.inputs import campaign_frame
 from cjlab.campaigns.targeting import compare_policies, fit_uplift
 from cjlab.campaigns.uplift import ClassTransformation, TLearner, XLearner
 
-sklift = pytest.importorskip("sklift.metrics", reason="scikit-uplift is the peer library of these tests")
+sklift = pytest.importorskip(
+    "sklift.metrics", reason="scikit-uplift is the peer library of these tests"
+)
 
 
 def _quiet():
-    warnings.filterwarnings("ignore", category=FutureWarning)  # sklift uses a deprecated sklearn helper
+    warnings.filterwarnings(
+        "ignore", category=FutureWarning
+    )  # sklift uses a deprecated sklearn helper
 
 
 def _simulated(n=20_000, share=0.5, seed=0):
@@ -51,12 +55,19 @@ def test_curves_and_coefficients_equal_scikit_uplift(ties):
     _x, t, y, tau = _simulated(5000, seed=1)
     score = tau + np.random.default_rng(2).normal(0, 0.05, len(tau))
     score = np.round(score, 1) if ties else score
-    for ours, theirs in ((ev.qini_curve, sklift.qini_curve), (ev.uplift_curve, sklift.uplift_curve)):
+    for ours, theirs in (
+        (ev.qini_curve, sklift.qini_curve),
+        (ev.uplift_curve, sklift.uplift_curve),
+    ):
         a, b = ours(y, score, t), theirs(y, score, t)
         np.testing.assert_allclose(a[0], b[0])
         np.testing.assert_allclose(a[1], b[1], rtol=1e-10, atol=1e-9)
-    assert ev.qini_coefficient(y, score, t) == pytest.approx(sklift.qini_auc_score(y, score, t), rel=1e-10)
-    assert ev.uplift_auc(y, score, t) == pytest.approx(sklift.uplift_auc_score(y, score, t), rel=1e-10)
+    assert ev.qini_coefficient(y, score, t) == pytest.approx(
+        sklift.qini_auc_score(y, score, t), rel=1e-10
+    )
+    assert ev.uplift_auc(y, score, t) == pytest.approx(
+        sklift.uplift_auc_score(y, score, t), rel=1e-10
+    )
 
 
 def test_bootstrap_interval_holds_the_estimate_and_random_scores_are_near_zero():
@@ -68,16 +79,23 @@ def test_bootstrap_interval_holds_the_estimate_and_random_scores_are_near_zero()
     assert noise.curve["share_targeted"].iloc[-1] == 1.0
 
 
-@pytest.mark.parametrize("model", [
-    TLearner(LogisticRegression()),
-    XLearner(LogisticRegression(), LinearRegression()),
-    ClassTransformation(LogisticRegression()),
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        TLearner(LogisticRegression()),
+        XLearner(LogisticRegression(), LinearRegression()),
+        ClassTransformation(LogisticRegression()),
+    ],
+)
 def test_meta_learners_recover_a_simulated_effect(model):
     x, t, y, _tau = _simulated(30_000, seed=5)
     X = np.column_stack([x, x[:, 0] > 0, x[:, 0] < -1])
     pred = model.fit(X, y, t).predict(X)
-    for mask, want in ((x[:, 0] > 0, 0.10), ((x[:, 0] <= 0) & (x[:, 0] >= -1), 0.0), (x[:, 0] < -1, -0.05)):
+    for mask, want in (
+        (x[:, 0] > 0, 0.10),
+        ((x[:, 0] <= 0) & (x[:, 0] >= -1), 0.0),
+        (x[:, 0] < -1, -0.05),
+    ):
         assert pred[mask].mean() == pytest.approx(want, abs=0.025), (type(model).__name__, want)
 
 
@@ -104,7 +122,9 @@ def test_incremental_effects_match_closed_forms():
     a1, b1 = 1 + y[t == 1].sum(), 1 + (t == 1).sum() - y[t == 1].sum()
     a0, b0 = 1 + y[t == 0].sum(), 1 + (t == 0).sum() - y[t == 0].sum()
     m = a1 / (a1 + b1) - a0 / (a0 + b0)
-    sd = np.sqrt(a1 * b1 / ((a1 + b1) ** 2 * (a1 + b1 + 1)) + a0 * b0 / ((a0 + b0) ** 2 * (a0 + b0 + 1)))
+    sd = np.sqrt(
+        a1 * b1 / ((a1 + b1) ** 2 * (a1 + b1 + 1)) + a0 * b0 / ((a0 + b0) ** 2 * (a0 + b0 + 1))
+    )
     assert r["incremental_conversion_low"] == pytest.approx(m - 1.645 * sd, abs=0.002)
     assert r["incremental_conversion_high"] == pytest.approx(m + 1.645 * sd, abs=0.002)
     # Bayesian bootstrap: centred on the difference of sample means, spread = their standard error
@@ -119,18 +139,24 @@ def test_incremental_effects_match_closed_forms():
 
 def test_profit_policy_equals_a_brute_force_count():
     x, t, y, tau = _simulated(30_000, seed=8)
-    scores = pd.DataFrame({"treated": t, "converted": y, "uplift": tau + 0.001 * x[:, 1],
-                           "response": x[:, 1]})
+    scores = pd.DataFrame(
+        {"treated": t, "converted": y, "uplift": tau + 0.001 * x[:, 1], "response": x[:, 1]}
+    )
     value, cost = 20.0, 0.5
     pol, _curves = compare_policies(scores, value, cost, n_boot=50)
     p = pol.set_index("policy")
     top = scores["uplift"] * value - cost > 0
     s = scores[top]
-    inc = (s.loc[s.treated == 1, "converted"].mean() - s.loc[s.treated == 0, "converted"].mean()) * len(s)
-    assert p.loc["profit", "profit_per_1000"] == pytest.approx((inc * value - cost * len(s)) / len(scores) * 1000,
-                                                               rel=1e-6)
-    every = (scores.loc[scores.treated == 1, "converted"].mean()
-             - scores.loc[scores.treated == 0, "converted"].mean()) * value - cost
+    inc = (
+        s.loc[s.treated == 1, "converted"].mean() - s.loc[s.treated == 0, "converted"].mean()
+    ) * len(s)
+    assert p.loc["profit", "profit_per_1000"] == pytest.approx(
+        (inc * value - cost * len(s)) / len(scores) * 1000, rel=1e-6
+    )
+    every = (
+        scores.loc[scores.treated == 1, "converted"].mean()
+        - scores.loc[scores.treated == 0, "converted"].mean()
+    ) * value - cost
     assert p.loc["everyone", "profit_per_1000"] == pytest.approx(every * 1000, rel=1e-6)
     assert p.loc["profit", "profit_per_1000"] > p.loc["response", "profit_per_1000"]
     assert p.loc["profit", "gain_low"] > 0  # targeting the movable beats contacting everyone
@@ -139,13 +165,25 @@ def test_profit_policy_equals_a_brute_force_count():
 def _hillstrom_exposures(shared_data) -> pd.DataFrame:
     """The frame params/mappings/hillstrom.yaml makes, built here from the raw file."""
     raw = pd.read_csv(shared_data / "hillstrom.csv")
-    return pd.DataFrame({
-        "experiment": "hillstrom_email_2008", "variant": raw["segment"], "unit_id": np.arange(1, len(raw) + 1),
-        "exposed_at": pd.Timestamp("2008-03-01"), "converted": raw["conversion"], "revenue": raw["spend"],
-        "segment": raw["newbie"].map({1: "new", 0: "existing"}), "visited": raw["visit"],
-        "recency_months": raw["recency"], "history_segment": raw["history_segment"], "history": raw["history"],
-        "bought_mens": raw["mens"].astype(bool), "bought_womens": raw["womens"].astype(bool),
-        "zip_code": raw["zip_code"], "purchase_channel": raw["channel"]})
+    return pd.DataFrame(
+        {
+            "experiment": "hillstrom_email_2008",
+            "variant": raw["segment"],
+            "unit_id": np.arange(1, len(raw) + 1),
+            "exposed_at": pd.Timestamp("2008-03-01"),
+            "converted": raw["conversion"],
+            "revenue": raw["spend"],
+            "segment": raw["newbie"].map({1: "new", 0: "existing"}),
+            "visited": raw["visit"],
+            "recency_months": raw["recency"],
+            "history_segment": raw["history_segment"],
+            "history": raw["history"],
+            "bought_mens": raw["mens"].astype(bool),
+            "bought_womens": raw["womens"].astype(bool),
+            "zip_code": raw["zip_code"],
+            "purchase_channel": raw["channel"],
+        }
+    )
 
 
 @pytest.mark.shared_data
@@ -160,13 +198,17 @@ def test_hillstrom_qini_equals_the_peer_on_the_same_predictions(shared_data):
     elapsed = time.perf_counter() - t0
     s = up.scores
     best = up.methods.set_index("method").loc[up.best]
-    assert best["qini"] == pytest.approx(sklift.qini_auc_score(s["converted"], s["uplift"], s["treated"]), rel=1e-9)
+    assert best["qini"] == pytest.approx(
+        sklift.qini_auc_score(s["converted"], s["uplift"], s["treated"]), rel=1e-9
+    )
     xa, ya = ev.qini_curve(s["converted"], s["uplift"], s["treated"])
     xb, yb = sklift.qini_curve(s["converted"], s["uplift"], s["treated"])
     np.testing.assert_allclose(xa, xb)
     np.testing.assert_allclose(ya, yb, atol=1e-9)
     assert best["qini_low"] < best["qini"] < best["qini_high"]
-    assert -0.2 < best["qini"] < 0.5  # conversion uplift on Hillstrom is small: a modest coefficient
+    assert (
+        -0.2 < best["qini"] < 0.5
+    )  # conversion uplift on Hillstrom is small: a modest coefficient
     assert elapsed < 60, f"uplift fit and evaluation took {elapsed:.1f} s"
     # the women's e-mail raised conversion by about 0.3-0.4 pp (SOURCES.md figures)
     eff = incremental_effects(data.frame, level=0.9).iloc[0]
@@ -202,5 +244,7 @@ def test_demo_planted_segment_effects_lie_in_their_intervals(demo_campaign):
     for seg, want in truth["campaigns"]["uplift"]["segment_uplift"].items():
         r = eff.loc[seg]
         assert r["incremental_conversion_low"] <= want <= r["incremental_conversion_high"], seg
-    best, worst = eff.drop(index="all customers")["incremental_conversion"].agg(["idxmax", "idxmin"])
+    best, worst = eff.drop(index="all customers")["incremental_conversion"].agg(
+        ["idxmax", "idxmin"]
+    )
     assert (best, worst) == ("bargain_hunters", "premium_shoppers")

@@ -115,12 +115,15 @@ def _as_of(as_of: Any, truth: Mapping[str, Any] | None, tables: Mapping[str, Any
             if v is not None:
                 ends.append(pd.Timestamp(v))
     if not ends:
-        raise NotApplicable("The campaign analysis needs orders, touchpoints or experiment exposures.")
+        raise NotApplicable(
+            "The campaign analysis needs orders, touchpoints or experiment exposures."
+        )
     return max(ends).normalize()
 
 
-def analyse(tables: Mapping[str, Any], *, truth: Mapping[str, Any] | None = None,
-            **params: Any) -> CampaignAnalysis:
+def analyse(
+    tables: Mapping[str, Any], *, truth: Mapping[str, Any] | None = None, **params: Any
+) -> CampaignAnalysis:
     """Incrementality, uplift targeting, next best offer, send time and triggers for one data set.
 
     Parameters
@@ -135,20 +138,35 @@ def analyse(tables: Mapping[str, Any], *, truth: Mapping[str, Any] | None = None
     NotApplicable : none of experiment_exposures, orders and touchpoints is there.
     """
     if all(tables.get(t) is None for t in ("experiment_exposures", "orders", "touchpoints")):
-        raise NotApplicable("The campaign analysis needs experiment_exposures, orders or touchpoints.")
+        raise NotApplicable(
+            "The campaign analysis needs experiment_exposures, orders or touchpoints."
+        )
     o = CampaignOptions(**params)
     as_of = _as_of(o.as_of, truth, tables)
     skipped: dict[str, str] = {}
     parts: dict[str, Any] = {}
-    for section in (sections.uplift_section, sections.offers_section, sections.send_time_section,
-                    sections.triggers_section):
+    for section in (
+        sections.uplift_section,
+        sections.offers_section,
+        sections.send_time_section,
+        sections.triggers_section,
+    ):
         parts |= section(tables, o, as_of, skipped)
     exports = sections.export_lists(tables, parts, skipped)
     check = sections.truth_check(truth, parts)
     if check is None:
-        skipped["demo_check"] = "No planted truth to compare with: these are not the demo company's data."
-    return CampaignAnalysis(as_of=str(as_of.date()), currency=o.currency, level=o.level,
-                            exports=exports, truth_check=check, skipped=skipped, **parts)
+        skipped["demo_check"] = (
+            "No planted truth to compare with: these are not the demo company's data."
+        )
+    return CampaignAnalysis(
+        as_of=str(as_of.date()),
+        currency=o.currency,
+        level=o.level,
+        exports=exports,
+        truth_check=check,
+        skipped=skipped,
+        **parts,
+    )
 
 
 def _keep(src: Any, table: str) -> pd.DataFrame:
@@ -173,7 +191,9 @@ def from_source(data_source: Any = "demo", **params: Any) -> CampaignAnalysis:
     reason = unmet(REQUIRES, src.available())
     if reason:
         raise NotApplicable(f"The campaign analysis {reason}.")
-    names = [t for t in ("experiment_exposures", "orders", "touchpoints", "customers") if t in src.tables]
+    names = [
+        t for t in ("experiment_exposures", "orders", "touchpoints", "customers") if t in src.tables
+    ]
     tables = {t: _keep(src, t) for t in names}
     known = {f.name for f in fields(CampaignOptions)}
     unknown = sorted(set(params) - known)

@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["CurveStats", "curve_stats", "qini_coefficient", "qini_curve", "uplift_auc", "uplift_curve"]
+__all__ = [
+    "CurveStats",
+    "curve_stats",
+    "qini_coefficient",
+    "qini_curve",
+    "uplift_auc",
+    "uplift_curve",
+]
 
 
 def _sorted(y: Any, score: Any, t: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -101,7 +108,9 @@ def _perfect_uplift_score(y: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _normalised(kind: str, y, score, t, w=None) -> np.ndarray:
-    curve, best = (_qini, _perfect_qini_score) if kind == "qini" else (_uplift, _perfect_uplift_score)
+    curve, best = (
+        (_qini, _perfect_qini_score) if kind == "qini" else (_uplift, _perfect_uplift_score)
+    )
     y, t = np.asarray(y, dtype=float), np.asarray(t, dtype=float)
     ys, ts, last, order = _sorted(y, score, t)
     wa = None if w is None else w[order]
@@ -148,8 +157,9 @@ def _thin(x: np.ndarray, v: np.ndarray, points: int = 201) -> tuple[np.ndarray, 
     return grid, np.interp(grid, x, v)
 
 
-def curve_stats(y: Any, score: Any, treatment: Any, n_boot: int = 200, level: float = 0.9,
-                random_state: int = 0) -> CurveStats:
+def curve_stats(
+    y: Any, score: Any, treatment: Any, n_boot: int = 200, level: float = 0.9, random_state: int = 0
+) -> CurveStats:
     """Qini coefficient and AUUC with Poisson-bootstrap intervals, and the thinned Qini curve.
 
     Parameters
@@ -176,6 +186,11 @@ def curve_stats(y: Any, score: Any, treatment: Any, n_boot: int = 200, level: fl
     x, v = qini_curve(y, score, t)
     gx, gv = _thin(x.astype(float), v)
     n = max(len(y), 1)
-    curve = pd.DataFrame({"share_targeted": gx / n, "incremental_per_customer": gv / n,
-                          "random_per_customer": gx / n * v[-1] / n})
+    curve = pd.DataFrame(
+        {
+            "share_targeted": gx / n,
+            "incremental_per_customer": gv / n,
+            "random_per_customer": gx / n * v[-1] / n,
+        }
+    )
     return CurveStats(q, float(lo_q), float(hi_q), a, float(lo_a), float(hi_a), curve)

@@ -38,14 +38,20 @@ def consented(frame: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFra
     if customers is None or "marketing_opt_in" not in customers:
         return None
     c = customers[["customer_id", "marketing_opt_in"]]
-    ok = c.loc[c["marketing_opt_in"].fillna(False).astype(bool), "customer_id"]
+    ok = c.loc[c["marketing_opt_in"].astype("boolean").fillna(False).astype(bool), "customer_id"]
     key = frame["customer_id"].astype(str)
     return frame[key.isin(set(ok.astype(str)))].reset_index(drop=True)
 
 
 def export_summary(exports: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per list: the file name, what it holds, customers and rows (no customer data)."""
-    rows = [{"File": f"{name}.csv", "Holds": DESCRIPTIONS.get(name, ""),
-             "Customers": int(df["customer_id"].nunique()) if "customer_id" in df else 0,
-             "Rows": len(df)} for name, df in exports.items()]
+    rows = [
+        {
+            "File": f"{name}.csv",
+            "Holds": DESCRIPTIONS.get(name, ""),
+            "Customers": int(df["customer_id"].nunique()) if "customer_id" in df else 0,
+            "Rows": len(df),
+        }
+        for name, df in exports.items()
+    ]
     return pd.DataFrame(rows, columns=["File", "Holds", "Customers", "Rows"])

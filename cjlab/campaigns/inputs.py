@@ -40,8 +40,9 @@ def _key(name: Any) -> str:
     return "".join(ch for ch in str(name).lower() if ch.isalnum())
 
 
-def pick_campaign(exposures: pd.DataFrame, experiment: str = "", control: str = "",
-                  treatment: str = "") -> tuple[str, str, list[str]]:
+def pick_campaign(
+    exposures: pd.DataFrame, experiment: str = "", control: str = "", treatment: str = ""
+) -> tuple[str, str, list[str]]:
     """The campaign experiment, its control and treated variants.
 
     Parameters
@@ -60,7 +61,9 @@ def pick_campaign(exposures: pd.DataFrame, experiment: str = "", control: str = 
     names = sorted(map(str, arms.index))
     if experiment:
         if experiment not in names:
-            raise CampaignInputError(f"experiment {experiment!r} is not in the data; experiments are {names}")
+            raise CampaignInputError(
+                f"experiment {experiment!r} is not in the data; experiments are {names}"
+            )
     elif len(names) == 1:
         experiment = names[0]
     else:
@@ -69,7 +72,8 @@ def pick_campaign(exposures: pd.DataFrame, experiment: str = "", control: str = 
             raise CampaignInputError(
                 f"the data hold {len(names)} experiments ({', '.join(names)}) and "
                 f"{'none' if not holdouts else 'several'} has a holdout group: set the parameter "
-                "experiment to the campaign to evaluate")
+                "experiment to the campaign to evaluate"
+            )
         experiment = holdouts[0]
     variants = [str(v) for v in arms[experiment]]
     try:
@@ -79,7 +83,9 @@ def pick_campaign(exposures: pd.DataFrame, experiment: str = "", control: str = 
     others = [v for v in variants if v != ctrl]
     if treatment:
         if treatment not in others:
-            raise CampaignInputError(f"treatment {treatment!r} is not a variant; variants are {variants}")
+            raise CampaignInputError(
+                f"treatment {treatment!r} is not a variant; variants are {variants}"
+            )
         others = [treatment]
     if not others:
         raise CampaignInputError(f"experiment {experiment!r} has only the control group {ctrl!r}")
@@ -137,16 +143,23 @@ def _customer_features(tables: Mapping[str, Any], as_of: pd.Timestamp) -> pd.Dat
     parts = []
     if orders is not None:
         o = ft.to_pandas(ft.customer_orders(orders, as_of=as_of)).set_index("customer_id")
-        f = pd.DataFrame({"orders_before": o["n_orders"], "revenue_before": o["revenue"],
-                          "mean_order_value": o["mean_order_value"],
-                          "days_since_last_order": (end - o["last_order"]).dt.days,
-                          "days_since_first_order": (end - o["first_order"]).dt.days})
+        f = pd.DataFrame(
+            {
+                "orders_before": o["n_orders"],
+                "revenue_before": o["revenue"],
+                "mean_order_value": o["mean_order_value"],
+                "days_since_last_order": (end - o["last_order"]).dt.days,
+                "days_since_first_order": (end - o["first_order"]).dt.days,
+            }
+        )
         if "promo_orders" in o:
             f["promo_share"] = o["promo_orders"] / o["n_orders"]
         parts.append(f)
     if tp is not None:
         w = ft.to_pandas(touchpoint_windows(tp, as_of, days=(90,))).set_index("customer_id")
-        parts.append(w.drop(columns=[c for c in w.columns if c.startswith("support")], errors="ignore"))
+        parts.append(
+            w.drop(columns=[c for c in w.columns if c.startswith("support")], errors="ignore")
+        )
     if cust is not None:
         c = ft.to_pandas(cust).set_index("customer_id")
         keep = pd.DataFrame(index=c.index)
@@ -165,8 +178,13 @@ def _customer_features(tables: Mapping[str, Any], as_of: pd.Timestamp) -> pd.Dat
     return out
 
 
-def campaign_frame(tables: Mapping[str, Any], experiment: str = "", control: str = "",
-                   treatment: str = "", outcome_columns: Sequence[str] = ("visited",)) -> CampaignData:
+def campaign_frame(
+    tables: Mapping[str, Any],
+    experiment: str = "",
+    control: str = "",
+    treatment: str = "",
+    outcome_columns: Sequence[str] = ("visited",),
+) -> CampaignData:
     """One row per unit of the campaign, with pre-campaign features (see the module docstring).
 
     A unit exposed more than once keeps its first exposure; ``converted`` is its maximum and
@@ -182,8 +200,13 @@ def campaign_frame(tables: Mapping[str, Any], experiment: str = "", control: str
     ex["revenue"] = ex["revenue"].fillna(0.0) if "revenue" in ex else 0.0
     ex = ex.sort_values("exposed_at", kind="stable")
     extra = [c for c in ex.columns if c not in RESERVED and c not in set(outcome_columns)]
-    agg = {"variant": "first", "exposed_at": "first", "converted": "max", "revenue": "sum",
-           **dict.fromkeys(extra, "first")}
+    agg = {
+        "variant": "first",
+        "exposed_at": "first",
+        "converted": "max",
+        "revenue": "sum",
+        **dict.fromkeys(extra, "first"),
+    }
     units = ex.groupby("unit_id", sort=False).agg(agg).reset_index()
     units["treated"] = (units["variant"].astype(str) != ctrl).astype(int)
     units["converted"] = units["converted"].astype(int)
@@ -218,11 +241,21 @@ def preprocessor(data: CampaignData) -> Any:
 
     parts = []
     if data.numeric:
-        parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                      list(data.numeric)))
+        parts.append(
+            (
+                "num",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                list(data.numeric),
+            )
+        )
     if data.categorical:
-        parts.append(("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20),
-                      list(data.categorical)))
+        parts.append(
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore", min_frequency=20),
+                list(data.categorical),
+            )
+        )
     if not parts:
         raise CampaignInputError("the campaign has no customer attributes to model uplift with")
     return ColumnTransformer(parts)
@@ -237,4 +270,3 @@ def train_test(data: CampaignData, test_share: float = 0.3, random_state: int = 
         idx = np.flatnonzero(t == arm)
         test[rng.choice(idx, size=round(test_share * len(idx)), replace=False)] = True
     return test
-

@@ -33,8 +33,11 @@ from cjlab.campaigns.recommenders import AssociationRules, ItemItem, Popularity,
 __all__ = ["OFFER_METHODS", "evaluate_offers", "make_recommender", "new_items", "rank_metrics"]
 
 OFFER_METHODS = ("popularity", "association_rules", "item_item")
-LABELS = {"popularity": "Most popular (baseline)", "association_rules": "Association rules",
-          "item_item": "Item-item collaborative filtering"}
+LABELS = {
+    "popularity": "Most popular (baseline)",
+    "association_rules": "Association rules",
+    "item_item": "Item-item collaborative filtering",
+}
 
 
 def make_recommender(method: str, min_support: float = 0.0) -> Recommender:
@@ -74,8 +77,9 @@ def rank_metrics(rec: pd.DataFrame, relevant: pd.DataFrame, k: int) -> pd.DataFr
     return out.reset_index()[["customer_id", "n_relevant", "hit", "recall", "ap"]]
 
 
-def _summaries(per: dict[str, pd.DataFrame], k: int, n_boot: int, level: float,
-               random_state: int) -> list[dict]:
+def _summaries(
+    per: dict[str, pd.DataFrame], k: int, n_boot: int, level: float, random_state: int
+) -> list[dict]:
     rng = np.random.default_rng(random_state)
     n = len(next(iter(per.values())))
     idx = rng.integers(0, n, size=(n_boot, n)) if n_boot and n else None
@@ -93,14 +97,22 @@ def _summaries(per: dict[str, pd.DataFrame], k: int, n_boot: int, level: float,
             if base is not None and method != "popularity" and idx is not None:
                 d = (v - base[metric].to_numpy())[idx].mean(axis=1)
                 row[f"{name}_vs_popularity_low"], row[f"{name}_vs_popularity_high"] = np.quantile(
-                    d, [tail, 1 - tail])
+                    d, [tail, 1 - tail]
+                )
         rows.append(row)
     return rows
 
 
-def evaluate_offers(train: pd.DataFrame, test: pd.DataFrame, methods: Sequence[str] = OFFER_METHODS,
-                    ks: Sequence[int] = (1, 2, 3, 5), n_boot: int = 200, level: float = 0.9,
-                    random_state: int = 0, min_support: float = 0.0) -> tuple[pd.DataFrame, int]:
+def evaluate_offers(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    methods: Sequence[str] = OFFER_METHODS,
+    ks: Sequence[int] = (1, 2, 3, 5),
+    n_boot: int = 200,
+    level: float = 0.9,
+    random_state: int = 0,
+    min_support: float = 0.0,
+) -> tuple[pd.DataFrame, int]:
     """Hit rate, recall and MAP at each ``k`` per method on the time split.
 
     Parameters
@@ -122,11 +134,15 @@ def evaluate_offers(train: pd.DataFrame, test: pd.DataFrame, methods: Sequence[s
     rows = []
     if len(customers) == 0:
         return pd.DataFrame(rows), 0
-    recs = {m: make_recommender(m, min_support).fit(train).recommend(max(ks), customers)
-            for m in methods}
+    recs = {
+        m: make_recommender(m, min_support).fit(train).recommend(max(ks), customers)
+        for m in methods
+    }
     order = pd.Index(np.sort(customers))
     for k in ks:
-        per = {m: rank_metrics(r, relevant, k).set_index("customer_id").reindex(order).fillna(0.0)
-               for m, r in recs.items()}
+        per = {
+            m: rank_metrics(r, relevant, k).set_index("customer_id").reindex(order).fillna(0.0)
+            for m, r in recs.items()
+        }
         rows += _summaries(per, k, n_boot, level, random_state)
     return pd.DataFrame(rows), len(customers)

@@ -34,11 +34,14 @@ from scipy import sparse
 __all__ = ["AssociationRules", "ItemItem", "Popularity", "Recommender", "purchase_matrix"]
 
 
-def purchase_matrix(purchases: pd.DataFrame, items: Sequence[str] | None = None
-                    ) -> tuple[sparse.csr_matrix, pd.Index, pd.Index]:
+def purchase_matrix(
+    purchases: pd.DataFrame, items: Sequence[str] | None = None
+) -> tuple[sparse.csr_matrix, pd.Index, pd.Index]:
     """Binary customers x items matrix (CSR), with the customer and item indexes."""
     cust = pd.Index(pd.unique(purchases["customer_id"]))
-    item_index = pd.Index(sorted(pd.unique(purchases["item"].astype(str))) if items is None else items)
+    item_index = pd.Index(
+        sorted(pd.unique(purchases["item"].astype(str))) if items is None else items
+    )
     r = cust.get_indexer(purchases["customer_id"])
     c = item_index.get_indexer(purchases["item"].astype(str))
     ok = (r >= 0) & (c >= 0)
@@ -70,8 +73,9 @@ class Recommender:
         s[m.toarray() > 0] = -np.inf
         return s
 
-    def recommend(self, k: int = 3, customers: Sequence[Any] | None = None,
-                  chunk: int | None = None) -> pd.DataFrame:
+    def recommend(
+        self, k: int = 3, customers: Sequence[Any] | None = None, chunk: int | None = None
+    ) -> pd.DataFrame:
         """Top-``k`` items not yet bought: customer_id, rank (1 = best), item, score.
 
         Customers not in the fitted data get nothing (no purchase to start from); items no
@@ -85,16 +89,25 @@ class Recommender:
         chunk = chunk or max(1, 2_000_000 // max(len(self.items_), 1))
         out = []
         for s in range(0, len(rows), chunk):
-            idx = rows[s:s + chunk]
+            idx = rows[s : s + chunk]
             sc = self.scores(idx)
             top = np.argsort(-sc, axis=1, kind="stable")[:, :k]
             val = np.take_along_axis(sc, top, axis=1)
-            out.append(pd.DataFrame({"customer_id": np.repeat(self.customers_[idx], k),
-                                     "rank": np.tile(np.arange(1, k + 1), len(idx)),
-                                     "item": np.asarray(self.items_)[top.ravel()],
-                                     "score": val.ravel()}))
-        rec = pd.concat(out, ignore_index=True) if out else pd.DataFrame(
-            columns=["customer_id", "rank", "item", "score"])
+            out.append(
+                pd.DataFrame(
+                    {
+                        "customer_id": np.repeat(self.customers_[idx], k),
+                        "rank": np.tile(np.arange(1, k + 1), len(idx)),
+                        "item": np.asarray(self.items_)[top.ravel()],
+                        "score": val.ravel(),
+                    }
+                )
+            )
+        rec = (
+            pd.concat(out, ignore_index=True)
+            if out
+            else pd.DataFrame(columns=["customer_id", "rank", "item", "score"])
+        )
         rec = rec[np.isfinite(rec["score"].astype(float))]
         rec["score"] = rec["score"].astype(float).round(9)
         return rec.reset_index(drop=True)
@@ -133,17 +146,26 @@ class AssociationRules(Recommender):
         np.fill_diagonal(conf, 0.0)
         self.confidence_ = conf
         a, b = np.nonzero(np.triu(co, 1) > 0) if len(co) else (np.array([], int), np.array([], int))
-        rules = pd.DataFrame({
-            "item": np.asarray(self.items_)[a], "also_bought": np.asarray(self.items_)[b],
-            "customers_both": co[a, b].astype(int), "support": co[a, b] / n,
-            "confidence": conf[a, b], "confidence_reverse": conf[b, a], "lift": lift[a, b]})
-        rules = rules[(rules["support"] >= self.min_support) & (rules["customers_both"] >= self.min_customers)]
+        rules = pd.DataFrame(
+            {
+                "item": np.asarray(self.items_)[a],
+                "also_bought": np.asarray(self.items_)[b],
+                "customers_both": co[a, b].astype(int),
+                "support": co[a, b] / n,
+                "confidence": conf[a, b],
+                "confidence_reverse": conf[b, a],
+                "lift": lift[a, b],
+            }
+        )
+        rules = rules[
+            (rules["support"] >= self.min_support) & (rules["customers_both"] >= self.min_customers)
+        ]
         self.rules_ = rules.sort_values(["lift", "support"], ascending=False).reset_index(drop=True)
 
     def _raw(self, rows):
         out = np.zeros((rows.shape[0], len(self.items_)))
         for i in range(rows.shape[0]):
-            bought = rows.indices[rows.indptr[i]:rows.indptr[i + 1]]
+            bought = rows.indices[rows.indptr[i] : rows.indptr[i + 1]]
             if len(bought):
                 out[i] = self.confidence_[bought].max(axis=0)
         return out

@@ -43,11 +43,14 @@ def _dm_loglik(kappa: float, counts: np.ndarray, prior: np.ndarray) -> float:
     """Dirichlet-multinomial log likelihood (without the multinomial coefficient)."""
     a = kappa * prior
     n = counts.sum(axis=1)
-    return float(np.sum(gammaln(kappa) - gammaln(n + kappa))
-                 + np.sum(gammaln(counts + a) - gammaln(a)))
+    return float(
+        np.sum(gammaln(kappa) - gammaln(n + kappa)) + np.sum(gammaln(counts + a) - gammaln(a))
+    )
 
 
-def fit_kappa(counts: np.ndarray, prior: np.ndarray, bounds: tuple[float, float] = (0.05, 1e4)) -> float:
+def fit_kappa(
+    counts: np.ndarray, prior: np.ndarray, bounds: tuple[float, float] = (0.05, 1e4)
+) -> float:
     """The prior strength that maximises the Dirichlet-multinomial likelihood (empirical Bayes).
 
     Parameters
@@ -60,8 +63,9 @@ def fit_kappa(counts: np.ndarray, prior: np.ndarray, bounds: tuple[float, float]
     if keep.sum() < 2:
         return float(bounds[1])
     c, p = counts[keep], np.clip(prior[keep], 1e-6, None)
-    res = optimize.minimize_scalar(lambda lk: -_dm_loglik(np.exp(lk), c, p),
-                                   bounds=tuple(np.log(bounds)), method="bounded")
+    res = optimize.minimize_scalar(
+        lambda lk: -_dm_loglik(np.exp(lk), c, p), bounds=tuple(np.log(bounds)), method="bounded"
+    )
     return float(np.exp(res.x))
 
 
@@ -116,8 +120,11 @@ class SendTimeModel:
         ``groups`` maps customer_id -> group (segment); None or missing = one group.
         """
         self.customers_ = pd.Index(pd.unique(counts["customer_id"]))
-        g = (pd.Series("all", index=self.customers_) if groups is None
-             else groups.reindex(self.customers_).astype("string").fillna("other"))
+        g = (
+            pd.Series("all", index=self.customers_)
+            if groups is None
+            else groups.reindex(self.customers_).astype("string").fillna("other")
+        )
         self.group_of_ = np.asarray(g.astype(str))
         hours = _matrix(counts, "hour", 24, self.customers_)
         days = _matrix(counts, "weekday", 7, self.customers_)
@@ -137,11 +144,18 @@ class SendTimeModel:
         h = np.argmax(self.hour_.posterior, axis=1)
         d = np.argmax(self.day_.posterior, axis=1)
         own = self.engagements_ >= self.min_engagements
-        return pd.DataFrame({
-            "customer_id": self.customers_, "weekday": d, "day": np.asarray(WEEKDAYS)[d], "hour": h,
-            "probability": self.hour_.posterior[np.arange(len(h)), h],
-            "engagements": self.engagements_.astype(int), "group": self.group_of_,
-            "basis": np.where(own, "own history", "group profile")})
+        return pd.DataFrame(
+            {
+                "customer_id": self.customers_,
+                "weekday": d,
+                "day": np.asarray(WEEKDAYS)[d],
+                "hour": h,
+                "probability": self.hour_.posterior[np.arange(len(h)), h],
+                "engagements": self.engagements_.astype(int),
+                "group": self.group_of_,
+                "basis": np.where(own, "own history", "group profile"),
+            }
+        )
 
 
 def _circular_hits(test: pd.DataFrame, hour: pd.Series, tolerance: int) -> pd.Series:
@@ -152,9 +166,15 @@ def _circular_hits(test: pd.DataFrame, hour: pd.Series, tolerance: int) -> pd.Se
     return g["_hit"].sum() / g["n"].sum()
 
 
-def evaluate_send_time(model: SendTimeModel, test: pd.DataFrame, tolerance: int = 1,
-                       min_engagements: Sequence[int] = (1, 5), n_boot: int = 200,
-                       level: float = 0.9, random_state: int = 0) -> pd.DataFrame:
+def evaluate_send_time(
+    model: SendTimeModel,
+    test: pd.DataFrame,
+    tolerance: int = 1,
+    min_engagements: Sequence[int] = (1, 5),
+    n_boot: int = 200,
+    level: float = 0.9,
+    random_state: int = 0,
+) -> pd.DataFrame:
     """Held-out hit rates of the recommended hour against the population's best hour.
 
     Parameters
@@ -183,17 +203,27 @@ def evaluate_send_time(model: SendTimeModel, test: pd.DataFrame, tolerance: int 
         tt = test[test["customer_id"].isin(keep)]
         if tt.empty:
             continue
-        hits = {name: _circular_hits(tt, s, tolerance) for name, s in
-                (("model", rec["hour"]), ("own history", own), ("population", pop))}
+        hits = {
+            name: _circular_hits(tt, s, tolerance)
+            for name, s in (("model", rec["hour"]), ("own history", own), ("population", pop))
+        }
         n = len(hits["model"])
         idx = rng.integers(0, n, size=(n_boot, n))
         base = hits["population"].to_numpy()
         for name, h in hits.items():
             v = h.to_numpy()
             boot, gain = v[idx].mean(axis=1), (v - base)[idx].mean(axis=1)
-            rows.append({"min_engagements": m_min, "method": name, "customers": n,
-                         "hit_rate": v.mean(), "hit_rate_low": np.quantile(boot, tail),
-                         "hit_rate_high": np.quantile(boot, 1 - tail),
-                         "gain_vs_population": (v - base).mean(),
-                         "gain_low": np.quantile(gain, tail), "gain_high": np.quantile(gain, 1 - tail)})
+            rows.append(
+                {
+                    "min_engagements": m_min,
+                    "method": name,
+                    "customers": n,
+                    "hit_rate": v.mean(),
+                    "hit_rate_low": np.quantile(boot, tail),
+                    "hit_rate_high": np.quantile(boot, 1 - tail),
+                    "gain_vs_population": (v - base).mean(),
+                    "gain_low": np.quantile(gain, tail),
+                    "gain_high": np.quantile(gain, 1 - tail),
+                }
+            )
     return pd.DataFrame(rows)

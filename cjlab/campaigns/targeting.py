@@ -33,10 +33,16 @@ from cjlab.campaigns.uplift import TLearner, make_learner
 __all__ = ["METHODS", "UpliftResult", "compare_policies", "fit_uplift"]
 
 METHODS = ("t_learner", "x_learner", "class_transformation")
-LABELS = {"t_learner": "T-learner", "x_learner": "X-learner",
-          "class_transformation": "Class transformation", "profit": "Expected incremental profit",
-          "response": "Response probability", "churn": "Churn probability",
-          "everyone": "Everyone", "nobody": "Nobody"}
+LABELS = {
+    "t_learner": "T-learner",
+    "x_learner": "X-learner",
+    "class_transformation": "Class transformation",
+    "profit": "Expected incremental profit",
+    "response": "Response probability",
+    "churn": "Churn probability",
+    "everyone": "Everyone",
+    "nobody": "Nobody",
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,9 @@ class UpliftResult:
     models: dict[str, Any] = field(repr=False)
 
 
-def _churn_scores(data: CampaignData, churned: pd.Series | None, train: np.ndarray,
-                  X: pd.DataFrame, kind: str) -> np.ndarray | None:
+def _churn_scores(
+    data: CampaignData, churned: pd.Series | None, train: np.ndarray, X: pd.DataFrame, kind: str
+) -> np.ndarray | None:
     """P(churn) from a classifier fitted on the training part's control customers."""
     if churned is None:
         return None
@@ -83,9 +90,16 @@ def _churn_scores(data: CampaignData, churned: pd.Series | None, train: np.ndarr
     return model.predict_proba(X)[:, 1]
 
 
-def fit_uplift(data: CampaignData, methods: Sequence[str] = METHODS, learner: str = "logistic",
-               test_share: float = 0.3, churned: pd.Series | None = None, n_boot: int = 200,
-               level: float = 0.9, random_state: int = 0) -> UpliftResult:
+def fit_uplift(
+    data: CampaignData,
+    methods: Sequence[str] = METHODS,
+    learner: str = "logistic",
+    test_share: float = 0.3,
+    churned: pd.Series | None = None,
+    n_boot: int = 200,
+    level: float = 0.9,
+    random_state: int = 0,
+) -> UpliftResult:
     """Fit uplift models on a training part and evaluate them on the hold-out.
 
     Parameters
@@ -109,8 +123,17 @@ def fit_uplift(data: CampaignData, methods: Sequence[str] = METHODS, learner: st
         model = make_learner(m, learner, True, pre, random_state).fit(X[train], y[train], t[train])
         models[m], preds[m] = model, model.predict(X)
         cs = curve_stats(y[test], preds[m][test], t[test], n_boot, level, random_state)
-        rows.append({"method": m, "qini": cs.qini, "qini_low": cs.qini_low, "qini_high": cs.qini_high,
-                     "auuc": cs.auuc, "auuc_low": cs.auuc_low, "auuc_high": cs.auuc_high})
+        rows.append(
+            {
+                "method": m,
+                "qini": cs.qini,
+                "qini_low": cs.qini_low,
+                "qini_high": cs.qini_high,
+                "auuc": cs.auuc,
+                "auuc_low": cs.auuc_low,
+                "auuc_high": cs.auuc_high,
+            }
+        )
         curves.append(cs.curve.assign(method=m))
     table = pd.DataFrame(rows)
     best = str(table.loc[table["qini"].idxmax(), "method"])
@@ -120,31 +143,49 @@ def fit_uplift(data: CampaignData, methods: Sequence[str] = METHODS, learner: st
         response.fit(X[train], y[train], t[train])
     p_contacted = response.predict_arms(X)[1]
     churn = _churn_scores(data, churned, train, X, learner)
-    scores = pd.DataFrame({"unit_id": f["unit_id"], "segment": f["segment"], "treated": t,
-                           "converted": y, "revenue": f["revenue"], "uplift": preds[best],
-                           "response": p_contacted})
+    scores = pd.DataFrame(
+        {
+            "unit_id": f["unit_id"],
+            "segment": f["segment"],
+            "treated": t,
+            "converted": y,
+            "revenue": f["revenue"],
+            "uplift": preds[best],
+            "response": p_contacted,
+        }
+    )
     if churn is not None:
         scores["churn"] = churn
     held = scores[test].reset_index(drop=True)
     seg = held.groupby("segment", observed=True).apply(_segment_row, include_groups=False)
     seg = seg.reset_index().sort_values("predicted_uplift", ascending=False, kind="stable")
-    return UpliftResult(table, pd.concat(curves, ignore_index=True), best, held,
-                        scores[["unit_id", "segment", "uplift"]], seg.reset_index(drop=True), models)
+    return UpliftResult(
+        table,
+        pd.concat(curves, ignore_index=True),
+        best,
+        held,
+        scores[["unit_id", "segment", "uplift"]],
+        seg.reset_index(drop=True),
+        models,
+    )
 
 
 def _segment_row(d: pd.DataFrame) -> pd.Series:
     rt = d.loc[d["treated"] == 1, "converted"].mean()
     rc = d.loc[d["treated"] == 0, "converted"].mean()
-    return pd.Series({"customers": len(d), "predicted_uplift": d["uplift"].mean(),
-                      "observed_uplift": rt - rc})
+    return pd.Series(
+        {"customers": len(d), "predicted_uplift": d["uplift"].mean(), "observed_uplift": rt - rc}
+    )
 
 
 def _profit_at(y, score, t, shares, value, cost, w) -> np.ndarray:
     """Incremental profit per hold-out customer when the top ``shares`` are contacted."""
     ys, ts, last, order = _sorted(y, score, t)
     n_all, n_t, n_c, y_t, y_c = _cum(ys, ts, last, w[order])
-    inc = (np.divide(y_t, n_t, out=np.zeros_like(y_t), where=n_t > 0)
-           - np.divide(y_c, n_c, out=np.zeros_like(y_c), where=n_c > 0)) * n_all
+    inc = (
+        np.divide(y_t, n_t, out=np.zeros_like(y_t), where=n_t > 0)
+        - np.divide(y_c, n_c, out=np.zeros_like(y_c), where=n_c > 0)
+    ) * n_all
     total = n_all[-1]
     out = np.empty((len(shares), w.shape[1]))
     for j in range(w.shape[1]):
@@ -154,9 +195,15 @@ def _profit_at(y, score, t, shares, value, cost, w) -> np.ndarray:
     return out
 
 
-def compare_policies(scores: pd.DataFrame, value: float, cost: float, n_boot: int = 200,
-                     level: float = 0.9, random_state: int = 0,
-                     points: int = 51) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare_policies(
+    scores: pd.DataFrame,
+    value: float,
+    cost: float,
+    n_boot: int = 200,
+    level: float = 0.9,
+    random_state: int = 0,
+    points: int = 51,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Targeting policies on the hold-out (see the module docstring).
 
     Parameters
@@ -188,18 +235,35 @@ def compare_policies(scores: pd.DataFrame, value: float, cost: float, n_boot: in
     for name, s in pol.items():
         at = _profit_at(y, s, t, [share, 1.0], value, cost, w) * 1000
         curve = _profit_at(y, s, t, grid, value, cost, w[:, :1])[:, 0] * 1000
-        curves.append(pd.DataFrame({"policy": name, "share_contacted": grid, "profit_per_1000": curve}))
+        curves.append(
+            pd.DataFrame({"policy": name, "share_contacted": grid, "profit_per_1000": curve})
+        )
         gain = at[0] - at[1]
-        rows.append({"policy": name, "share_contacted": share, "profit_per_1000": at[0, 0],
-                     "profit_per_1000_low": np.quantile(at[0, 1:], tail),
-                     "profit_per_1000_high": np.quantile(at[0, 1:], 1 - tail),
-                     "gain_vs_everyone_per_1000": gain[0],
-                     "gain_low": np.quantile(gain[1:], tail), "gain_high": np.quantile(gain[1:], 1 - tail)})
+        rows.append(
+            {
+                "policy": name,
+                "share_contacted": share,
+                "profit_per_1000": at[0, 0],
+                "profit_per_1000_low": np.quantile(at[0, 1:], tail),
+                "profit_per_1000_high": np.quantile(at[0, 1:], 1 - tail),
+                "gain_vs_everyone_per_1000": gain[0],
+                "gain_low": np.quantile(gain[1:], tail),
+                "gain_high": np.quantile(gain[1:], 1 - tail),
+            }
+        )
     every = _profit_at(y, expected, t, [1.0], value, cost, w)[0] * 1000
-    rows.append({"policy": "everyone", "share_contacted": 1.0, "profit_per_1000": every[0],
-                 "profit_per_1000_low": np.quantile(every[1:], tail),
-                 "profit_per_1000_high": np.quantile(every[1:], 1 - tail),
-                 "gain_vs_everyone_per_1000": 0.0, "gain_low": 0.0, "gain_high": 0.0})
+    rows.append(
+        {
+            "policy": "everyone",
+            "share_contacted": 1.0,
+            "profit_per_1000": every[0],
+            "profit_per_1000_low": np.quantile(every[1:], tail),
+            "profit_per_1000_high": np.quantile(every[1:], 1 - tail),
+            "gain_vs_everyone_per_1000": 0.0,
+            "gain_low": 0.0,
+            "gain_high": 0.0,
+        }
+    )
     out = pd.DataFrame(rows)
     out.insert(1, "label", out["policy"].map(LABELS))
     return out, pd.concat(curves, ignore_index=True)

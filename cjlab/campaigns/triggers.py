@@ -34,19 +34,31 @@ __all__ = ["HOLIDAYS", "TIERS", "event_study", "inactivity_repurchase", "trigger
 #: default seasonal triggers: name -> (month, day) of the window's centre
 HOLIDAYS = {"christmas": (12, 16), "black_friday": (11, 27)}
 TIERS = ((1, "1 order"), (2, "2–3 orders"), (4, "4–9 orders"), (10, "10+ orders"))
-LABELS = {"birthday": "Birthday", "first_purchase_anniversary": "First-purchase anniversary",
-          "christmas": "Christmas season", "black_friday": "Black Friday week"}
+LABELS = {
+    "birthday": "Birthday",
+    "first_purchase_anniversary": "First-purchase anniversary",
+    "christmas": "Christmas season",
+    "black_friday": "Black Friday week",
+}
 
 
 def _tier(n: pd.Series) -> pd.Series:
     bounds = [t[0] for t in TIERS]
     idx = np.searchsorted(bounds, n.fillna(0).to_numpy(), side="right") - 1
-    return pd.Series(np.asarray([t[1] for t in TIERS])[np.clip(idx, 0, len(TIERS) - 1)], index=n.index)
+    return pd.Series(
+        np.asarray([t[1] for t in TIERS])[np.clip(idx, 0, len(TIERS) - 1)], index=n.index
+    )
 
 
-def trigger_occurrences(counts: pd.DataFrame, anchor: pd.Series, first_day: pd.Series,
-                        end_day: pd.Series, years: Sequence[int], offsets: Sequence[int],
-                        half_width: int) -> pd.DataFrame:
+def trigger_occurrences(
+    counts: pd.DataFrame,
+    anchor: pd.Series,
+    first_day: pd.Series,
+    end_day: pd.Series,
+    years: Sequence[int],
+    offsets: Sequence[int],
+    half_width: int,
+) -> pd.DataFrame:
     """One row per eligible customer-occurrence: customer_id, year, event, baseline, windows.
 
     Parameters
@@ -86,8 +98,15 @@ def trigger_occurrences(counts: pd.DataFrame, anchor: pd.Series, first_day: pd.S
     keep = ok[:, :, ev] & (nb > 0)
     bmean = np.where(nb > 0, (n[:, :, base] * ok[:, :, base]).sum(axis=2) / np.maximum(nb, 1), 0.0)
     ri, yi = np.nonzero(keep)
-    return pd.DataFrame({"customer_id": ids[ri], "year": yrs[yi], "event": n[ri, yi, ev],
-                         "baseline": bmean[ri, yi], "baselines": nb[ri, yi]})
+    return pd.DataFrame(
+        {
+            "customer_id": ids[ri],
+            "year": yrs[yi],
+            "event": n[ri, yi, ev],
+            "baseline": bmean[ri, yi],
+            "baselines": nb[ri, yi],
+        }
+    )
 
 
 def _summary(occ: pd.DataFrame, level: float, n_boot: int, rng: np.random.Generator) -> dict:
@@ -104,14 +123,23 @@ def _summary(occ: pd.DataFrame, level: float, n_boot: int, rng: np.random.Genera
         rr = np.divide(be, bb, out=np.full(n_boot, np.nan), where=bb > 0)
         lo, hi = np.nanquantile(rr, [tail, 1 - tail])
         elo, ehi = np.quantile(100 * (be - bb) / bk, [tail, 1 - tail])
-    return {"customers": len(per), "occurrences": int(k.sum()), "event_orders": e.sum(),
-            "baseline_orders": b.sum(), "rate_ratio": ratio, "rate_ratio_low": lo,
-            "rate_ratio_high": hi, "extra_orders_per_100": extra,
-            "extra_orders_per_100_low": elo, "extra_orders_per_100_high": ehi}
+    return {
+        "customers": len(per),
+        "occurrences": int(k.sum()),
+        "event_orders": e.sum(),
+        "baseline_orders": b.sum(),
+        "rate_ratio": ratio,
+        "rate_ratio_low": lo,
+        "rate_ratio_high": hi,
+        "extra_orders_per_100": extra,
+        "extra_orders_per_100_low": elo,
+        "extra_orders_per_100_high": ehi,
+    }
 
 
-def _anchors(name: str, orders: Any, customers: Any, holidays: Mapping[str, tuple[int, int]],
-             as_of: Any) -> tuple[Any, int | None]:
+def _anchors(
+    name: str, orders: Any, customers: Any, holidays: Mapping[str, tuple[int, int]], as_of: Any
+) -> tuple[Any, int | None]:
     if name == "birthday":
         return birthday_anchor(customers), None
     if name == "first_purchase_anniversary":
@@ -120,10 +148,18 @@ def _anchors(name: str, orders: Any, customers: Any, holidays: Mapping[str, tupl
     return None, int(pd.Timestamp(2025, month, day).dayofyear)
 
 
-def event_study(orders: Any, customers: Any | None, as_of: Any, triggers: Sequence[str],
-                holidays: Mapping[str, tuple[int, int]] = HOLIDAYS, half_width: int = 7,
-                baseline_offsets: Sequence[int] = (-56, -28, 28, 56), level: float = 0.9,
-                n_boot: int = 200, random_state: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def event_study(
+    orders: Any,
+    customers: Any | None,
+    as_of: Any,
+    triggers: Sequence[str],
+    holidays: Mapping[str, tuple[int, int]] = HOLIDAYS,
+    half_width: int = 7,
+    baseline_offsets: Sequence[int] = (-56, -28, 28, 56),
+    level: float = 0.9,
+    n_boot: int = 200,
+    random_state: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rate ratios and extra orders around each yearly trigger, overall and per customer tier.
 
     Parameters
@@ -156,26 +192,42 @@ def event_study(orders: Any, customers: Any | None, as_of: Any, triggers: Sequen
     rows, tiers = [], []
     for name in triggers:
         anchors, day = _anchors(name, orders, customers, holidays, as_of)
-        counts = ft.to_pandas(annual_window_counts(orders, anchors, day, offsets, half_width, as_of))
-        a = (ft.to_pandas(anchors).set_index("customer_id")["anchor_day"].reindex(co.index).dropna()
-             if anchors is not None else pd.Series(day, index=co.index))
-        occ = trigger_occurrences(counts, a.astype(int), first, end, list(years), offsets, half_width)
+        counts = ft.to_pandas(
+            annual_window_counts(orders, anchors, day, offsets, half_width, as_of)
+        )
+        a = (
+            ft.to_pandas(anchors).set_index("customer_id")["anchor_day"].reindex(co.index).dropna()
+            if anchors is not None
+            else pd.Series(day, index=co.index)
+        )
+        occ = trigger_occurrences(
+            counts, a.astype(int), first, end, list(years), offsets, half_width
+        )
         if occ.empty:
             continue
         label = LABELS.get(name, name.replace("_", " ").capitalize())
         rows.append({"trigger": name, "label": label, **_summary(occ, level, n_boot, rng)})
         occ["tier"] = occ["customer_id"].map(tier)
         for t, d in occ.groupby("tier", sort=False):
-            tiers.append({"trigger": name, "label": label, "tier": t, **_summary(d, level, n_boot, rng)})
+            tiers.append(
+                {"trigger": name, "label": label, "tier": t, **_summary(d, level, n_boot, rng)}
+            )
     order = {t[1]: i for i, t in enumerate(TIERS)}
     by_tier = pd.DataFrame(tiers)
     if len(by_tier):
-        by_tier = by_tier.sort_values(["trigger", "tier"], key=lambda s: s.map(order) if s.name == "tier" else s)
+        by_tier = by_tier.sort_values(
+            ["trigger", "tier"], key=lambda s: s.map(order) if s.name == "tier" else s
+        )
     return pd.DataFrame(rows), by_tier.reset_index(drop=True)
 
 
-def inactivity_repurchase(orders: Any, as_of: Any, thresholds: Sequence[int] = (30, 60, 90, 180),
-                          window_days: int = 30, level: float = 0.9) -> pd.DataFrame:
+def inactivity_repurchase(
+    orders: Any,
+    as_of: Any,
+    thresholds: Sequence[int] = (30, 60, 90, 180),
+    window_days: int = 30,
+    level: float = 0.9,
+) -> pd.DataFrame:
     """The chance to buy within ``window_days`` after ``X`` days without an order.
 
     Returns
@@ -195,9 +247,16 @@ def inactivity_repurchase(orders: Any, as_of: Any, thresholds: Sequence[int] = (
         reached = n[g > x].sum() + np.sum(waiting >= x + window_days)
         bought = n[(g > x) & (g <= x + window_days)].sum()
         a, b = 1 + bought, 1 + reached - bought
-        rows.append({"threshold_days": x, "reached": int(reached), "bought": int(bought),
-                     "share": bought / reached if reached else np.nan,
-                     "share_low": stats.beta.ppf(tail, a, b), "share_high": stats.beta.ppf(1 - tail, a, b)})
+        rows.append(
+            {
+                "threshold_days": x,
+                "reached": int(reached),
+                "bought": int(bought),
+                "share": bought / reached if reached else np.nan,
+                "share_low": stats.beta.ppf(tail, a, b),
+                "share_high": stats.beta.ppf(1 - tail, a, b),
+            }
+        )
     out = pd.DataFrame(rows)
     out["ratio_to_baseline"] = out["share"] / out["share"].iloc[0]
     return out

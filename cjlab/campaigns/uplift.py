@@ -117,8 +117,12 @@ class XLearner(UpliftModel):
         y, t = _arrays(y, treatment)
         self.outcomes_ = TLearner(self.estimator).fit(X, y, t)
         Xc, Xt = _rows(X, t == 0), _rows(X, t == 1)
-        d_t = y[t == 1] - _predict(self.outcomes_.model_c_, Xt)  # treated: observed - imputed control
-        d_c = _predict(self.outcomes_.model_t_, Xc) - y[t == 0]  # control: imputed treated - observed
+        d_t = y[t == 1] - _predict(
+            self.outcomes_.model_c_, Xt
+        )  # treated: observed - imputed control
+        d_c = (
+            _predict(self.outcomes_.model_t_, Xc) - y[t == 0]
+        )  # control: imputed treated - observed
         self.effect_t_ = clone(self.effect_estimator).fit(Xt, d_t)
         self.effect_c_ = clone(self.effect_estimator).fit(Xc, d_c)
         self.treated_share_ = float(t.mean())
@@ -166,7 +170,9 @@ class ClassTransformation(UpliftModel):
         return 2 * self.model_.predict_proba(X)[:, 1] - 1
 
 
-def make_learner(method: str, kind: str, binary: bool, preprocess: Any, random_state: int = 0) -> UpliftModel:
+def make_learner(
+    method: str, kind: str, binary: bool, preprocess: Any, random_state: int = 0
+) -> UpliftModel:
     """An uplift model by name on a standard pipeline (``preprocess`` then the estimator).
 
     Parameters
@@ -185,8 +191,13 @@ def make_learner(method: str, kind: str, binary: bool, preprocess: Any, random_s
     if kind == "logistic":
         clf, reg = LogisticRegression(C=1.0, max_iter=500), Ridge(alpha=1.0)
     elif kind == "boosting":
-        opts = {"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 15,
-                "min_samples_leaf": 100, "random_state": random_state}
+        opts = {
+            "max_iter": 150,
+            "learning_rate": 0.05,
+            "max_leaf_nodes": 15,
+            "min_samples_leaf": 100,
+            "random_state": random_state,
+        }
         clf, reg = HistGradientBoostingClassifier(**opts), HistGradientBoostingRegressor(**opts)
     else:
         raise ValueError(f"learner must be 'logistic' or 'boosting', got {kind!r}")
@@ -200,4 +211,6 @@ def make_learner(method: str, kind: str, binary: bool, preprocess: Any, random_s
         if not binary:
             raise ValueError("class_transformation needs a binary outcome")
         return ClassTransformation(make_pipeline(clone(preprocess), clf))
-    raise ValueError(f"unknown uplift method {method!r}: t_learner, x_learner or class_transformation")
+    raise ValueError(
+        f"unknown uplift method {method!r}: t_learner, x_learner or class_transformation"
+    )

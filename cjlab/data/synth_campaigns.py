@@ -63,13 +63,21 @@ SEGMENT_HOUR = np.array([21, 7, 12, 19])
 SHARE_AT_PREFERRED = 0.6
 HOUR_SD = 0.7
 #: background curve of open hours (the rest of the opens): daytime and evening
-BACKGROUND = np.array([1, 1, 1, 1, 1, 2, 4, 6, 7, 7, 7, 7, 8, 7, 6, 6, 6, 7, 8, 9, 9, 8, 5, 3], float)
+BACKGROUND = np.array(
+    [1, 1, 1, 1, 1, 2, 4, 6, 7, 7, 7, 7, 8, 7, 6, 6, 6, 7, 8, 9, 9, 8, 5, 3], float
+)
 
 #: product styles: each category has one product per style (``product`` = ``<category>_<style>``)
 STYLES = ("classic", "trendy", "sporty", "cosy")
 #: per segment, the chance of each style being a customer's own (rows follow SEGMENT_ORDER)
-STYLE_MIX = np.array([[0.15, 0.55, 0.15, 0.15], [0.55, 0.15, 0.15, 0.15],
-                      [0.15, 0.15, 0.15, 0.55], [0.40, 0.10, 0.40, 0.10]])
+STYLE_MIX = np.array(
+    [
+        [0.15, 0.55, 0.15, 0.15],
+        [0.55, 0.15, 0.15, 0.15],
+        [0.15, 0.15, 0.15, 0.55],
+        [0.40, 0.10, 0.40, 0.10],
+    ]
+)
 SHARE_OWN_STYLE = 0.65
 
 BIRTHDAY_DAYS = 7
@@ -117,23 +125,40 @@ def _experiment(rng, ctx: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame
     conv = (rng.random(len(idx)) < np.where(treated, p1, p0)).astype("int64")
     revenue = np.where(conv == 1, np.round(rng.gamma(4.0, REVENUE_MEAN[s] / 4.0), 2), 0.0)
     names = np.array(SEGMENT_ORDER)
-    ex = pd.DataFrame({
-        "experiment": EXPERIMENT, "variant": np.where(treated, TREATMENT, CONTROL),
-        "unit_id": ctx["ids"][idx], "exposed_at": ctx["to_ts"](w0 + rng.random(len(idx)) * (w1 - w0)),
-        "converted": conv, "revenue": revenue, "segment": names[s], "stage": "loyalty"})
-    truth = pd.DataFrame({"customer_id": ctx["ids"][idx], "campaign_uplift": p1 - p0,
-                          "campaign_base_rate": p0})
-    stats = {"n": {v: int(m.sum()) for v, m in ((TREATMENT, treated), (CONTROL, ~treated))},
-             "p_sum": {TREATMENT: float(p1[treated].sum()), CONTROL: float(p0[~treated].sum())},
-             "segments": {}}
+    ex = pd.DataFrame(
+        {
+            "experiment": EXPERIMENT,
+            "variant": np.where(treated, TREATMENT, CONTROL),
+            "unit_id": ctx["ids"][idx],
+            "exposed_at": ctx["to_ts"](w0 + rng.random(len(idx)) * (w1 - w0)),
+            "converted": conv,
+            "revenue": revenue,
+            "segment": names[s],
+            "stage": "loyalty",
+        }
+    )
+    truth = pd.DataFrame(
+        {"customer_id": ctx["ids"][idx], "campaign_uplift": p1 - p0, "campaign_base_rate": p0}
+    )
+    stats = {
+        "n": {v: int(m.sum()) for v, m in ((TREATMENT, treated), (CONTROL, ~treated))},
+        "p_sum": {TREATMENT: float(p1[treated].sum()), CONTROL: float(p0[~treated].sum())},
+        "segments": {},
+    }
     for k, name in enumerate(SEGMENT_ORDER):
         m = s == k
-        stats["segments"][name] = {"n": int(m.sum()), "p0": float(p0[m].sum()),
-                                   "p1": float(p1[m].sum()), "lapsed": int((m & ~recent).sum())}
+        stats["segments"][name] = {
+            "n": int(m.sum()),
+            "p0": float(p0[m].sum()),
+            "p1": float(p1[m].sum()),
+            "lapsed": int((m & ~recent).sum()),
+        }
     return ex, truth, stats
 
 
-def _open_hours(rng, ctx: Mapping[str, Any], touch: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def _open_hours(
+    rng, ctx: Mapping[str, Any], touch: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
     seg, n = ctx["seg"], len(ctx["ids"])
     pref = (SEGMENT_HOUR[seg] + rng.integers(-2, 3, n)) % 24
     mask = (touch["touchpoint"] == "newsletter_open").to_numpy()
@@ -167,8 +192,10 @@ def _products(rng, ctx: Mapping[str, Any], orders: pd.DataFrame) -> tuple[pd.Dat
     own = rng.random(k) < SHARE_OWN_STYLE
     chosen = np.where(own, style[pos], rng.integers(0, len(STYLES), k))
     out = orders.copy()
-    out["product"] = np.char.add(np.char.add(orders["product_category"].to_numpy().astype(str), "_"),
-                                 np.asarray(STYLES)[chosen])
+    out["product"] = np.char.add(
+        np.char.add(orders["product_category"].to_numpy().astype(str), "_"),
+        np.asarray(STYLES)[chosen],
+    )
     return out, style
 
 
@@ -191,8 +218,13 @@ def plant(seed: int, index: int, ctx: Mapping[str, Any]) -> Planted:
     ex, exp_truth, stats = _experiment(rng, ctx)
     touch, pref = _open_hours(rng, ctx, ctx["touchpoints"])
     orders, style = _products(rng, ctx, ctx["orders"])
-    ct = pd.DataFrame({"customer_id": ctx["ids"], "preferred_open_hour": pref,
-                       "product_style": np.asarray(STYLES)[style]})
+    ct = pd.DataFrame(
+        {
+            "customer_id": ctx["ids"],
+            "preferred_open_hour": pref,
+            "product_style": np.asarray(STYLES)[style],
+        }
+    )
     ct = ct.merge(exp_truth, on="customer_id", how="left")
     return Planted(ex, touch, orders, ct, stats)
 
@@ -210,8 +242,12 @@ def _experiment_truth(stats: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"n": n, "rates": rates, "segment_rates": seg_rates, "segment_uplift": seg_uplift}
 
 
-def add_truth(truth: dict[str, Any], stats: Sequence[Mapping[str, Any]],
-              category_mix: Mapping[str, Sequence[float]], categories: Sequence[str]) -> dict[str, Any]:
+def add_truth(
+    truth: dict[str, Any],
+    stats: Sequence[Mapping[str, Any]],
+    category_mix: Mapping[str, Sequence[float]],
+    categories: Sequence[str],
+) -> dict[str, Any]:
     """Add the campaign experiment to ``truth["experiments"]`` and the ``"campaigns"`` truths.
 
     ``stats`` are the blocks' :attr:`Planted.stats`; ``category_mix`` and ``categories`` the
@@ -220,43 +256,62 @@ def add_truth(truth: dict[str, Any], stats: Sequence[Mapping[str, Any]],
     e = _experiment_truth(stats)
     rates = e["rates"]
     truth["experiments"][EXPERIMENT] = {
-        "stage": "loyalty", "variants": [CONTROL, TREATMENT], "control": CONTROL,
-        "window": list(WINDOW), "rates": rates,
-        "relative_lift": {v: rates[v] / rates[CONTROL] - 1 if rates[CONTROL] else 0.0
-                          for v in (CONTROL, TREATMENT)},
-        "segment_column": "segment", "segment_rates": e["segment_rates"], "srm": False,
+        "stage": "loyalty",
+        "variants": [CONTROL, TREATMENT],
+        "control": CONTROL,
+        "window": list(WINDOW),
+        "rates": rates,
+        "relative_lift": {
+            v: rates[v] / rates[CONTROL] - 1 if rates[CONTROL] else 0.0
+            for v in (CONTROL, TREATMENT)
+        },
+        "segment_column": "segment",
+        "segment_rates": e["segment_rates"],
+        "srm": False,
         "planned_split": {CONTROL: HOLDOUT_SHARE, TREATMENT: 1 - HOLDOUT_SHARE},
         "revenue_per_converter": dict(zip(SEGMENT_ORDER, REVENUE_MEAN.tolist())),
     }
     uplift = e["segment_uplift"]
     truth["campaigns"] = {
         "uplift": {
-            "experiment": EXPERIMENT, "control": CONTROL, "treatment": TREATMENT,
-            "segment_column": "segment", "segment_uplift": uplift,
+            "experiment": EXPERIMENT,
+            "control": CONTROL,
+            "treatment": TREATMENT,
+            "segment_column": "segment",
+            "segment_uplift": uplift,
             "rank": sorted(uplift, key=uplift.get, reverse=True),
             "incremental_conversion": rates[TREATMENT] - rates[CONTROL],
             "note": "uplift per segment times 1.25 for customers without an order in the 90 days "
-                    "before 2025-10-01 and 0.75 for the others; customer_truth.campaign_uplift",
+            "before 2025-10-01 and 0.75 for the others; customer_truth.campaign_uplift",
         },
         "send_time": {
             "segment_hour": dict(zip(SEGMENT_ORDER, SEGMENT_HOUR.tolist())),
-            "share_at_preferred": SHARE_AT_PREFERRED, "hour_sd": HOUR_SD,
+            "share_at_preferred": SHARE_AT_PREFERRED,
+            "hour_sd": HOUR_SD,
             "note": "hour of day (UTC) of newsletter opens; the day of week carries no preference; "
-                    "customer_truth.preferred_open_hour",
+            "customer_truth.preferred_open_hour",
         },
         "next_best_offer": {
-            "item": "product", "categories": list(categories), "styles": list(STYLES),
-            "category_mix": {s: dict(zip(categories, map(float, m)))
-                             for s, m in category_mix.items()},
-            "style_mix": {s: dict(zip(STYLES, map(float, m))) for s, m in zip(SEGMENT_ORDER, STYLE_MIX)},
+            "item": "product",
+            "categories": list(categories),
+            "styles": list(STYLES),
+            "category_mix": {
+                s: dict(zip(categories, map(float, m))) for s, m in category_mix.items()
+            },
+            "style_mix": {
+                s: dict(zip(STYLES, map(float, m))) for s, m in zip(SEGMENT_ORDER, STYLE_MIX)
+            },
             "share_own_style": SHARE_OWN_STYLE,
             "note": "each order's category is drawn from its customer's segment mix; its product "
-                    "(orders.product = <category>_<style>) is the customer's own style for "
-                    "share_own_style of the orders (customer_truth.product_style), any style else",
+            "(orders.product = <category>_<style>) is the customer's own style for "
+            "share_own_style of the orders (customer_truth.product_style), any style else",
         },
         "triggers": {
-            "birthday": {"window_days": BIRTHDAY_DAYS, "seasonal_multiplier_added": BIRTHDAY_LIFT,
-                         "expected_rate_ratio": 1 + BIRTHDAY_LIFT},
+            "birthday": {
+                "window_days": BIRTHDAY_DAYS,
+                "seasonal_multiplier_added": BIRTHDAY_LIFT,
+                "expected_rate_ratio": 1 + BIRTHDAY_LIFT,
+            },
             "first_purchase_anniversary": {"expected_rate_ratio": 1.0},
             "christmas": {"peak_day_of_year": 350, "peak_multiplier": 1.9},
             "black_friday": {"days_of_year": [328, 334], "multiplier_added": 0.8},

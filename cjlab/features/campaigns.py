@@ -134,14 +134,18 @@ def birthday_anchor(customers: Any) -> Any:
     Customers without a birth_date are left out.
     """
     f = frame(customers).filter(~nw.col("birth_date").is_null())
-    f = f.select("customer_id", nw.col("birth_date").dt.ordinal_day().cast(nw.Int64).alias("anchor_day"))
+    f = f.select(
+        "customer_id", nw.col("birth_date").dt.ordinal_day().cast(nw.Int64).alias("anchor_day")
+    )
     return back(f, customers)
 
 
 def first_purchase_anchor(orders: Any, as_of: datetime | str | None = None) -> Any:
     """The day of the year of each customer's first order: customer_id, anchor_day (1-366)."""
     f = up_to(frame(orders), as_of).group_by("customer_id").agg(nw.col("ts").min().alias("_first"))
-    f = f.select("customer_id", nw.col("_first").dt.ordinal_day().cast(nw.Int64).alias("anchor_day"))
+    f = f.select(
+        "customer_id", nw.col("_first").dt.ordinal_day().cast(nw.Int64).alias("anchor_day")
+    )
     return back(f, orders)
 
 
@@ -205,12 +209,18 @@ def annual_window_counts(
     raw = nw.col("ts").dt.ordinal_day().cast(nw.Int64) - nw.col("anchor_day").cast(nw.Int64)
     f = f.with_columns(raw.alias("_raw"), nw.col("ts").dt.year().cast(nw.Int64).alias("_y"))
     f = f.with_columns(
-        nw.when(nw.col("_raw") > HALF_YEAR).then(nw.col("_raw") - 365)
-        .when(nw.col("_raw") < -HALF_YEAR).then(nw.col("_raw") + 365)
-        .otherwise(nw.col("_raw")).alias("_off"),
-        nw.when(nw.col("_raw") > HALF_YEAR).then(nw.col("_y") + 1)
-        .when(nw.col("_raw") < -HALF_YEAR).then(nw.col("_y") - 1)
-        .otherwise(nw.col("_y")).alias("year"),
+        nw.when(nw.col("_raw") > HALF_YEAR)
+        .then(nw.col("_raw") - 365)
+        .when(nw.col("_raw") < -HALF_YEAR)
+        .then(nw.col("_raw") + 365)
+        .otherwise(nw.col("_raw"))
+        .alias("_off"),
+        nw.when(nw.col("_raw") > HALF_YEAR)
+        .then(nw.col("_y") + 1)
+        .when(nw.col("_raw") < -HALF_YEAR)
+        .then(nw.col("_y") - 1)
+        .otherwise(nw.col("_y"))
+        .alias("year"),
     )
     f = f.with_columns(_window(nw.col("_off"), offsets, half_width).alias("window"))
     g = f.filter(nw.col("window") != OUTSIDE).group_by("customer_id", "year", "window")
