@@ -1,5 +1,6 @@
-"""CLV models (PyMC-Marketing wrapped): parameter recovery on data simulated from a BG/NBD
-process, predictive functions against closed forms (mpmath) and simulation, holdout check."""
+"""CLV models (closed-form MAP by default, PyMC-Marketing for MCMC): parameter recovery on
+data simulated from a BG/NBD process, predictive functions against closed forms (mpmath) and
+simulation, holdout check, and the diagnostics on planted truth (dropout or none)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,11 @@ frames       point-in-time churn labels and features at cut-off days (from :mod:
 model        scikit-learn churn classifiers with time-aware tuning
 evaluation   ROC-AUC / PR-AUC with intervals, reliability, gains
 drivers      grouped permutation importance, partial dependence, per-customer reasons
-clv          BG/NBD or Pareto/NBD + Gamma-Gamma (PyMC-Marketing)
-bgnbd, pareto_nbd
-             closed-form likelihoods of the purchase models
+clv          CLV: BG/NBD or Pareto/NBD + Gamma-Gamma, closed-form MAP or MCMC
+bgnbd, pareto_nbd, gamma_gamma
+             the models in closed form: likelihood, predictions, maximum-likelihood fits
+mle          the shared optimiser (no PyMC)
+clv_pymc     the PyMC-Marketing engine (method="mcmc"), imported only when sampling
 diagnostics  can the purchase model be trusted (repeat buyers, dropout identified, convergence)
 targeting    profit curve, best cut-off, contact list
 retention    Kaplan–Meier retention curves (lifelines)
@@ -27,29 +29,64 @@ Examples
 >>> a.headline().title  # doctest: +SKIP
 """
 
-from cjlab.churn.analysis import analyse, from_source
-from cjlab.churn.clv import CLVError, CLVModel, holdout_by_frequency
-from cjlab.churn.diagnostics import PurchaseModelCheck, check_purchase_model
-from cjlab.churn.drivers import driver_importance, partial_dependence_table, top_reasons
-from cjlab.churn.evaluation import Evaluation, evaluate
-from cjlab.churn.frames import (
-    FEATURE_DESCRIPTIONS,
-    ChurnDataError,
-    churn_features,
-    churn_frame,
-    churn_frames,
-    churn_labels,
-    rolling_cutoffs,
-    snapshot_frame,
-)
-from cjlab.churn.model import ChurnModel, CutoffSplit, compare_models
-from cjlab.churn.result import ChurnAnalysis
-from cjlab.churn.retention import kaplan_meier
-from cjlab.churn.targeting import at_risk_list, best_cutoff, profit_curve, risk_value_segment
-from cjlab.features.btyd import RFMError, rfm_summary
+import importlib
+from typing import Any
+
+#: public name -> the module that defines it (imported on first use: ``from cjlab.churn.bgnbd
+#: import BetaGeo`` stays light, without scikit-learn, DuckDB or PyMC)
+_NAMES = {
+    "BetaGeo": "cjlab.churn.bgnbd",
+    "GammaGamma": "cjlab.churn.gamma_gamma",
+    "ParetoNBD": "cjlab.churn.pareto_nbd",
+    "CLVError": "cjlab.churn.clv",
+    "CLVModel": "cjlab.churn.clv",
+    "ChurnAnalysis": "cjlab.churn.result",
+    "ChurnDataError": "cjlab.churn.frames",
+    "ChurnModel": "cjlab.churn.model",
+    "CutoffSplit": "cjlab.churn.model",
+    "Evaluation": "cjlab.churn.evaluation",
+    "FEATURE_DESCRIPTIONS": "cjlab.churn.frames",
+    "PurchaseModelCheck": "cjlab.churn.diagnostics",
+    "RFMError": "cjlab.features.btyd",
+    "analyse": "cjlab.churn.analysis",
+    "at_risk_list": "cjlab.churn.targeting",
+    "best_cutoff": "cjlab.churn.targeting",
+    "check_purchase_model": "cjlab.churn.diagnostics",
+    "churn_features": "cjlab.churn.frames",
+    "churn_frame": "cjlab.churn.frames",
+    "churn_frames": "cjlab.churn.frames",
+    "churn_labels": "cjlab.churn.frames",
+    "compare_models": "cjlab.churn.model",
+    "driver_importance": "cjlab.churn.drivers",
+    "evaluate": "cjlab.churn.evaluation",
+    "from_source": "cjlab.churn.analysis",
+    "holdout_by_frequency": "cjlab.churn.clv",
+    "kaplan_meier": "cjlab.churn.retention",
+    "partial_dependence_table": "cjlab.churn.drivers",
+    "profit_curve": "cjlab.churn.targeting",
+    "rfm_summary": "cjlab.features.btyd",
+    "risk_value_segment": "cjlab.churn.targeting",
+    "rolling_cutoffs": "cjlab.churn.frames",
+    "snapshot_frame": "cjlab.churn.frames",
+    "top_reasons": "cjlab.churn.drivers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module 'cjlab.churn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_NAMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))
+
 
 __all__ = [
     "FEATURE_DESCRIPTIONS",
+    "BetaGeo",
     "CLVError",
     "CLVModel",
     "ChurnAnalysis",
@@ -57,6 +94,8 @@ __all__ = [
     "ChurnModel",
     "CutoffSplit",
     "Evaluation",
+    "GammaGamma",
+    "ParetoNBD",
     "PurchaseModelCheck",
     "RFMError",
     "analyse",

@@ -1,5 +1,6 @@
-"""BG/NBD (Fader, Hardie & Lee 2005) in closed form: log-likelihood, P(alive), and the NBD
-without dropout that tells whether the data identify dropout at all.
+"""BG/NBD (Fader, Hardie & Lee 2005) in closed form: log-likelihood, P(alive), expected
+purchases, the maximum-likelihood fit (:class:`BetaGeo`), and the NBD without dropout that
+tells whether the data identify dropout at all.
 
 Customers buy at a Poisson rate λ ~ Gamma(r, α) and, after each repeat purchase, leave with a
 probability p ~ Beta(a, b). With ``a → 0`` (p concentrated at 0) nobody ever leaves and the
@@ -21,13 +22,23 @@ array([1.   , 0.709])
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 
 import numpy as np
-from scipy import optimize
-from scipy.special import betaln, gammaln
+import pandas as pd
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-__all__ = ["PARAMETERS", "bgnbd_loglik", "fit_nbd", "maximise", "nbd_loglik", "p_alive"]
+from cjlab.churn.mle import CLVError, compress, maximise, rfm_arrays
+
+__all__ = [
+    "PARAMETERS",
+    "BetaGeo",
+    "bgnbd_loglik",
+    "expected_purchases",
+    "fit_nbd",
+    "nbd_loglik",
+    "p_alive",
+]
 
 PARAMETERS = ("r", "alpha", "a", "b")
 
@@ -50,6 +61,32 @@ def bgnbd_loglik(
     return common + np.logaddexp(stay, left)
 
 
+def bgnbd_loglik_gradient(
+    theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Weighted total log-likelihood and its gradient in ``(r, alpha, a, b)`` (analytic)."""
+    r, alpha, a, b = theta
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    la_T, la_tx = np.log(alpha + T), np.log(alpha + tx)
+    stay = betaln(a, b + x) - betaln(a, b) - (r + x) * la_T
+    rep = x > 0
+    bx1 = np.where(rep, b + x - 1, 1.0)
+    left = np.where(rep, betaln(a + 1, bx1) - betaln(a, b) - (r + x) * la_tx, -np.inf)
+    ll = common + np.logaddexp(stay, left)
+    ps = np.exp(stay - np.logaddexp(stay, left))  # weight of "still there", 1 - weight of "left"
+    pl = 1 - ps
+    d_ab_a, d_ab_b = digamma(a) - digamma(a + b), digamma(b) - digamma(a + b)
+    dig_abx = digamma(a + b + x)
+    g_r = digamma(r + x) - digamma(r) + np.log(alpha) - ps * la_T - pl * la_tx
+    g_alpha = r / alpha - (r + x) * (ps / (alpha + T) + pl / (alpha + tx))
+    g_a = ps * (digamma(a) - dig_abx - d_ab_a) + pl * (digamma(a + 1) - dig_abx - d_ab_a)
+    g_b = ps * (digamma(b + x) - dig_abx - d_ab_b) + pl * np.where(
+        rep, digamma(bx1) - dig_abx - d_ab_b, 0.0
+    )
+    grad = np.array([np.dot(w, g) for g in (g_r, g_alpha, g_a, g_b)])
+    return float(np.dot(w, ll)), grad
+
+
 def nbd_loglik(r: float, alpha: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Log-likelihood of each customer when nobody leaves (BG/NBD with ``a → 0``)."""
     x, T = np.asarray(x, float), np.asarray(T, float)
@@ -70,24 +107,97 @@ def p_alive(
     return np.where(x > 0, 1 / (1 + np.exp(np.minimum(log_odds, 700))), 1.0)
 
 
-def maximise(loglik: Callable[[np.ndarray], float], start: np.ndarray) -> optimize.OptimizeResult:
-    """Maximise ``loglik(theta)`` over positive parameters (searched on the log scale)."""
-
-    def neg(z: np.ndarray) -> float:
-        v = loglik(np.exp(z))
-        return -v if np.isfinite(v) else 1e300
-
-    res = optimize.minimize(
-        neg, np.log(start), method="L-BFGS-B", bounds=[(-25.0, 25.0)] * len(start)
-    )
-    res.theta = np.exp(res.x)
-    res.loglik = -res.fun
-    return res
+def expected_purchases(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    x: np.ndarray,
+    tx: np.ndarray,
+    T: np.ndarray,
+    t: float | np.ndarray,
+) -> np.ndarray:
+    """Expected purchases in ``(T, T + t]`` given ``x, tx, T`` (eq. 10 of Fader, Hardie & Lee 2005)."""
+    x, tx, T = (np.asarray(v, float) for v in (x, tx, T))
+    t = np.asarray(t, float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        num = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(
+            r + x, b + x, a + b + x - 1, t / (alpha + T + t)
+        )
+        num = num * (a + b + x - 1) / (a - 1)
+        den = 1 + np.where(
+            x > 0, a / np.maximum(b + x - 1, 1e-300) * ((alpha + T) / (alpha + tx)) ** (r + x), 0.0
+        )
+    return num / den
 
 
 def fit_nbd(x: np.ndarray, T: np.ndarray) -> tuple[float, float, float]:
     """Maximum-likelihood NBD (no dropout): ``(r, alpha, total log-likelihood)``."""
     x, T = np.asarray(x, float), np.asarray(T, float)
-    start = np.array([1.0, max(float(T.mean()) / max(float(x.mean()), 1e-3), 1e-3)])
-    res = maximise(lambda th: float(nbd_loglik(th[0], th[1], x, T).sum()), start)
+    res = maximise(lambda th: float(nbd_loglik(th[0], th[1], x, T).sum()), _nbd_start(x, T))
     return float(res.theta[0]), float(res.theta[1]), float(res.loglik)
+
+
+def _nbd_start(x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    return np.array([1.0, max(float(T.mean()) / max(float(x.mean()), 1e-3), 1e-3)])
+
+
+class BetaGeo:
+    """BG/NBD fitted by maximum likelihood (MAP with flat priors), scikit-learn style.
+
+    Parameters
+    ----------
+    start : optional starting values ``{"r": ..., "alpha": ..., "a": ..., "b": ...}``
+        (default: the NBD fit for ``r, alpha`` and ``a = b = 1``).
+
+    Attributes
+    ----------
+    params_ : dict of the estimates ``r, alpha, a, b``.
+    loglik_ : the maximised log-likelihood (sum over customers).
+    converged_ : the optimiser stopped normally, away from its bounds.
+    n_customers_ : customers fitted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rfm = pd.DataFrame({"frequency": [0, 2, 5, 1, 0, 3] * 50, "recency": [0, 20, 35, 3, 0, 12] * 50,
+    ...                     "T": [40.0] * 300})
+    >>> m = BetaGeo().fit(rfm)
+    >>> m.converged_, m.p_alive(rfm).shape
+    (True, (300,))
+    """
+
+    parameters = PARAMETERS
+
+    def __init__(self, start: Mapping[str, float] | None = None):
+        self.start = start
+
+    def fit(self, rfm: pd.DataFrame) -> BetaGeo:
+        """Fit on ``frequency, recency, T`` (one row per customer)."""
+        x, tx, T = rfm_arrays(rfm)
+        if self.start:
+            start = np.array([self.start[k] for k in PARAMETERS], float)
+        else:
+            start = np.array([*_nbd_start(x, T), 1.0, 1.0])
+        (cx, ctx, cT), w = compress(x, tx, T)
+        res = maximise(lambda th: bgnbd_loglik_gradient(th, cx, ctx, cT, w), start, gradient=True)
+        self.params_ = dict(zip(PARAMETERS, map(float, res.theta), strict=True))
+        self.loglik_, self.converged_, self.n_customers_ = res.loglik, res.converged, len(x)
+        return self
+
+    def _theta(self) -> tuple[float, ...]:
+        if not hasattr(self, "params_"):
+            raise CLVError("fit the model first")
+        return tuple(self.params_[k] for k in PARAMETERS)
+
+    def loglik(self, rfm: pd.DataFrame) -> np.ndarray:
+        """Log-likelihood of each customer at the fitted parameters."""
+        return bgnbd_loglik(*self._theta(), *rfm_arrays(rfm))
+
+    def p_alive(self, rfm: pd.DataFrame) -> np.ndarray:
+        """P(alive) of each customer at the end of its observation."""
+        return p_alive(*self._theta(), *rfm_arrays(rfm))
+
+    def expected_purchases(self, rfm: pd.DataFrame, t: float) -> np.ndarray:
+        """Expected purchases of each customer in the next ``t`` periods."""
+        return expected_purchases(*self._theta(), *rfm_arrays(rfm), t)

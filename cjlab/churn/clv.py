@@ -1,96 +1,94 @@
-"""Probability alive and customer lifetime value with PyMC-Marketing (wrapped, not re-implemented).
+"""Probability alive and customer lifetime value: closed-form fits by default, PyMC-Marketing
+for full Bayesian fits.
 
-:class:`CLVModel` fits a transaction model — BG/NBD (:class:`pymc_marketing.clv.BetaGeoModel`)
-or Pareto/NBD (:class:`pymc_marketing.clv.ParetoNBDModel`) — on an RFM summary
+:class:`CLVModel` fits a transaction model — BG/NBD (:class:`cjlab.churn.bgnbd.BetaGeo`) or
+Pareto/NBD (:class:`cjlab.churn.pareto_nbd.ParetoNBD`) — on an RFM summary
 (:func:`cjlab.features.btyd.rfm_summary`) and a Gamma-Gamma spend model
-(:class:`pymc_marketing.clv.GammaGammaModel`) on the repeat buyers, by maximum a posteriori
-(``method="map"``, fast) or full MCMC with nutpie (``method="mcmc"``, intervals).
+(:class:`cjlab.churn.gamma_gamma.GammaGamma`) on the repeat buyers.
+
+* ``method="map"`` (default, flat priors): maximum likelihood by the closed-form
+  log-likelihoods (the same as PyMC-Marketing's model logp, tested), in milliseconds; PyMC
+  is never imported. It reproduces the published CDNOW estimates (tested).
+* ``method="mcmc"``: PyMC-Marketing's ``BetaGeoModel`` / ``ParetoNBDModel`` /
+  ``GammaGammaModel`` sampled with nutpie (:mod:`cjlab.churn.clv_pymc`), with intervals per
+  customer. ``priors="default"`` (PyMC-Marketing's weakly informative priors) also uses it.
 
 After fitting, ``check_`` holds the diagnostics of :mod:`cjlab.churn.diagnostics` (repeat
 buyers, is dropout identified, did the fit converge): a model with problems is unreliable, and
 reports say so instead of presenting its CLV.
 
-Prediction runs in chunks of customers and keeps only summaries (mean and interval per
-customer), never chain × draw × customer arrays for the whole base.
-
-PyMC-Marketing 1.3 notes (see DESIGN.md): the fitting keyword is ``method`` (``fit_method="map"``
-silently runs NUTS), and ``BetaGeoModel.expected_probability_no_purchase`` is wrong for
-customers with frequency 0 — it is not used here; probability alive comes from
-``expected_probability_alive``, which the tests check against the closed form and a simulation.
-
 Examples
 --------
->>> import pandas as pd
->>> from cjlab.churn.clv import CLVModel
->>> m = CLVModel(method="map")  # doctest: +SKIP
->>> m.fit(rfm)                   # doctest: +SKIP
->>> m.predict(rfm, horizon_months=12, annual_discount_rate=0.1)  # doctest: +SKIP
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(1)
+>>> T = rng.uniform(20, 60, 500); x = rng.poisson(2, 500).astype(float)
+>>> rfm = pd.DataFrame({"customer_id": range(500), "frequency": x, "T": T,
+...                     "recency": np.where(x > 0, T * rng.uniform(0.2, 1, 500), 0.0),
+...                     "monetary_value": np.where(x > 0, rng.gamma(5, 10, 500), 0.0)})
+>>> m = CLVModel().fit(rfm)
+>>> list(m.predict(rfm, horizon_months=12).columns)
+['customer_id', 'p_alive', 'expected_purchases', 'expected_spend', 'clv']
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from cjlab.churn.diagnostics import PurchaseModelCheck, check_purchase_model
+from cjlab.churn.bgnbd import BetaGeo
+from cjlab.churn.diagnostics import check_purchase_model
+from cjlab.churn.gamma_gamma import GammaGamma
+from cjlab.churn.mle import CLVError
+from cjlab.churn.pareto_nbd import ParetoNBD
 
-__all__ = ["CLVError", "CLVModel", "holdout_by_frequency"]
+__all__ = ["CLVError", "CLVModel", "customer_lifetime_value", "holdout_by_frequency"]
 
 TRANSACTION_MODELS = ("bgnbd", "pareto")
 METHODS = ("map", "mcmc")
+DAYS_PER_MONTH = 30.4375
+PERIODS_PER_MONTH = {
+    "W": DAYS_PER_MONTH / 7,
+    "D": DAYS_PER_MONTH,
+    "M": 1.0,
+    "h": DAYS_PER_MONTH * 24,
+}
+NAMES = {"bgnbd": BetaGeo.parameters, "pareto": ParetoNBD.parameters}
 
 
-class CLVError(ValueError):
-    """Bad input to the CLV models."""
+def customer_lifetime_value(
+    transactions,
+    rfm: pd.DataFrame,
+    spend: np.ndarray,
+    months: int,
+    monthly_rate: float,
+    time_unit: str = "W",
+) -> np.ndarray:
+    """Discounted value of the next ``months``: expected purchases month by month × spend.
 
-
-def _flat(names: tuple[str, ...]) -> dict[str, Any]:
-    from pymc_extras.prior import Prior
-
-    return {n: Prior("HalfFlat") for n in names}
-
-
-def _quiet():
-    """Silence PyMC's progress/INFO logging and the T=0 warning inside a block."""
-
-    class _Q:
-        def __enter__(self):
-            self._lv = {
-                n: logging.getLogger(n).level for n in ("pymc", "pymc_marketing", "pytensor")
-            }
-            for n in self._lv:
-                logging.getLogger(n).setLevel(logging.ERROR)
-            self._w = warnings.catch_warnings()
-            self._w.__enter__()
-            warnings.filterwarnings("ignore", message="T=0 is uninformative")
-            warnings.filterwarnings("ignore", category=RuntimeWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", category=UserWarning, module="pymc.*")
-            return self
-
-        def __exit__(self, *exc):
-            self._w.__exit__(*exc)
-            for n, lv in self._lv.items():
-                logging.getLogger(n).setLevel(lv)
-            return False
-
-    return _Q()
+    The same sum as PyMC-Marketing's ``customer_lifetime_value`` (and lifetimes'): without
+    discounting one step over the whole horizon, else one step per month discounted at
+    ``monthly_rate``.
+    """
+    factor = PERIODS_PER_MONTH[time_unit]
+    steps = [months] if monthly_rate == 0 else range(1, months + 1)
+    value, before = np.zeros(len(rfm)), np.zeros(len(rfm))
+    for i in steps:
+        now = transactions.expected_purchases(rfm, i * factor)
+        value += spend * (now - before) / (1 + monthly_rate) ** i
+        before = now
+    return value
 
 
 class CLVModel:
-    """BG/NBD or Pareto/NBD + Gamma-Gamma, fitted by MAP or MCMC (nutpie).
+    """BG/NBD or Pareto/NBD + Gamma-Gamma: closed-form MAP (default) or MCMC (PyMC-Marketing).
 
     Parameters
     ----------
     model : ``"bgnbd"`` (default) or ``"pareto"``.
     method : ``"map"`` (point estimate) or ``"mcmc"`` (posterior draws, intervals).
-    priors : ``"flat"`` (HalfFlat on every parameter: MAP = maximum likelihood, the published
-        Fader–Hardie estimates) or ``"default"`` (PyMC-Marketing's weakly informative priors);
-        default: flat for MAP, PyMC-Marketing's for MCMC.
+    priors : ``"flat"`` (MAP = maximum likelihood, the published Fader–Hardie estimates) or
+        ``"default"`` (PyMC-Marketing's weakly informative priors); default: flat for MAP,
+        PyMC-Marketing's for MCMC. Flat-prior MAP runs in closed form; anything else in PyMC.
     draws, tune, chains : MCMC settings (nutpie sampler).
     time_unit : unit of recency/T in the RFM summary (``"W"`` by default, as
         :func:`cjlab.features.btyd.rfm_summary`); used to turn months into periods for CLV.
@@ -98,7 +96,8 @@ class CLVModel:
 
     Attributes
     ----------
-    transaction_model_, spend_model_ : fitted PyMC-Marketing models.
+    transaction_model_, spend_model_ : fitted models (closed-form estimators or PyMC-Marketing's).
+    engine_ : ``"closed form"`` or ``"pymc"``.
     params_ : DataFrame of parameters (mean, and 94 % interval for MCMC).
     check_ : :class:`~cjlab.churn.diagnostics.PurchaseModelCheck` of the transaction model.
     """
@@ -123,35 +122,7 @@ class CLVModel:
         self.time_unit = time_unit
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ fitting
-    def _fit_one(self, m, data: pd.DataFrame):
-        with _quiet():
-            if self.method == "map":
-                m.fit(data, method="map", progressbar=False)
-            else:
-                m.fit(
-                    data,
-                    method="mcmc",
-                    nuts_sampler="nutpie",
-                    draws=self.draws,
-                    tune=self.tune,
-                    chains=self.chains,
-                    random_seed=self.random_state,
-                    progressbar=False,
-                )
-        return m
-
-    def fit(self, rfm: pd.DataFrame, fit_spend: bool = True) -> CLVModel:
-        """Fit the transaction model on all customers and Gamma-Gamma on repeat buyers.
-
-        Parameters
-        ----------
-        rfm : output of :func:`cjlab.features.btyd.rfm_summary` (``customer_id, frequency, recency, T``
-            and ``monetary_value`` for the spend model).
-        fit_spend : also fit Gamma-Gamma (needs ``monetary_value``).
-        """
-        from pymc_marketing.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel
-
+    def _validate(self, rfm: pd.DataFrame, fit_spend: bool) -> None:
         if self.model not in TRANSACTION_MODELS:
             raise CLVError(f"model must be one of {TRANSACTION_MODELS}, got {self.model!r}")
         if self.method not in METHODS:
@@ -166,77 +137,59 @@ class CLVModel:
             raise CLVError(f"rfm: only {len(rfm)} customers; too few to fit a CLV model")
         if (rfm["frequency"] > 0).sum() < 10:
             raise CLVError("rfm: fewer than 10 customers with a repeat purchase; cannot fit")
+        if fit_spend and ((rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)).sum() < 10:
+            raise CLVError("rfm: fewer than 10 repeat buyers with positive spend for Gamma-Gamma")
+        if self.time_unit not in PERIODS_PER_MONTH:
+            raise CLVError(f"time_unit must be one of {sorted(PERIODS_PER_MONTH)}")
+
+    def fit(self, rfm: pd.DataFrame, fit_spend: bool = True) -> CLVModel:
+        """Fit the transaction model on all customers and Gamma-Gamma on repeat buyers.
+
+        Parameters
+        ----------
+        rfm : output of :func:`cjlab.features.btyd.rfm_summary` (``customer_id, frequency,
+            recency, T`` and ``monetary_value`` for the spend model).
+        fit_spend : also fit Gamma-Gamma (needs ``monetary_value``).
+        """
+        self._validate(rfm, fit_spend)
         priors = self.priors or ("flat" if self.method == "map" else "default")
         data = rfm[["customer_id", "frequency", "recency", "T"]].reset_index(drop=True)
-        if self.model == "bgnbd":
-            cfg = _flat(("r", "alpha", "a", "b")) if priors == "flat" else None
-            tm = BetaGeoModel(model_config=cfg)
+        self.engine_ = "closed form" if self.method == "map" and priors == "flat" else "pymc"
+        if self.engine_ == "closed form":
+            tm = (BetaGeo() if self.model == "bgnbd" else ParetoNBD()).fit(data)
+            sm = GammaGamma().fit(rfm) if fit_spend else None
+            self.params_ = _params_closed(tm, sm)
+            alive, converged = tm.p_alive(data), tm.converged_
         else:
-            cfg = _flat(("r", "alpha", "s", "beta")) if priors == "flat" else None
-            tm = ParetoNBDModel(model_config=cfg)
-        self.transaction_model_ = self._fit_one(tm, data)
-        self.spend_model_ = None
-        if fit_spend:
-            rep = rfm.loc[
-                (rfm["frequency"] > 0) & (rfm["monetary_value"] > 0),
-                ["customer_id", "frequency", "monetary_value"],
-            ].reset_index(drop=True)
-            if len(rep) < 10:
-                raise CLVError(
-                    "rfm: fewer than 10 repeat buyers with positive spend for Gamma-Gamma"
-                )
-            cfg = _flat(("p", "q", "v")) if priors == "flat" else None
-            self.spend_model_ = self._fit_one(GammaGammaModel(model_config=cfg), rep)
-        self.params_ = self._params()
-        self.check_ = self._check(data)
+            from cjlab.churn import clv_pymc
+
+            spend = None
+            if fit_spend:
+                keep = (rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)
+                spend = rfm.loc[keep, ["customer_id", "frequency", "monetary_value"]]
+                spend = spend.reset_index(drop=True)
+            tm, sm = clv_pymc.fit_pymc(
+                self.model,
+                self.method,
+                priors,
+                data,
+                spend,
+                self.draws,
+                self.tune,
+                self.chains,
+                self.random_state,
+            )
+            self.params_ = clv_pymc.params_pymc(self.model, tm, sm)
+            alive = clv_pymc.p_alive_pymc(tm, data) if self.model == "pareto" else None
+            converged = None
+        self.transaction_model_, self.spend_model_ = tm, sm
+        params = {n: self.param(n) for n in NAMES[self.model]}
+        self.check_ = check_purchase_model(data, self.model, params, alive, converged)
         return self
-
-    def _check(self, data: pd.DataFrame) -> PurchaseModelCheck:
-        names = ("r", "alpha", "a", "b") if self.model == "bgnbd" else ("r", "alpha", "s", "beta")
-        alive = None
-        if self.model == "pareto":
-            with _quiet():
-                da = self.transaction_model_.expected_probability_alive(data)
-            alive = np.asarray(da.transpose(..., "customer_id")).reshape(-1, len(data)).mean(axis=0)
-        return check_purchase_model(data, self.model, {n: self.param(n) for n in names}, alive)
-
-    def _params(self) -> pd.DataFrame:
-        rows = []
-        for label, m, names in (
-            (
-                "transactions",
-                self.transaction_model_,
-                ("r", "alpha", "a", "b") if self.model == "bgnbd" else ("r", "alpha", "s", "beta"),
-            ),
-            ("spend", self.spend_model_, ("p", "q", "v")),
-        ):
-            if m is None:
-                continue
-            post = m.fit_result
-            for n in names:
-                v = post[n].to_numpy().ravel()
-                lo, hi = np.quantile(v, [0.03, 0.97]) if v.size > 1 else (np.nan, np.nan)
-                rows.append(
-                    {
-                        "model": label,
-                        "parameter": n,
-                        "mean": float(v.mean()),
-                        "low": float(lo),
-                        "high": float(hi),
-                    }
-                )
-        return pd.DataFrame(rows)
 
     def param(self, name: str) -> float:
         """Posterior mean (or MAP value) of a parameter by name."""
         return float(self.params_.set_index("parameter").loc[name, "mean"])
-
-    # ------------------------------------------------------------------ prediction
-    def _months_to_periods(self, months: float) -> float:
-        per_month = {"W": 30.4375 / 7, "D": 30.4375, "M": 1.0, "h": 30.4375 * 24}
-        if self.time_unit not in per_month:
-            raise CLVError(f"time_unit must be one of {sorted(per_month)}")
-        return months * per_month[self.time_unit]
 
     def predict(
         self,
@@ -253,18 +206,17 @@ class CLVModel:
         ----------
         rfm : RFM summary of the customers to score (``customer_id, frequency, recency, T,
             monetary_value``).
-        horizon_months : CLV horizon in months (PyMC-Marketing's ``future_t``).
-        annual_discount_rate : yearly discount rate (converted to the monthly rate
-            PyMC-Marketing uses).
+        horizon_months : CLV horizon in months.
+        annual_discount_rate : yearly discount rate (converted to a monthly rate).
         purchases_horizon : horizon of ``expected_purchases`` in ``time_unit`` periods
             (default: the CLV horizon).
-        chunk_size : customers per prediction chunk.
-        level : width of the per-customer intervals (MCMC only).
+        chunk_size, level : MCMC only: customers per prediction chunk, width of the
+            per-customer intervals.
 
         Returns
         -------
-        DataFrame ``customer_id, p_alive[, _low, _high], expected_purchases[...], expected_spend,
-        clv[, clv_low, clv_high]``.
+        DataFrame ``customer_id, p_alive[, _low, _high], expected_purchases[...],
+        expected_spend, clv[, clv_low, clv_high]`` (intervals with MCMC only).
         """
         if not hasattr(self, "transaction_model_"):
             raise CLVError("fit the model first")
@@ -274,39 +226,41 @@ class CLVModel:
         t = (
             purchases_horizon
             if purchases_horizon is not None
-            else self._months_to_periods(horizon_months)
+            else horizon_months * PERIODS_PER_MONTH[self.time_unit]
         )
-        a = (1 - level) / 2
         tm, sm = self.transaction_model_, self.spend_model_
-        outs = []
-        cols = ["customer_id", "frequency", "recency", "T"]
-        for start in range(0, len(rfm), chunk_size):
-            ch = rfm.iloc[start : start + chunk_size].reset_index(drop=True)
-            part = {"customer_id": ch["customer_id"].to_numpy()}
-            with _quiet():
-                res = {
-                    "p_alive": tm.expected_probability_alive(ch[cols]),
-                    "expected_purchases": tm.expected_purchases(ch[cols], future_t=t),
-                }
-                if sm is not None and "monetary_value" in ch.columns:
-                    spend_in = ch[["customer_id", "frequency", "monetary_value"]]
-                    res["expected_spend"] = sm.expected_customer_spend(spend_in)
-                    res["clv"] = sm.expected_customer_lifetime_value(
-                        tm,
-                        ch[[*cols, "monetary_value"]],
-                        future_t=int(horizon_months),
-                        discount_rate=monthly,
-                        time_unit=self.time_unit,
-                    )
-            for name, da in res.items():
-                da = da.transpose(..., "customer_id")
-                arr = np.asarray(da).reshape(-1, len(ch))
-                part[name] = arr.mean(axis=0)
-                if arr.shape[0] > 1 and name != "expected_spend":
-                    part[f"{name}_low"] = np.quantile(arr, a, axis=0)
-                    part[f"{name}_high"] = np.quantile(arr, 1 - a, axis=0)
-            outs.append(pd.DataFrame(part))
-        return pd.concat(outs, ignore_index=True)
+        if self.engine_ == "pymc":
+            from cjlab.churn.clv_pymc import predict_pymc
+
+            return predict_pymc(
+                tm, sm, rfm, t, horizon_months, monthly, self.time_unit, chunk_size, level
+            )
+        rfm = rfm.reset_index(drop=True)
+        out = pd.DataFrame(
+            {
+                "customer_id": rfm["customer_id"].to_numpy(),
+                "p_alive": tm.p_alive(rfm),
+                "expected_purchases": tm.expected_purchases(rfm, t),
+            }
+        )
+        if sm is not None and "monetary_value" in rfm.columns:
+            out["expected_spend"] = spend = sm.expected_spend(rfm)
+            out["clv"] = customer_lifetime_value(
+                tm, rfm, spend, int(horizon_months), monthly, self.time_unit
+            )
+        return out
+
+
+def _params_closed(tm, sm) -> pd.DataFrame:
+    rows = [("transactions", tm), ("spend", sm)]
+    return pd.DataFrame(
+        [
+            {"model": label, "parameter": k, "mean": v, "low": np.nan, "high": np.nan}
+            for label, m in rows
+            if m is not None
+            for k, v in m.params_.items()
+        ]
+    )
 
 
 def holdout_by_frequency(

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from cjlab.churn.bgnbd import bgnbd_loglik, fit_nbd, p_alive
+from cjlab.churn.pareto_nbd import p_alive as pareto_p_alive
 from cjlab.churn.pareto_nbd import pareto_nbd_loglik
 
 __all__ = ["CRITICAL_LR", "MIN_REPEAT_BUYERS", "PurchaseModelCheck", "check_purchase_model"]
@@ -114,7 +115,11 @@ def _gradient(model: str, theta: np.ndarray, x, tx, T, h: float = 1e-5) -> float
 
 
 def check_purchase_model(
-    rfm: pd.DataFrame, model: str, params: Mapping[str, float], alive: np.ndarray | None = None
+    rfm: pd.DataFrame,
+    model: str,
+    params: Mapping[str, float],
+    alive: np.ndarray | None = None,
+    optimiser_converged: bool | None = None,
 ) -> PurchaseModelCheck:
     """Check a fitted purchase model on the customers it was fitted to.
 
@@ -123,7 +128,8 @@ def check_purchase_model(
     rfm : ``frequency, recency, T`` per customer (:func:`cjlab.features.btyd.rfm_summary`).
     model : ``"bgnbd"`` or ``"pareto"``.
     params : the fitted parameters (``r, alpha, a, b`` or ``r, alpha, s, beta``).
-    alive : P(alive) per customer (default: the BG/NBD closed form; give it for Pareto/NBD).
+    alive : P(alive) per customer (default: the closed form of ``model``).
+    optimiser_converged : what the optimiser reported, when known (a fit that stopped early).
     """
     x, tx, T = (rfm[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     theta = np.array([float(params[n]) for n in NAMES[model]])
@@ -131,12 +137,12 @@ def check_purchase_model(
     ll0 = fit_nbd(x, T)[2]
     lr = max(2 * (ll - ll0), 0.0) if np.isfinite(ll) else 0.0
     if alive is None:
-        alive = p_alive(*theta, x, tx, T) if model == "bgnbd" else np.ones(len(x))
+        alive = (p_alive if model == "bgnbd" else pareto_p_alive)(*theta, x, tx, T)
     rep = x > 0
     certain = float(np.mean(np.asarray(alive)[rep] > CERTAIN)) if rep.any() else 1.0
     finite = bool(np.all(np.isfinite(theta)) and np.all((theta > 1e-6) & (theta < 1e6)))
     grad = _gradient(model, theta, x, tx, T) if finite else np.inf
-    converged = finite and grad < 1e-3
+    converged = finite and grad < 1e-3 and optimiser_converged is not False
     identified = lr >= CRITICAL_LR and certain <= 0.95
     problems = []
     if rep.sum() < MIN_REPEAT_BUYERS:

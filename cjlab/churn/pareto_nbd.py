@@ -1,4 +1,5 @@
-"""Pareto/NBD (Schmittlein, Morrison & Colombo 1987) in closed form: the log-likelihood.
+"""Pareto/NBD (Schmittlein, Morrison & Colombo 1987) in closed form: log-likelihood, P(alive),
+expected purchases and the maximum-likelihood fit (:class:`ParetoNBD`).
 
 Customers buy at a Poisson rate λ ~ Gamma(r, α) and leave after an exponential lifetime with
 rate μ ~ Gamma(s, β). With ``s/β → 0`` nobody leaves and the likelihood becomes the NBD's
@@ -16,10 +17,16 @@ array([-0.5207, -9.6015])
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+import pandas as pd
 from scipy.special import gammaln, hyp2f1
 
-__all__ = ["PARAMETERS", "pareto_nbd_loglik"]
+from cjlab.churn.bgnbd import _nbd_start
+from cjlab.churn.mle import CLVError, compress, maximise, rfm_arrays
+
+__all__ = ["PARAMETERS", "ParetoNBD", "expected_purchases", "p_alive", "pareto_nbd_loglik"]
 
 PARAMETERS = ("r", "alpha", "s", "beta")
 
@@ -44,3 +51,94 @@ def pareto_nbd_loglik(
     a2 = np.log(s) - np.log(rsx) + h1
     a3 = np.log(rx) - np.log(rsx) + h2
     return a1 + np.logaddexp(a2, a3)
+
+
+def p_alive(
+    r: float, alpha: float, s: float, beta: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """P(alive at T | x, tx, T) (Fader & Hardie's note 015, as PyMC-Marketing computes it)."""
+    x, T = np.asarray(x, float), np.asarray(T, float)
+    ll = pareto_nbd_loglik(r, alpha, s, beta, x, tx, T)
+    lp = (
+        gammaln(r + x)
+        - gammaln(r)
+        + r * np.log(alpha / (alpha + T))
+        - x * np.log(alpha + T)
+        + s * np.log(beta / (beta + T))
+    )
+    return np.exp(lp - ll)
+
+
+def expected_purchases(
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: np.ndarray,
+    tx: np.ndarray,
+    T: np.ndarray,
+    t: float | np.ndarray,
+) -> np.ndarray:
+    """Expected purchases in ``(T, T + t]`` given ``x, tx, T`` (Fader & Hardie's note 009)."""
+    x, T = np.asarray(x, float), np.asarray(T, float)
+    ll = pareto_nbd_loglik(r, alpha, s, beta, x, tx, T)
+    first = (
+        gammaln(r + x)
+        - gammaln(r)
+        + r * np.log(alpha)
+        + s * np.log(beta)
+        - (r + x) * np.log(alpha + T)
+        - s * np.log(beta + T)
+    )
+    second = np.log(r + x) + np.log(beta + T) - np.log(alpha + T)
+    third = np.log((1 - ((beta + T) / (beta + T + t)) ** (s - 1)) / (s - 1))
+    return np.exp(first + second + third - ll)
+
+
+class ParetoNBD:
+    """Pareto/NBD fitted by maximum likelihood (MAP with flat priors), scikit-learn style.
+
+    Parameters
+    ----------
+    start : optional starting values ``{"r", "alpha", "s", "beta"}`` (default: the NBD fit
+        for ``r, alpha``, ``s = 1`` and ``beta`` the mean age ``T``).
+
+    Attributes
+    ----------
+    params_, loglik_, converged_, n_customers_ : as :class:`cjlab.churn.bgnbd.BetaGeo`.
+    """
+
+    parameters = PARAMETERS
+
+    def __init__(self, start: Mapping[str, float] | None = None):
+        self.start = start
+
+    def fit(self, rfm: pd.DataFrame) -> ParetoNBD:
+        """Fit on ``frequency, recency, T`` (one row per customer)."""
+        x, tx, T = rfm_arrays(rfm)
+        if self.start:
+            start = np.array([self.start[k] for k in PARAMETERS], float)
+        else:
+            start = np.array([*_nbd_start(x, T), 1.0, max(float(T.mean()), 1.0)])
+        (cx, ctx, cT), w = compress(x, tx, T)
+        res = maximise(lambda th: float(np.dot(w, pareto_nbd_loglik(*th, cx, ctx, cT))), start)
+        self.params_ = dict(zip(PARAMETERS, map(float, res.theta), strict=True))
+        self.loglik_, self.converged_, self.n_customers_ = res.loglik, res.converged, len(x)
+        return self
+
+    def _theta(self) -> tuple[float, ...]:
+        if not hasattr(self, "params_"):
+            raise CLVError("fit the model first")
+        return tuple(self.params_[k] for k in PARAMETERS)
+
+    def loglik(self, rfm: pd.DataFrame) -> np.ndarray:
+        """Log-likelihood of each customer at the fitted parameters."""
+        return pareto_nbd_loglik(*self._theta(), *rfm_arrays(rfm))
+
+    def p_alive(self, rfm: pd.DataFrame) -> np.ndarray:
+        """P(alive) of each customer at the end of its observation."""
+        return p_alive(*self._theta(), *rfm_arrays(rfm))
+
+    def expected_purchases(self, rfm: pd.DataFrame, t: float) -> np.ndarray:
+        """Expected purchases of each customer in the next ``t`` periods."""
+        return expected_purchases(*self._theta(), *rfm_arrays(rfm), t)

@@ -86,16 +86,26 @@ def _ts(value: Any, name: str) -> pd.Timestamp:
     return ts
 
 
+def _div(e: nw.Expr, k: int) -> nw.Expr:
+    """Floor division by a constant as a plain ``floor(e / k)`` (narwhals' ``//`` becomes a long
+    CASE expression per row in SQL)."""
+    return (e / k).floor().cast(nw.Int64)
+
+
 def _leap_days(year: nw.Expr) -> nw.Expr:
     """Leap days from year 0 up to and including ``year`` (Gregorian)."""
-    return year // 4 - year // 100 + year // 400
+    return _div(year, 4) - _div(year, 100) + _div(year, 400)
+
+
+#: leap days up to 1969 (1969 // 4 - 1969 // 100 + 1969 // 400)
+_LEAP_1969 = 477
 
 
 def day_number(col: str) -> nw.Expr:
     """Whole days since 1970-01-01 of a timestamp column (integer arithmetic on year and day of
     year, which every engine has; no duration types)."""
     y = nw.col(col).dt.year().cast(nw.Int64)
-    before = 365 * (y - 1970) + _leap_days(y - 1) - _leap_days(nw.lit(1969))
+    before = 365 * (y - 1970) + _leap_days(y - 1) - _LEAP_1969
     return before + nw.col(col).dt.ordinal_day().cast(nw.Int64) - 1
 
 
@@ -106,7 +116,7 @@ def period_index(col: str, period: str) -> nw.Expr:
     day = day_number(col)
     if period == "h":
         return day * 24 + nw.col(col).dt.hour().cast(nw.Int64)
-    return day if period == "D" else (day - _MONDAY) // 7
+    return day if period == "D" else _div(day - _MONDAY, 7)
 
 
 def _period_of(ts: pd.Timestamp, period: str) -> int:
