@@ -152,8 +152,8 @@ def analyse(
         sections.triggers_section,
     ):
         parts |= section(tables, o, as_of, skipped)
-    exports = sections.export_lists(tables, parts, skipped)
     check = sections.truth_check(truth, parts)
+    exports = sections.export_lists(tables, parts, skipped)
     if check is None:
         skipped["demo_check"] = (
             "No planted truth to compare with: these are not the demo company's data."

@@ -330,13 +330,15 @@ def truth_check(truth: Mapping[str, Any] | None, a: Mapping[str, Any]) -> pd.Dat
                         f"{t.loc[name, 'rate_ratio_high']:.2f})",
                     )
                 )
-    if a.get("population_hour") is not None:
+    sched = a.get("_schedule")
+    if sched is not None and len(sched):
         hours = camp["send_time"]["segment_hour"]
+        own = sched[sched["basis"] == "own history"]["hour"].value_counts()
         rows.append(
             (
-                "Typical open hours by segment",
+                "Typical open hours by segment (most recommended hours)",
                 ", ".join(f"{s.replace('_', ' ')} {h:02d}:00" for s, h in hours.items()),
-                f"population best hour {a['population_hour']:02d}:00",
+                ", ".join(f"{int(h):02d}:00" for h in own.index[:6]),
             )
         )
     return pd.DataFrame(rows, columns=["check", "planted", "found"]) if rows else None
