@@ -22,18 +22,28 @@ from cjlab.ab.analysis import analyse, from_source
 FAST = {"run_pymc": False, "plan_sims": 0, "revenue_draws": 1000}
 
 
-def exposures(rates: dict[str, float], n: int = 4000, seed: int = 0, name: str = "t",
-              revenue: bool = True, extra: bool = True, sizes: dict[str, int] | None = None
-              ) -> pd.DataFrame:
+def exposures(
+    rates: dict[str, float],
+    n: int = 4000,
+    seed: int = 0,
+    name: str = "t",
+    revenue: bool = True,
+    extra: bool = True,
+    sizes: dict[str, int] | None = None,
+) -> pd.DataFrame:
     """Simulated exposures of one experiment: one row per unit, spend log-normal when converted."""
     rng = np.random.default_rng(seed)
     frames, start = [], 0
     for v, p in rates.items():
         m = (sizes or {}).get(v, n)
         conv = rng.binomial(1, p, m)
-        d = {"experiment": name, "variant": v, "unit_id": np.arange(start, start + m),
-             "exposed_at": pd.Timestamp("2025-03-01") + pd.to_timedelta(rng.uniform(0, 14, m), "D"),
-             "converted": conv}
+        d = {
+            "experiment": name,
+            "variant": v,
+            "unit_id": np.arange(start, start + m),
+            "exposed_at": pd.Timestamp("2025-03-01") + pd.to_timedelta(rng.uniform(0, 14, m), "D"),
+            "converted": conv,
+        }
         if revenue:
             d["revenue"] = conv * rng.lognormal(3.5, 0.7, m)
         if extra:
@@ -46,8 +56,14 @@ def exposures(rates: dict[str, float], n: int = 4000, seed: int = 0, name: str =
 
 @pytest.fixture(scope="module")
 def demo():
-    return from_source("demo:n_customers=20000,seed=42", experiment="push_reminder",
-                       run_pymc=False, plan_sims=10, plan_effects=(0.1, 0.3), revenue_draws=1000)
+    return from_source(
+        "demo:n_customers=20000,seed=42",
+        experiment="push_reminder",
+        run_pymc=False,
+        plan_sims=10,
+        plan_effects=(0.1, 0.3),
+        revenue_draws=1000,
+    )
 
 
 def test_planted_srm_is_flagged_and_overrides_the_verdict(demo):
@@ -70,16 +86,36 @@ def test_kpis_keep_their_names_and_carry_proper_units(demo):
     by = {}
     for k in ks:
         by.setdefault(k.name, k)
-    assert {"verdict", "best_variant_uplift", "best_variant_chance_to_beat_control", "srm_p_value",
-            "uplift", "chance_to_beat_control", "expected_loss_relative", "conversion_rate",
-            "revenue_per_user", "plan_power", "plan_false_positive_rate"} <= set(by)
-    units = {"uplift": "share", "rate_difference": "pp", "conversion_rate": "share",
-             "revenue_per_user": "money", "revenue_uplift": "share", "verdict": "text"}
+    assert {
+        "verdict",
+        "best_variant_uplift",
+        "best_variant_chance_to_beat_control",
+        "srm_p_value",
+        "uplift",
+        "chance_to_beat_control",
+        "expected_loss_relative",
+        "conversion_rate",
+        "revenue_per_user",
+        "plan_power",
+        "plan_false_positive_rate",
+    } <= set(by)
+    units = {
+        "uplift": "share",
+        "rate_difference": "pp",
+        "conversion_rate": "share",
+        "revenue_per_user": "money",
+        "revenue_uplift": "share",
+        "verdict": "text",
+    }
     for name, unit in units.items():
         assert by[name].unit == unit, name
     assert by["revenue_per_user"].tolerance is not None and by["uplift"].tolerance is None
-    assert [k.name for k in ks if k.headline] == ["verdict", "srm_p_value", "best_variant_uplift",
-                                                  "best_variant_chance_to_beat_control"]
+    assert [k.name for k in ks if k.headline] == [
+        "verdict",
+        "srm_p_value",
+        "best_variant_uplift",
+        "best_variant_chance_to_beat_control",
+    ]
 
 
 def test_sections_sensitivity_and_planning_present(demo):
@@ -97,15 +133,22 @@ def test_unknown_experiment_and_several_experiments_are_clear_errors():
 
 
 def test_the_one_experiment_is_chosen_by_itself():
-    a = analyse({"experiment_exposures": exposures({"control": 0.1, "B": 0.12}, name="only")}, **FAST)
+    a = analyse(
+        {"experiment_exposures": exposures({"control": 0.1, "B": 0.12}, name="only")}, **FAST
+    )
     assert a.experiment == "only" and a.control == "control"
 
 
-@pytest.mark.parametrize(("names", "control"), [
-    (["Mens E-Mail", "No E-Mail", "Womens E-Mail"], "No E-Mail"),
-    (["treatment", "holdout"], "holdout"), (["B", "A", "C"], "A"), (["new", "Baseline"], "Baseline"),
-    (["v2", "control_group"], "control_group"),
-])
+@pytest.mark.parametrize(
+    ("names", "control"),
+    [
+        (["Mens E-Mail", "No E-Mail", "Womens E-Mail"], "No E-Mail"),
+        (["treatment", "holdout"], "holdout"),
+        (["B", "A", "C"], "A"),
+        (["new", "Baseline"], "Baseline"),
+        (["v2", "control_group"], "control_group"),
+    ],
+)
 def test_obvious_control_names_are_recognised(names, control):
     assert pick_control(names) == control
 
@@ -113,15 +156,19 @@ def test_obvious_control_names_are_recognised(names, control):
 def test_no_obvious_control_is_an_error_listing_the_variants_not_the_first_row():
     with pytest.raises(ABInputError, match=r"among \['red', 'blue'\]: set control"):
         pick_control(["red", "blue"])
-    a = analyse({"experiment_exposures": exposures({"red": 0.1, "blue": 0.12})}, control="blue", **FAST)
+    a = analyse(
+        {"experiment_exposures": exposures({"red": 0.1, "blue": 0.12})}, control="blue", **FAST
+    )
     assert a.control == "blue" and a.results.iloc[0]["variant"] == "blue"
     with pytest.raises(ABInputError, match="control 'green' is not a variant"):
-        analyse({"experiment_exposures": exposures({"red": 0.1, "blue": 0.12})}, control="green", **FAST)
+        analyse(
+            {"experiment_exposures": exposures({"red": 0.1, "blue": 0.12})}, control="green", **FAST
+        )
 
 
 def test_srm_uses_the_planned_split_not_an_equal_one():
     ex = exposures({"control": 0.1, "B": 0.1}, sizes={"control": 7000, "B": 3000})
-    assert analyse({"experiment_exposures": ex}, **FAST).srm.flagged          # equal split assumed
+    assert analyse({"experiment_exposures": ex}, **FAST).srm.flagged  # equal split assumed
     a = analyse({"experiment_exposures": ex}, planned_split={"control": 0.7, "B": 0.3}, **FAST)
     assert not a.srm.flagged and "control 0.7" in a.srm.message
     with pytest.raises(ABInputError, match="planned split and observed variants differ"):
@@ -134,11 +181,14 @@ def test_metric_revenue_records_revenue_as_the_headline_and_the_verdict():
     ex.loc[ex["variant"] == "B", "revenue"] *= 1.6
     a = analyse({"experiment_exposures": ex}, metric="revenue", currency="EUR", **FAST)
     assert a.decided is a.revenue_decision and a.decided.verdict == "ship B"
-    assert a.decision.verdict != "ship B"              # conversion alone would not ship
+    assert a.decision.verdict != "ship B"  # conversion alone would not ship
     head = [k for k in a.kpis() if k.headline]
     assert [k.name for k in head] == ["verdict", "srm_p_value", "best_variant_revenue_uplift"]
     rev = a.revenue.set_index("variant").loc["B"]
-    assert head[2].value == rev.uplift and (head[2].low, head[2].high) == (rev.uplift_low, rev.uplift_high)
+    assert head[2].value == rev.uplift and (head[2].low, head[2].high) == (
+        rev.uplift_low,
+        rev.uplift_high,
+    )
     assert head[0].value == "ship B" and "revenue per user" in head[0].label
     rpu = [k for k in a.kpis() if k.name == "revenue_per_user"]
     assert {k.currency for k in rpu} == {"EUR"}
@@ -148,7 +198,9 @@ def test_metric_revenue_records_revenue_as_the_headline_and_the_verdict():
 
 def test_metric_revenue_without_revenue_is_a_clear_error():
     ex = exposures({"control": 0.1, "B": 0.12}, revenue=False)
-    with pytest.raises(ABInputError, match="metric = revenue, but revenue per user needs a revenue column"):
+    with pytest.raises(
+        ABInputError, match="metric = revenue, but revenue per user needs a revenue column"
+    ):
         analyse({"experiment_exposures": ex}, metric="revenue", **FAST)
 
 
@@ -159,8 +211,8 @@ def test_three_arms_weigh_the_expected_loss_against_the_best_arm():
     t = a.decision.table.set_index("variant")
     res = a.results.set_index("variant")
     assert res.loc["C", "chance_to_beat_control"] > 0.999
-    assert res.loc["C", "loss_vs_control_relative"] < 0.01    # pairwise against the control: tiny
-    assert res.loc["C", "expected_loss_relative"] > 0.2       # against the best arm: large
+    assert res.loc["C", "loss_vs_control_relative"] < 0.01  # pairwise against the control: tiny
+    assert res.loc["C", "expected_loss_relative"] > 0.2  # against the best arm: large
     assert t.loc["C", "verdict"] == "do not ship" and a.decision.verdict == "ship B"
 
 
@@ -188,7 +240,7 @@ def test_sections_without_their_columns_are_skipped_with_one_sentence():
         assert reason.endswith(".") and reason.count(". ") == 0, reason
     assert "revenue column" in a.skipped["revenue"] and "segment column" in a.skipped["segments"]
     assert a.revenue is None and a.segment_counts is None and a.stages is None
-    a.headline(), a.kpis()   # still whole
+    a.headline(), a.kpis()  # still whole
 
 
 def test_analysis_on_duckdb_equals_pandas(small_demo):
@@ -201,14 +253,24 @@ def test_analysis_on_duckdb_equals_pandas(small_demo):
 
 
 def test_figures_draw(demo):
-    axes = [abplots.posterior_densities(demo.results),
-            abplots.uplift_intervals(demo.results, rope=0.01),
-            *abplots.evolution(demo.evolution, loss_threshold=0.001),
-            abplots.planning_curve(demo.plan),
-            abplots.power_vs_effect(demo.power),
-            abplots.revenue_comparison(tables.revenue_summaries(demo), currency="EUR"),
-            abplots.segment_forest(pd.DataFrame({"segment": ["a", "b"], "uplift": [0.1, 0.0],
-                                                 "uplift_low": [0.0, -0.1], "uplift_high": [0.2, 0.1]}))]
+    axes = [
+        abplots.posterior_densities(demo.results),
+        abplots.uplift_intervals(demo.results, rope=0.01),
+        *abplots.evolution(demo.evolution, loss_threshold=0.001),
+        abplots.planning_curve(demo.plan),
+        abplots.power_vs_effect(demo.power),
+        abplots.revenue_comparison(tables.revenue_summaries(demo), currency="EUR"),
+        abplots.segment_forest(
+            pd.DataFrame(
+                {
+                    "segment": ["a", "b"],
+                    "uplift": [0.1, 0.0],
+                    "uplift_low": [0.0, -0.1],
+                    "uplift_high": [0.2, 0.1],
+                }
+            )
+        ),
+    ]
     for ax in axes:
         assert ax.has_data()
     seg = axes[1].collections

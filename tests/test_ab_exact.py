@@ -52,9 +52,14 @@ def mp_prob_best(params):
     out = []
     for i, (ai, bi) in enumerate(params):
         others = [p for j, p in enumerate(params) if j != i]
-        out.append(mp.quad(lambda x, ai=ai, bi=bi, others=others:
-                           _pdf(x, ai, bi) * mp.fprod(_cdf(x, a, b) for a, b in others),
-                           _breaks(params)))
+        out.append(
+            mp.quad(
+                lambda x, ai=ai, bi=bi, others=others: (
+                    _pdf(x, ai, bi) * mp.fprod(_cdf(x, a, b) for a, b in others)
+                ),
+                _breaks(params),
+            )
+        )
     return out
 
 
@@ -77,8 +82,10 @@ def mp_miller(a_a, b_a, a_b, b_b):
 
 def _mp_miller(a_a, b_a, a_b, b_b):
     a_a, b_a, b_b = map(mp.mpf, (a_a, b_a, b_b))
-    return mp.fsum(mp.beta(a_a + i, b_a + b_b) / ((b_b + i) * mp.beta(1 + i, b_b) * mp.beta(a_a, b_a))
-                   for i in range(int(a_b)))
+    return mp.fsum(
+        mp.beta(a_a + i, b_a + b_b) / ((b_b + i) * mp.beta(1 + i, b_b) * mp.beta(a_a, b_a))
+        for i in range(int(a_b))
+    )
 
 
 def mp_diff_cdf(d, c, v):
@@ -98,6 +105,7 @@ def mp_rel_loss_ship(c, v):
 
     def inner(x):
         return _cdf(x, *v) - mu * _cdf(x, v[0] + 1, v[1]) / x
+
     return mp.quad(lambda x: _pdf(x, *c) * inner(x), _breaks([c, v]))
 
 
@@ -107,21 +115,21 @@ def post(n, k, a0=1.0, b0=1.0):
 
 
 SMALL_PAIRS = [
-    (post(20, 0), post(20, 20)),       # 0 % vs 100 %
+    (post(20, 0), post(20, 20)),  # 0 % vs 100 %
     (post(20, 20), post(20, 0)),
-    (post(20, 0), post(20, 0)),        # both 0 %
-    (post(20, 20), post(20, 20)),      # both 100 %
+    (post(20, 0), post(20, 0)),  # both 0 %
+    (post(20, 20), post(20, 20)),  # both 100 %
     (post(20, 3), post(20, 7)),
     (post(1000, 0), post(1000, 3)),
-    (post(100, 50), post(30, 17)),     # unequal sizes
-    (post(20, 0, 0.5, 0.5), post(20, 4, 0.5, 0.5)),   # Jeffreys prior: singular densities
-    ((2.5, 7.25), (3.75, 4.5)),        # non-integer (informative) priors: no Miller sum
+    (post(100, 50), post(30, 17)),  # unequal sizes
+    (post(20, 0, 0.5, 0.5), post(20, 4, 0.5, 0.5)),  # Jeffreys prior: singular densities
+    ((2.5, 7.25), (3.75, 4.5)),  # non-integer (informative) priors: no Miller sum
 ]
 
 
 @pytest.mark.parametrize(("c", "v"), SMALL_PAIRS)
 def test_prob_beat_and_loss_small_counts_vs_mpmath(c, v):
-    ref_p = mp_prob_best([c, v])[1]                      # P(p_v > p_c)
+    ref_p = mp_prob_best([c, v])[1]  # P(p_v > p_c)
     assert abs(exact.prob_beat(*c, *v) - ref_p) < TOL
     assert abs(exact.prob_beat(*c, *v, method="quad") - ref_p) < TOL
     # Stucchio: loss of choosing c = E[max(p_v - p_c, 0)] = E[max] - mu_c
@@ -130,8 +138,9 @@ def test_prob_beat_and_loss_small_counts_vs_mpmath(c, v):
     assert abs(loss_c - (emax - c[0] / (c[0] + c[1]))) < TOL
     assert abs(loss_v - (emax - v[0] / (v[0] + v[1]))) < TOL
     # the K-arm integral agrees with Stucchio's closed form
-    np.testing.assert_allclose(exact.expected_loss([c[0], v[0]], [c[1], v[1]]), [loss_c, loss_v],
-                               atol=TOL, rtol=0)
+    np.testing.assert_allclose(
+        exact.expected_loss([c[0], v[0]], [c[1], v[1]]), [loss_c, loss_v], atol=TOL, rtol=0
+    )
 
 
 @pytest.mark.parametrize(("c", "v"), SMALL_PAIRS[:7])
@@ -139,16 +148,19 @@ def test_miller_closed_form_vs_30_digit_sum(c, v):
     assert abs(exact.prob_beat(*c, *v, method="closed") - mp_miller(*c, *v)) < TOL
 
 
-@pytest.mark.parametrize(("n_c", "k_c", "n_v", "k_v"), [
-    (1_000, 50, 1_000, 62),
-    (50_000, 2_500, 50_000, 2_600),
-    (50_000, 2_500, 1_000, 40),          # very different posterior widths
-    (20, 10, 50_000, 25_000),
-    (100_000, 3_000, 100_000, 3_200),    # a + b ~ 1e5: betaln alone would lose 1e-10
-    (50_000, 0, 50_000, 3),              # 0 % at large counts
-    (50_000, 50_000, 50_000, 49_990),    # 100 % at large counts
-    (50_000, 0, 20, 0),                  # 0 % with very different widths
-])
+@pytest.mark.parametrize(
+    ("n_c", "k_c", "n_v", "k_v"),
+    [
+        (1_000, 50, 1_000, 62),
+        (50_000, 2_500, 50_000, 2_600),
+        (50_000, 2_500, 1_000, 40),  # very different posterior widths
+        (20, 10, 50_000, 25_000),
+        (100_000, 3_000, 100_000, 3_200),  # a + b ~ 1e5: betaln alone would lose 1e-10
+        (50_000, 0, 50_000, 3),  # 0 % at large counts
+        (50_000, 50_000, 50_000, 49_990),  # 100 % at large counts
+        (50_000, 0, 20, 0),  # 0 % with very different widths
+    ],
+)
 def test_prob_beat_large_counts_vs_30_digit_sum(n_c, k_c, n_v, k_v):
     c, v = post(n_c, k_c), post(n_v, k_v)
     ref = mp_miller(*c, *v)
@@ -156,13 +168,20 @@ def test_prob_beat_large_counts_vs_30_digit_sum(n_c, k_c, n_v, k_v):
     assert abs(exact.prob_beat(*c, *v, method="quad") - ref) < TOL
     # Stucchio's loss of shipping v: mu_c P(Beta(a_c+1, b_c) > p_v) - mu_v P(p_c > Beta(a_v+1, b_v))
     mu_c, mu_v = mp.mpf(c[0]) / sum(c), mp.mpf(v[0]) / sum(v)
-    ref_loss = mu_c * (1 - mp_miller(c[0] + 1, c[1], *v)) - mu_v * (1 - mp_miller(*c, v[0] + 1, v[1]))
+    ref_loss = mu_c * (1 - mp_miller(c[0] + 1, c[1], *v)) - mu_v * (
+        1 - mp_miller(*c, v[0] + 1, v[1])
+    )
     assert abs(exact.expected_loss_pair(*c, *v)[1] - float(ref_loss)) < TOL
-    assert abs(exact.expected_loss(np.array([c[0], v[0]]), np.array([c[1], v[1]]))[1] - float(ref_loss)) < TOL
+    assert (
+        abs(
+            exact.expected_loss(np.array([c[0], v[0]]), np.array([c[1], v[1]]))[1] - float(ref_loss)
+        )
+        < TOL
+    )
 
 
 def test_large_sum_switches_to_quadrature_and_agrees():
-    c, v = post(200_000, 100_000), post(200_000, 100_500)   # every Miller sum > 20,000 terms
+    c, v = post(200_000, 100_000), post(200_000, 100_500)  # every Miller sum > 20,000 terms
     p_quad = exact.prob_beat(*c, *v)
     # reference: Miller sum in 30 digits over the shorter (alpha_v) index is 100,501 terms —
     # too slow here; instead use the symmetric closed form P(B>A) + P(A>B) = 1 and the
@@ -170,17 +189,22 @@ def test_large_sum_switches_to_quadrature_and_agrees():
     p_rev = exact.prob_beat(*v, *c)
     assert abs(p_quad + p_rev - 1) < 1e-12
     mu = np.array([c[0] / sum(c), v[0] / sum(v)])
-    var = np.array([c[0] * c[1] / (sum(c) ** 2 * (sum(c) + 1)), v[0] * v[1] / (sum(v) ** 2 * (sum(v) + 1))])
+    var = np.array(
+        [c[0] * c[1] / (sum(c) ** 2 * (sum(c) + 1)), v[0] * v[1] / (sum(v) ** 2 * (sum(v) + 1))]
+    )
     assert abs(p_quad - stats.norm.cdf((mu[1] - mu[0]) / np.sqrt(var.sum()))) < 1e-3
 
 
-@pytest.mark.parametrize("params", [
-    [(1, 1), (1, 1), (1, 1)],
-    [post(20, 0), post(20, 20), post(20, 10)],
-    [(1.5, 3), (2.5, 30.5), (4, 9)],
-    [post(100, 10), post(100, 20), post(100, 14)],
-    [post(20, 0, 0.5, 0.5), post(20, 1, 0.5, 0.5), post(20, 20, 0.5, 0.5)],
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        [(1, 1), (1, 1), (1, 1)],
+        [post(20, 0), post(20, 20), post(20, 10)],
+        [(1.5, 3), (2.5, 30.5), (4, 9)],
+        [post(100, 10), post(100, 20), post(100, 14)],
+        [post(20, 0, 0.5, 0.5), post(20, 1, 0.5, 0.5), post(20, 20, 0.5, 0.5)],
+    ],
+)
 def test_prob_best_and_expected_loss_vs_mpmath(params):
     a, b = np.array(params, dtype=float).T
     ref = [float(v) for v in mp_prob_best(params)]
@@ -230,7 +254,9 @@ def _nested_gl_reference(params, panels=120, order=20, sub=8, dps=20):
             vals, acc, prev = [], mp.mpf(0), mp.mpf(lo)
             for x in xs:
                 hh = (x - prev) / 2
-                acc += sum(hh * mp.mpf(wj) * dens(k, prev + hh + hh * mp.mpf(tj)) for tj, wj in zip(ts, ws))
+                acc += sum(
+                    hh * mp.mpf(wj) * dens(k, prev + hh + hh * mp.mpf(tj)) for tj, wj in zip(ts, ws)
+                )
                 vals.append(acc)
                 prev = x
             cdfs.append(vals)
@@ -238,7 +264,11 @@ def _nested_gl_reference(params, panels=120, order=20, sub=8, dps=20):
         for k in range(len(params)):
             s = mp.mpf(0)
             for n, x in enumerate(xs):
-                term = wsum[n] * dens(k, x) * mp.fprod(cdfs[j][n] for j in range(len(params)) if j != k)
+                term = (
+                    wsum[n]
+                    * dens(k, x)
+                    * mp.fprod(cdfs[j][n] for j in range(len(params)) if j != k)
+                )
                 s += term
                 emax += term * x
             pbest.append(s)
@@ -271,12 +301,15 @@ def test_mirror_symmetry_of_rates():
 
 
 # ------------------------------------------------------------------ uplift distributions
-@pytest.mark.parametrize(("c", "v"), [
-    (post(200, 20), post(200, 30)),
-    (post(20, 0), post(20, 5)),
-    (post(20, 20), post(20, 15)),
-    (post(20, 1, 0.5, 0.5), post(20, 4, 0.5, 0.5)),
-])
+@pytest.mark.parametrize(
+    ("c", "v"),
+    [
+        (post(200, 20), post(200, 30)),
+        (post(20, 0), post(20, 5)),
+        (post(20, 20), post(20, 15)),
+        (post(20, 1, 0.5, 0.5), post(20, 4, 0.5, 0.5)),
+    ],
+)
 def test_diff_and_ratio_quantiles_vs_mpmath_cdf(c, v):
     for q in (0.025, 0.5, 0.975):
         d = uplift.diff_quantile(q, *c, *v)
@@ -292,8 +325,10 @@ def test_ratio_and_diff_cdf_at_no_effect_equal_one_minus_prob_beat():
     assert abs(uplift.diff_cdf_pdf(0.0, *c, *v)[0] - (1 - p)) < 1e-12
 
 
-@pytest.mark.parametrize(("c", "v"), [(post(200, 20), post(200, 26)), (post(20, 0), post(20, 3)),
-                                      (post(30, 30), post(30, 12))])
+@pytest.mark.parametrize(
+    ("c", "v"),
+    [(post(200, 20), post(200, 26)), (post(20, 0), post(20, 3)), (post(30, 30), post(30, 12))],
+)
 def test_relative_losses_vs_mpmath(c, v):
     ref = float(mp_rel_loss_ship(c, v))
     assert abs(exact.loss_vs_control_relative(*c, *v) - ref) < TOL
@@ -359,3 +394,64 @@ def test_prob_best_properties_on_random_three_arm_cases():
             for j in range(3):
                 if i != j:
                     assert p[i] <= exact.prob_beat(a[j], b[j], a[i], b[i]) + 1e-10
+
+
+# ------------------------------------------------------------------ one sum, one system
+def _random_pairs(n, seed):
+    rng = np.random.default_rng(seed)
+
+    def conv(m):
+        r = rng.uniform()
+        return 0 if r < 0.1 else m if r < 0.2 else int(rng.binomial(m, rng.uniform(0.001, 0.999)))
+
+    out = []
+    for _ in range(n):
+        n1, n2 = (int(10 ** rng.uniform(0.5, 5.3)) for _ in range(2))
+        a0 = 0.5 if rng.uniform() < 0.2 else 1.0
+        out.append((post(n1, conv(n1), a0, a0), post(n2, conv(n2), a0, a0)))
+    return out
+
+
+def test_pair_terms_from_one_sum_equal_the_separate_quadratures():
+    """The one-term recurrences off one Miller sum give the same chance, Stucchio losses and
+    relative loss as the 1-D integrals computed separately."""
+    for c, v in _random_pairs(150, 3):
+        got = exact.pair_terms(*c, *v)
+        ref = (
+            exact.prob_beat(*c, *v, method="quad"),
+            *exact.expected_loss_pair(*c, *v, method="quad"),
+            exact.loss_vs_control_relative(*c, *v, method="quad"),
+        )
+        np.testing.assert_allclose(got, ref, atol=TOL, rtol=0, err_msg=str((c, v)))
+
+
+def test_quantiles_solved_together_equal_one_by_one_and_mirror_when_arms_swap():
+    qs = (0.025, 0.5, 0.975)
+    for c, v in _random_pairs(60, 4):
+        q = uplift.uplift_quantiles(qs, *c, *v)
+        # R = p_v / p_c is 1 / R' and D = -D' with the arms swapped (another orientation)
+        r2 = uplift.uplift_quantiles(qs[::-1], *v, *c)
+        np.testing.assert_allclose(q["ratio"], 1 / r2["ratio"], rtol=1e-7, err_msg=str((c, v)))
+        np.testing.assert_allclose(
+            q["diff"], -r2["diff"], atol=1e-9, rtol=1e-7, err_msg=str((c, v))
+        )
+    c, arms = post(1000, 100), [post(1000, 120), post(900, 80), post(20, 3)]
+    together = uplift.uplift_quantiles_many(qs, c, arms)
+    for v, t in zip(arms, together):
+        alone = uplift.uplift_quantiles(qs, *c, *v)
+        for k in ("ratio", "diff"):
+            np.testing.assert_allclose(t[k], alone[k], rtol=1e-12, atol=1e-14)
+
+
+def test_ratio_quantile_near_zero_conversions_vs_mpmath():
+    """A Jeffreys posterior at 0 of 209 against a large, narrow one: the ratio is huge and its
+    CDF is a step in the control's coordinates; the reference integrates over the variant."""
+    c, v = (0.5, 209.5), (20670.5, 25187.5)
+
+    def ref_cdf(r):
+        br = [mp.mpf(float(x)) for x in stats.beta(*v).ppf(np.linspace(1e-20, 1 - 1e-20, 41))]
+        return 1 - mp.quad(lambda y: _pdf(y, *v) * _cdf(y / r, *c), br)
+
+    for q in (0.025, 0.5, 0.975):
+        r = uplift.ratio_quantile(q, *c, *v)
+        assert abs(float(ref_cdf(mp.mpf(r))) - q) < TOL

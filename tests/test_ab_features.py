@@ -17,8 +17,13 @@ from cjlab.features.experiments import experiment_counts, experiment_overview, e
 def ref_experiment_units(e: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame:
     keys = ["experiment", "variant", *[c for c in columns if c in e], "unit_id"]
     g = e.groupby(keys, dropna=False)
-    out = pd.DataFrame({"converted": g["converted"].max(), "first_exposed": g["exposed_at"].min(),
-                        "exposures": g.size()})
+    out = pd.DataFrame(
+        {
+            "converted": g["converted"].max(),
+            "first_exposed": g["exposed_at"].min(),
+            "exposures": g.size(),
+        }
+    )
     if "revenue" in e:
         out["revenue"] = g["revenue"].sum()
     return out.reset_index()
@@ -40,22 +45,42 @@ def ref_experiment_counts(e: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataF
 def ref_experiment_overview(e: pd.DataFrame) -> pd.DataFrame:
     g = e.groupby("experiment")
     arms = e.groupby(["experiment", "unit_id"])["variant"].nunique()
-    return pd.DataFrame({
-        "variants": g["variant"].nunique(), "units": g["unit_id"].nunique(), "exposures": g.size(),
-        "units_in_several_variants": (arms > 1).groupby(level="experiment").sum(),
-        "first_exposed": g["exposed_at"].min(), "last_exposed": g["exposed_at"].max()}).reset_index()
+    return pd.DataFrame(
+        {
+            "variants": g["variant"].nunique(),
+            "units": g["unit_id"].nunique(),
+            "exposures": g.size(),
+            "units_in_several_variants": (arms > 1).groupby(level="experiment").sum(),
+            "first_exposed": g["exposed_at"].min(),
+            "last_exposed": g["exposed_at"].max(),
+        }
+    ).reset_index()
 
 
 # -- the counting rule on a hand-made table -----------------------------------------------------
 @pytest.fixture()
 def exposures() -> pd.DataFrame:
-    ts = pd.to_datetime(["2025-01-01 10:00", "2025-01-02 09:00", "2025-01-01 12:00",
-                         "2025-01-03 08:00", "2025-01-03 09:00", "2025-01-02 23:59"])
-    return pd.DataFrame({"experiment": ["e", "e", "e", "e", "e", "f"],
-                         "variant": ["A", "A", "B", "B", "A", "A"], "unit_id": [1, 1, 2, 3, 3, 1],
-                         "exposed_at": ts, "converted": [0, 1, 0, 0, 1, 1],
-                         "revenue": [0.0, 20.0, 0.0, 0.0, 5.0, 7.0],
-                         "segment": ["app", "app", "web", "web", "web", "app"]})
+    ts = pd.to_datetime(
+        [
+            "2025-01-01 10:00",
+            "2025-01-02 09:00",
+            "2025-01-01 12:00",
+            "2025-01-03 08:00",
+            "2025-01-03 09:00",
+            "2025-01-02 23:59",
+        ]
+    )
+    return pd.DataFrame(
+        {
+            "experiment": ["e", "e", "e", "e", "e", "f"],
+            "variant": ["A", "A", "B", "B", "A", "A"],
+            "unit_id": [1, 1, 2, 3, 3, 1],
+            "exposed_at": ts,
+            "converted": [0, 1, 0, 0, 1, 1],
+            "revenue": [0.0, 20.0, 0.0, 0.0, 5.0, 7.0],
+            "segment": ["app", "app", "web", "web", "web", "app"],
+        }
+    )
 
 
 def test_a_unit_counts_once_and_converts_if_any_exposure_did(exposures):
@@ -84,16 +109,27 @@ def test_optional_columns_stay_optional(exposures):
 
 def test_overview_counts_units_in_several_variants(exposures):
     o = experiment_overview(exposures).set_index("experiment")
-    assert o.loc["e", ["variants", "units", "exposures", "units_in_several_variants"]].tolist() == [2, 3, 5, 1]
+    assert o.loc["e", ["variants", "units", "exposures", "units_in_several_variants"]].tolist() == [
+        2,
+        3,
+        5,
+        1,
+    ]
     assert o.loc["f", "units_in_several_variants"] == 0
 
 
 @pytest.mark.parametrize("by", [(), ("day",), ("segment",), ("day", "segment")])
 def test_counts_equal_the_plain_pandas_reference(exposures, by):
-    got = experiment_counts(exposures, by=list(by)).sort_values(
-        ["experiment", "variant", *by]).reset_index(drop=True)
-    ref = ref_experiment_counts(exposures, by).sort_values(
-        ["experiment", "variant", *by]).reset_index(drop=True)
+    got = (
+        experiment_counts(exposures, by=list(by))
+        .sort_values(["experiment", "variant", *by])
+        .reset_index(drop=True)
+    )
+    ref = (
+        ref_experiment_counts(exposures, by)
+        .sort_values(["experiment", "variant", *by])
+        .reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(got[ref.columns], ref, check_dtype=False)
 
 

@@ -8,15 +8,15 @@ import pytest
 from scipy import special
 
 from cjlab.ab import ABInputError
+from cjlab.ab.planning import simulate_plan
 from cjlab.ab.revenue import revenue_normal_approx
 from cjlab.ab.revenue_model import RevenueModel
 from cjlab.ab.segment_model import SegmentUpliftModel
-from cjlab.ab.planning import simulate_plan
 
 
 def _revenue_data(seed=0, n=4000):
     rng = np.random.default_rng(seed)
-    truth = {"control": (0.10, 3.0, 0.6), "B": (0.12, 3.0, 0.6)}   # p, mu, sigma of log spend
+    truth = {"control": (0.10, 3.0, 0.6), "B": (0.12, 3.0, 0.6)}  # p, mu, sigma of log spend
     frames = []
     for v, (p, mu, sd) in truth.items():
         conv = rng.binomial(1, p, n)
@@ -37,7 +37,9 @@ def test_revenue_normal_approx_matches_sample_moments():
 @pytest.mark.slow
 def test_two_part_model_recovers_revenue_per_user_and_agrees_with_normal_approx():
     df, rpu = _revenue_data()
-    m = RevenueModel(sampler_config={"draws": 300, "tune": 300, "chains": 2}, random_state=1).fit(df)
+    m = RevenueModel(sampler_config={"draws": 300, "tune": 300, "chains": 2}, random_state=1).fit(
+        df
+    )
     s = m.summary_.set_index("variant")
     approx = revenue_normal_approx(df).set_index("variant")
     true_lift = rpu["B"] / rpu["control"] - 1
@@ -46,7 +48,9 @@ def test_two_part_model_recovers_revenue_per_user_and_agrees_with_normal_approx(
         assert s.loc[v, "rpu_low"] <= true <= s.loc[v, "rpu_high"]
         # large sample: the model-based and the CLT posterior means agree closely
         assert abs(s.loc[v, "revenue_per_user"] / approx.loc[v, "revenue_per_user"] - 1) < 0.05
-    assert abs(s.loc["B", "chance_to_beat_control"] - approx.loc["B", "chance_to_beat_control"]) < 0.1
+    assert (
+        abs(s.loc["B", "chance_to_beat_control"] - approx.loc["B", "chance_to_beat_control"]) < 0.1
+    )
     assert 0 <= s.loc["B", "chance_to_beat_control_mcse"] < 0.05
 
 
@@ -70,14 +74,16 @@ def test_hierarchical_model_recovers_planted_segment_effects():
         for v, q in (("control", p), ("B", pv)):
             rows.append({"segment": s, "variant": v, "users": n, "conversions": rng.binomial(n, q)})
     df = pd.DataFrame(rows)
-    m = SegmentUpliftModel(sampler_config={"draws": 300, "tune": 300, "chains": 2}, level=0.99,
-                           random_state=3).fit(df, "B")
+    m = SegmentUpliftModel(
+        sampler_config={"draws": 300, "tune": 300, "chains": 2}, level=0.99, random_state=3
+    ).fit(df, "B")
     s = m.summary_.set_index("segment")
     for seg, p in base.items():
         true = special.expit(special.logit(p) + log_odds_uplift[seg]) / p - 1
         assert s.loc[seg, "uplift_low"] <= true <= s.loc[seg, "uplift_high"], seg
     # partial pooling: every segment's interval is no wider than the no-pooling Beta interval
     from cjlab.ab import compare_conversions
+
     for seg in base:
         sub = df[df.segment == seg][["variant", "users", "conversions"]]
         flat = compare_conversions(sub, control="control", level=0.99).set_index("variant").loc["B"]
@@ -101,8 +107,12 @@ def test_planning_extremes_and_curve():
 def test_planning_null_world_ships_rarely_with_strict_threshold():
     # with no effect, "ship" needs the expected loss of shipping below a strict threshold AND
     # P(beat) >= 0.5; a stricter threshold must not ship more often than a lax one
-    strict = simulate_plan(0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=1e-4, random_state=2)
-    lax = simulate_plan(0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=5e-3, random_state=2)
+    strict = simulate_plan(
+        0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=1e-4, random_state=2
+    )
+    lax = simulate_plan(
+        0.10, 0.10, 2000, max_days=10, n_sims=60, loss_threshold=5e-3, random_state=2
+    )
     assert strict.summary["false_positive_rate"] <= lax.summary["false_positive_rate"]
 
 
@@ -118,8 +128,12 @@ def test_normal_approx_losses_and_prob_best_vs_quadrature():
     g = df.groupby("variant")["revenue"]
     s = float(np.sqrt((g.var() / g.size()).sum()))
     # E[(m_c - m_v)^+] and E[(m_v - m_c)^+] of the normal posterior of the difference, by quadrature
-    ship = integrate.quad(lambda x: max(-x, 0) * stats.norm.pdf(x, d, s), d - 12 * s, d + 12 * s, points=[0])[0]
-    keep = integrate.quad(lambda x: max(x, 0) * stats.norm.pdf(x, d, s), d - 12 * s, d + 12 * s, points=[0])[0]
+    ship = integrate.quad(
+        lambda x: max(-x, 0) * stats.norm.pdf(x, d, s), d - 12 * s, d + 12 * s, points=[0]
+    )[0]
+    keep = integrate.quad(
+        lambda x: max(x, 0) * stats.norm.pdf(x, d, s), d - 12 * s, d + 12 * s, points=[0]
+    )[0]
     assert abs(res.loc["B", "loss_vs_control_relative"] - ship / m_c) < 1e-8
     assert abs(res.loc["B", "control_loss_relative"] - keep / m_c) < 1e-8
     # two normals: P(B best) = Phi(d / sqrt(s1^2 + s2^2)); three equal ones: 1/3 each

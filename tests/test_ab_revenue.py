@@ -27,7 +27,7 @@ def test_two_part_draws_equal_the_bayesian_bootstrap_over_all_users():
     # Rubin's split has Beta(k, n - k) for the paying share: a prior of (0.05, 0.05) is ~ none
     two_part = revenue_draws({"A": y}, prior=(0.05, 0.05), n_draws=200_000, random_state=1)[0][0]
     g = rng.standard_exponential((20_000, len(y)))
-    full = (g @ y) / g.sum(axis=1)                       # Dirichlet(1, ..., 1) over all 300 users
+    full = (g @ y) / g.sum(axis=1)  # Dirichlet(1, ..., 1) over all 300 users
     # same distribution up to the tiny prior: mean, spread and tails within Monte Carlo error
     assert abs(two_part.mean() - full.mean()) < 4 * full.std() / np.sqrt(len(full)) + 0.01
     assert abs(two_part.std() / full.std() - 1) < 0.03
@@ -40,7 +40,7 @@ def _simulate(rng, n, p, shape=1.5, scale=80.0):
     for v, pp in zip(("control", "B"), p):
         k = rng.binomial(n, pp)
         y = np.zeros(n)
-        y[:k] = rng.gamma(shape, scale, k)               # skewed spend (Hillstrom-like, skew ~1.6)
+        y[:k] = rng.gamma(shape, scale, k)  # skewed spend (Hillstrom-like, skew ~1.6)
         groups[v] = y
     return groups
 
@@ -51,7 +51,7 @@ def test_coverage_on_simulated_zero_inflated_spend():
     misses are lopsided (it lies too low)."""
     rng = np.random.default_rng(7)
     p = (0.006, 0.009)
-    truth = p[1] / p[0] - 1                              # same spend distribution in both arms
+    truth = p[1] / p[0] - 1  # same spend distribution in both arms
     hit = miss_low = miss_high = 0
     n_low = n_high = 0
     sims = 400
@@ -66,7 +66,9 @@ def test_coverage_on_simulated_zero_inflated_spend():
         m = {v: y.mean() for v, y in groups.items()}
         se2 = {v: y.var(ddof=1) / len(y) for v, y in groups.items()}
         rel = m["B"] / m["control"] - 1
-        sd = np.sqrt(se2["B"] / m["control"] ** 2 + m["B"] ** 2 * se2["control"] / m["control"] ** 4)
+        sd = np.sqrt(
+            se2["B"] / m["control"] ** 2 + m["B"] ** 2 * se2["control"] / m["control"] ** 4
+        )
         n_low += truth < rel - 1.959964 * sd
         n_high += truth > rel + 1.959964 * sd
     cover = hit / sims
@@ -81,7 +83,10 @@ def test_public_table_equals_the_draws_and_the_normal_approximation_is_the_clt()
     df = pd.concat([pd.DataFrame({"variant": v, "revenue": y}) for v, y in groups.items()])
     res = compare_revenue(df, n_draws=2000, random_state=4).set_index("variant")
     b = summarise_draws(revenue_draws(groups, n_draws=2000, random_state=4)[0], 0)
-    assert res.loc["B", "uplift_low"] == b["uplift_low"][1] and res.loc["B", "chance_to_be_best"] == b["chance_to_be_best"][1]
+    assert (
+        res.loc["B", "uplift_low"] == b["uplift_low"][1]
+        and res.loc["B", "chance_to_be_best"] == b["chance_to_be_best"][1]
+    )
     norm = revenue_normal_approx(df).set_index("variant")
     assert np.isclose(norm.loc["B", "revenue_per_user"], groups["B"].mean())
     assert res.loc["B", "revenue_per_user"] == groups["B"].mean()
@@ -99,19 +104,35 @@ def hillstrom():
     if not HILLSTROM.is_file():
         pytest.skip(f"{HILLSTROM} not present (the shared real datasets live next to the project)")
     h = pd.read_csv(HILLSTROM)
-    ex = pd.DataFrame({"experiment": "hillstrom_email", "variant": h["segment"],
-                       "unit_id": np.arange(len(h)), "exposed_at": pd.Timestamp("2008-03-01"),
-                       "converted": h["conversion"], "revenue": h["spend"]})
-    a = analyse({"experiment_exposures": ex}, metric="revenue", currency="$", run_pymc=False,
-                plan_sims=0, revenue_draws=8000)
+    ex = pd.DataFrame(
+        {
+            "experiment": "hillstrom_email",
+            "variant": h["segment"],
+            "unit_id": np.arange(len(h)),
+            "exposed_at": pd.Timestamp("2008-03-01"),
+            "converted": h["conversion"],
+            "revenue": h["spend"],
+        }
+    )
+    a = analyse(
+        {"experiment_exposures": ex},
+        metric="revenue",
+        currency="$",
+        run_pymc=False,
+        plan_sims=0,
+        revenue_draws=8000,
+    )
     return h, a
 
 
 def test_hillstrom_published_figures(hillstrom):
     # ../shared/data/SOURCES.md: n, conversion and spend per customer per arm
     _, a = hillstrom
-    published = {"Mens E-Mail": (21_307, 0.01253, 1.4226), "Womens E-Mail": (21_387, 0.00884, 1.0772),
-                 "No E-Mail": (21_306, 0.00573, 0.6528)}
+    published = {
+        "Mens E-Mail": (21_307, 0.01253, 1.4226),
+        "Womens E-Mail": (21_387, 0.00884, 1.0772),
+        "No E-Mail": (21_306, 0.00573, 0.6528),
+    }
     assert a.control == "No E-Mail"
     res, rev = a.results.set_index("variant"), a.revenue.set_index("variant")
     for arm, (n, conv, spend) in published.items():
@@ -123,10 +144,12 @@ def test_hillstrom_published_figures(hillstrom):
 def _bootstrap_uplift(y_v, y_c, rng, draws=8000):
     """Ordinary (resampling) bootstrap of RPU_v / RPU_c - 1: a resample of n users holds
     Binomial(n, k/n) paying users drawn with replacement from the k observed spends."""
+
     def rpu(y):
         s = y[y > 0]
         k = rng.binomial(len(y), len(s) / len(y), draws)
         return np.array([rng.choice(s, m).sum() for m in k]) / len(y)
+
     return rpu(y_v) / rpu(y_c) - 1
 
 

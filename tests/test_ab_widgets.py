@@ -11,7 +11,9 @@ from cjlab.ab.decision import verdict_grid
 
 
 def _counts():
-    return pd.DataFrame({"variant": ["control", "B"], "users": [20_000, 20_000], "conversions": [2_000, 2_080]})
+    return pd.DataFrame(
+        {"variant": ["control", "B"], "users": [20_000, 20_000], "conversions": [2_000, 2_080]}
+    )
 
 
 def test_verdict_grid_matches_decide_cell_by_cell():
@@ -40,5 +42,5 @@ def test_decision_panel_reacts_to_sliders():
         return out.value
 
     assert "keep testing" in text()
-    loss_s.value = 0.05          # a lax threshold: shipping B is now acceptable
+    loss_s.value = 0.05  # a lax threshold: shipping B is now acceptable
     assert "ship B" in text()

@@ -12,29 +12,41 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 #: Sampler settings every model starts from (small: A/B posteriors are simple).
-DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {"draws": 500, "tune": 500, "chains": 2, "cores": 1,
-                                          "progressbar": False, "nuts_sampler": "pymc",
-                                          "compute_convergence_checks": False}
+DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
+    "draws": 500,
+    "tune": 500,
+    "chains": 2,
+    "cores": 1,
+    "progressbar": False,
+    "nuts_sampler": "pymc",
+    "compute_convergence_checks": False,
+}
 
 
 class PyMCModel:
     """Base: ``model_config`` / ``sampler_config`` dictionaries, ``level``, ``random_state``."""
 
     #: the model's own priors (subclasses override)
-    default_model_config: Mapping[str, Any] = {}
+    default_model_config: ClassVar[Mapping[str, Any]] = {}
 
-    def __init__(self, model_config: Mapping[str, Any] | None = None,
-                 sampler_config: Mapping[str, Any] | None = None, level: float = 0.95,
-                 random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        model_config: Mapping[str, Any] | None = None,
+        sampler_config: Mapping[str, Any] | None = None,
+        level: float = 0.95,
+        random_state: int | None = 0,
+    ) -> None:
         unknown = set(model_config or {}) - set(self.default_model_config)
         if unknown:
-            raise ValueError(f"unknown model_config key(s) {sorted(unknown)}; "
-                             f"{type(self).__name__} knows {sorted(self.default_model_config)}")
+            raise ValueError(
+                f"unknown model_config key(s) {sorted(unknown)}; "
+                f"{type(self).__name__} knows {sorted(self.default_model_config)}"
+            )
         self.model_config = {**self.default_model_config, **(model_config or {})}
         self.sampler_config = {**self.default_sampler_config, **(sampler_config or {})}
         self.level, self.random_state = level, random_state

@@ -21,7 +21,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +30,12 @@ import pandas as pd
 
 from cjlab import formatting as fmt
 from cjlab.ab import experiment as ex
+from cjlab.ab import summary
 from cjlab.ab.conversions import ABInputError, BetaPrior
 from cjlab.ab.decision import Decision, SRMResult
 from cjlab.ab.planning import Plan
+from cjlab.ab.settings import Settings
 from cjlab.results import KPI, Analysis, Headline, NotApplicable
-
-METRICS = ("conversion", "revenue")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,102 +90,94 @@ class ExperimentAnalysis(Analysis):
         return str(t.sort_values("chance_to_be_best", ascending=False).iloc[0]["variant"])
 
     def headline(self) -> Headline:
-        from cjlab.ab.summary import headline
-
-        return headline(self)
+        return summary.headline(self)
 
     def kpis(self) -> list[KPI]:
-        from cjlab.ab.summary import kpis
-
-        return kpis(self)
+        return summary.kpis(self)
 
 
 def _one_experiment(exposures: Any, name: str) -> Any:
-    f = exposures if isinstance(exposures, nw.LazyFrame | nw.DataFrame) else nw.from_native(exposures)
+    f = (
+        exposures
+        if isinstance(exposures, nw.LazyFrame | nw.DataFrame)
+        else nw.from_native(exposures)
+    )
     return f.filter(nw.col("experiment") == name).to_native()
 
 
-def analyse(tables: Mapping[str, Any], *, experiment: str = "", control: str = "",
-            metric: str = "conversion", prior: str = "uniform", prior_a: float = 1.0,
-            prior_b: float = 1.0, prior_weight_users: float = 1000.0, rope: float = 0.01,
-            loss_threshold: float = 0.001, level: float = 0.95,
-            planned_split: Mapping[str, float] | None = None, currency: str = "",
-            segment_column: str = "segment", run_pymc: bool = True,
-            sampler_config: Mapping[str, Any] | None = None, revenue_draws: int = 4000,
-            plan_min_effect: float = 0.05, plan_max_days: int = 28, plan_sims: int = 100,
-            plan_effects: Sequence[float] = (0.02, 0.05, 0.10, 0.20), random_state: int = 0,
-            truth: Mapping[str, Any] | None = None) -> ExperimentAnalysis:
+def analyse(
+    tables: Mapping[str, Any], *, truth: Mapping[str, Any] | None = None, **params: Any
+) -> ExperimentAnalysis:
     """Run the A/B analyses of one experiment.
 
     Parameters
     ----------
     tables : contract tables; needs ``experiment_exposures`` (pandas, DuckDB or Spark).
-    experiment : experiment name; ``""`` = the only one (an error lists them when there are
-        several).
-    control : control variant; ``""`` = the variant with an obvious name (control, holdout,
-        "No E-Mail", baseline, A ...); otherwise an error lists the variants.
-    metric : ``"conversion"`` or ``"revenue"`` (revenue per user decides the verdict).
-    prior, prior_a, prior_b, prior_weight_users : see :func:`cjlab.ab.experiment.resolve_prior`.
-    rope, loss_threshold, level : decision settings (see :func:`cjlab.ab.decision.decide`).
-    planned_split : planned traffic share per variant for the sample-ratio check
-        (``None``/empty: an equal split).
-    currency : ISO code or symbol for money figures (``""``: plain amounts).
-    segment_column : column for uplift by segment (``""`` = skip).
-    run_pymc : fit the PyMC models (revenue, segments).
-    sampler_config : ``pymc.sample`` settings for both models (e.g. ``{"draws": 200}``).
-    revenue_draws : posterior draws of the revenue bootstrap.
-    plan_min_effect, plan_max_days, plan_sims, plan_effects : planning settings
-        (``plan_sims = 0``: no planning); traffic per day is the experiment's observed average.
-    random_state : seed of every simulation and sampler.
     truth : planted truth of the demo company (``truth["experiments"]``), for the analysts'
         check only.
+    params : the :class:`Settings` (experiment, control, metric, planned_split, currency ...).
 
     Raises
     ------
     NotApplicable
         no ``experiment_exposures`` table.
     ABInputError
-        unknown metric or experiment, several experiments and none chosen, no recognisable
-        control, bad counts, a planned split that names other variants.
+        unknown parameter, metric or experiment, several experiments and none chosen, no
+        recognisable control, bad counts, a planned split that names other variants.
     """
-    if metric not in METRICS:
-        raise ABInputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    s = Settings.of(params)
     if "experiment_exposures" not in tables:
         raise NotApplicable("needs the experiment_exposures table")
     exposures = tables["experiment_exposures"]
     overview = ex.overview(exposures)
-    name = ex.choose_experiment(overview, experiment)
+    name = ex.choose_experiment(overview, s.experiment)
     one = _one_experiment(exposures, name)
-    conv = ex.conversion_part(one, control=control, prior=prior, prior_a=prior_a, prior_b=prior_b,
-                              prior_weight_users=prior_weight_users, rope=rope,
-                              loss_threshold=loss_threshold, level=level,
-                              planned_split=planned_split)
-    ctrl, skipped = conv["control"], {}
-    rev = ex.revenue_part(one, ctrl, conv["prior"], conv["srm"], rope=rope,
-                          loss_threshold=loss_threshold, level=level, run_pymc=run_pymc,
-                          sampler_config=sampler_config, n_draws=revenue_draws,
-                          random_state=random_state, skipped=skipped)
-    if metric == "revenue" and rev.get("revenue") is None:
-        raise ABInputError(f"metric = revenue, but {skipped['revenue'][0].lower()}"
-                           f"{skipped['revenue'][1:]}")
-    seg = ex.segment_part(one, ctrl, conv["results"], segment_column, run_pymc=run_pymc,
-                          sampler_config=sampler_config, level=level, random_state=random_state,
-                          skipped=skipped)
+    conv = ex.conversion_part(one, s)
+    skipped: dict[str, str] = {}
+    rev = ex.revenue_part(one, conv, s, skipped)
+    if s.metric == "revenue" and rev.get("revenue") is None:
+        reason = skipped["revenue"]
+        raise ABInputError(f"metric = revenue, but {reason[0].lower()}{reason[1:]}")
+    seg = ex.segment_part(one, conv, s, skipped)
+    plan = ex.plan_part(conv, s, skipped)
     stages = ex.stage_part(one, skipped)
-    plan = ex.plan_part(conv, plan_min_effect, plan_max_days, plan_sims, plan_effects, rope,
-                        loss_threshold, random_state, skipped)
     truth_check = ex.truth_part((truth or {}).get(name), conv, skipped)
-    row = overview.set_index("experiment").loc[name]
-    several = int(row["units_in_several_variants"])
-    notes = (f"{several:,} units were exposed to more than one variant; each counts in every "
-             "variant it saw, which blurs the difference between the arms.",) if several else ()
+    several = int(overview.set_index("experiment").loc[name, "units_in_several_variants"])
+    notes = (
+        (
+            f"{several:,} units were exposed to more than one variant; each counts in every "
+            "variant it saw, which blurs the difference between the arms.",
+        )
+        if several
+        else ()
+    )
     return ExperimentAnalysis(
-        experiment=name, control=ctrl, metric=metric, currency=currency, level=level, rope=rope,
-        loss_threshold=loss_threshold, prior=conv["prior"], counts=conv["counts"],
-        results=conv["results"], decision=conv["decision"], srm=conv["srm"],
-        evolution=conv["evolution"], sensitivity=conv["sensitivity"], grid=conv["grid"],
-        experiments=overview, units_in_several_variants=several, segment_column=segment_column,
-        stages=stages, truth_check=truth_check, skipped=skipped, notes=notes, **rev, **seg, **plan)
+        experiment=name,
+        control=conv["control"],
+        metric=s.metric,
+        currency=s.currency,
+        level=s.level,
+        rope=s.rope,
+        loss_threshold=s.loss_threshold,
+        prior=conv["prior"],
+        counts=conv["counts"],
+        results=conv["results"],
+        decision=conv["decision"],
+        srm=conv["srm"],
+        evolution=conv["evolution"],
+        sensitivity=conv["sensitivity"],
+        grid=conv["grid"],
+        experiments=overview,
+        units_in_several_variants=several,
+        segment_column=s.segment_column,
+        stages=stages,
+        truth_check=truth_check,
+        skipped=skipped,
+        notes=notes,
+        **rev,
+        **seg,
+        **plan,
+    )
 
 
 def from_source(data_source: Any = "demo", **params: Any) -> ExperimentAnalysis:
@@ -211,4 +203,3 @@ def planned_split_text(split: Mapping[str, float] | None) -> str:
         return "equal split"
     total = float(sum(split.values()))
     return ", ".join(f"{k} {fmt.share(v / total)}" for k, v in split.items())
-

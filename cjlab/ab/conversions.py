@@ -57,10 +57,14 @@ class BetaPrior:
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.a) and np.isfinite(self.b) and self.a > 0 and self.b > 0):
-            raise ABInputError(f"prior parameters must be finite and > 0, got a={self.a}, b={self.b}")
+            raise ABInputError(
+                f"prior parameters must be finite and > 0, got a={self.a}, b={self.b}"
+            )
         if min(self.a, self.b) < exact.MIN_PARAM:
-            raise ABInputError(f"prior parameters below {exact.MIN_PARAM} are not supported "
-                               f"(got a={self.a}, b={self.b})")
+            raise ABInputError(
+                f"prior parameters below {exact.MIN_PARAM} are not supported "
+                f"(got a={self.a}, b={self.b})"
+            )
 
     @property
     def mean(self) -> float:
@@ -77,8 +81,9 @@ class BetaPrior:
         return cls(0.5, 0.5, "Jeffreys Beta(0.5, 0.5)")
 
     @classmethod
-    def from_history(cls, conversions: float, users: float, weight_users: float | None = None
-                     ) -> BetaPrior:
+    def from_history(
+        cls, conversions: float, users: float, weight_users: float | None = None
+    ) -> BetaPrior:
         """Informative prior centred on a historical rate.
 
         Parameters
@@ -88,8 +93,10 @@ class BetaPrior:
             ``users``); down-weight old data, e.g. ``weight_users=1000``.
         """
         if users <= 0 or conversions < 0 or conversions > users:
-            raise ABInputError(f"historical data must have 0 <= conversions <= users and users > 0, "
-                               f"got conversions={conversions}, users={users}")
+            raise ABInputError(
+                f"historical data must have 0 <= conversions <= users and users > 0, "
+                f"got conversions={conversions}, users={users}"
+            )
         w = float(users if weight_users is None else weight_users)
         rate = conversions / users
         a = max(rate * w, exact.MIN_PARAM)
@@ -105,9 +112,15 @@ class BetaPrior:
             raise ABInputError("need at least two historical rates in [0, 1]")
         m, v = r.mean(), r.var(ddof=1)
         if v <= 0 or v >= m * (1 - m):
-            raise ABInputError(f"historical rates have variance {v:.3g}; cannot moment-match a Beta")
+            raise ABInputError(
+                f"historical rates have variance {v:.3g}; cannot moment-match a Beta"
+            )
         n = m * (1 - m) / v - 1
-        return cls(m * n, (1 - m) * n, f"historical Beta({m * n:.4g}, {(1 - m) * n:.4g}) from {len(r)} rates")
+        return cls(
+            m * n,
+            (1 - m) * n,
+            f"historical Beta({m * n:.4g}, {(1 - m) * n:.4g}) from {len(r)} rates",
+        )
 
 
 def as_prior(prior) -> BetaPrior:
@@ -119,11 +132,15 @@ def as_prior(prior) -> BetaPrior:
     if isinstance(prior, str):
         if prior == "jeffreys":
             return BetaPrior.jeffreys()
-        raise ABInputError(f"unknown prior {prior!r}: use 'uniform', 'jeffreys', (a, b) or BetaPrior")
+        raise ABInputError(
+            f"unknown prior {prior!r}: use 'uniform', 'jeffreys', (a, b) or BetaPrior"
+        )
     try:
         a, b = (float(v) for v in prior)
     except (TypeError, ValueError) as err:
-        raise ABInputError(f"prior must be 'uniform', 'jeffreys', (a, b) or BetaPrior, got {prior!r}") from err
+        raise ABInputError(
+            f"prior must be 'uniform', 'jeffreys', (a, b) or BetaPrior, got {prior!r}"
+        ) from err
     return BetaPrior(a, b, f"Beta({a:g}, {b:g})")
 
 
@@ -131,13 +148,17 @@ def as_prior(prior) -> BetaPrior:
 # input handling
 # ---------------------------------------------------------------------------------------
 
+
 def _examples(df: pd.DataFrame, mask, cols, k: int = 3) -> str:
     rows = df.loc[np.asarray(mask), cols].head(k)
-    return "; ".join(f"row {i}: " + ", ".join(f"{c}={r[c]!r}" for c in cols) for i, r in rows.iterrows())
+    return "; ".join(
+        f"row {i}: " + ", ".join(f"{c}={r[c]!r}" for c in cols) for i, r in rows.iterrows()
+    )
 
 
-def summarise_exposures(df: pd.DataFrame, variant: str = "variant", unit: str = "unit_id",
-                        converted: str = "converted") -> pd.DataFrame:
+def summarise_exposures(
+    df: pd.DataFrame, variant: str = "variant", unit: str = "unit_id", converted: str = "converted"
+) -> pd.DataFrame:
     """Raw exposures (one row per unit and exposure) -> one row per variant.
 
     A unit counts once per variant; it converted if any of its rows has ``converted == 1``
@@ -153,26 +174,40 @@ def summarise_exposures(df: pd.DataFrame, variant: str = "variant", unit: str = 
 
     missing = [c for c in (variant, unit, converted) if c not in df.columns]
     if missing:
-        raise ABInputError(f"experiment_exposures: missing column(s) {missing}; "
-                           f"have {list(df.columns)}")
+        raise ABInputError(
+            f"experiment_exposures: missing column(s) {missing}; have {list(df.columns)}"
+        )
     if df.empty:
         raise ABInputError("experiment_exposures: no rows (empty data)")
     if "experiment" in df.columns and df["experiment"].nunique() > 1:
         names = sorted(map(str, df["experiment"].unique()))
-        raise ABInputError(f"experiment_exposures holds {len(names)} experiments {names[:5]}; "
-                           "select one first, e.g. df[df.experiment == name]")
+        raise ABInputError(
+            f"experiment_exposures holds {len(names)} experiments {names[:5]}; "
+            "select one first, e.g. df[df.experiment == name]"
+        )
     conv = pd.to_numeric(df[converted], errors="coerce")
     bad = conv.isna() | ~conv.isin([0, 1])
     if bad.any():
-        raise ABInputError(f"experiment_exposures.{converted}: {int(bad.sum())} value(s) not 0/1; "
-                           + _examples(df, bad, [converted]))
-    d = pd.DataFrame({"experiment": "", "variant": df[variant].astype(str).to_numpy(),
-                      "unit_id": df[unit].to_numpy(), "converted": conv.astype(int).to_numpy(),
-                      "exposed_at": df["exposed_at"].to_numpy() if "exposed_at" in df.columns
-                      else pd.Timestamp(0)})
+        raise ABInputError(
+            f"experiment_exposures.{converted}: {int(bad.sum())} value(s) not 0/1; "
+            + _examples(df, bad, [converted])
+        )
+    d = pd.DataFrame(
+        {
+            "experiment": "",
+            "variant": df[variant].astype(str).to_numpy(),
+            "unit_id": df[unit].to_numpy(),
+            "converted": conv.astype(int).to_numpy(),
+            "exposed_at": df["exposed_at"].to_numpy()
+            if "exposed_at" in df.columns
+            else pd.Timestamp(0),
+        }
+    )
     order = list(dict.fromkeys(d["variant"]))
     counts = experiment_counts(d).set_index("variant").loc[order].reset_index()
-    out = counts[["variant", "users", "conversions"]].astype({"users": "int64", "conversions": "int64"})
+    out = counts[["variant", "users", "conversions"]].astype(
+        {"users": "int64", "conversions": "int64"}
+    )
     overlap = to_pandas(experiment_overview(d))
     out.attrs["units_in_several_variants"] = int(overlap["units_in_several_variants"].iloc[0])
     return out
@@ -186,8 +221,9 @@ def _whole(values, name: str, variants: list[str]) -> np.ndarray:
     bad = ~np.isfinite(v) | (v != np.floor(np.where(np.isfinite(v), v, 0)))
     if bad.any():
         ex = [f"{variants[i]}={values[i]!r}" for i in np.flatnonzero(bad)[:3]]
-        raise ABInputError(f"column {name}: {int(bad.sum())} value(s) are not whole numbers; "
-                           + ", ".join(ex))
+        raise ABInputError(
+            f"column {name}: {int(bad.sum())} value(s) are not whole numbers; " + ", ".join(ex)
+        )
     neg = v < 0
     if neg.any():
         ex = [f"{variants[i]}={int(v[i])}" for i in np.flatnonzero(neg)[:3]]
@@ -208,8 +244,10 @@ def validate_counts(df: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray
         raise ABInputError("no variants: the table is empty")
     missing = [c for c in ("variant", "users", "conversions") if c not in df.columns]
     if missing:
-        raise ABInputError(f"missing column(s) {missing}; need variant, users, conversions "
-                           f"(or raw exposures with unit_id, variant, converted); have {list(df.columns)}")
+        raise ABInputError(
+            f"missing column(s) {missing}; need variant, users, conversions "
+            f"(or raw exposures with unit_id, variant, converted); have {list(df.columns)}"
+        )
     variants = [str(v) for v in df["variant"].tolist()]
     users = _whole(df["users"].to_numpy(), "users", variants)
     conv = _whole(df["conversions"].to_numpy(), "conversions", variants)
@@ -221,21 +259,39 @@ def validate_counts(df: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray
         rep = sorted({v for v in variants if variants.count(v) > 1})
         raise ABInputError(f"variant names must be unique; repeated: {rep}")
     if len(variants) < 2:
-        raise ABInputError(f"need at least two variants to compare, got {len(variants)}: {variants}")
+        raise ABInputError(
+            f"need at least two variants to compare, got {len(variants)}: {variants}"
+        )
     return variants, users, conv
 
 
 def to_counts(df: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Variant names, users and conversions from either input form of :func:`compare_conversions`."""
-    if isinstance(df, pd.DataFrame) and "users" not in df.columns \
-            and {"unit_id", "converted"} <= set(df.columns):
+    if (
+        isinstance(df, pd.DataFrame)
+        and "users" not in df.columns
+        and {"unit_id", "converted"} <= set(df.columns)
+    ):
         df = summarise_exposures(df)
     return validate_counts(df)
 
 
 #: Names that mark the control arm (compared without case, spaces, "-" or "_").
-CONTROL_NAMES = ("control", "holdout", "noemail", "nomail", "nocontact", "notreatment",
-                 "baseline", "a", "original", "default", "champion", "statusquo", "untreated")
+CONTROL_NAMES = (
+    "control",
+    "holdout",
+    "noemail",
+    "nomail",
+    "nocontact",
+    "notreatment",
+    "baseline",
+    "a",
+    "original",
+    "default",
+    "champion",
+    "statusquo",
+    "untreated",
+)
 
 
 def _key(name: str) -> str:
@@ -265,43 +321,64 @@ def pick_control(variants: list[str], control: str | None = None) -> str:
     starts = [v for v, k in zip(names, keys) if k.startswith(("control", "holdout"))]
     if len(starts) == 1:
         return starts[0]
-    raise ABInputError(f"cannot tell which variant is the control among {names}: set control "
-                       "to one of them (names such as control, holdout, 'No E-Mail', baseline "
-                       "or A are recognised)")
+    raise ABInputError(
+        f"cannot tell which variant is the control among {names}: set control "
+        "to one of them (names such as control, holdout, 'No E-Mail', baseline "
+        "or A are recognised)"
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # the public comparison
 # ---------------------------------------------------------------------------------------
 
-RESULT_COLUMNS = ["variant", "users", "conversions", "rate", "rate_low", "rate_high", "uplift",
-                  "uplift_low", "uplift_high", "chance_to_beat_control", "chance_to_be_best",
-                  "expected_loss"]
-_PAIR = ("uplift", "uplift_low", "uplift_high", "abs_uplift", "abs_uplift_low", "abs_uplift_high",
-         "chance_to_beat_control", "loss_vs_control", "loss_vs_control_relative", "control_loss",
-         "control_loss_relative")
+RESULT_COLUMNS = [
+    "variant",
+    "users",
+    "conversions",
+    "rate",
+    "rate_low",
+    "rate_high",
+    "uplift",
+    "uplift_low",
+    "uplift_high",
+    "chance_to_beat_control",
+    "chance_to_be_best",
+    "expected_loss",
+]
+_PAIR = (
+    "uplift",
+    "uplift_low",
+    "uplift_high",
+    "abs_uplift",
+    "abs_uplift_low",
+    "abs_uplift_high",
+    "chance_to_beat_control",
+    "loss_vs_control",
+    "loss_vs_control_relative",
+    "control_loss",
+    "control_loss_relative",
+)
 
 
-def _pairwise(out: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, c: int, i: int,
-              qs: tuple[float, float, float] | None, arm: uplift.Arm | None) -> None:
-    """Variant ``i`` against control ``c``: closed forms, and the six uplift quantiles."""
+def _pairwise(out: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, c: int, i: int) -> None:
+    """Variant ``i`` against control ``c``: the closed forms."""
     ac, bc = a[c], b[c]
     p, loss_c, loss_v, rel_v = exact.pair_terms(ac, bc, a[i], b[i])
     out["chance_to_beat_control"][i] = p
     out["loss_vs_control"][i], out["control_loss"][i] = loss_v, loss_c
     out["loss_vs_control_relative"][i] = rel_v
     # E[(R - 1)^+] = E[(1 - R)^+] + E[R] - 1 with E[R] = mu_v E[1 / p_c]
-    out["control_loss_relative"][i] = (max(rel_v + a[i] / (a[i] + b[i]) * (ac + bc - 1) / (ac - 1)
-                                           - 1.0, 0.0) if ac > 1 else np.inf)
-    if qs is not None:
-        q = uplift.uplift_quantiles(qs, ac, bc, a[i], b[i], _control=arm)
-        for j, suffix in enumerate(("_low", "", "_high")):
-            out["uplift" + suffix][i] = q["ratio"][j] - 1.0
-            out["abs_uplift" + suffix][i] = q["diff"][j]
+    out["control_loss_relative"][i] = (
+        max(rel_v + a[i] / (a[i] + b[i]) * (ac + bc - 1) / (ac - 1) - 1.0, 0.0)
+        if ac > 1
+        else np.inf
+    )
 
 
-def conversion_metrics(alpha, beta, control: int = 0, level: float = 0.95,
-                       intervals: bool = True) -> dict[str, np.ndarray]:
+def conversion_metrics(
+    alpha, beta, control: int = 0, level: float = 0.95, intervals: bool = True
+) -> dict[str, np.ndarray]:
     """Every decision metric for K Beta posteriors (the numeric core of :func:`compare_conversions`).
 
     Parameters
@@ -320,16 +397,26 @@ def conversion_metrics(alpha, beta, control: int = 0, level: float = 0.95,
     k, c = len(a), int(control)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     bounds = special.betaincinv(a[:, None], b[:, None], np.array([lo_q, hi_q]))
-    out: dict[str, np.ndarray] = {"rate": a / (a + b), "rate_low": bounds[:, 0],
-                                  "rate_high": bounds[:, 1]}
+    out: dict[str, np.ndarray] = {
+        "rate": a / (a + b),
+        "rate_low": bounds[:, 0],
+        "rate_high": bounds[:, 1],
+    }
     for name in _PAIR:
         out[name] = np.zeros(k)
     out["chance_to_beat_control"][c] = np.nan
-    arm = uplift.Arm(a[c], b[c]) if intervals else None
-    for i in range(k):
-        if i != c:
-            _pairwise(out, a, b, c, i, (lo_q, 0.5, hi_q) if intervals else None, arm)
-    if not intervals:
+    others = [i for i in range(k) if i != c]
+    for i in others:
+        _pairwise(out, a, b, c, i)
+    if intervals:  # the six uplift quantiles of every variant, solved together
+        qs = uplift.uplift_quantiles_many(
+            (lo_q, 0.5, hi_q), (a[c], b[c]), [(a[i], b[i]) for i in others]
+        )
+        for i, q in zip(others, qs):
+            for j, suffix in enumerate(("_low", "", "_high")):
+                out["uplift" + suffix][i] = q["ratio"][j] - 1.0
+                out["abs_uplift" + suffix][i] = q["diff"][j]
+    else:
         for name in _PAIR[:6]:
             out[name][:] = np.nan
     if k == 2:
@@ -340,15 +427,21 @@ def conversion_metrics(alpha, beta, control: int = 0, level: float = 0.95,
         out["chance_to_be_best"] = np.array([1.0 - p, p])[order]
         out["expected_loss"] = np.array([out["control_loss"][v], out["loss_vs_control"][v]])[order]
         out["expected_loss_relative"] = np.array(
-            [out["control_loss_relative"][v], out["loss_vs_control_relative"][v]])[order]
+            [out["control_loss_relative"][v], out["loss_vs_control_relative"][v]]
+        )[order]
     else:
         p_best, loss, rel = exact.best_and_losses(a, b, control=c)
-        out["chance_to_be_best"], out["expected_loss"], out["expected_loss_relative"] = p_best, loss, rel
+        out["chance_to_be_best"], out["expected_loss"], out["expected_loss_relative"] = (
+            p_best,
+            loss,
+            rel,
+        )
     return out
 
 
-def compare_conversions(df: pd.DataFrame, control: str | None = None, prior="uniform",
-                        level: float = 0.95) -> pd.DataFrame:
+def compare_conversions(
+    df: pd.DataFrame, control: str | None = None, prior="uniform", level: float = 0.95
+) -> pd.DataFrame:
     """Exact Bayesian comparison of conversion rates for two or more variants.
 
     Parameters
@@ -401,22 +494,35 @@ def compare_conversions(df: pd.DataFrame, control: str | None = None, prior="uni
     m = conversion_metrics(a, b, control=c, level=level)
     with np.errstate(divide="ignore", invalid="ignore"):
         observed = np.where(users > 0, conv / users, np.nan)
-    cols = {"variant": variants, "users": users.astype(np.int64), "conversions": conv.astype(np.int64)}
+    cols = {
+        "variant": variants,
+        "users": users.astype(np.int64),
+        "conversions": conv.astype(np.int64),
+    }
     cols.update({name: m[name] for name in RESULT_COLUMNS[3:]})
     cols["observed_rate"] = observed
-    for name in ("abs_uplift", "abs_uplift_low", "abs_uplift_high", "expected_loss_relative",
-                 "loss_vs_control", "loss_vs_control_relative", "control_loss",
-                 "control_loss_relative"):
+    for name in (
+        "abs_uplift",
+        "abs_uplift_low",
+        "abs_uplift_high",
+        "expected_loss_relative",
+        "loss_vs_control",
+        "loss_vs_control_relative",
+        "control_loss",
+        "control_loss_relative",
+    ):
         cols[name] = m[name]
     cols.update(alpha=a, beta=b, is_control=np.arange(len(a)) == c)
     out = pd.DataFrame(cols)
-    out.attrs.update({"control": ctrl, "prior": {"label": pr.label, "a": pr.a, "b": pr.b},
-                      "level": level})
+    out.attrs.update(
+        {"control": ctrl, "prior": {"label": pr.label, "a": pr.a, "b": pr.b}, "level": level}
+    )
     return out
 
 
-def prior_sensitivity(df: pd.DataFrame, priors: dict, control: str | None = None,
-                      level: float = 0.95) -> pd.DataFrame:
+def prior_sensitivity(
+    df: pd.DataFrame, priors: dict, control: str | None = None, level: float = 0.95
+) -> pd.DataFrame:
     """The headline metrics of every non-control variant under several priors.
 
     Parameters
@@ -433,8 +539,16 @@ def prior_sensitivity(df: pd.DataFrame, priors: dict, control: str | None = None
     for label, prior in priors.items():
         res = compare_conversions(df, control=control, prior=prior, level=level)
         for r in res[~res["is_control"]].itertuples(index=False):
-            rows.append({"prior": label, "variant": r.variant, "rate": r.rate, "uplift": r.uplift,
-                         "uplift_low": r.uplift_low, "uplift_high": r.uplift_high,
-                         "chance_to_beat_control": r.chance_to_beat_control,
-                         "expected_loss_relative": r.expected_loss_relative})
+            rows.append(
+                {
+                    "prior": label,
+                    "variant": r.variant,
+                    "rate": r.rate,
+                    "uplift": r.uplift,
+                    "uplift_low": r.uplift_low,
+                    "uplift_high": r.uplift_high,
+                    "chance_to_beat_control": r.chance_to_beat_control,
+                    "expected_loss_relative": r.expected_loss_relative,
+                }
+            )
     return pd.DataFrame(rows)

@@ -38,10 +38,9 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -56,9 +55,16 @@ VERDICTS = ("ship", "keep control", "equivalent", "do not ship", "keep testing")
 LOSS_LABEL = "expected loss"
 
 
-def variant_verdict(chance_to_beat: float, uplift_low: float, uplift_high: float,
-                    loss: float, control_loss: float, rope: float, loss_threshold: float,
-                    other_safe: bool = False) -> str:
+def variant_verdict(
+    chance_to_beat: float,
+    uplift_low: float,
+    uplift_high: float,
+    loss: float,
+    control_loss: float,
+    rope: float,
+    loss_threshold: float,
+    other_safe: bool = False,
+) -> str:
     """The verdict for one variant from its metrics (see the module docstring).
 
     ``loss`` and ``control_loss`` are the expected losses (against the best arm) of
@@ -103,8 +109,12 @@ def _loss(x: float) -> str:
     return f"{fmt.share(x)} of the control's value"
 
 
-def decide(results: pd.DataFrame, rope: float = 0.01, loss_threshold: float = 0.001,
-           srm: SRMResult | None = None) -> Decision:
+def decide(
+    results: pd.DataFrame,
+    rope: float = 0.01,
+    loss_threshold: float = 0.001,
+    srm: SRMResult | None = None,
+) -> Decision:
     """Plain-language verdicts from a :func:`~cjlab.ab.compare_conversions` table.
 
     Parameters
@@ -123,59 +133,90 @@ def decide(results: pd.DataFrame, rope: float = 0.01, loss_threshold: float = 0.
     Decision
     """
     if rope < 0 or loss_threshold <= 0:
-        raise ABInputError(f"need rope >= 0 and loss_threshold > 0, got rope={rope}, "
-                           f"loss_threshold={loss_threshold}")
+        raise ABInputError(
+            f"need rope >= 0 and loss_threshold > 0, got rope={rope}, "
+            f"loss_threshold={loss_threshold}"
+        )
     ctrl = results.attrs.get("control") or results.loc[results["is_control"], "variant"].iloc[0]
     loss = dict(zip(results["variant"], results["expected_loss_relative"]))
     c_loss = float(loss[ctrl])
     safe = {v for v, x in loss.items() if x < loss_threshold}
     rows = []
     for r in results[results["variant"] != ctrl].itertuples(index=False):
-        v = variant_verdict(r.chance_to_beat_control, r.uplift_low, r.uplift_high,
-                            r.expected_loss_relative, c_loss, rope, loss_threshold,
-                            other_safe=bool(safe - {r.variant}))
-        rows.append({"variant": r.variant, "verdict": f"ship {r.variant}" if v == "ship" else v,
-                     "chance_to_beat_control": r.chance_to_beat_control,
-                     "chance_to_be_best": r.chance_to_be_best, "uplift": r.uplift,
-                     "uplift_low": r.uplift_low, "uplift_high": r.uplift_high,
-                     "expected_loss_relative": r.expected_loss_relative})
+        v = variant_verdict(
+            r.chance_to_beat_control,
+            r.uplift_low,
+            r.uplift_high,
+            r.expected_loss_relative,
+            c_loss,
+            rope,
+            loss_threshold,
+            other_safe=bool(safe - {r.variant}),
+        )
+        rows.append(
+            {
+                "variant": r.variant,
+                "verdict": f"ship {r.variant}" if v == "ship" else v,
+                "chance_to_beat_control": r.chance_to_beat_control,
+                "chance_to_be_best": r.chance_to_be_best,
+                "uplift": r.uplift,
+                "uplift_low": r.uplift_low,
+                "uplift_high": r.uplift_high,
+                "expected_loss_relative": r.expected_loss_relative,
+            }
+        )
     table = pd.DataFrame(rows)
     verdict, reason = _overall(table, ctrl, c_loss, rope, loss_threshold, srm)
     return Decision(verdict, reason, table, ctrl, rope, loss_threshold, srm, c_loss)
 
 
-def _overall(table: pd.DataFrame, ctrl: str, c_loss: float, rope: float, threshold: float,
-             srm: SRMResult | None) -> tuple[str, str]:
+def _overall(
+    table: pd.DataFrame,
+    ctrl: str,
+    c_loss: float,
+    rope: float,
+    threshold: float,
+    srm: SRMResult | None,
+) -> tuple[str, str]:
     ships = table[table["verdict"].str.startswith("ship")]
     if srm is not None and srm.flagged:
         return "do not trust: sample ratio mismatch", srm.message
     if len(ships):
-        best = ships.sort_values(["expected_loss_relative", "chance_to_be_best"],
-                                 ascending=[True, False]).iloc[0]
+        best = ships.sort_values(
+            ["expected_loss_relative", "chance_to_be_best"], ascending=[True, False]
+        ).iloc[0]
         return best["verdict"], (
             f"{best['variant']} beats {ctrl} with {fmt.share(best['chance_to_beat_control'])} "
             f"probability and is the best arm with {fmt.share(best['chance_to_be_best'])}; "
             f"relative uplift {fmt.share(best['uplift'], sign=True)} "
             f"({fmt.share(best['uplift_low'], sign=True)} to "
             f"{fmt.share(best['uplift_high'], sign=True)}); shipping it has an {LOSS_LABEL} of "
-            f"{_loss(best['expected_loss_relative'])}, below the {fmt.share(threshold)} threshold")
+            f"{_loss(best['expected_loss_relative'])}, below the {fmt.share(threshold)} threshold"
+        )
     if (table["verdict"] == "keep testing").any():
         open_ = table[table["verdict"] == "keep testing"]
         return "keep testing", (
-            "not enough evidence yet for " + ", ".join(map(str, open_["variant"]))
+            "not enough evidence yet for "
+            + ", ".join(map(str, open_["variant"]))
             + f": no arm has an {LOSS_LABEL} below the threshold ({fmt.share(threshold)} of "
             f"the control's value), and the uplift interval is wider than the "
-            f"±{fmt.share(rope)} equivalence region")
+            f"±{fmt.share(rope)} equivalence region"
+        )
     if (table["verdict"] == "equivalent").all():
-        return "equivalent", (f"every variant's uplift interval lies within ±{fmt.share(rope)} "
-                              f"of {ctrl}: no practical difference")
-    return "keep control", (f"no variant beats {ctrl}; keeping it has an {LOSS_LABEL} of "
-                            f"{_loss(c_loss)}, below the {fmt.share(threshold)} threshold")
+        return "equivalent", (
+            f"every variant's uplift interval lies within ±{fmt.share(rope)} "
+            f"of {ctrl}: no practical difference"
+        )
+    return "keep control", (
+        f"no variant beats {ctrl}; keeping it has an {LOSS_LABEL} of "
+        f"{_loss(c_loss)}, below the {fmt.share(threshold)} threshold"
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # sample ratio mismatch
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SRMResult:
@@ -190,8 +231,11 @@ class SRMResult:
     planned: str = "equal split"
 
 
-def srm_check(observed: Mapping[str, int] | pd.Series | pd.DataFrame,
-              planned: Mapping[str, float] | None = None, threshold: float = 0.001) -> SRMResult:
+def srm_check(
+    observed: Mapping[str, int] | pd.Series | pd.DataFrame,
+    planned: Mapping[str, float] | None = None,
+    threshold: float = 0.001,
+) -> SRMResult:
     """Sample-ratio-mismatch check (chi-square goodness of fit against the planned split).
 
     Parameters
@@ -222,25 +266,38 @@ def srm_check(observed: Mapping[str, int] | pd.Series | pd.DataFrame,
     plan = pd.Series({str(k): v for k, v in planned.items()}, dtype=float)
     missing = sorted(set(obs.index) ^ set(plan.index))
     if missing:
-        raise ABInputError(f"planned split and observed variants differ: {missing} (variants are "
-                           f"{list(obs.index)}; planned_split names {list(plan.index)})")
+        raise ABInputError(
+            f"planned split and observed variants differ: {missing} (variants are "
+            f"{list(obs.index)}; planned_split names {list(plan.index)})"
+        )
     plan = plan.reindex(obs.index)
     if (plan <= 0).any():
         raise ABInputError(f"planned shares must be > 0, got {plan.to_dict()}")
     plan = plan / plan.sum()
     expected = plan * obs.sum()
     chi2, p = stats.chisquare(obs.to_numpy(), expected.to_numpy())
-    table = pd.DataFrame({"variant": obs.index, "users": obs.to_numpy().astype(int),
-                          "observed_share": (obs / obs.sum()).to_numpy(),
-                          "planned_share": plan.to_numpy(), "expected_users": expected.to_numpy()})
+    table = pd.DataFrame(
+        {
+            "variant": obs.index,
+            "users": obs.to_numpy().astype(int),
+            "observed_share": (obs / obs.sum()).to_numpy(),
+            "planned_share": plan.to_numpy(),
+            "expected_users": expected.to_numpy(),
+        }
+    )
     flagged = bool(p < threshold)
     if flagged:
-        worst = table.assign(d=table.observed_share - table.planned_share).sort_values(
-            "d", key=np.abs).iloc[-1]
-        message = (f"SAMPLE RATIO MISMATCH (p = {p:.2g} < {threshold:g}): {worst['variant']} got "
-                   f"{fmt.share(worst['observed_share'], digits=2)} of users, planned "
-                   f"{fmt.share(worst['planned_share'], digits=2)}. Assignment or logging is "
-                   "broken; do not trust this test's results.")
+        worst = (
+            table.assign(d=table.observed_share - table.planned_share)
+            .sort_values("d", key=np.abs)
+            .iloc[-1]
+        )
+        message = (
+            f"SAMPLE RATIO MISMATCH (p = {p:.2g} < {threshold:g}): {worst['variant']} got "
+            f"{fmt.share(worst['observed_share'], digits=2)} of users, planned "
+            f"{fmt.share(worst['planned_share'], digits=2)}. Assignment or logging is "
+            "broken; do not trust this test's results."
+        )
     else:
         message = f"allocation matches the {described} (chi-square p = {p:.2g})"
     return SRMResult(float(chi2), float(p), flagged, threshold, table, message, described)
@@ -250,8 +307,10 @@ def srm_check(observed: Mapping[str, int] | pd.Series | pd.DataFrame,
 # evolution over the test's life
 # ---------------------------------------------------------------------------------------
 
-def evolution_from_counts(daily: pd.DataFrame, control: str | None = None,
-                          prior="uniform") -> pd.DataFrame:
+
+def evolution_from_counts(
+    daily: pd.DataFrame, control: str | None = None, prior="uniform"
+) -> pd.DataFrame:
     """Cumulative decision metrics at the end of every day, from new units per variant and day.
 
     Parameters
@@ -280,23 +339,37 @@ def evolution_from_counts(daily: pd.DataFrame, control: str | None = None,
     conv = cum["conversions"].to_numpy(float).reshape(len(days), len(variants))
     pr = as_prior(prior)
     c = variants.index(ctrl)
-    keys = ("rate", "chance_to_beat_control", "chance_to_be_best", "expected_loss",
-            "expected_loss_relative")
+    keys = (
+        "rate",
+        "chance_to_beat_control",
+        "chance_to_be_best",
+        "expected_loss",
+        "expected_loss_relative",
+    )
     metrics = {k: np.empty_like(users) for k in keys}
     for t in range(len(days)):
-        m = conversion_metrics(pr.a + conv[t], pr.b + users[t] - conv[t], control=c, intervals=False)
+        m = conversion_metrics(
+            pr.a + conv[t], pr.b + users[t] - conv[t], control=c, intervals=False
+        )
         for k in keys:
             metrics[k][t] = m[k]
-    out = pd.DataFrame({"date": np.repeat(days, len(variants)), "variant": variants * len(days),
-                        "users": users.ravel().astype(int), "conversions": conv.ravel().astype(int),
-                        **{k: v.ravel() for k, v in metrics.items()}})
+    out = pd.DataFrame(
+        {
+            "date": np.repeat(days, len(variants)),
+            "variant": variants * len(days),
+            "users": users.ravel().astype(int),
+            "conversions": conv.ravel().astype(int),
+            **{k: v.ravel() for k, v in metrics.items()},
+        }
+    )
     out["is_control"] = out["variant"] == ctrl
     out.attrs["control"] = ctrl
     return out
 
 
-def daily_evolution(exposures: pd.DataFrame, control: str | None = None,
-                    prior="uniform") -> pd.DataFrame:
+def daily_evolution(
+    exposures: pd.DataFrame, control: str | None = None, prior="uniform"
+) -> pd.DataFrame:
     """:func:`evolution_from_counts` from raw exposures of one experiment (``variant,
     unit_id, converted, exposed_at``); a unit counts on the day it was first exposed and
     converted if any of its rows did."""
@@ -306,17 +379,19 @@ def daily_evolution(exposures: pd.DataFrame, control: str | None = None,
     for col in ("variant", "unit_id", "converted", "exposed_at"):
         if col not in exposures.columns:
             raise ABInputError(f"experiment_exposures: missing column {col!r}")
-    summarise_exposures(exposures)   # same checks as compare_conversions (0/1, one experiment)
+    summarise_exposures(exposures)  # same checks as compare_conversions (0/1, one experiment)
     ex = exposures.assign(experiment="", variant=exposures["variant"].astype(str))
     order = list(dict.fromkeys(ex["variant"]))
-    daily = experiment_counts(ex[["experiment", "variant", "unit_id", "converted", "exposed_at"]],
-                              by=["day"])
+    daily = experiment_counts(
+        ex[["experiment", "variant", "unit_id", "converted", "exposed_at"]], by=["day"]
+    )
     daily = daily.assign(_o=daily["variant"].map(order.index)).sort_values(["_o", "day"])
     return evolution_from_counts(daily.drop(columns="_o"), control=control, prior=prior)
 
 
-def _maybe_equivalent(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float, rope: float,
-                      level: float) -> bool:
+def _maybe_equivalent(
+    alpha_c: float, beta_c: float, alpha_v: float, beta_v: float, rope: float, level: float
+) -> bool:
     """False when the uplift interval is certainly wider than the ROPE, so the exact CDFs need
     not be evaluated: with every parameter >= 10, log R is close to normal, and an interval
     narrower than 2/3 of ``2 z sd(log R)`` (sd exact, from trigamma functions) is out of reach."""
@@ -328,8 +403,15 @@ def _maybe_equivalent(alpha_c: float, beta_c: float, alpha_v: float, beta_v: flo
     return 2 * z * sd / 1.5 <= math.log((1 + rope) / (1 - rope))
 
 
-def fast_verdict(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float, rope: float,
-                 loss_threshold: float, level: float = 0.95) -> str:
+def fast_verdict(
+    alpha_c: float,
+    beta_c: float,
+    alpha_v: float,
+    beta_v: float,
+    rope: float,
+    loss_threshold: float,
+    level: float = 0.95,
+) -> str:
     """The decision rule for a two-arm test without root-finding (used in planning simulations).
 
     "equivalent" is tested through the ratio CDF at ``1 ± rope`` (the interval lies inside
@@ -354,11 +436,14 @@ def fast_verdict(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float, r
     return "keep testing"
 
 
-def verdict_grid(results: pd.DataFrame, ropes=(0.01, 0.02, 0.05, 0.10),
-                 thresholds=(1e-3, 5e-3, 1e-2, 5e-2)) -> pd.DataFrame:
+def verdict_grid(
+    results: pd.DataFrame, ropes=(0.01, 0.02, 0.05, 0.10), thresholds=(1e-3, 5e-3, 1e-2, 5e-2)
+) -> pd.DataFrame:
     """Overall verdict for every (ROPE, loss threshold) pair: the static stand-in for the
     interactive panel. Rows: loss threshold; columns: ROPE."""
-    grid = {f"ROPE ±{fmt.share(r)}": [decide(results, r, t).verdict for t in thresholds]
-            for r in ropes}
-    return pd.DataFrame(grid, index=pd.Index([fmt.share(t, digits=2) for t in thresholds],
-                                             name="loss threshold")).reset_index()
+    grid = {
+        f"ROPE ±{fmt.share(r)}": [decide(results, r, t).verdict for t in thresholds] for r in ropes
+    }
+    return pd.DataFrame(
+        grid, index=pd.Index([fmt.share(t, digits=2) for t in thresholds], name="loss threshold")
+    ).reset_index()

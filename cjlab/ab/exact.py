@@ -71,14 +71,17 @@ def _as_params(alpha, beta) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"Beta parameters must be finite and > 0, got alpha={a}, beta={b}")
     if np.any(a < MIN_PARAM) or np.any(b < MIN_PARAM):
         # below this, more than 1e-12 of the mass can sit under 1e-300, out of reach of doubles
-        raise ValueError(f"Beta parameters below {MIN_PARAM} are not supported (got alpha={a}, "
-                         f"beta={b}); use a prior with a, b >= {MIN_PARAM}")
+        raise ValueError(
+            f"Beta parameters below {MIN_PARAM} are not supported (got alpha={a}, "
+            f"beta={b}); use a prior with a, b >= {MIN_PARAM}"
+        )
     return a, b
 
 
 # ---------------------------------------------------------------------------------------
 # closed forms
 # ---------------------------------------------------------------------------------------
+
 
 def _is_whole(v: float) -> bool:
     return float(v).is_integer()
@@ -102,8 +105,13 @@ def lgamma_diff(x: float, h: float) -> float:
     """
     if x < 10:
         return float(special.gammaln(x + h) - special.gammaln(x))
-    return (h * math.log(x) + (x + h - 0.5) * math.log1p(h / x) - h
-            + _stirling_corr(x + h) - _stirling_corr(x))
+    return (
+        h * math.log(x)
+        + (x + h - 0.5) * math.log1p(h / x)
+        - h
+        + _stirling_corr(x + h)
+        - _stirling_corr(x)
+    )
 
 
 def _log_beta_ratio(a: float, b1: float, b2: float) -> float:
@@ -125,8 +133,7 @@ def _miller_sum(a_a: float, b_a: float, a_b: float, b_b: float) -> float:
         return float(math.exp(log_t0))
     # T_{i+1}/T_i = (a_a+i)/(a_a+b_a+b_b+i) * (b_b+i)/(b_b+i+1) * (1+i+b_b)/(1+i)
     j = i[:-1]
-    log_ratio = (np.log((a_a + j) / (a_a + b_a + b_b + j))
-                 + np.log((b_b + j) / (1.0 + j)))
+    log_ratio = np.log((a_a + j) / (a_a + b_a + b_b + j)) + np.log((b_b + j) / (1.0 + j))
     # (b_b+i)/(b_b+i+1) * (1+i+b_b) = (b_b+i); written as above to keep terms O(1)
     log_t = np.concatenate(([log_t0], log_t0 + np.cumsum(log_ratio)))
     m = log_t.max()
@@ -153,8 +160,9 @@ def _miller(a_a: float, b_a: float, a_b: float, b_b: float) -> float | None:
     return min(1.0, max(0.0, fn()))
 
 
-def prob_beat(alpha_a: float, beta_a: float, alpha_b: float, beta_b: float,
-              method: str = "auto") -> float:
+def prob_beat(
+    alpha_a: float, beta_a: float, alpha_b: float, beta_b: float, method: str = "auto"
+) -> float:
     """P(p_B > p_A) for independent ``p_A ~ Beta(alpha_a, beta_a)``, ``p_B ~ Beta(alpha_b, beta_b)``.
 
     Parameters
@@ -178,13 +186,16 @@ def prob_beat(alpha_a: float, beta_a: float, alpha_b: float, beta_b: float,
         if p is not None:
             return p
         if method == "closed":
-            raise ValueError("no Evan Miller sum: parameters are not whole numbers or the sum "
-                             f"would exceed {MAX_SUM_TERMS} terms")
+            raise ValueError(
+                "no Evan Miller sum: parameters are not whole numbers or the sum "
+                f"would exceed {MAX_SUM_TERMS} terms"
+            )
     return float(prob_best([alpha_a, alpha_b], [beta_a, beta_b])[1])
 
 
-def expected_loss_pair(alpha_a: float, beta_a: float, alpha_b: float, beta_b: float,
-                       method: str = "auto") -> tuple[float, float]:
+def expected_loss_pair(
+    alpha_a: float, beta_a: float, alpha_b: float, beta_b: float, method: str = "auto"
+) -> tuple[float, float]:
     """Stucchio's closed form: expected loss of choosing A and of choosing B.
 
     ``loss_A = E[max(p_B - p_A, 0)]
@@ -212,12 +223,14 @@ def expected_loss_pair(alpha_a: float, beta_a: float, alpha_b: float, beta_b: fl
 
 def _log_overlap(a_a: float, b_a: float, a_b: float, b_b: float) -> float:
     """``log B(a_a + a_b, b_a + b_b) - log B(a_a, b_a) - log B(a_b, b_b)``."""
-    return float(special.betaln(a_a + a_b, b_a + b_b) - special.betaln(a_a, b_a)
-                 - special.betaln(a_b, b_b))
+    return float(
+        special.betaln(a_a + a_b, b_a + b_b) - special.betaln(a_a, b_a) - special.betaln(a_b, b_b)
+    )
 
 
-def pair_terms(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float
-               ) -> tuple[float, float, float, float]:
+def pair_terms(
+    alpha_c: float, beta_c: float, alpha_v: float, beta_v: float
+) -> tuple[float, float, float, float]:
     """Everything a variant needs against its control, from one Evan Miller sum.
 
     Returns ``(P(p_v > p_c), E[(p_v - p_c)^+], E[(p_c - p_v)^+], E[(p_c - p_v)^+ / p_c])``:
@@ -239,12 +252,12 @@ def pair_terms(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float
         return p, keep, ship, loss_vs_control_relative(ac, bc, av, bv)
     mu_c, mu_v = ac / (ac + bc), av / (av + bv)
     o = math.exp(_log_overlap(ac, bc, av, bv))
-    h1, h2 = g + o / av, g - o / ac        # h(ac, bc, av + 1, bv), h(ac + 1, bc, av, bv)
+    h1, h2 = g + o / av, g - o / ac  # h(ac, bc, av + 1, bv), h(ac + 1, bc, av, bv)
     keep = mu_v * h1 - mu_c * h2
     ship = keep - (mu_v - mu_c)
     o1 = math.exp(_log_overlap(ac - 1, bc, av, bv))
-    h3 = g + o1 / (ac - 1) + o1 / av       # h(ac - 1, bc, av + 1, bv)
-    kappa = (ac + bc - 1) / (ac - 1)       # E[1 / p_c]
+    h3 = g + o1 / (ac - 1) + o1 / av  # h(ac - 1, bc, av + 1, bv)
+    kappa = (ac + bc - 1) / (ac - 1)  # E[1 / p_c]
     rel = (1.0 - g) - mu_v * kappa * (1.0 - h3)
     return g, max(keep, 0.0), max(ship, 0.0), max(rel, 0.0)
 
@@ -252,6 +265,7 @@ def pair_terms(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float
 # ---------------------------------------------------------------------------------------
 # quadrature machinery
 # ---------------------------------------------------------------------------------------
+
 
 def beta_ranges(alpha, beta, tail: float = TAIL) -> tuple[np.ndarray, np.ndarray]:
     """Quantiles ``tail`` and ``1 - tail`` of each Beta: outside them lies < 2*tail of mass."""
@@ -292,14 +306,15 @@ def nodes_from_breaks(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, w
 
 
-def grid(alpha, beta, panels: int = PANELS_PER_ARM,
-         extra_breaks: Sequence[float] = ()) -> tuple[np.ndarray, np.ndarray]:
+def grid(
+    alpha, beta, panels: int = PANELS_PER_ARM, extra_breaks: Sequence[float] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """Quadrature nodes/weights resolving every Beta(alpha_k, beta_k) posterior."""
     a, b = _as_params(alpha, beta)
     lo, hi = beta_ranges(a, b)
     parts = [_arm_breaks(a[k], b[k], lo[k], hi[k], panels) for k in range(len(a))]
     extra = np.asarray(extra_breaks, float)
-    plain = all(len(p) == panels + 1 for p in parts)    # no geometric panels anywhere
+    plain = all(len(p) == panels + 1 for p in parts)  # no geometric panels anywhere
     if plain and len(a) > 1:
         # overlapping arms: uniform panels as narrow as the narrowest arm's give the same
         # resolution with fewer nodes than the union of every arm's breaks
@@ -324,7 +339,7 @@ def grid_pdf(x: np.ndarray, w: np.ndarray, a, b) -> np.ndarray:
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     log_k = special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x)
-    small = a + b < 1000                       # betaln is exact to ~1e-15 here
+    small = a + b < 1000  # betaln is exact to ~1e-15 here
     if np.all(small):
         return np.exp(log_k - special.betaln(a, b))
     one_d = log_k.ndim == 1
@@ -351,8 +366,9 @@ def _log_cdf(x: np.ndarray, a, b) -> np.ndarray:
         return np.maximum(np.log(special.betainc(a, b, x)), _TINY_LOG)
 
 
-def _best_terms(a: np.ndarray, b: np.ndarray, control: int | None = None
-                ) -> tuple[np.ndarray, float, float]:
+def _best_terms(
+    a: np.ndarray, b: np.ndarray, control: int | None = None
+) -> tuple[np.ndarray, float, float]:
     """P(best) of each arm, E[max_j p_j] and (with ``control``) E[max_j p_j / p_c], one grid.
 
     ``E[max_j p_j / p_c] = 1 + E[1/p_c] ∫ (1 - G(t)) I_t(a_c - 1, b_c) dt`` with ``G`` the
@@ -362,11 +378,11 @@ def _best_terms(a: np.ndarray, b: np.ndarray, control: int | None = None
     ga, gb = (np.append(a, a[control] - 1), np.append(b, b[control])) if rel else (a, b)
     x, w = grid(ga, gb)
     A, B = a[:, None], b[:, None]
-    f = grid_pdf(x, w, A, B)                     # K x N
+    f = grid_pdf(x, w, A, B)  # K x N
     log_F = _log_cdf(np.append(x, X_TOP), A, B)  # K x (N + 1), last column at X_TOP
     lF, lF_top = log_F[:, :-1], log_F[:, -1]
-    log_others = lF.sum(axis=0) - lF             # log prod_{j != i} F_j
-    dens = f * np.exp(log_others)                # f_i prod_{j!=i} F_j
+    log_others = lF.sum(axis=0) - lF  # log prod_{j != i} F_j
+    dens = f * np.exp(log_others)  # f_i prod_{j!=i} F_j
     # endpoint term: mass of arm i above X_TOP times the others' CDFs there
     top = _top_mass(a, b) * np.exp(lF_top.sum() - lF_top)
     p = dens @ w + top
@@ -453,8 +469,9 @@ def expected_loss_relative(alpha, beta, control: int = 0) -> np.ndarray:
     return best_and_losses(a, b, control)[2]
 
 
-def loss_vs_control_relative(alpha_c: float, beta_c: float, alpha_v: float, beta_v: float,
-                             method: str = "auto") -> float:
+def loss_vs_control_relative(
+    alpha_c: float, beta_c: float, alpha_v: float, beta_v: float, method: str = "auto"
+) -> float:
     """``E[max(p_c - p_v, 0) / p_c]``: relative loss of shipping the variant (always finite).
 
     Closed form (``alpha_c - 1 >= MIN_PARAM``): since ``x f_v(x) = mu_v f(x; a_v + 1, b_v)``
@@ -466,7 +483,7 @@ def loss_vs_control_relative(alpha_c: float, beta_c: float, alpha_v: float, beta
     _as_params([alpha_c, alpha_v], [beta_c, beta_v])
     mu_v = alpha_v / (alpha_v + beta_v)
     if method == "auto" and alpha_c - 1 >= MIN_PARAM:
-        p1 = _miller(alpha_c, beta_c, alpha_v, beta_v)          # P(p_v > p_c)
+        p1 = _miller(alpha_c, beta_c, alpha_v, beta_v)  # P(p_v > p_c)
         p2 = _miller(alpha_v + 1, beta_v, alpha_c - 1, beta_c)  # P(Beta(a_c-1,.) > Beta(a_v+1,.))
         if p1 is not None and p2 is not None:
             kappa = (alpha_c + beta_c - 1) / (alpha_c - 1)
@@ -475,7 +492,8 @@ def loss_vs_control_relative(alpha_c: float, beta_c: float, alpha_v: float, beta
     inner = special.betainc(alpha_v, beta_v, x) - mu_v * special.betainc(alpha_v + 1, beta_v, x) / x
     val = float((grid_pdf(x, w, alpha_c, beta_c) * np.clip(inner, 0.0, 1.0)) @ w)
     val += float(_top_mass(alpha_c, beta_c)) * float(
-        special.betainc(alpha_v, beta_v, X_TOP) - mu_v * special.betainc(alpha_v + 1, beta_v, X_TOP))
+        special.betainc(alpha_v, beta_v, X_TOP) - mu_v * special.betainc(alpha_v + 1, beta_v, X_TOP)
+    )
     return max(val, 0.0)
 
 

@@ -41,8 +41,9 @@ from cjlab.ab.conversions import ABInputError, as_prior, pick_control
 CHUNK = 2_000_000
 
 
-def check_revenue(df: pd.DataFrame, variant: str = "variant", revenue: str = "revenue"
-                  ) -> pd.DataFrame:
+def check_revenue(
+    df: pd.DataFrame, variant: str = "variant", revenue: str = "revenue"
+) -> pd.DataFrame:
     """Per-unit revenue, checked: columns variant (text) and revenue (>= 0, no gaps)."""
     for c in (variant, revenue):
         if c not in df.columns:
@@ -66,12 +67,16 @@ def bootstrap_mean(values: np.ndarray, n_draws: int, rng: np.random.Generator) -
     step = max(1, CHUNK // max(k, 1))
     for start in range(0, n_draws, step):
         g = rng.standard_exponential((min(step, n_draws - start), k))
-        out[start:start + len(g)] = (g @ values) / g.sum(axis=1)
+        out[start : start + len(g)] = (g @ values) / g.sum(axis=1)
     return out
 
 
-def revenue_draws(groups: dict[str, np.ndarray], prior="uniform", n_draws: int = 4000,
-                  random_state: int | None = 0) -> tuple[np.ndarray, pd.DataFrame]:
+def revenue_draws(
+    groups: dict[str, np.ndarray],
+    prior="uniform",
+    n_draws: int = 4000,
+    random_state: int | None = 0,
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Posterior draws of revenue per user per variant (K x n_draws) and per-arm counts.
 
     ``groups`` maps each variant to the revenue of each of its users (zeros included).
@@ -84,12 +89,22 @@ def revenue_draws(groups: dict[str, np.ndarray], prior="uniform", n_draws: int =
         spend = y[y > 0]
         n, k = len(y), len(spend)
         if k < 2:
-            raise ABInputError(f"variant {v!r} has {k} paying user(s); revenue per user needs at "
-                               "least two in every variant")
+            raise ABInputError(
+                f"variant {v!r} has {k} paying user(s); revenue per user needs at "
+                "least two in every variant"
+            )
         p = rng.beta(pr.a + k, pr.b + n - k, n_draws)
         draws.append(p * bootstrap_mean(spend, n_draws, rng))
-        rows.append({"variant": v, "users": n, "converters": k, "conversion_rate": k / n,
-                     "spend_per_converter": spend.mean(), "revenue_per_user": y.mean()})
+        rows.append(
+            {
+                "variant": v,
+                "users": n,
+                "converters": k,
+                "conversion_rate": k / n,
+                "spend_per_converter": spend.mean(),
+                "revenue_per_user": y.mean(),
+            }
+        )
     return np.vstack(draws), pd.DataFrame(rows)
 
 
@@ -99,7 +114,7 @@ def summarise_draws(draws: np.ndarray, c: int, level: float = 0.95) -> dict[str,
     Same definitions as the exact conversion metrics: uplift = median of ``x_k / x_c - 1``,
     expected loss = ``E[(max_j x_j - x_k) / x_c]`` (against the best arm).
     """
-    k, s = draws.shape
+    s = draws.shape[1]
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     ratio = draws / draws[c] - 1.0
     diff = draws - draws[c]
@@ -107,26 +122,44 @@ def summarise_draws(draws: np.ndarray, c: int, level: float = 0.95) -> dict[str,
     win = draws > draws[c]
     is_best = draws == best
     out = {
-        "rpu_low": np.quantile(draws, lo_q, axis=1), "rpu_high": np.quantile(draws, hi_q, axis=1),
-        "uplift": np.median(ratio, axis=1), "uplift_low": np.quantile(ratio, lo_q, axis=1),
-        "uplift_high": np.quantile(ratio, hi_q, axis=1), "abs_uplift": np.median(diff, axis=1),
+        "rpu_low": np.quantile(draws, lo_q, axis=1),
+        "rpu_high": np.quantile(draws, hi_q, axis=1),
+        "uplift": np.median(ratio, axis=1),
+        "uplift_low": np.quantile(ratio, lo_q, axis=1),
+        "uplift_high": np.quantile(ratio, hi_q, axis=1),
+        "abs_uplift": np.median(diff, axis=1),
         "abs_uplift_low": np.quantile(diff, lo_q, axis=1),
         "abs_uplift_high": np.quantile(diff, hi_q, axis=1),
-        "chance_to_beat_control": win.mean(axis=1), "chance_to_be_best": is_best.mean(axis=1),
+        "chance_to_beat_control": win.mean(axis=1),
+        "chance_to_be_best": is_best.mean(axis=1),
         "expected_loss_relative": ((best - draws) / draws[c]).mean(axis=1),
     }
     p = out["chance_to_beat_control"]
     out["chance_to_beat_control_mcse"] = np.sqrt(p * (1 - p) / s)
-    for name in ("uplift", "uplift_low", "uplift_high", "abs_uplift", "abs_uplift_low",
-                 "abs_uplift_high", "chance_to_beat_control_mcse"):
+    for name in (
+        "uplift",
+        "uplift_low",
+        "uplift_high",
+        "abs_uplift",
+        "abs_uplift_low",
+        "abs_uplift_high",
+        "chance_to_beat_control_mcse",
+    ):
         out[name][c] = 0.0
     out["chance_to_beat_control"][c] = np.nan
     return out
 
 
-def compare_revenue(df: pd.DataFrame, control: str | None = None, level: float = 0.95,
-                    prior="uniform", n_draws: int = 4000, random_state: int | None = 0,
-                    variant: str = "variant", revenue: str = "revenue") -> pd.DataFrame:
+def compare_revenue(
+    df: pd.DataFrame,
+    control: str | None = None,
+    level: float = 0.95,
+    prior="uniform",
+    n_draws: int = 4000,
+    random_state: int | None = 0,
+    variant: str = "variant",
+    revenue: str = "revenue",
+) -> pd.DataFrame:
     """Revenue per user of every variant by the two-part Bayesian bootstrap.
 
     Parameters
@@ -155,13 +188,19 @@ def compare_revenue(df: pd.DataFrame, control: str | None = None, level: float =
     for name, values in summarise_draws(draws, c, level).items():
         out[name] = values
     out["is_control"] = out["variant"] == ctrl
-    out.attrs.update(control=ctrl, level=level, n_draws=n_draws,
-                     method="two-part Bayesian bootstrap")
+    out.attrs.update(
+        control=ctrl, level=level, n_draws=n_draws, method="two-part Bayesian bootstrap"
+    )
     return out
 
 
-def revenue_normal_approx(df: pd.DataFrame, control: str | None = None, level: float = 0.95,
-                          variant: str = "variant", revenue: str = "revenue") -> pd.DataFrame:
+def revenue_normal_approx(
+    df: pd.DataFrame,
+    control: str | None = None,
+    level: float = 0.95,
+    variant: str = "variant",
+    revenue: str = "revenue",
+) -> pd.DataFrame:
     """Revenue per user by the central limit theorem (flat prior): fast, for large samples.
 
     Posterior of each variant's mean revenue per user is Normal(sample mean, s^2 / n); the
@@ -179,47 +218,79 @@ def revenue_normal_approx(df: pd.DataFrame, control: str | None = None, level: f
     variants = list(dict.fromkeys(d["variant"]))
     ctrl = pick_control(variants, control)
     g = d.groupby("variant", sort=False)["revenue"]
-    n, m, v = g.size().reindex(variants), g.mean().reindex(variants), g.var(ddof=1).reindex(variants)
+    n, m, v = (
+        g.size().reindex(variants),
+        g.mean().reindex(variants),
+        g.var(ddof=1).reindex(variants),
+    )
     se2 = v / n
     z = stats.norm.ppf(0.5 + level / 2)
     mc, sc2 = m[ctrl], se2[ctrl]
     diff, sd = m - mc, np.sqrt(se2 + sc2)
     rel = m / mc - 1
     rel_sd = np.sqrt(se2 / mc**2 + m**2 * sc2 / mc**4)
-    out = pd.DataFrame({
-        "variant": variants, "users": n.to_numpy(), "revenue_per_user": m.to_numpy(),
-        "rpu_low": (m - z * np.sqrt(se2)).to_numpy(), "rpu_high": (m + z * np.sqrt(se2)).to_numpy(),
-        "uplift": rel.to_numpy(), "uplift_low": (rel - z * rel_sd).to_numpy(),
-        "uplift_high": (rel + z * rel_sd).to_numpy(), "abs_uplift": diff.to_numpy(),
-        "abs_uplift_low": (diff - z * sd).to_numpy(), "abs_uplift_high": (diff + z * sd).to_numpy(),
-        "chance_to_beat_control": stats.norm.sf(0, diff, sd)})
-    # expected losses of the normal posterior of D = m_v - m_c, in units of the control mean:
-    # E[(-D)^+] = s phi(d/s) - d Phi(-d/s), E[D^+] = s phi(d/s) + d Phi(d/s)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zz = (diff / sd).to_numpy()
-        s_, d_ = sd.to_numpy(), diff.to_numpy()
-        ship = (s_ * stats.norm.pdf(zz) - d_ * stats.norm.cdf(-zz)) / mc
-        keep = (s_ * stats.norm.pdf(zz) + d_ * stats.norm.cdf(zz)) / mc
-    out["loss_vs_control_relative"] = ship
-    out["control_loss_relative"] = keep
+    out = pd.DataFrame(
+        {
+            "variant": variants,
+            "users": n.to_numpy(),
+            "revenue_per_user": m.to_numpy(),
+            "rpu_low": (m - z * np.sqrt(se2)).to_numpy(),
+            "rpu_high": (m + z * np.sqrt(se2)).to_numpy(),
+            "uplift": rel.to_numpy(),
+            "uplift_low": (rel - z * rel_sd).to_numpy(),
+            "uplift_high": (rel + z * rel_sd).to_numpy(),
+            "abs_uplift": diff.to_numpy(),
+            "abs_uplift_low": (diff - z * sd).to_numpy(),
+            "abs_uplift_high": (diff + z * sd).to_numpy(),
+            "chance_to_beat_control": stats.norm.sf(0, diff, sd),
+        }
+    )
+    ship, keep = _normal_losses(diff.to_numpy(), sd.to_numpy())
+    out["loss_vs_control_relative"] = ship / mc
+    out["control_loss_relative"] = keep / mc
     p_best, e_max = _normal_best(m.to_numpy(), np.sqrt(se2.to_numpy()))
     out["chance_to_be_best"] = p_best
     out["expected_loss_relative"] = np.maximum(e_max - m.to_numpy(), 0.0) / mc
     is_c = out["variant"] == ctrl
-    out.loc[is_c, ["uplift", "uplift_low", "uplift_high", "abs_uplift", "abs_uplift_low",
-                   "abs_uplift_high", "loss_vs_control_relative", "control_loss_relative"]] = 0.0
+    out.loc[is_c, _CONTROL_ZERO] = 0.0
     out.loc[is_c, "chance_to_beat_control"] = np.nan
     out["is_control"] = is_c.to_numpy()
     out.attrs.update(control=ctrl, method="normal approximation (CLT, flat prior)", level=level)
     return out
 
 
+_CONTROL_ZERO = [
+    "uplift",
+    "uplift_low",
+    "uplift_high",
+    "abs_uplift",
+    "abs_uplift_low",
+    "abs_uplift_high",
+    "loss_vs_control_relative",
+    "control_loss_relative",
+]
+
+
+def _normal_losses(d: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected losses of a normal posterior of ``D = m_v - m_c``:
+    ``E[(-D)^+] = s phi(d/s) - d Phi(-d/s)`` and ``E[D^+] = s phi(d/s) + d Phi(d/s)``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = d / s
+        return (
+            s * stats.norm.pdf(z) - d * stats.norm.cdf(-z),
+            s * stats.norm.pdf(z) + d * stats.norm.cdf(z),
+        )
+
+
 def _normal_best(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, float]:
     """P(arm k has the largest mean) and E[max] for independent normals: composite
     Gauss-Legendre of ``∫ phi_k(x) Π_{j≠k} Phi_j(x) dx`` on panels covering every arm."""
     lo, hi = (mean - 9 * sd).min(), (mean + 9 * sd).max()
-    br = np.unique(np.concatenate([np.linspace(m - 9 * s, m + 9 * s, 19) for m, s in zip(mean, sd)]
-                                  + [[lo, hi]]))
+    br = np.unique(
+        np.concatenate(
+            [np.linspace(m - 9 * s, m + 9 * s, 19) for m, s in zip(mean, sd)] + [[lo, hi]]
+        )
+    )
     t, w = np.polynomial.legendre.leggauss(16)
     half, mid = np.diff(br) / 2, (br[:-1] + br[1:]) / 2
     x = (mid[:, None] + half[:, None] * t).ravel()

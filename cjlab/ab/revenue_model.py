@@ -13,6 +13,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 
@@ -44,10 +46,20 @@ class RevenueModel(PyMCModel):
     idata_ : the ArviZ InferenceData.
     """
 
-    default_model_config = {"p_alpha": 1.0, "p_beta": 1.0, "mu_sigma": 2.0, "sigma_sigma": 1.0}
+    default_model_config: ClassVar[dict[str, float]] = {
+        "p_alpha": 1.0,
+        "p_beta": 1.0,
+        "mu_sigma": 2.0,
+        "sigma_sigma": 1.0,
+    }
 
-    def fit(self, df: pd.DataFrame, control: str | None = None, variant: str = "variant",
-            revenue: str = "revenue") -> RevenueModel:
+    def fit(
+        self,
+        df: pd.DataFrame,
+        control: str | None = None,
+        variant: str = "variant",
+        revenue: str = "revenue",
+    ) -> RevenueModel:
         """Fit on one row per unit with its revenue (zeros included)."""
         import pymc as pm
 
@@ -57,10 +69,14 @@ class RevenueModel(PyMCModel):
         idx = {v: i for i, v in enumerate(variants)}
         users = d.groupby("variant", sort=False).size().reindex(variants).to_numpy()
         paying = d[d["revenue"] > 0]
-        conv = paying.groupby("variant", sort=False).size().reindex(variants, fill_value=0).to_numpy()
+        conv = (
+            paying.groupby("variant", sort=False).size().reindex(variants, fill_value=0).to_numpy()
+        )
         if (conv < 2).any():
-            raise ABInputError("each variant needs at least two converters (revenue > 0) for the "
-                               f"spend model; converters per variant: {dict(zip(variants, conv.tolist()))}")
+            raise ABInputError(
+                "each variant needs at least two converters (revenue > 0) for the "
+                f"spend model; converters per variant: {dict(zip(variants, conv.tolist()))}"
+            )
         log_spend = np.log(paying["revenue"].to_numpy())
         vi = paying["variant"].map(idx).to_numpy()
         cfg = self.model_config
@@ -75,12 +91,14 @@ class RevenueModel(PyMCModel):
             self.idata_ = self._sample()
         self.model_ = model
         self.summary_ = self._summary(variants, idx[ctrl], users, conv)
-        self.summary_.attrs.update(control=ctrl, method="two-part PyMC model (Monte Carlo)",
-                                   level=self.level)
+        self.summary_.attrs.update(
+            control=ctrl, method="two-part PyMC model (Monte Carlo)", level=self.level
+        )
         return self
 
-    def _summary(self, variants: list[str], c: int, users: np.ndarray, conv: np.ndarray
-                 ) -> pd.DataFrame:
+    def _summary(
+        self, variants: list[str], c: int, users: np.ndarray, conv: np.ndarray
+    ) -> pd.DataFrame:
         post = self.idata_.posterior
         rpu = post["rpu"].stack(s=("chain", "draw")).transpose("variant", "s").to_numpy()
         lo_q, hi_q = (1 - self.level) / 2, 1 - (1 - self.level) / 2
@@ -88,16 +106,21 @@ class RevenueModel(PyMCModel):
         for i, v in enumerate(variants):
             ratio = rpu[i] / rpu[c] - 1
             win = (rpu[i] > rpu[c]).astype(float)
-            rows.append({
-                "variant": v, "users": int(users[i]), "converters": int(conv[i]),
-                "revenue_per_user": rpu[i].mean(), "rpu_low": np.quantile(rpu[i], lo_q),
-                "rpu_high": np.quantile(rpu[i], hi_q),
-                "uplift": 0.0 if i == c else float(np.median(ratio)),
-                "uplift_low": 0.0 if i == c else float(np.quantile(ratio, lo_q)),
-                "uplift_high": 0.0 if i == c else float(np.quantile(ratio, hi_q)),
-                "chance_to_beat_control": np.nan if i == c else win.mean(),
-                "chance_to_beat_control_mcse": np.nan if i == c else mcse(win, self._chains),
-                "conversion_rate": float(post["p"].sel(variant=v).mean()),
-                "spend_per_converter": float(post["spend_mean"].sel(variant=v).mean()),
-            })
+            rows.append(
+                {
+                    "variant": v,
+                    "users": int(users[i]),
+                    "converters": int(conv[i]),
+                    "revenue_per_user": rpu[i].mean(),
+                    "rpu_low": np.quantile(rpu[i], lo_q),
+                    "rpu_high": np.quantile(rpu[i], hi_q),
+                    "uplift": 0.0 if i == c else float(np.median(ratio)),
+                    "uplift_low": 0.0 if i == c else float(np.quantile(ratio, lo_q)),
+                    "uplift_high": 0.0 if i == c else float(np.quantile(ratio, hi_q)),
+                    "chance_to_beat_control": np.nan if i == c else win.mean(),
+                    "chance_to_beat_control_mcse": np.nan if i == c else mcse(win, self._chains),
+                    "conversion_rate": float(post["p"].sel(variant=v).mean()),
+                    "spend_per_converter": float(post["spend_mean"].sel(variant=v).mean()),
+                }
+            )
         return pd.DataFrame(rows)

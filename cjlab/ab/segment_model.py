@@ -12,6 +12,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 from scipy import special
@@ -43,35 +45,53 @@ class SegmentUpliftModel(PyMCModel):
     idata_ : InferenceData.
     """
 
-    default_model_config = {"tau_scale": 0.3, "d0_sigma": 0.5, "a_sigma": 1.5}
+    default_model_config: ClassVar[dict[str, float]] = {
+        "tau_scale": 0.3,
+        "d0_sigma": 0.5,
+        "a_sigma": 1.5,
+    }
 
     @property
     def default_sampler_config(self) -> dict:
         return {**super().default_sampler_config, "target_accept": 0.9}
 
-    def fit(self, df: pd.DataFrame, variant_name: str, control: str | None = None,
-            segment: str = "segment") -> SegmentUpliftModel:
+    def fit(
+        self,
+        df: pd.DataFrame,
+        variant_name: str,
+        control: str | None = None,
+        segment: str = "segment",
+    ) -> SegmentUpliftModel:
         """Fit on counts per segment and variant: columns ``segment``, variant, users,
         conversions (:func:`cjlab.features.experiments.experiment_counts` with ``by=[segment]``)."""
         import pymc as pm
 
         missing = [c for c in (segment, "variant", "users", "conversions") if c not in df.columns]
         if missing:
-            raise ABInputError(f"missing column(s) {missing}; need {segment}, variant, users, "
-                               f"conversions; have {list(df.columns)}")
+            raise ABInputError(
+                f"missing column(s) {missing}; need {segment}, variant, users, "
+                f"conversions; have {list(df.columns)}"
+            )
         agg = df.groupby([segment, "variant"])[["users", "conversions"]].sum().reset_index()
         agg["variant"] = agg["variant"].astype(str)
         variants = list(dict.fromkeys(agg["variant"]))
         ctrl = pick_control(variants, control)
         if variant_name not in variants or variant_name == ctrl:
-            raise ABInputError(f"variant {variant_name!r} must be a non-control variant; have {variants}")
+            raise ABInputError(
+                f"variant {variant_name!r} must be a non-control variant; have {variants}"
+            )
         agg = agg[agg["variant"].isin([ctrl, variant_name])]
-        wide = agg.pivot(index=segment, columns="variant", values=["users", "conversions"]).fillna(0)
+        wide = agg.pivot(index=segment, columns="variant", values=["users", "conversions"]).fillna(
+            0
+        )
         segs = [str(s) for s in wide.index]
         if len(segs) < 2:
             raise ABInputError(f"need at least two segments, got {segs}")
         n_c, n_v = wide["users"][ctrl].to_numpy(int), wide["users"][variant_name].to_numpy(int)
-        k_c, k_v = wide["conversions"][ctrl].to_numpy(int), wide["conversions"][variant_name].to_numpy(int)
+        k_c, k_v = (
+            wide["conversions"][ctrl].to_numpy(int),
+            wide["conversions"][variant_name].to_numpy(int),
+        )
         overall = (k_c.sum() + k_v.sum() + 1) / (n_c.sum() + n_v.sum() + 2)
         cfg = self.model_config
         with pm.Model(coords={"segment": segs}) as model:
@@ -87,13 +107,15 @@ class SegmentUpliftModel(PyMCModel):
             self.idata_ = self._sample()
         self.model_ = model
         self.summary_ = self._summary(segs, n_c, n_v, k_c, k_v)
-        self.summary_.attrs.update(control=ctrl, variant=variant_name, segment=segment,
-                                   level=self.level)
+        self.summary_.attrs.update(
+            control=ctrl, variant=variant_name, segment=segment, level=self.level
+        )
         self.variant_, self.control_ = variant_name, ctrl
         return self
 
-    def _summary(self, segs: list[str], n_c: np.ndarray, n_v: np.ndarray, k_c: np.ndarray,
-                 k_v: np.ndarray) -> pd.DataFrame:
+    def _summary(
+        self, segs: list[str], n_c: np.ndarray, n_v: np.ndarray, k_c: np.ndarray, k_v: np.ndarray
+    ) -> pd.DataFrame:
         post = self.idata_.posterior
         pc = post["p_control"].stack(s=("chain", "draw")).transpose("segment", "s").to_numpy()
         pv = post["p_variant"].stack(s=("chain", "draw")).transpose("segment", "s").to_numpy()
@@ -102,21 +124,37 @@ class SegmentUpliftModel(PyMCModel):
         for i, s in enumerate(segs):
             lift = pv[i] / pc[i] - 1
             win = (lift > 0).astype(float)
-            rows.append({"segment": s, "users_control": n_c[i], "users_variant": n_v[i],
-                         "rate_control": k_c[i] / max(n_c[i], 1), "rate_variant": k_v[i] / max(n_v[i], 1),
-                         "uplift": float(np.median(lift)), "uplift_low": float(np.quantile(lift, lo_q)),
-                         "uplift_high": float(np.quantile(lift, hi_q)),
-                         "chance_to_beat_control": win.mean(),
-                         "chance_to_beat_control_mcse": mcse(win, self._chains)})
+            rows.append(
+                {
+                    "segment": s,
+                    "users_control": n_c[i],
+                    "users_variant": n_v[i],
+                    "rate_control": k_c[i] / max(n_c[i], 1),
+                    "rate_variant": k_v[i] / max(n_v[i], 1),
+                    "uplift": float(np.median(lift)),
+                    "uplift_low": float(np.quantile(lift, lo_q)),
+                    "uplift_high": float(np.quantile(lift, hi_q)),
+                    "chance_to_beat_control": win.mean(),
+                    "chance_to_beat_control_mcse": mcse(win, self._chains),
+                }
+            )
         # typical segment: the pooled log-odds uplift at the average baseline
         d0s = post["d0"].stack(s=("chain", "draw")).to_numpy()
         a_bar = post["a"].mean("segment").stack(s=("chain", "draw")).to_numpy()
         lift0 = special.expit(a_bar + d0s) / special.expit(a_bar) - 1
         win0 = (d0s > 0).astype(float)
-        rows.append({"segment": "(pooled)", "users_control": int(n_c.sum()), "users_variant": int(n_v.sum()),
-                     "rate_control": k_c.sum() / max(n_c.sum(), 1), "rate_variant": k_v.sum() / max(n_v.sum(), 1),
-                     "uplift": float(np.median(lift0)), "uplift_low": float(np.quantile(lift0, lo_q)),
-                     "uplift_high": float(np.quantile(lift0, hi_q)),
-                     "chance_to_beat_control": win0.mean(),
-                     "chance_to_beat_control_mcse": mcse(win0, self._chains)})
+        rows.append(
+            {
+                "segment": "(pooled)",
+                "users_control": int(n_c.sum()),
+                "users_variant": int(n_v.sum()),
+                "rate_control": k_c.sum() / max(n_c.sum(), 1),
+                "rate_variant": k_v.sum() / max(n_v.sum(), 1),
+                "uplift": float(np.median(lift0)),
+                "uplift_low": float(np.quantile(lift0, lo_q)),
+                "uplift_high": float(np.quantile(lift0, hi_q)),
+                "chance_to_beat_control": win0.mean(),
+                "chance_to_beat_control_mcse": mcse(win0, self._chains),
+            }
+        )
         return pd.DataFrame(rows)

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 LOSS = "Expected loss (share of the control's value)"
 
 
+def _arm(variant, is_control: bool) -> str:
+    """The variant's name, marked when it is the control (unless its name says so already)."""
+    v = str(variant)
+    return f"{v} (control)" if is_control and "control" not in v.lower() else v
+
+
 def _iv(x, lo, hi, unit: str = "share", currency: str | None = None, sign: bool = False) -> str:
     if unit == "share":
         main, a, b = (fmt.share(v, sign=sign) for v in (x, lo, hi))
@@ -26,15 +32,20 @@ def _iv(x, lo, hi, unit: str = "share", currency: str | None = None, sign: bool 
 
 
 def results_caption(a: ExperimentAnalysis) -> str:
-    return (f"{a.experiment}: conversion per variant ({a.prior.label} prior, {fmt.share(a.level)} "
-            f"intervals; equivalence ±{fmt.share(a.rope)}, loss threshold "
-            f"{fmt.share(a.loss_threshold)} of the control rate)")
+    return (
+        f"{a.experiment}: conversion per variant ({a.prior.label} prior, {fmt.share(a.level)} "
+        f"intervals; equivalence ±{fmt.share(a.rope)}, loss threshold "
+        f"{fmt.share(a.loss_threshold)} of the control rate)"
+    )
 
 
 def revenue_summaries(a: ExperimentAnalysis) -> dict[str, pd.DataFrame | None]:
     """Revenue per user by method, for :func:`cjlab.ab.plots.revenue_comparison`."""
-    return {"two-part Bayesian bootstrap": a.revenue, "normal approximation": a.revenue_normal,
-            "two-part PyMC model": getattr(a.revenue_model, "summary_", None)}
+    return {
+        "two-part Bayesian bootstrap": a.revenue,
+        "normal approximation": a.revenue_normal,
+        "two-part PyMC model": getattr(a.revenue_model, "summary_", None),
+    }
 
 
 def results(a: ExperimentAnalysis) -> pd.DataFrame:
@@ -43,17 +54,22 @@ def results(a: ExperimentAnalysis) -> pd.DataFrame:
     rows = []
     for r in a.results.itertuples():
         ctrl = bool(r.is_control)
-        rows.append({
-            "Variant": f"{r.variant} (control)" if ctrl else str(r.variant),
-            "Users": fmt.count(r.users), "Conversions": fmt.count(r.conversions),
-            "Conversion rate": _iv(r.rate, r.rate_low, r.rate_high),
-            "Uplift vs control": "–" if ctrl else _iv(r.uplift, r.uplift_low, r.uplift_high, sign=True),
-            "Difference": "–" if ctrl else fmt.pp(r.abs_uplift),
-            "Chance to beat control": "–" if ctrl else fmt.share(r.chance_to_beat_control),
-            "Chance to be best": fmt.share(r.chance_to_be_best),
-            LOSS: fmt.share(r.expected_loss_relative),
-            "Verdict": "–" if ctrl else verdict.get(r.variant, ""),
-        })
+        rows.append(
+            {
+                "Variant": _arm(r.variant, ctrl),
+                "Users": fmt.count(r.users),
+                "Conversions": fmt.count(r.conversions),
+                "Conversion rate": _iv(r.rate, r.rate_low, r.rate_high),
+                "Uplift vs control": "–"
+                if ctrl
+                else _iv(r.uplift, r.uplift_low, r.uplift_high, sign=True),
+                "Difference": "–" if ctrl else fmt.pp(r.abs_uplift),
+                "Chance to beat control": "–" if ctrl else fmt.share(r.chance_to_beat_control),
+                "Chance to be best": fmt.share(r.chance_to_be_best),
+                LOSS: fmt.share(r.expected_loss_relative),
+                "Verdict": "–" if ctrl else verdict.get(r.variant, ""),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -64,16 +80,20 @@ def revenue(a: ExperimentAnalysis) -> pd.DataFrame:
     rows = []
     for r in a.revenue.itertuples():
         ctrl = bool(r.is_control)
-        rows.append({
-            "Variant": f"{r.variant} (control)" if ctrl else str(r.variant),
-            "Paying users": f"{fmt.count(r.converters)} of {fmt.count(r.users)}",
-            "Spend per paying user": fmt.money(r.spend_per_converter, cur),
-            "Revenue per user": _iv(r.revenue_per_user, r.rpu_low, r.rpu_high, "money", cur),
-            "Uplift vs control": "–" if ctrl else _iv(r.uplift, r.uplift_low, r.uplift_high, sign=True),
-            "Chance to beat control": "–" if ctrl else fmt.share(r.chance_to_beat_control),
-            LOSS: fmt.share(r.expected_loss_relative),
-            "Verdict": "–" if ctrl else verdict.get(r.variant, ""),
-        })
+        rows.append(
+            {
+                "Variant": _arm(r.variant, ctrl),
+                "Paying users": f"{fmt.count(r.converters)} of {fmt.count(r.users)}",
+                "Spend per paying user": fmt.money(r.spend_per_converter, cur),
+                "Revenue per user": _iv(r.revenue_per_user, r.rpu_low, r.rpu_high, "money", cur),
+                "Uplift vs control": "–"
+                if ctrl
+                else _iv(r.uplift, r.uplift_low, r.uplift_high, sign=True),
+                "Chance to beat control": "–" if ctrl else fmt.share(r.chance_to_beat_control),
+                LOSS: fmt.share(r.expected_loss_relative),
+                "Verdict": "–" if ctrl else verdict.get(r.variant, ""),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -85,20 +105,31 @@ def revenue_methods(a: ExperimentAnalysis) -> pd.DataFrame:
     rows = []
     for label, df in methods.items():
         for r in df[df["variant"] != a.control].itertuples():
-            rows.append({"Method": label, "Variant": str(r.variant),
-                         "Revenue per user": _iv(r.revenue_per_user, r.rpu_low, r.rpu_high,
-                                                 "money", a.currency or None),
-                         "Uplift vs control": _iv(r.uplift, r.uplift_low, r.uplift_high, sign=True),
-                         "Chance to beat control": fmt.share(r.chance_to_beat_control)})
+            rows.append(
+                {
+                    "Method": label,
+                    "Variant": str(r.variant),
+                    "Revenue per user": _iv(
+                        r.revenue_per_user, r.rpu_low, r.rpu_high, "money", a.currency or None
+                    ),
+                    "Uplift vs control": _iv(r.uplift, r.uplift_low, r.uplift_high, sign=True),
+                    "Chance to beat control": fmt.share(r.chance_to_beat_control),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def srm(a: ExperimentAnalysis) -> pd.DataFrame:
     t = a.srm.table
-    return pd.DataFrame({"Variant": t["variant"].astype(str), "Users": t["users"].map(fmt.count),
-                         "Observed share": t["observed_share"].map(lambda v: fmt.share(v, digits=2)),
-                         "Planned share": t["planned_share"].map(lambda v: fmt.share(v, digits=2)),
-                         "Expected users": t["expected_users"].map(fmt.count)})
+    return pd.DataFrame(
+        {
+            "Variant": t["variant"].astype(str),
+            "Users": t["users"].map(fmt.count),
+            "Observed share": t["observed_share"].map(lambda v: fmt.share(v, digits=2)),
+            "Planned share": t["planned_share"].map(lambda v: fmt.share(v, digits=2)),
+            "Expected users": t["expected_users"].map(fmt.count),
+        }
+    )
 
 
 def segments(a: ExperimentAnalysis, variant: str | None = None) -> pd.DataFrame:
@@ -106,54 +137,91 @@ def segments(a: ExperimentAnalysis, variant: str | None = None) -> pd.DataFrame:
     col = a.segment_column
     if variant is not None and variant in a.segment_models:
         s = a.segment_models[variant].summary_
-        return pd.DataFrame({
-            col.capitalize(): s["segment"], "Users (control / variant)":
-            [f"{fmt.count(x)} / {fmt.count(y)}" for x, y in zip(s["users_control"], s["users_variant"])],
-            "Observed rates (control / variant)":
-            [f"{fmt.share(x)} / {fmt.share(y)}" for x, y in zip(s["rate_control"], s["rate_variant"])],
-            "Uplift (partial pooling)": [_iv(u, lo, hi, sign=True) for u, lo, hi in
-                                         zip(s["uplift"], s["uplift_low"], s["uplift_high"])],
-            "Chance to beat control": [f"{fmt.share(p)} (± {fmt.share(e)})" for p, e in
-                                       zip(s["chance_to_beat_control"], s["chance_to_beat_control_mcse"])]})
+        return pd.DataFrame(
+            {
+                col.capitalize(): s["segment"],
+                "Users (control / variant)": [
+                    f"{fmt.count(x)} / {fmt.count(y)}"
+                    for x, y in zip(s["users_control"], s["users_variant"])
+                ],
+                "Observed rates (control / variant)": [
+                    f"{fmt.share(x)} / {fmt.share(y)}"
+                    for x, y in zip(s["rate_control"], s["rate_variant"])
+                ],
+                "Uplift (partial pooling)": [
+                    _iv(u, lo, hi, sign=True)
+                    for u, lo, hi in zip(s["uplift"], s["uplift_low"], s["uplift_high"])
+                ],
+                "Chance to beat control": [
+                    f"{fmt.share(p)} (± {fmt.share(e)})"
+                    for p, e in zip(s["chance_to_beat_control"], s["chance_to_beat_control_mcse"])
+                ],
+            }
+        )
     c = a.segment_counts
-    wide = c.assign(rate=c["conversions"] / c["users"]).pivot(index=col, columns="variant",
-                                                              values="rate")
+    wide = c.assign(rate=c["conversions"] / c["users"]).pivot(
+        index=col, columns="variant", values="rate"
+    )
     out = wide.map(fmt.share).reset_index()
-    out.columns = [col.capitalize(), *[f"Conversion rate, {v}" for v in wide.columns]]
+    out.columns = [col.capitalize(), *[f"Observed conversion rate, {v}" for v in wide.columns]]
     return out
 
 
 def stages(a: ExperimentAnalysis) -> pd.DataFrame:
     s = a.stages
-    return pd.DataFrame({"Stage": s["stage"], "Variant": s["variant"].astype(str),
-                         "Users": s["users"].map(fmt.count),
-                         "Conversion rate": (s["conversions"] / s["users"]).map(fmt.share)})
+    return pd.DataFrame(
+        {
+            "Stage": s["stage"],
+            "Variant": s["variant"].astype(str),
+            "Users": s["users"].map(fmt.count),
+            "Observed conversion rate": (s["conversions"] / s["users"]).map(fmt.share),
+        }
+    )
 
 
 def plan(a: ExperimentAnalysis) -> pd.DataFrame:
     s = a.plan.summary
-    return pd.DataFrame([{
-        "Baseline rate": fmt.share(s["baseline"]), "Smallest lift worth finding": fmt.share(s["min_effect"]),
-        "Users per day": fmt.count(s["users_per_day"]),
-        "Power": f"{fmt.share(s['power'])} (± {fmt.share(s['power_se'])})",
-        "False positives": f"{fmt.share(s['false_positive_rate'])} (± {fmt.share(s['false_positive_rate_se'])})",
-        "Median days to a decision": fmt.number(s["days_to_decision_median"]),
-        "Undecided after the longest test": fmt.share(s["undecided_share"])}])
+    return pd.DataFrame(
+        [
+            {
+                "Baseline rate": fmt.share(s["baseline"]),
+                "Smallest lift worth finding": fmt.share(s["min_effect"]),
+                "Users per day": fmt.count(s["users_per_day"]),
+                "Power": f"{fmt.share(s['power'])} (± {fmt.share(s['power_se'])})",
+                "False positives": f"{fmt.share(s['false_positive_rate'])} (± {fmt.share(s['false_positive_rate_se'])})",
+                "Median days to a decision": fmt.days(s["days_to_decision_median"]),
+                "Undecided after the longest test": fmt.share(s["undecided_share"]),
+            }
+        ]
+    )
 
 
 def sensitivity(a: ExperimentAnalysis) -> pd.DataFrame:
     s = a.sensitivity
-    return pd.DataFrame({"Prior": s["prior"], "Variant": s["variant"].astype(str),
-                         "Uplift vs control": [_iv(u, lo, hi, sign=True) for u, lo, hi in
-                                               zip(s["uplift"], s["uplift_low"], s["uplift_high"])],
-                         "Chance to beat control": s["chance_to_beat_control"].map(fmt.share),
-                         LOSS: s["expected_loss_relative"].map(fmt.share)})
+    return pd.DataFrame(
+        {
+            "Prior": s["prior"],
+            "Variant": s["variant"].astype(str),
+            "Uplift vs control": [
+                _iv(u, lo, hi, sign=True)
+                for u, lo, hi in zip(s["uplift"], s["uplift_low"], s["uplift_high"])
+            ],
+            "Chance to beat control": s["chance_to_beat_control"].map(fmt.share),
+            LOSS: s["expected_loss_relative"].map(fmt.share),
+        }
+    )
 
 
 def truth(a: ExperimentAnalysis) -> pd.DataFrame:
     t = a.truth_check
-    return pd.DataFrame({"Check": t["check"], "Planted": t["planted"].map(lambda v: fmt.share(v, sign=True)),
-                         "Estimate (interval)": [
-                             fmt.number(e) if pd.isna(lo) else _iv(e, lo, hi, sign=True)
-                             for e, lo, hi in zip(t["estimate"], t["low"], t["high"])],
-                         "Recovered": t["recovered"].map({True: "yes", False: "no"})})
+    return pd.DataFrame(
+        {
+            "Check": t["check"],
+            "Planted": t["planted"].map(lambda v: fmt.share(v, sign=True)),
+            "Estimate (interval)": [
+                fmt.number(e) if pd.isna(lo) else _iv(e, lo, hi, sign=True)
+                for e, lo, hi in zip(t["estimate"], t["low"], t["high"])
+            ],
+            "Recovered": t["recovered"].map({True: "yes", False: "no"}),
+        }
+    )

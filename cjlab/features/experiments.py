@@ -52,8 +52,11 @@ def experiment_daily(exposures: Any) -> Any:
 
 def _units(f: nw.LazyFrame, by: Sequence[str]) -> nw.LazyFrame:
     """One row per experiment, variant, ``by`` cell and unit (the first counting step)."""
-    aggs = [nw.col("converted").max().alias("converted"),
-            nw.col("exposed_at").min().alias("first_exposed"), nw.len().alias("exposures")]
+    aggs = [
+        nw.col("converted").max().alias("converted"),
+        nw.col("exposed_at").min().alias("first_exposed"),
+        nw.len().alias("exposures"),
+    ]
     if has(f, "revenue"):
         aggs.append(nw.col("revenue").sum().alias("revenue"))
     return f.group_by("experiment", "variant", *by, "unit_id").agg(*aggs)
@@ -113,14 +116,30 @@ def experiment_overview(exposures: Any) -> Any:
     per_unit = per_arm.group_by("experiment", "unit_id").agg(nw.len().alias("_arms"))
     per_unit = per_unit.with_columns((nw.col("_arms") > 1).cast(nw.Int64).alias("_multi"))
     units = per_unit.group_by("experiment").agg(
-        nw.len().alias("units"), nw.col("_multi").sum().alias("units_in_several_variants"))
-    arms = per_arm.group_by("experiment", "variant").agg(nw.len().alias("_u")).group_by(
-        "experiment").agg(nw.len().alias("variants"))
+        nw.len().alias("units"), nw.col("_multi").sum().alias("units_in_several_variants")
+    )
+    arms = (
+        per_arm.group_by("experiment", "variant")
+        .agg(nw.len().alias("_u"))
+        .group_by("experiment")
+        .agg(nw.len().alias("variants"))
+    )
     rows = f.group_by("experiment").agg(
-        nw.len().alias("exposures"), nw.col("exposed_at").min().alias("first_exposed"),
-        nw.col("exposed_at").max().alias("last_exposed"))
+        nw.len().alias("exposures"),
+        nw.col("exposed_at").min().alias("first_exposed"),
+        nw.col("exposed_at").max().alias("last_exposed"),
+    )
     out = units.join(arms, on="experiment").join(rows, on="experiment")
     out = ints(out, ["units", "units_in_several_variants", "variants", "exposures"])
-    return back(out.select("experiment", "variants", "units", "exposures",
-                           "units_in_several_variants", "first_exposed", "last_exposed")
-                .sort("experiment"), exposures)
+    return back(
+        out.select(
+            "experiment",
+            "variants",
+            "units",
+            "exposures",
+            "units_in_several_variants",
+            "first_exposed",
+            "last_exposed",
+        ).sort("experiment"),
+        exposures,
+    )
