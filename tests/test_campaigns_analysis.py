@@ -143,3 +143,15 @@ def test_notebook_on_customers_and_orders_only(tmp_path, tables):
     assert "Traceback" not in html
     assert "need a campaign with a random control group" in html
     assert "e-mail opens or clicks" in html
+
+
+def test_lazy_tables_give_the_same_analysis_as_pandas():
+    """orders, touchpoints and customers aggregated in DuckDB (large data) or in pandas: equal."""
+    kw = {"n_boot": 20, "uplift_methods": ["t_learner"]}
+    a = campaigns.from_source("demo:n_customers=3000,seed=11", engine="pandas", **kw)
+    b = campaigns.from_source("demo:n_customers=3000,seed=11", engine="lazy", **kw)
+    for field in ("effects", "offers", "pairs", "send_time", "triggers", "trigger_tiers", "inactivity"):
+        pd.testing.assert_frame_equal(getattr(a, field), getattr(b, field), check_dtype=False, obj=field)
+    assert a.headline() == b.headline()
+    for name in a.exports:
+        pd.testing.assert_frame_equal(a.exports[name], b.exports[name], check_dtype=False, obj=name)

@@ -169,16 +169,45 @@ def analyse(
     )
 
 
-def _keep(src: Any, table: str) -> pd.DataFrame:
-    frame = src.load(table)[table]
-    have = src.available().get(table, ())
-    return frame[[c for c in frame.columns if c in have]]
+#: sources with up to this many orders and touchpoints are analysed in pandas (engine="auto")
+PANDAS_ROWS = 5_000_000
+#: tables that stay where the data live with engine="lazy" (one backend, so they join there)
+LAZY_TABLES = ("orders", "touchpoints", "customers")
 
 
-def from_source(data_source: Any = "demo", **params: Any) -> CampaignAnalysis:
-    """:func:`analyse` on a cjlab data source (``"demo"``, a folder, a .duckdb file).
+def _tables(src: Any, engine: str) -> dict[str, Any]:
+    """The source's tables, without optional columns that hold no value: pandas for small
+    data; orders, touchpoints and customers as DuckDB/Spark frames for large data."""
+    names = [
+        t for t in ("experiment_exposures", "orders", "touchpoints", "customers") if t in src.tables
+    ]
+    if engine == "auto":
+        rows = src.row_counts() if src.kind != "spark" else {}
+        big = src.kind == "spark" or sum(rows.get(t, 0) for t in LAZY_TABLES) > PANDAS_ROWS
+        engine = "lazy" if big else "pandas"
+    if engine not in ("pandas", "lazy"):
+        raise ValueError(f"engine must be 'auto', 'pandas' or 'lazy', got {engine!r}")
+    avail, out = src.available(), {}
+    for t in names:
+        if engine == "lazy" and t in LAZY_TABLES:
+            frame = src.lazy(t)
+            keep = [c for c in frame.collect_schema().names() if c in avail.get(t, ())]
+            out[t] = frame.select(*keep)
+        else:
+            frame = src.load(t)[t]
+            out[t] = frame[[c for c in frame.columns if c in avail.get(t, ())]]
+    return out
 
-    The tables are loaded into pandas; optional columns without any value count as absent.
+
+def from_source(
+    data_source: Any = "demo", *, engine: str = "auto", **params: Any
+) -> CampaignAnalysis:
+    """:func:`analyse` on a cjlab data source (``"demo"``, a folder, a .duckdb file, ``spark:...``).
+
+    With ``engine="auto"`` sources of up to :data:`PANDAS_ROWS` orders and touchpoints are
+    loaded into pandas; larger ones (and Spark) keep orders, touchpoints and customers where they are
+    (``"lazy"``) and aggregate them there through :mod:`cjlab.features`, with the same results.
+    Optional columns without any value count as absent.
 
     Raises
     ------
@@ -191,10 +220,7 @@ def from_source(data_source: Any = "demo", **params: Any) -> CampaignAnalysis:
     reason = unmet(REQUIRES, src.available())
     if reason:
         raise NotApplicable(f"The campaign analysis {reason}.")
-    names = [
-        t for t in ("experiment_exposures", "orders", "touchpoints", "customers") if t in src.tables
-    ]
-    tables = {t: _keep(src, t) for t in names}
+    tables = _tables(src, engine)
     known = {f.name for f in fields(CampaignOptions)}
     unknown = sorted(set(params) - known)
     if unknown:

@@ -38,6 +38,7 @@ __all__ = [
     "item_purchases",
 ]
 
+_EPOCH = datetime(1970, 1, 1)
 #: half a year in days: a day of year further from the anchor belongs to the next occurrence
 HALF_YEAR = 182
 #: window value of an order outside every window (a CASE without NULLs casts on every backend)
@@ -81,9 +82,12 @@ def engagement_hours(
     Frame with customer_id, weekday (0 = Monday .. 6 = Sunday), hour (0-23, UTC as stored) and n.
     """
     f = _after(up_to(frame(touchpoints), as_of), after).filter(engaged(channel, words))
+    # arithmetic on seconds since 1970-01-01 (a Thursday): the same on every engine, whatever
+    # its own weekday numbering
+    secs = (nw.col("ts") - nw.lit(_EPOCH)).dt.total_seconds()
     f = f.with_columns(
-        (nw.col("ts").dt.weekday() - 1).cast(nw.Int64).alias("weekday"),
-        nw.col("ts").dt.hour().cast(nw.Int64).alias("hour"),
+        ((secs // 86400 + 3) % 7).cast(nw.Int64).alias("weekday"),
+        ((secs % 86400) // 3600).cast(nw.Int64).alias("hour"),
     )
     g = f.group_by("customer_id", "weekday", "hour").agg(nw.len().alias("n"))
     return back(ints(g, ["n"]).sort("customer_id", "weekday", "hour"), touchpoints)
