@@ -43,7 +43,8 @@ class CampaignAnalysis(Analysis):
     effects : incremental conversion and revenue overall and per segment.
     uplift : the uplift models on the hold-out (:class:`~cjlab.campaigns.targeting.UpliftResult`).
     policies, profit_curves : targeting policies compared on the hold-out.
-    value_per_conversion, contact_cost : the profit assumptions.
+    value_per_conversion, contact_cost, margin : the profit assumptions (the profit of one extra
+        conversion is ``margin`` times the revenue of a conversion).
     offers, offer_customers, k, pairs, cutoff : next-best-offer evaluation (per method and k),
         its test customers, the list length shown, the merchandisers' pair table and the
         time-split day.
@@ -67,6 +68,7 @@ class CampaignAnalysis(Analysis):
     profit_curves: pd.DataFrame | None = None
     value_per_conversion: float = 0.0
     contact_cost: float = 0.0
+    margin: float = 0.3
     offers: pd.DataFrame | None = None
     offer_customers: int = 0
     k: int = 3

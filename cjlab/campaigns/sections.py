@@ -114,6 +114,7 @@ def uplift_section(tables: Mapping[str, Any], o: Any, as_of: pd.Timestamp, skipp
         profit_curves=curves,
         value_per_conversion=value,
         contact_cost=o.contact_cost,
+        margin=o.margin,
     )
     if "churn" not in up.scores:
         skipped["churn_policy"] = (

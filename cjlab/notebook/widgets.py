@@ -170,9 +170,9 @@ def _png(fig) -> bytes:
 
 
 def campaign_targeting_widget(analysis: CampaignAnalysis):
-    """Sliders for the profit of one extra conversion and the cost of one contact that redraw
-    the targeting policies' profit curves on the hold-out (JupyterLab; reports show the static
-    figure). Returns the widget box."""
+    """Sliders for the margin (share of a conversion's revenue that is profit) and the cost of
+    one contact that redraw the targeting policies' profit curves on the hold-out (JupyterLab;
+    reports show the static figure). Returns the widget box."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
@@ -181,30 +181,34 @@ def campaign_targeting_widget(analysis: CampaignAnalysis):
     from cjlab.campaigns import plots as camp_plots
 
     a = analysis
-    value = widgets.FloatSlider(value=a.value_per_conversion, min=0.0, max=max(4 * a.value_per_conversion, 1.0),
-                                step=0.5, description="profit per extra conversion", continuous_update=False,
-                                style={"description_width": "initial"}, layout={"width": "480px"})
+    revenue = a.value_per_conversion / a.margin if a.margin > 0 else a.value_per_conversion
+    style = {"description_width": "initial"}
+    margin = widgets.FloatSlider(value=a.margin if a.margin > 0 else 1.0, min=0.0, max=1.0, step=0.01,
+                                 description="margin", readout_format=".0%", continuous_update=False,
+                                 style=style, layout={"width": "480px"})
     cost = widgets.FloatSlider(value=a.contact_cost, min=0.0, max=max(4 * a.contact_cost, 1.0), step=0.05,
-                               description="cost per contact", continuous_update=False,
-                               style={"description_width": "initial"}, layout={"width": "480px"})
+                               description="cost per contact", continuous_update=False, style=style,
+                               layout={"width": "480px"})
     text, image = widgets.HTML(), widgets.Image(format="png", layout={"width": "760px"})
 
     def redraw(change=None):
-        pol, curves = compare_policies(a.uplift.scores, value.value, cost.value, n_boot=50, level=a.level)
+        value = margin.value * revenue
+        pol, curves = compare_policies(a.uplift.scores, value, cost.value, n_boot=50, level=a.level)
         shown = replace(a, policies=pol, profit_curves=curves)
         fig, ax = plt.subplots(figsize=(8, 4))
         camp_plots.profit_curves(shown, ax=ax)
         image.value = _png(fig)
         p = pol.set_index("policy").loc["profit"]
-        text.value = (f"Contact <b>{formatting.share(p['share_contacted'])}</b> of customers: "
+        text.value = (f"Profit of one extra conversion {rd.esc(formatting.money(value, a.currency))}: "
+                      f"contact <b>{formatting.share(p['share_contacted'])}</b> of customers, "
                       f"{rd.esc(formatting.money(p['profit_per_1000'], a.currency))} per 1,000 customers, "
                       f"{rd.esc(formatting.money(p['gain_vs_everyone_per_1000'], a.currency, sign=True))} "
                       "against contacting everyone")
 
-    for s in (value, cost):
+    for s in (margin, cost):
         s.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([value, cost, text, image])
+    return widgets.VBox([margin, cost, text, image])
 
 
 def offers_k_widget(analysis: CampaignAnalysis):
