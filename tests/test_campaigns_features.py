@@ -163,3 +163,16 @@ def test_annual_windows_wrap_around_the_new_year():
     }
     with pytest.raises(ValueError, match="either anchors"):
         fc.annual_window_counts(o)
+
+
+def test_weekday_arithmetic_equals_the_calendar_on_pandas_and_duckdb():
+    import duckdb
+    import narwhals as nw
+
+    d = pd.DataFrame({"ts": pd.date_range("1970-01-01", "2100-12-31", freq="13D")})
+    want = d["ts"].dt.weekday.to_numpy()
+    got = nw.from_native(d).select(fc.weekday("ts").alias("w")).to_native()["w"].to_numpy()
+    rel = duckdb.connect().from_df(d)
+    lazy = nw.from_native(rel).select(fc.weekday("ts").alias("w")).to_native().df()["w"].to_numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(lazy, want)

@@ -38,7 +38,6 @@ __all__ = [
     "item_purchases",
 ]
 
-_EPOCH = datetime(1970, 1, 1)
 #: half a year in days: a day of year further from the anchor belongs to the next occurrence
 HALF_YEAR = 182
 #: window value of an order outside every window (a CASE without NULLs casts on every backend)
@@ -57,6 +56,18 @@ def engaged(channel: str = "email", words: Sequence[str] = ("open", "click")) ->
     for w in words[1:]:
         hit = hit | name.str.contains(w)
     return ((nw.col("channel") == channel) & hit).fill_null(False)
+
+
+def weekday(col: str = "ts") -> nw.Expr:
+    """Day of the week, 0 = Monday .. 6 = Sunday, by arithmetic on the calendar date.
+
+    The days since 1970-01-01 (a Thursday) come from the year and the day of the year (leap
+    days counted), so every engine gives the same number whatever its own weekday convention.
+    """
+    y = nw.col(col).dt.year().cast(nw.Int64)
+    doy = nw.col(col).dt.ordinal_day().cast(nw.Int64)
+    days = (y - 1970) * 365 + (y - 1969) // 4 - (y - 1901) // 100 + (y - 1601) // 400 + doy - 1
+    return ((days + 3) % 7).cast(nw.Int64)
 
 
 def engagement_hours(
@@ -82,12 +93,8 @@ def engagement_hours(
     Frame with customer_id, weekday (0 = Monday .. 6 = Sunday), hour (0-23, UTC as stored) and n.
     """
     f = _after(up_to(frame(touchpoints), as_of), after).filter(engaged(channel, words))
-    # arithmetic on seconds since 1970-01-01 (a Thursday): the same on every engine, whatever
-    # its own weekday numbering
-    secs = (nw.col("ts") - nw.lit(_EPOCH)).dt.total_seconds()
     f = f.with_columns(
-        ((secs // 86400 + 3) % 7).cast(nw.Int64).alias("weekday"),
-        ((secs % 86400) // 3600).cast(nw.Int64).alias("hour"),
+        weekday("ts").alias("weekday"), nw.col("ts").dt.hour().cast(nw.Int64).alias("hour")
     )
     g = f.group_by("customer_id", "weekday", "hour").agg(nw.len().alias("n"))
     return back(ints(g, ["n"]).sort("customer_id", "weekday", "hour"), touchpoints)
