@@ -99,7 +99,9 @@ def _category(
     if source == "touch":
         return first.rename({category: "category"}), source
     if category and customers is not None and has(customers, category):
-        c = frame(customers).select("customer_id", nw.col(category).cast(nw.String).alias("category"))
+        c = frame(customers).select(
+            "customer_id", nw.col(category).cast(nw.String).alias("category")
+        )
         return first.join(c, on="customer_id", how="left"), "customers"
     return first.with_columns(nw.lit(None).cast(nw.String).alias("category")), source
 
@@ -157,7 +159,15 @@ def journey_states(
         .cast(nw.Int64)
     )
     out = out.with_columns(reached.alias("reached"))
-    cols = ["customer_id", "category", "channel", "first_touch", "last_touch", "reached", "purchase"]
+    cols = [
+        "customer_id",
+        "category",
+        "channel",
+        "first_touch",
+        "last_touch",
+        "reached",
+        "purchase",
+    ]
     return back(out.select(cols), touchpoints)
 
 

@@ -93,7 +93,9 @@ class Transition(Effect):
                 f"got {self.stage!r}"
             )
         if not -1 <= self.low <= self.high <= 1:
-            raise ValueError(f"a transition effect is a change of a share in [-1, 1], got {self.effect}")
+            raise ValueError(
+                f"a transition effect is a change of a share in [-1, 1], got {self.effect}"
+            )
 
     @property
     def step(self) -> int:
@@ -111,7 +113,9 @@ class SpendShift(Effect):
 
     def _check(self) -> None:
         if not 0 <= self.low <= self.high <= 1:
-            raise ValueError(f"a spend shift moves a share in [0, 1] of the spend, got {self.effect}")
+            raise ValueError(
+                f"a spend shift moves a share in [0, 1] of the spend, got {self.effect}"
+            )
         costs = self.cost_per_prospect
         missing = [c for c in (self.source, self.target) if not costs.get(c, 0) > 0]
         if missing:
@@ -150,4 +154,6 @@ class PainRelief(Effect):
     def _check(self) -> None:
         object.__setattr__(self, "value_effect", as_range(self.value_effect))
         if not 0 <= self.low <= self.high <= 1:
-            raise ValueError(f"a pain relief removes a share in [0, 1] of the pain, got {self.effect}")
+            raise ValueError(
+                f"a pain relief removes a share in [0, 1] of the pain, got {self.effect}"
+            )

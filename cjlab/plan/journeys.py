@@ -81,13 +81,17 @@ class JourneyData:
     def code(self, category: str) -> int:
         """The code of a category value (KeyError naming the known ones)."""
         if category not in self.categories:
-            raise KeyError(f"category {category!r} is not in the data ({', '.join(self.categories)})")
+            raise KeyError(
+                f"category {category!r} is not in the data ({', '.join(self.categories)})"
+            )
         return self.categories.index(category)
 
     def channel_code(self, channel: str) -> int:
         """The code of a first-touch channel (KeyError naming the known ones)."""
         if channel not in self.channels:
-            raise KeyError(f"channel {channel!r} is not a first-touch channel ({', '.join(self.channels)})")
+            raise KeyError(
+                f"channel {channel!r} is not a first-touch channel ({', '.join(self.channels)})"
+            )
         return self.channels.index(channel)
 
     @property
@@ -101,8 +105,17 @@ class JourneyData:
         return replace(self, **{k: v[idx] for k, v in arrays.items() if v is not None})
 
 
-_ARRAYS = ("customer_id", "category", "channel", "reached", "first", "last", "purchase",
-           "orders", "revenue")
+_ARRAYS = (
+    "customer_id",
+    "category",
+    "channel",
+    "reached",
+    "first",
+    "last",
+    "purchase",
+    "orders",
+    "revenue",
+)
 
 
 def journey_data(states: pd.DataFrame, as_of, value: pd.DataFrame | None = None) -> JourneyData:

@@ -73,7 +73,7 @@ class WhatIf:
     ----------
     draws : DataFrame, one row per draw: buyers, orders, revenue (changes over the
         population's period) and nps (points), plus ``effect_<i>`` (the effect drawn for the
-        ``i``-th intervention).
+        ``i``-th intervention) and, for pain reliefs, ``value_<i>`` (its value effect).
     level : interval mass of :meth:`summary`.
     population : ``"history"`` (the observed journeys) or ``"cohort"`` (the next months).
     """
@@ -117,7 +117,9 @@ class _Movers:
         return _Movers(self.draw[mask], self.who[mask])
 
     def plus(self, other: _Movers) -> _Movers:
-        return _Movers(np.concatenate([self.draw, other.draw]), np.concatenate([self.who, other.who]))
+        return _Movers(
+            np.concatenate([self.draw, other.draw]), np.concatenate([self.who, other.who])
+        )
 
 
 def _empty() -> _Movers:
@@ -154,16 +156,25 @@ class JourneySimulator:
         for value changes; pains_ : pain point -> draws of prevalence and NPS gap.
     """
 
-    def __init__(self, n_draws: int = 1000, level: float = 0.9, prior: float = 1.0,
-                 random_state: int | None = 0):
+    def __init__(
+        self,
+        n_draws: int = 1000,
+        level: float = 0.9,
+        prior: float = 1.0,
+        random_state: int | None = 0,
+    ):
         self.n_draws = n_draws
         self.level = level
         self.prior = prior
         self.random_state = random_state
 
-    def fit(self, data: JourneyData, value: ValueCurve | None = None,
-            customers: pd.DataFrame | None = None,
-            pains: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> JourneySimulator:
+    def fit(
+        self,
+        data: JourneyData,
+        value: ValueCurve | None = None,
+        customers: pd.DataFrame | None = None,
+        pains: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    ) -> JourneySimulator:
         """Fit the step rates and delays on ``data``; keep ``value``, ``customers`` and ``pains``.
 
         Parameters
@@ -196,10 +207,18 @@ class JourneySimulator:
             for k in range(4):
                 n, m = self.reached_[c, k], self.reached_[c, k + 1]
                 post = stats.beta(self.prior + m, self.prior + n - m)
-                rows.append({"category": name, "stage": STAGES[k], "next": STAGES[k + 1],
-                             "reached": int(n), "moved_on": int(m),
-                             "rate": m / n if n else np.nan, "low": post.ppf(a),
-                             "high": post.ppf(1 - a)})
+                rows.append(
+                    {
+                        "category": name,
+                        "stage": STAGES[k],
+                        "next": STAGES[k + 1],
+                        "reached": int(n),
+                        "moved_on": int(m),
+                        "rate": m / n if n else np.nan,
+                        "low": post.ppf(a),
+                        "high": post.ppf(1 - a),
+                    }
+                )
         return pd.DataFrame(rows)
 
     def rates(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -209,8 +228,13 @@ class JourneySimulator:
         return rng.beta(self.prior + moved, self.prior + at - moved, size=(n, *moved.shape))
 
     # -- the what-if ---------------------------------------------------------------------------
-    def what_if(self, interventions: Sequence, population: JourneyData | None = None,
-                n_draws: int | None = None, random_state: int | None = None) -> WhatIf:
+    def what_if(
+        self,
+        interventions: Sequence,
+        population: JourneyData | None = None,
+        n_draws: int | None = None,
+        random_state: int | None = None,
+    ) -> WhatIf:
         """Draws of the change ``interventions`` make to ``population`` (default: the fitted
         journeys, over their observed period)."""
         pop = self.data_ if population is None else population
@@ -222,16 +246,19 @@ class JourneySimulator:
         steps = [(iv, e) for iv, e in zip(interventions, effects) if isinstance(iv, Transition)]
         if steps:
             self._transitions(pop, steps, q, out, rng)
-        for iv, e in zip(interventions, effects):
+        values = {}
+        for i, (iv, e) in enumerate(zip(interventions, effects)):
             if isinstance(iv, SpendShift):
                 self._spend_shift(pop, iv, e, out, rng)
             elif isinstance(iv, ValueChange):
                 self._value_change(pop, iv, e, out, rng)
             elif isinstance(iv, PainRelief):
-                self._pain_relief(pop, iv, e, out, rng)
+                values[f"value_{i}"] = self._pain_relief(pop, iv, e, out, rng)
         draws = pd.DataFrame(out)
         for i, e in enumerate(effects):
             draws[f"effect_{i}"] = e
+        for k, v in values.items():
+            draws[k] = v
         kind = "history" if pop is self.data_ else "cohort"
         return WhatIf(draws, self.level, kind)
 
@@ -257,8 +284,12 @@ class JourneySimulator:
                 n_at = np.sum(ok & (pop.reached >= k))
                 stopped = np.flatnonzero(ok & (pop.reached == k))
                 went_on = np.flatnonzero(ok & (pop.reached > k))
-                arriving = arriving.plus(_sample(stopped, np.maximum(e, 0) * n_at / max(len(stopped), 1), rng))
-                lost = lost.plus(_sample(went_on, np.maximum(-e, 0) * n_at / max(len(went_on), 1), rng))
+                arriving = arriving.plus(
+                    _sample(stopped, np.maximum(e, 0) * n_at / max(len(stopped), 1), rng)
+                )
+                lost = lost.plus(
+                    _sample(went_on, np.maximum(-e, 0) * n_at / max(len(went_on), 1), rng)
+                )
         self._new_buyers(pop, arriving, out, rng)
         gone = lost.keep(pop.bought[lost.who])
         self._remove(pop, gone, out)
@@ -277,7 +308,9 @@ class JourneySimulator:
     def _remove(self, pop: JourneyData, m: _Movers, out: dict, sign: float = -1.0) -> None:
         """Take (``sign=-1``) or add (``+1``) the outcomes of the journeys in ``m``."""
         B = len(out["buyers"])
-        out["buyers"] += sign * np.bincount(m.draw, weights=pop.bought[m.who].astype(float), minlength=B)
+        out["buyers"] += sign * np.bincount(
+            m.draw, weights=pop.bought[m.who].astype(float), minlength=B
+        )
         if pop.orders is not None:
             out["orders"] += sign * np.bincount(m.draw, weights=pop.orders[m.who], minlength=B)
             out["revenue"] += sign * np.bincount(m.draw, weights=pop.revenue[m.who], minlength=B)
@@ -290,7 +323,9 @@ class JourneySimulator:
         self._remove(pop, gone, out)
         n_new = np.round(np.bincount(gone.draw, minlength=len(e)) * iv.ratio).astype(int)
         draw = np.repeat(np.arange(len(e)), n_new)
-        self._remove(pop, _Movers(draw, target[rng.integers(0, len(target), len(draw))]), out, sign=1.0)
+        self._remove(
+            pop, _Movers(draw, target[rng.integers(0, len(target), len(draw))]), out, sign=1.0
+        )
 
     def _share_of_year(self, pop: JourneyData, start: float) -> float:
         """Share of the population's period after ``start`` (value changes act from then on)."""
@@ -309,19 +344,22 @@ class JourneySimulator:
         share = self._share_of_year(pop, iv.start)
         for metric, col in (("orders", "purchases"), ("revenue", "clv")):
             x = c.loc[ok, col].to_numpy(float)
-            total = x.sum() + rng.normal(0, 1, len(e)) * np.sqrt(len(x)) * (x.std() if len(x) else 0)
+            total = x.sum() + rng.normal(0, 1, len(e)) * np.sqrt(len(x)) * (
+                x.std() if len(x) else 0
+            )
             out[metric] += e * total * share
 
-    def _pain_relief(self, pop, iv: PainRelief, e, out, rng) -> None:
+    def _pain_relief(self, pop, iv: PainRelief, e, out, rng) -> np.ndarray:
+        """Add the NPS (and value) change of a pain relief; returns the value effects drawn."""
         pain = self.pains_.get(iv.theme)
         if pain is None:
             raise KeyError(f"no pain point {iv.theme!r}; known: {', '.join(self.pains_) or 'none'}")
         idx = rng.integers(0, len(pain["prevalence"]), len(e))
         prevalence, gap = pain["prevalence"][idx], pain["gap"][idx]
         out["nps"] += e * prevalence * gap
-        if iv.value_effect != (0.0, 0.0):
-            lo, hi = iv.value_effect
-            v = lo + (hi - lo) * rng.random(len(e))
-            share = self._share_of_year(pop, iv.start)
-            out["revenue"] += v * e * prevalence * pain.get("value", 0.0) * share
-            out["orders"] += v * e * prevalence * pain.get("purchases", 0.0) * share
+        lo, hi = iv.value_effect
+        v = lo + (hi - lo) * rng.random(len(e))
+        share = self._share_of_year(pop, iv.start)
+        out["revenue"] += v * e * prevalence * pain.get("value", 0.0) * share
+        out["orders"] += v * e * prevalence * pain.get("purchases", 0.0) * share
+        return v
