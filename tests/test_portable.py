@@ -263,6 +263,16 @@ CASES = {
             __import__("cjlab.features.campaigns", fromlist=["x"])),
         lambda p: (lambda r: r.ref_annual_window_counts(p["orders"], r.ref_first_purchase_anchor(p["orders"]), None))(
             __import__("test_campaigns_features")), ["customer_id", "year", "window"]),
+    # journey plan: one row per journey and per buyer-week (references in tests/test_plan_features.py)
+    "plan_journey_states": (lambda f: __import__("cjlab.features.plan", fromlist=["x"]).journey_states(
+                                f["touchpoints"], f["orders"], f["customers"], category="device", as_of=AS_OF,
+                                exclude_touchpoints=["newsletter_open"]),
+                            lambda p: __import__("test_plan_features").ref_journey_states(
+                                p["touchpoints"], p["orders"], p["customers"], "device", AS_OF), ["customer_id"]),
+    "plan_value_by_period": (lambda f: __import__("cjlab.features.plan", fromlist=["x"]).value_by_period(
+                                 f["orders"], as_of=AS_OF, days=7),
+                             lambda p: __import__("test_plan_features").ref_value_by_period(p["orders"], AS_OF, 7),
+                             ["customer_id", "period"]),
 }
 TABLES = ("customers", "touchpoints", "orders", "survey_responses", "experiment_exposures")
 
