@@ -207,6 +207,13 @@ def test_help_comment_declares_range_choices_and_secret(comment, help_text, rng,
         ),
         ("str", "{a, b}", "b", None),
         ("str", "{a, b}", "c", "top: 'c' is not allowed; allowed: one of 'a', 'b'"),
+        ("list", "{a, b}", ["b", "a"], None),
+        (
+            "list",
+            "{a, b}",
+            ["a", "z"],
+            "top: 'z' (in ['a', 'z']) is not allowed; allowed: one of 'a', 'b'",
+        ),
         ("int", "[1, 5]", "3", "top: expected int, got str '3'"),  # type first
     ],
 )
@@ -295,3 +302,25 @@ def test_runner_checks_ranges_and_notebook_defaults_before_running(tmp_path):
     with pytest.raises(ParameterError, match=r"n_boot: -1 is out of range.*the notebook's default"):
         run(["02_bad_default"], root=tmp_path, progress=False)
     assert not (tmp_path / "reports").exists()
+
+
+#: the parameters issue 16 found accepting hostile values, and a value each must refuse
+HOSTILE_VALUES = {
+    "top_n": [-5, 0],
+    "min_n": [-1, 0],
+    "n_boot": [-10],
+    "level": [0, 1, 1.5],
+    "random_state": [-1],
+}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_project_notebooks_declare_ranges_for_counts_levels_and_seeds(nb):
+    """top_n=-5, min_n=-1 (small-cell suppression off), n_boot=-10 ... stop before any kernel."""
+    declared = declared_parameters(nb)
+    for name, values in HOSTILE_VALUES.items():
+        if name not in declared:
+            continue
+        for v in values:
+            assert check_value(declared[name], v), f"{nb.stem}: {name}={v!r} is accepted"
+        assert check_value(declared[name], declared[name].default) is None

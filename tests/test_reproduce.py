@@ -135,12 +135,12 @@ def recorded(tmp_path_factory):
         progress=False,
     )
     assert res.ok
-    return base, data, res
+    return data, res
 
 
 @pytest.mark.slow
 def test_the_manifest_records_what_reproducing_needs(recorded):
-    base, data, res = recorded
+    data, res = recorded
     m = json.loads((res.folder / "manifest.json").read_text())
     lock = "sha256:" + hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()
     assert m["software"]["lock"] == lock and m["software"]["python"] == platform.python_version()
@@ -159,7 +159,7 @@ def test_the_manifest_records_what_reproducing_needs(recorded):
 def test_reproduce_from_the_report_folder_alone(recorded, tmp_path, capsys):
     from cjlab.cli import main
 
-    base, data, res = recorded
+    _, res = recorded
     alone = tmp_path / "handed-over" / res.folder.name
     shutil.copytree(res.folder, alone)  # only the folder: no reports dir, no index around it
     new_reports = tmp_path / "new-reports"
@@ -173,17 +173,20 @@ def test_reproduce_from_the_report_folder_alone(recorded, tmp_path, capsys):
     assert {r["verdict"] for r in rep["kpis"]} == {IDENTICAL}
     assert "REPRODUCED" in (folder / "reproduce.txt").read_text()
     m = json.loads((folder / "manifest.json").read_text())
-    assert m["reproduces"]["folder"] == str(alone) and m["reproduces"]["allow_changed_data"] is False
-    assert m["notebooks"][0]["parameters"] == json.loads((alone / "manifest.json").read_text())[
-        "notebooks"
-    ][0]["parameters"]
+    assert (
+        m["reproduces"]["folder"] == str(alone) and m["reproduces"]["allow_changed_data"] is False
+    )
+    assert (
+        m["notebooks"][0]["parameters"]
+        == json.loads((alone / "manifest.json").read_text())["notebooks"][0]["parameters"]
+    )
 
 
 @pytest.mark.slow
 def test_changed_data_make_reproduce_refuse_unless_allowed(recorded, tmp_path, capsys):
     from cjlab.cli import main
 
-    base, data, res = recorded
+    data, res = recorded
     changed = tmp_path / "data"
     shutil.copytree(data, changed)
     manifest = json.loads((res.folder / "manifest.json").read_text())
@@ -218,7 +221,7 @@ def test_changed_data_make_reproduce_refuse_unless_allowed(recorded, tmp_path, c
 def test_reproduce_warns_when_the_software_differs(recorded, tmp_path, capsys):
     from cjlab.cli import main
 
-    base, data, res = recorded
+    _, res = recorded
     report = tmp_path / "2026-01-01" / "q3"
     shutil.copytree(res.folder, report)
     manifest = json.loads((report / "manifest.json").read_text())
@@ -245,6 +248,7 @@ def test_every_notebook_run_twice_gives_the_same_kpis(notebook, tmp_path):
         [notebook.stem],
         name="first",
         root=ROOT,
+        run_file=ROOT / "params" / "runs" / "demo.yaml",  # what the demo run sets, e.g. currency
         data_source=SMALL,
         reports_dir=tmp_path / "reports",
         progress=False,

@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import tempfile
@@ -123,10 +124,12 @@ def reports_dir_problem(path: str | Path) -> str | None:
         what = "is a file" if existing == full else f"lies under {existing}, which is a file"
         return f"reports folder {given} {what}, not a folder: give a folder (--reports-dir)"
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".cjlab-probe-", dir=existing))
+        probe = tempfile.mkdtemp(prefix=".cjlab-probe-", dir=existing)
     except OSError as exc:
         where = "" if existing == full else f" (in {existing})"
         return f"reports folder {given} cannot be written{where}: {exc.strerror or exc}"
+    with contextlib.suppress(OSError):  # a run cleaning up may have removed it already
+        os.rmdir(probe)
     return None
 
 

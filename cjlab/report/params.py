@@ -16,7 +16,8 @@ CLI reads as part of the help text (and ignores):
 
 * a range, in interval notation: ``[1, 1000]`` (both ends allowed), ``(0, 1)`` (neither),
   ``[0, inf)`` (no upper end); it applies to numbers, and to each number of a list;
-* choices, in braces: ``{logit, hgb, best}`` (``""`` for the empty text);
+* choices, in braces: ``{logit, hgb, best}`` (``""`` for the empty text); for a list, each
+  element must be one of them;
 * ``(secret)``: the value is masked (``***``) in the HTML, the executed notebook and the
   manifest. Names containing the word key, token, password, passwd, secret or credentials
   (``api_key``, ``crm_token``) are secret without the marker.
@@ -297,8 +298,12 @@ def check_value(p: Parameter, value: Any) -> str | None:
 
 def check_allowed(p: Parameter, value: Any) -> str | None:
     """A problem text when ``value`` is outside the declared range or choices, else None."""
-    if p.choices is not None and value not in p.choices:
-        return f"{p.name}: {_show(p, value)} is not allowed; allowed: {p.allowed()}"
+    if p.choices is not None:
+        items = value if isinstance(value, list) else [value]
+        wrong = [v for v in items if v not in p.choices]
+        if wrong:
+            what = f"{wrong[0]!r} (in {value!r})" if isinstance(value, list) else _show(p, value)
+            return f"{p.name}: {what} is not allowed; allowed: {p.allowed()}"
     if p.range is None:
         return None
     numbers = value if isinstance(value, list) else [value]
