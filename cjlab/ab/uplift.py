@@ -51,10 +51,10 @@ POLY_MAX = 96
 #: (the residual after it is ~ C * 1e-18, C a modest constant of the distribution's shape)
 ACCEPT = 1e-5
 #: ... where both posteriors are close to normal (every parameter at least this); elsewhere
-#: only below ACCEPT_ROUGH (the residual after the step is then ~ C * 1e-24), and never
+#: only below ACCEPT_ROUGH (the residual after the step is then ~ C * 1e-18), and never
 #: where a density is singular at an end (there the iteration runs to TOL)
 SMOOTH = 10.0
-ACCEPT_ROUGH = 1e-8
+ACCEPT_ROUGH = 1e-6
 TOL = 1e-14
 
 
@@ -144,6 +144,7 @@ class _Equations:
             np.zeros(len(self.rows)) if self.poly else np.array([r[2].top for r in self.rows])
         )
         self._any_singular = any(r[3].singular for r in self.rows)
+        self._betaln2 = special.betaln(self.a2, self.b2)
         self._range = (
             np.array([r[2].lo for r in self.rows]),
             np.array([r[2].hi for r in self.rows]),
@@ -232,19 +233,22 @@ class _Equations:
         ``second`` (from the same nodes: no further betainc)."""
         x, fw, rest = self._poly(t) if self.poly else self._panels(t)
         ratio = self.ratio[:, None]
-        y_raw = np.where(ratio, t[:, None] * x, x + t[:, None])
-        top_y = np.clip(np.where(self.ratio, t * X_TOP, X_TOP + t), 0.0, 1.0)
+        scale = np.where(self.ratio, t, 1.0)
+        shift = np.where(self.ratio, 0.0, t)
+        y_raw = x * scale[:, None] + shift[:, None]  # t x (ratio) or x + t (difference)
+        top_y = np.clip(X_TOP * scale + shift, 0.0, 1.0)
         f = special.betainc(self.a2, self.b2, np.hstack([np.clip(y_raw, 0.0, 1.0), top_y[:, None]]))
         g = (fw * f[:, :-1]).sum(axis=1) + self.top * f[:, -1] + rest
+        inside = (y_raw > 0) & (y_raw < 1)
+        yy = np.where(inside, y_raw, 0.5)
+        log_f2 = special.xlogy(self.a2 - 1, yy) + special.xlog1py(self.b2 - 1, -yy) - self._betaln2
         dy = np.where(ratio, x, 1.0)  # dg/dt of the mapping y(x, t)
-        dens = fw * _var_pdf(y_raw, self.a2, self.b2) * dy
+        dens = np.where(inside, fw * np.exp(log_f2) * dy, 0.0)
         dg = dens.sum(axis=1)
         if not second:
             return np.clip(g, 0.0, 1.0), dg
-        inside = (y_raw > 0) & (y_raw < 1)
-        yy = np.where(inside, y_raw, 0.5)
         slope = (self.a2 - 1) / yy - (self.b2 - 1) / (1 - yy)  # f2'(y) / f2(y)
-        d2g = (dens * dy * np.where(inside, slope, 0.0)).sum(axis=1)
+        d2g = (dens * dy * slope).sum(axis=1)
         return np.clip(g, 0.0, 1.0), dg, d2g
 
     def solve(self, maxiter: int = 100) -> np.ndarray:
