@@ -32,8 +32,9 @@ def ref_first_touch(tp: pd.DataFrame, columns, as_of=None) -> pd.DataFrame:
     return out
 
 
-def ref_journey_states(tp, orders, customers=None, category="device", as_of=None,
-                       exclude=("newsletter_open",)) -> pd.DataFrame:
+def ref_journey_states(
+    tp, orders, customers=None, category="device", as_of=None, exclude=("newsletter_open",)
+) -> pd.DataFrame:
     t = _up_to(tp, as_of)
     t = t.assign(k=t["stage"].map({s: i for i, s in enumerate(STAGES)}))
     t = t[t["k"].notna()]
@@ -44,8 +45,11 @@ def ref_journey_states(tp, orders, customers=None, category="device", as_of=None
     elif category in t.columns:
         out = out.rename(columns={category: "category"})
     elif customers is not None and category in customers.columns:
-        out = out.merge(customers[["customer_id", category]].rename(columns={category: "category"}),
-                        on="customer_id", how="left")
+        out = out.merge(
+            customers[["customer_id", category]].rename(columns={category: "category"}),
+            on="customer_id",
+            how="left",
+        )
         out["category"] = out["category"].astype("string")
     else:
         out["category"] = np.nan
@@ -53,12 +57,16 @@ def ref_journey_states(tp, orders, customers=None, category="device", as_of=None
         buy = _up_to(orders, as_of).groupby("customer_id")["ts"].min().rename("purchase")
     else:
         buy = t[t["k"] >= 4].groupby("customer_id")["ts"].min().rename("purchase")
-    pre = t[(t["k"] <= 3) & ~t["touchpoint"].isin(list(exclude))].merge(buy, on="customer_id", how="left")
+    pre = t[(t["k"] <= 3) & ~t["touchpoint"].isin(list(exclude))].merge(
+        buy, on="customer_id", how="left"
+    )
     pre = pre[pre["purchase"].isna() | (pre["ts"] < pre["purchase"])]
     last = pre.groupby("customer_id").agg(last_touch=("ts", "max"), pre=("k", "max"))
     out = out.merge(last, on="customer_id", how="left").merge(buy, on="customer_id", how="left")
     out["reached"] = np.where(out["purchase"].notna(), 4, out["pre"].fillna(-1)).astype(int)
-    return out[["customer_id", "category", "channel", "first_touch", "last_touch", "reached", "purchase"]]
+    return out[
+        ["customer_id", "category", "channel", "first_touch", "last_touch", "reached", "purchase"]
+    ]
 
 
 def ref_value_by_period(orders: pd.DataFrame, as_of=None, days: int = 7) -> pd.DataFrame:
@@ -80,8 +88,14 @@ def test_journey_states_match_the_reference(tables, category):
     from test_portable import assert_same
 
     t = tables
-    got = journey_states(t["touchpoints"], t["orders"], t["customers"], category=category, as_of=AS_OF,
-                         exclude_touchpoints=["newsletter_open"])
+    got = journey_states(
+        t["touchpoints"],
+        t["orders"],
+        t["customers"],
+        category=category,
+        as_of=AS_OF,
+        exclude_touchpoints=["newsletter_open"],
+    )
     ref = ref_journey_states(t["touchpoints"], t["orders"], t["customers"], category, AS_OF)
     assert_same(got, ref, ["customer_id"], f"journey_states {category}")
     assert set(got["reached"]) <= {-1, 0, 1, 2, 3, 4}
@@ -109,13 +123,22 @@ def test_value_by_period_matches_the_reference(tables, days):
 
 
 def test_first_touch_ties_take_the_smallest_value():
-    tp = pd.DataFrame({"customer_id": [1, 1, 2], "ts": pd.to_datetime(["2025-01-01"] * 2 + ["2025-01-02"]),
-                       "device": ["mobile", "app", None]})
+    tp = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "ts": pd.to_datetime(["2025-01-01"] * 2 + ["2025-01-02"]),
+            "device": ["mobile", "app", None],
+        }
+    )
     got = first_touch_values(tp, ["device"]).sort_values("customer_id")
     assert got["device"].tolist()[0] == "app" and pd.isna(got["device"].tolist()[1])
 
 
 def test_value_by_period_rejects_a_bad_period():
     with pytest.raises(ValueError, match="days"):
-        value_by_period(pd.DataFrame({"customer_id": [1], "ts": pd.to_datetime(["2025-01-01"]),
-                                      "amount": [1.0]}), days=0)
+        value_by_period(
+            pd.DataFrame(
+                {"customer_id": [1], "ts": pd.to_datetime(["2025-01-01"]), "amount": [1.0]}
+            ),
+            days=0,
+        )

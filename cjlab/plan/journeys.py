@@ -197,5 +197,7 @@ def cohort(
     bought = out.bought
     orders, revenue = np.zeros(n), np.zeros(n)
     h = out.end - out.purchase[bought]
-    orders[bought], revenue[bought] = value.sample(out.category[bought], h, rng)
+    orders[bought], revenue[bought] = value.sample(
+        out.category[bought], h, rng, out.channel[bought]
+    )
     return replace(out, orders=orders, revenue=revenue)

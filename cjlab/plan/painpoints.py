@@ -293,7 +293,7 @@ class PainPoints:
         a = (1 - self.level) / 2
         B = np.array(boots) if boots else np.full((1, len(t)), np.nan)
         t["priority_low"], t["priority_high"] = (
-            np.nanquantile(B, [a, 1 - a], axis=0) if len(t) else (np.nan, np.nan)
+            np.nanquantile(B, [a, 1 - a], axis=0) if len(t) and boots else (np.nan, np.nan)
         )
         order = np.argsort(-score, kind="stable")
         ranks = np.argsort(np.argsort(-B, axis=1, kind="stable"), axis=1)

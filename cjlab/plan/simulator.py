@@ -301,7 +301,9 @@ class JourneySimulator:
         B = len(out["buyers"])
         out["buyers"] += np.bincount(m.draw, minlength=B)
         if self.value_ is not None and len(m):
-            orders, revenue = self.value_.sample(pop.category[m.who], pop.end - t, rng)
+            orders, revenue = self.value_.sample(
+                pop.category[m.who], pop.end - t, rng, pop.channel[m.who]
+            )
             out["orders"] += np.bincount(m.draw, weights=orders, minlength=B)
             out["revenue"] += np.bincount(m.draw, weights=revenue, minlength=B)
 

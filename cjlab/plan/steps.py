@@ -68,7 +68,8 @@ def journeys(
     b = data.bought
     first = pd.Series(data.purchase[b], index=data.customer_id[b])
     cat = pd.Series(data.category[b], index=data.customer_id[b])
-    return data, ValueCurve().fit(weekly, first, cat, data.end), note
+    chan = pd.Series(data.channel[b], index=data.customer_id[b])
+    return data, ValueCurve().fit(weekly, first, cat, data.end, detail=chan), note
 
 
 def existing_value(

@@ -40,7 +40,8 @@ class ValueCurve:
     ----------
     orders_, revenue_ : cumulative orders and revenue per buyer (rows) by week (columns).
     observed_ : days each buyer has been observed since the first order.
-    donors_ : category code -> buyer rows, longest observed first (-1: all buyers).
+    donors_ : (category, detail) codes -> buyer rows, longest observed first ((c, -1): the
+        category's buyers, (-1, -1): all buyers).
     max_days_ : longest observation.
     """
 
@@ -49,7 +50,12 @@ class ValueCurve:
         self.week_days = week_days
 
     def fit(
-        self, weekly: pd.DataFrame, first: pd.Series, category: pd.Series, end: float
+        self,
+        weekly: pd.DataFrame,
+        first: pd.Series,
+        category: pd.Series,
+        end: float,
+        detail: pd.Series | None = None,
     ) -> ValueCurve:
         """Fit on the weekly table.
 
@@ -60,6 +66,8 @@ class ValueCurve:
         first : first order day (days since 1970-01-01) per customer_id.
         category : category code per customer_id.
         end : the day the data end (observation end).
+        detail : an optional second code per customer_id (the first-touch channel): buyers of
+            the same category *and* detail are the donors when there are ``min_buyers`` of them.
         """
         ids = first.index.to_numpy()
         n_weeks = int(max(weekly["period"].max() + 1 if len(weekly) else 1, 1))
@@ -74,30 +82,46 @@ class ValueCurve:
         self.observed_ = np.maximum(end - first.to_numpy(float), 0.0)
         self.max_days_ = float(self.observed_.max()) if len(ids) else 0.0
         cats = category.reindex(ids).to_numpy()
+        dets = (
+            np.full(len(ids), -1)
+            if detail is None
+            else detail.reindex(ids).fillna(-1).to_numpy(int)
+        )
         order = np.argsort(-self.observed_, kind="stable")
-        self.donors_ = {-1: order}
+        self.donors_ = {(-1, -1): order}
         for k in np.unique(cats):
             rows = order[cats[order] == k]
-            self.donors_[int(k)] = rows if len(rows) >= self.min_buyers else order
+            self.donors_[(int(k), -1)] = rows if len(rows) >= self.min_buyers else order
+            for d in np.unique(dets[rows]) if detail is not None else ():
+                sub = rows[dets[rows] == d]
+                if len(sub) >= self.min_buyers and d >= 0:
+                    self.donors_[(int(k), int(d))] = sub
         return self
 
-    def _pool(self, category: int) -> np.ndarray:
-        return self.donors_.get(int(category), self.donors_[-1])
+    def _pool(self, category: int, detail: int = -1) -> np.ndarray:
+        d = self.donors_
+        return d.get((int(category), int(detail)), d.get((int(category), -1), d[(-1, -1)]))
 
     def _week(self, h: np.ndarray) -> np.ndarray:
         weeks = self.orders_.shape[1]
         return np.clip(np.floor(np.maximum(h, 0) / self.week_days).astype(int), 0, weeks - 1)
 
     def sample(
-        self, category: np.ndarray, h: np.ndarray, rng: np.random.Generator
+        self,
+        category: np.ndarray,
+        h: np.ndarray,
+        rng: np.random.Generator,
+        detail: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Orders and revenue within ``h`` days of one real buyer of each ``category``, drawn
-        among those observed that long (the longest observed when nobody was)."""
+        """Orders and revenue within ``h`` days of one real buyer of each ``category`` (and
+        ``detail``), drawn among those observed that long (the longest observed when nobody was)."""
         category, h = np.asarray(category, int), np.asarray(h, float)
+        detail = np.full(len(h), -1) if detail is None else np.asarray(detail, int)
         orders, revenue = np.zeros(len(h)), np.zeros(len(h))
-        for k in np.unique(category):
-            m = np.flatnonzero(category == k)
-            pool = self._pool(k)
+        keys = category * 100_000 + detail + 1
+        for key in np.unique(keys):
+            m = np.flatnonzero(keys == key)
+            pool = self._pool(category[m[0]], detail[m[0]])
             seen = self.observed_[pool]
             n_ok = np.searchsorted(-seen, -h[m], side="right")  # donors observed >= h
             n_ok = np.maximum(n_ok, min(10, len(pool)))
@@ -106,10 +130,10 @@ class ValueCurve:
             orders[m], revenue[m] = self.orders_[pick, wk], self.revenue_[pick, wk]
         return orders, revenue
 
-    def mean(self, category: int, h: float) -> tuple[float, float]:
+    def mean(self, category: int, h: float, detail: int = -1) -> tuple[float, float]:
         """Mean orders and revenue within ``h`` days of the first purchase (buyers of the
         category observed that long)."""
-        pool = self._pool(category)
+        pool = self._pool(category, detail)
         seen = self.observed_[pool]
         rows = pool[seen >= h] if (seen >= h).any() else pool[: min(10, len(pool))]
         wk = int(self._week(np.array([h]))[0])
