@@ -3,7 +3,6 @@ customer table carries names and e-mails (they must never reach the report or th
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 
@@ -28,10 +27,13 @@ def test_churn_notebook_end_to_end(tmp_path, small_demo):
     nb = nbformat.read(folder / "03_churn.ipynb", as_version=4)
     assert_clean_report_notebook(nb)
 
-    # the CRM list travels as a data-URI download link: customer ids only, consenting customers
-    m = re.search(r'href="data:text/csv;base64,([A-Za-z0-9+/=]+)"', html)
-    assert m, "download link missing"
-    csv = pd.read_csv(io.StringIO(base64.b64decode(m.group(1)).decode("utf-8")))
+    # the CRM list is a separate file in the run folder, linked from the report (never inline):
+    # customer ids only, consenting customers
+    assert "data:text/csv" not in html
+    m = re.search(r'href="(exports/contact_list[^"]*\.csv)"', html)
+    assert m, "link to the contact list missing"
+    csv_text = (folder / m.group(1)).read_text(encoding="utf-8")
+    csv = pd.read_csv(io.StringIO(csv_text))
     assert {
         "customer_id",
         "churn_probability",
@@ -43,7 +45,7 @@ def test_churn_notebook_end_to_end(tmp_path, small_demo):
     assert len(csv) > 0 and csv["contact"].all() and (csv["marketing_opt_in"] == 1).all()
     opted_out = set(cust.loc[cust["marketing_opt_in"] != True, "customer_id"])  # noqa: E712
     assert not opted_out & set(csv["customer_id"])
-    blob = html + base64.b64decode(m.group(1)).decode("utf-8")
+    blob = html + csv_text
     for n, e in cust[["name", "email"]].dropna().itertuples(index=False):
         assert e not in blob
         assert f">{n}<" not in blob and f",{n}," not in blob

@@ -57,6 +57,7 @@ _NAMES = {
     "churn_frames": "cjlab.churn.frames",
     "churn_labels": "cjlab.churn.frames",
     "compare_models": "cjlab.churn.model",
+    "crm_list": "cjlab.churn.targeting",
     "driver_importance": "cjlab.churn.drivers",
     "evaluate": "cjlab.churn.evaluation",
     "from_source": "cjlab.churn.analysis",

@@ -33,10 +33,9 @@ __all__ = [
     "at_risk_list",
     "best_cutoff",
     "consent",
-    "csv_download_html",
+    "crm_list",
     "profit_curve",
     "risk_value_segment",
-    "to_crm_csv",
 ]
 
 AT_RISK_COLUMNS = (
@@ -211,8 +210,8 @@ def at_risk_list(
     return df[[c for c in AT_RISK_COLUMNS if c in df.columns]]
 
 
-def to_crm_csv(action_list: pd.DataFrame, path: Any = None, contact_only: bool = True) -> str:
-    """The action list as CSV text for the CRM (written to ``path`` when given).
+def crm_list(action_list: pd.DataFrame, contact_only: bool = True) -> pd.DataFrame:
+    """The rows of the action list that go to the CRM (``cjlab.notebook.export_csv`` writes them).
 
     Personal data columns are refused: the list carries ``customer_id`` only, the CRM joins
     names and addresses itself.
@@ -220,30 +219,6 @@ def to_crm_csv(action_list: pd.DataFrame, path: Any = None, contact_only: bool =
     pii = [c for c in action_list.columns if c in pii_columns("customers")]
     if pii:
         raise TargetingError(f"action list contains personal data columns {pii}; drop them first")
-    d = (
-        action_list[action_list["contact"]]
-        if contact_only and "contact" in action_list.columns
-        else action_list
-    )
-    text = d.to_csv(index=False, float_format="%.4f")
-    if path is not None:
-        from pathlib import Path
-
-        Path(path).write_text(text, encoding="utf-8")
-    return text
-
-
-def csv_download_html(
-    csv_text: str,
-    filename: str = "at_risk_customers.csv",
-    label: str = "Download the contact list (CSV)",
-) -> str:
-    """A self-contained download link (data URI) for an HTML report."""
-    import base64
-    import html
-
-    b64 = base64.b64encode(csv_text.encode("utf-8")).decode("ascii")
-    return (
-        f'<a download="{html.escape(filename)}" href="data:text/csv;base64,{b64}">'
-        f"{html.escape(label)}</a>"
-    )
+    if contact_only and "contact" in action_list.columns:
+        return action_list[action_list["contact"]]
+    return action_list
