@@ -44,6 +44,7 @@ from cjlab.ab.exact import (
 )
 
 KINDS = ("ratio", "diff")
+_SIGN = np.array([1.0, -1.0, 1.0, -1.0])  # cumulants of -X: odd ones change sign
 #: largest Gauss-Legendre order used to integrate whole-number posteriors exactly
 POLY_MAX = 96
 
@@ -153,18 +154,18 @@ class _Equations:
 
     def _add(self, qs: np.ndarray, c: Arm, v: Arm, kind: str, cols: list) -> None:
         """The equations of one variant and one kind, started at Cornish-Fisher quantiles."""
-        sign = np.array([1.0, -1.0, 1.0, -1.0])
         ratio = kind == "ratio"
         if ratio:  # quantiles of log R; orientation per quantile (see below)
-            starts = np.exp(_cornish_fisher(v.log_cum - c.log_cum * sign, qs))
+            starts = np.exp(_cornish_fisher(v.log_cum - c.log_cum * _SIGN, qs))
         else:
-            starts = _cornish_fisher(v.cum - c.cum * sign, qs)
-        for q, t0 in zip(qs, starts):
+            starts = _cornish_fisher(v.cum - c.cum * _SIGN, qs)
+        c_width, v_width = c.hi - c.lo, v.hi - v.lo
+        for q, t0 in zip(qs.tolist(), starts.tolist()):
             # integrate over the arm whose density is narrower than the other's CDF in its
             # coordinates: for R = p_v / p_c near r, F_v(r x) spans (hi_v - lo_v) / r against
             # the control's width, F_c(y / r) spans (hi_c - lo_c) r against the variant's:
             # exactly one of the two ratios exceeds 1. D shifts, not scales.
-            swap = bool((c.hi - c.lo) * t0 > (v.hi - v.lo)) if ratio else bool(v.cum[1] < c.cum[1])
+            swap = c_width * t0 > v_width if ratio else bool(v.cum[1] < c.cum[1])
             one, two = (v, c) if swap else (c, v)
             if ratio:
                 blo, bhi = max(two.lo / one.hi * 0.5, 1e-300), two.hi / max(one.lo, 1e-300) * 2.0
