@@ -64,8 +64,7 @@ def _run_all(folder: Path, reports: Path, name: str, capsys) -> dict:
 def _check(statuses: dict, expected_completed: set[str]) -> None:
     """Every notebook ran or was not applicable (checked in _run_all); of the six analyses of
     issue 11 exactly ``expected_completed`` completed (notebooks added later may apply or not)."""
-    notebooks = {p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb")}
-    assert set(statuses) == notebooks
+    assert ISSUE_11 <= set(statuses)  # --all ran them (and any notebook added since)
     completed = {n for n, s in statuses.items() if s == "completed" and n in ISSUE_11}
     assert completed == expected_completed, statuses
 
