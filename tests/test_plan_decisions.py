@@ -38,6 +38,7 @@ def test_no_value_of_testing_when_the_effect_is_known():
 
 def test_sample_size_of_two_proportions_gives_80_percent_power():
     """The closed-form n gives 80 % power at 5 % in statsmodels' two-sample proportion test."""
+    pytest.importorskip("statsmodels")  # a peer library (installed with the test extras)
     from statsmodels.stats.power import NormalIndPower
     from statsmodels.stats.proportion import power_proportions_2indep
 

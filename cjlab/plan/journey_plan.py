@@ -8,6 +8,8 @@ looks (power and days to a decision). :func:`final_plan` gives every action a st
 
 * ``go`` — it pays in at least 90 % of the draws: roll out, with a holdout to confirm;
 * ``test first`` — it may or may not pay: test before rolling out;
+* ``pilot first`` — it may or may not pay, and an A/B test would need more traffic than there
+  is: roll it out step by step (a region, a share of customers) and watch its KPI;
 * ``weigh the NPS gain`` — it does not pay in money, but it raises NPS;
 * ``drop`` — it pays in at most 10 % of the draws;
 * ``alternative`` — a tree's branch that is not its best sequence.
@@ -31,7 +33,7 @@ from cjlab.plan.interventions import PainRelief, SpendShift, Transition, ValueCh
 
 __all__ = ["STATUSES", "bayesian_plan", "final_plan", "next_review", "plan_markdown", "tests_table"]
 
-STATUSES = ("go", "test first", "weigh the NPS gain", "drop", "alternative")
+STATUSES = ("go", "test first", "pilot first", "weigh the NPS gain", "drop", "alternative")
 GO, DROP = 0.9, 0.1
 
 
@@ -128,7 +130,7 @@ def tests_table(
             row |= _value_test(customers, ValueChange(stage=iv.stage), be, share=prev)
             row["metric"] = f"12-month value of customers with the {iv.theme} pain"
         elif isinstance(iv, SpendShift):
-            row["metric"] = "cost per new prospect on both channels (a budget split, no A/B test)"
+            row["metric"] = "cost per new prospect on both channels"
         n2 = 2 * row["n_per_arm"]
         row["feasible"] = (
             bool(
@@ -199,14 +201,16 @@ def final_plan(
     the test that confirms it; chosen actions first (``chosen``)."""
     t = actions.merge(evaluation, on=["id", "kind"]).merge(tests, on="id", how="left")
     t["status"] = [_status(r, has_value) for r in t.itertuples(index=False)]
+    untestable = (t["status"] == "test first") & ~t["feasible"].map(lambda v: v is True)
+    t.loc[untestable, "status"] = "pilot first"
     key = "net_value" if has_value else "buyers"
     for _, g in trees.groupby("tree", sort=False) if trees is not None and not trees.empty else ():
         best = g.loc[g["best"]].iloc[0]
         if best[key] > 0:  # a tree that pays: its other branches are alternatives not taken
             other = {a for leaf in g["actions"] for a in leaf} - set(best["actions"])
-            alt = t["id"].isin(other) & t["status"].isin(["go", "test first"])
+            alt = t["id"].isin(other) & t["status"].isin(["go", "test first", "pilot first"])
             t.loc[alt, "status"] = "alternative"
-    t["chosen"] = t["status"].isin(["go", "test first"])
+    t["chosen"] = t["status"].isin(["go", "test first", "pilot first"])
     t["review"] = review
     t["product"] = t["product"].fillna("all products")
     t["category"] = t["category"].fillna("all customers")

@@ -19,6 +19,7 @@ __all__ = ["actions", "pain_points", "questions", "trees"]
 STATUS_COLOUR = {
     "go": GOOD,
     "test first": NEUTRAL,
+    "pilot first": "#8c6bb1",
     "weigh the NPS gain": "#d4a03a",
     "drop": BAD,
     "alternative": MUTED,

@@ -78,7 +78,7 @@ class PlanAnalysis(Analysis):
 
     @property
     def chosen(self) -> pd.DataFrame:
-        """The actions the plan takes (status go or test first)."""
+        """The actions the plan takes (status go, test first or pilot first)."""
         if self.actions is None:
             return pd.DataFrame()
         return self.actions[self.actions["chosen"]]
@@ -310,7 +310,7 @@ class PlanAnalysis(Analysis):
         if self.actions is None or not self.has_value:
             return None
         a = self.actions[(self.actions["value_of_testing"] > 0) & self.actions["chosen"]]
-        a = a.assign(_f=a["feasible"].fillna(False).astype(bool))
+        a = a.assign(_f=[v is True for v in a["feasible"]])
         return (
             None if a.empty else a.sort_values(["_f", "value_of_testing"], ascending=False).iloc[0]
         )

@@ -24,7 +24,9 @@ from cjlab.data.contract import STAGES
 
 __all__ = [
     "actions",
+    "bayes_note",
     "iv",
+    "nb",
     "pain_costs",
     "pain_points",
     "plan",
@@ -46,11 +48,37 @@ def _label(v: Any) -> Any:
     return v.replace("_", " ") if isinstance(v, str) else v
 
 
+def nb(text: str) -> str:
+    """Keep a figure and its unit on one line (``86.3 %``, ``EUR 1,825``) in narrow cells."""
+    out = str(text)
+    for unit in (" %", " pp", " points"):
+        out = out.replace(unit, "\u00a0" + unit[1:])
+    for cur in ("EUR", "USD", "GBP", "CHF"):
+        out = out.replace(f"{cur} ", f"{cur}\u00a0")
+    return out
+
+
 def iv(col: str, r: Any, unit: str, currency: str) -> str:
     """``r[col]`` with its ``_low``/``_high`` interval, formatted in ``unit``."""
     get = r.get if hasattr(r, "get") else lambda k: getattr(r, k)
-    return fmt.interval(
+    text = fmt.interval(
         get(col), get(f"{col}_low"), get(f"{col}_high"), unit, currency=currency or None
+    )
+    return nb(text)
+
+
+def bayes_note(a) -> str | None:
+    """The Bayesian test plan of the action most worth testing, in words (None: none)."""
+    b = a.bayes
+    if not b:
+        return None
+    return (
+        f"Bayesian test plan for {b['id'].replace('_', ' ')} (the A/B analysis' decision rule with "
+        f"daily looks, simulated): it decides within {b['max_days']} days in "
+        f"{fmt.share(b['power'])} of the runs where the effect just pays (median "
+        f"{fmt.days(b['days_to_decision'])}), but also ships a change without any effect in "
+        f"{fmt.share(b['false_positive_rate'])} of the runs — on this little traffic it decides "
+        "fast, not reliably; the closed-form size in the table keeps false positives at 5 %."
     )
 
 
@@ -80,13 +108,13 @@ def pain_costs(a) -> Table:
     df = pd.DataFrame(
         {
             "Touchpoint": t["touchpoint"].map(_label),
-            "NPS gap (points)": t["nps_gap"].round(1),
-            "NPS points at stake": t["nps_at_stake"].round(1),
+            "NPS gap (points)": t["nps_gap"],
+            "NPS points at stake": t["nps_at_stake"],
             "Importance for NPS": t["importance"],
             "Lost after the touchpoint": t["dropoff"],
             "Customers affected": t["customers_affected"].round(0),
             "Revenue affected (12 months)": [
-                fmt.money(v, a.currency) for v in t["revenue_affected"]
+                nb(fmt.money(v, a.currency)) for v in t["revenue_affected"]
             ],
         }
     )
@@ -94,6 +122,8 @@ def pain_costs(a) -> Table:
         "Importance for NPS": "share",
         "Lost after the touchpoint": "share",
         "Customers affected": "int",
+        "NPS gap (points)": "{:.1f}",
+        "NPS points at stake": "{:.1f}",
     }
 
 
@@ -131,7 +161,7 @@ def actions(a) -> Table:
             "Purchases": iv("orders" if a.has_value else "buyers", r, "count", a.currency),
             "Net value": iv("net_value", r, "money", a.currency) if a.has_value else "–",
             "Chance it pays": r.p_pays,
-            "Value of testing first": fmt.money(r.value_of_testing, a.currency)
+            "Value of testing first": nb(fmt.money(r.value_of_testing, a.currency))
             if a.has_value
             else "–",
         }
@@ -153,8 +183,8 @@ def tests(a) -> Table:
             {
                 "Action": r.action or r.id,
                 "Test metric": r.metric,
-                "Now": fmt.number(r.baseline, unit, a.currency or None),
-                "Smallest effect that pays": be if np.isfinite(r.break_even) else "–",
+                "Now": nb(fmt.number(r.baseline, unit, a.currency or None)),
+                "Smallest effect that pays": nb(be) if np.isfinite(r.break_even) else "–",
                 "Customers per arm": fmt.count(np.ceil(r.n_per_arm))
                 if np.isfinite(r.n_per_arm)
                 else "–",
@@ -176,7 +206,7 @@ def trees(a) -> Table:
             "Sequence": r.leaf.replace("_", " "),
             "Purchases": iv("orders" if a.has_value else "buyers", r, "count", a.currency),
             "Revenue": iv("revenue", r, "money", a.currency) if a.has_value else "–",
-            "Cost": fmt.money(r.cost, a.currency),
+            "Cost": nb(fmt.money(r.cost, a.currency)),
             "Net value": iv("net_value", r, "money", a.currency) if a.has_value else "–",
             "Best of its tree": bool(r.best),
         }
@@ -291,7 +321,7 @@ def value_curve(a, days: float = 365.0) -> Table:
                 "Category": _label(name),
                 "Buyers": n,
                 "Purchases in the first year": round(o, 2),
-                "Revenue in the first year": fmt.money(r, a.currency),
+                "Revenue in the first year": nb(fmt.money(r, a.currency)),
             }
         )
     return pd.DataFrame(rows), {"Buyers": "int"}
