@@ -47,9 +47,13 @@ def speed() -> None:
     t = time.perf_counter()
     a = from_source("demo", currency="EUR")
     whole = time.perf_counter() - t
-    print(f"journeys: {data.n:,}, buyers {int(data.bought.sum()):,}; fit (states + value curve + rates): {fit:.1f} s")
+    print(
+        f"journeys: {data.n:,}, buyers {int(data.bought.sum()):,}; fit (states + value curve + rates): {fit:.1f} s"
+    )
     for name, (dt, m, lo, hi) in times.items():
-        print(f"what-if, 1,000 draws, {name:7s}: {dt:.2f} s  revenue {m:,.0f} ({lo:,.0f} to {hi:,.0f})")
+        print(
+            f"what-if, 1,000 draws, {name:7s}: {dt:.2f} s  revenue {m:,.0f} ({lo:,.0f} to {hi:,.0f})"
+        )
     print(f"whole analysis (from_source, demo 20,000): {whole:.1f} s; {len(a.kpis())} KPIs")
 
 
@@ -63,14 +67,18 @@ def validate(sizes: list[int], seeds: list[int]) -> None:
             r = checks(n, seed, n_draws=1000)
             rows += r
             for x in r:
-                print(f"{n:>6} {seed} {x['case']:34s} {x['metric']:8s} observed {x['observed']:>10,.0f} "
-                      f"predicted {x['predicted']:>10,.0f} ({x['low']:>10,.0f} to {x['high']:>10,.0f}) "
-                      f"{'inside' if x['inside'] else 'OUTSIDE'}")
+                print(
+                    f"{n:>6} {seed} {x['case']:34s} {x['metric']:8s} observed {x['observed']:>10,.0f} "
+                    f"predicted {x['predicted']:>10,.0f} ({x['low']:>10,.0f} to {x['high']:>10,.0f}) "
+                    f"{'inside' if x['inside'] else 'OUTSIDE'}"
+                )
             print(f"  ({time.perf_counter() - t:.0f} s)")
         inside = np.mean([x["inside"] for x in rows])
         err = np.mean([x["error"] for x in rows])
-        print(f"n={n:,}: {len(rows)} checks, {100 * inside:.1f} % inside the 95 % interval, "
-              f"mean relative error {100 * err:.1f} %")
+        print(
+            f"n={n:,}: {len(rows)} checks, {100 * inside:.1f} % inside the 95 % interval, "
+            f"mean relative error {100 * err:.1f} %"
+        )
 
 
 def main() -> None:

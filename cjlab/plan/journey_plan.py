@@ -273,8 +273,10 @@ def plan_markdown(
                 f"- Where: {r.stage}{' / ' + r.touchpoint if r.touchpoint else ''}; "
                 f"{r.product}; {r.category}",
                 f"- Owner: {r.owner or '–'}; due {r.due or '–'}",
-                f"- Expected: {impact}; orders {fmt.interval(r.orders, r.orders_low, r.orders_high, 'count')}; "
-                f"NPS {fmt.interval(r.nps, r.nps_low, r.nps_high, 'points')}",
+                f"- Expected: {impact}; orders {fmt.interval(r.orders, r.orders_low, r.orders_high, 'count')}"
+                + (
+                    f"; NPS {fmt.interval(r.nps, r.nps_low, r.nps_high, 'points')}" if r.nps else ""
+                ),
                 f"- Confirmed by: {r.confirm}",
                 "",
             ]
