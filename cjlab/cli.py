@@ -140,66 +140,42 @@ def _notify(target: str | None, text: str) -> None:
 
 
 def _summary(res) -> str:
-    """The terminal summary and ``--notify`` text of a run: every notebook's status."""
-    from cjlab.formatting import interval as fmt_interval
-    from cjlab.report.records import load_run
+    """The terminal summary and ``--notify`` text of a run: every notebook's status, then
+    every notebook's top headline and headline figures (see :mod:`cjlab.report.summary`)."""
+    from cjlab.report.summary import run_summary
 
-    ran = [nb for nb in res.notebooks if nb.applicable]
-    na = [nb for nb in res.notebooks if not nb.applicable]
-    done = sum(nb.status == "completed" for nb in ran)
-    counts = f"{done}/{len(ran)} notebooks" + (f", {len(na)} not applicable" if na else "")
-    lines = [
-        f"cjlab run {res.name}: {res.status.upper()} ({counts}) "
-        f"in {res.manifest.get('duration_s', 0):.0f} s",
-        f"report: {res.folder}",
-    ]
-    if not ran:
-        lines.append("no notebook applies to these data, so none was run (see below why)")
-    for nb in res.notebooks:
-        if not nb.applicable:
-            why = (nb.reason or "").removeprefix(nb.notebook + " ")
-            lines.append(f"  {nb.notebook}: not applicable ({why})")
-            continue
-        err = (
-            f" — {nb.error.type}: {str(nb.error.message).splitlines()[0][:200]}" if nb.error else ""
-        )
-        lines.append(f"  {nb.notebook}: {nb.status} ({nb.duration_s or 0:.1f} s){err}")
-    kpis = load_run(res.folder)
-    if not kpis.empty:
-        head = kpis[kpis["group"].isin(["", None])].head(12)
-        lines.append("headline figures:")
-        for _, k in head.iterrows():
-            lines.append(
-                f"  {k['notebook']}: {k.get('label') or k['name']} = "
-                f"{fmt_interval(k['value'], k.get('low'), k.get('high'), k.get('unit'))}"
-            )
-    return "\n".join(lines)
+    return run_summary(res)
+
+
+def run_options(a: argparse.Namespace):
+    """The :class:`~cjlab.report.plan.RunOptions` of a parsed ``cjlab run`` command line."""
+    from cjlab.report.plan import RunOptions
+
+    return RunOptions(
+        notebooks=a.notebooks or None,
+        name=a.name,
+        run_file=a.params,
+        overrides=dict(a.p or []),
+        data_source=a.data,
+        jobs=a.jobs,
+        threads=a.threads,
+        reports_dir=a.reports_dir,
+        cell_timeout=a.cell_timeout,
+        wall_timeout=a.timeout,
+        progress=not a.no_progress,
+        lock_wait=a.wait,
+    )
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
-    from cjlab.report.runner import RunOptions, run
+    from cjlab.report.runner import run
     from cjlab.report.secrets import mask_text
 
     if not a.notebooks and not a.all and not a.params:
         print("cjlab run: name notebooks, or use --all or --params RUNFILE", file=sys.stderr)
         return EXIT_USAGE
     try:
-        res = run(
-            options=RunOptions(
-                notebooks=a.notebooks or None,
-                name=a.name,
-                run_file=a.params,
-                overrides=dict(a.p or []),
-                data_source=a.data,
-                jobs=a.jobs,
-                threads=a.threads,
-                reports_dir=a.reports_dir,
-                cell_timeout=a.cell_timeout,
-                wall_timeout=a.timeout,
-                progress=not a.no_progress,
-                lock_wait=a.wait,
-            )
-        )
+        res = run(options=run_options(a))
     except KeyboardInterrupt as exc:
         _notify(a.notify, f"cjlab run: NOT RUN — {exc or 'interrupted'}; nothing was replaced")
         raise
@@ -425,7 +401,9 @@ def _add_reproduce(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from cjlab.report.cleanup import Terminated, signals_as_interrupt
+    from cjlab.report.execute import quiet_imports
 
+    quiet_imports()  # keep a 2 s optional import of jsonschema out of this process
     args = build_parser().parse_args(argv)
     try:
         with signals_as_interrupt():

@@ -32,6 +32,9 @@ from cjlab import formatting as fmt
 
 #: MIME type under which a notebook output carries one KPI record (the runner collects them).
 KPI_MIME = "application/vnd.cjlab.kpi+json"
+#: MIME type under which a notebook output carries its headline (title, items, status), so the
+#: runner, the terminal summary and the portal read a notebook's top headline without its HTML.
+HEADLINE_MIME = "application/vnd.cjlab.headline+json"
 #: Marker placed right after the headline box of a report (the contents list goes there).
 HEADLINE_END = "<!--/cj-headline-->"
 
@@ -143,6 +146,37 @@ class Headline:
     def text(self) -> str:
         """Plain-text version (terminal summary, notify file)."""
         return "\n".join([self.title, *(f"- {k}: {v}" for k, v in self.items)])
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready dict (the :data:`HEADLINE_MIME` record a notebook emits).
+
+        Examples
+        --------
+        >>> Headline("NPS up", (("NPS", "31 points"),), "good").to_record()
+        {'title': 'NPS up', 'items': [['NPS', '31 points']], 'status': 'good'}
+        """
+        return {"title": self.title, "items": [list(p) for p in self.items], "status": self.status}
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any] | None) -> Headline | None:
+        """The headline of a record (tolerant: missing or malformed parts are dropped).
+
+        Examples
+        --------
+        >>> Headline.from_record({"title": "NPS up", "items": [["NPS", "31"], "bad"]}).items
+        (('NPS', '31'),)
+        >>> Headline.from_record({"items": []}) is None
+        True
+        """
+        if not isinstance(rec, Mapping) or not str(rec.get("title") or "").strip():
+            return None
+        items = [
+            (str(p[0]), str(p[1]))
+            for p in rec.get("items") or ()
+            if isinstance(p, list | tuple) and len(p) == 2
+        ]
+        status = rec.get("status") if rec.get("status") in ("good", "bad") else None
+        return cls(str(rec["title"]), tuple(items), status)
 
 
 def _pairs(items: Iterable[tuple[str, str]] | Mapping[str, str]) -> Iterable[tuple[str, str]]:

@@ -1,12 +1,17 @@
-"""Execute notebooks in spawned worker processes, each in its own process group.
+"""Execute one notebook in a worker process: Papermill with a cell timeout, then the HTML.
 
-One worker per notebook: it sets the thread budget in the environment its kernel inherits,
-runs Papermill with a per-cell timeout, renders the HTML (:mod:`cjlab.report.render`) and
-reports an :class:`Execution` back through a queue. The parent starts up to ``jobs`` workers
-at once and kills a worker's whole process group (worker and kernel) when the notebook
-exceeds its wall-clock limit or the run is interrupted. Spawned (not forked) workers and a
-cell timeout that counts as a failure guard against the hangs papermill shows in parallel
-runs (DESIGN.md section 4).
+A worker (:func:`serve`, started by :mod:`cjlab.report.pool`) is a *spawned* process in a
+process group of its own that imports Papermill, nbclient and the HTML exporter once, before
+it gets its first notebook, and then executes the notebooks the parent hands it, one at a
+time (:func:`work`): it sets the thread budget in the environment its kernel inherits, runs
+Papermill with a per-cell timeout, renders the HTML (:mod:`cjlab.report.render`), reads the
+notebook's KPI and headline records and reports an :class:`Execution` back through a queue —
+and, while the notebook runs, a :class:`Progress` per cell (its number and section). Spawned
+(not forked) workers and a cell timeout that counts as a failure guard against the hangs
+papermill shows in parallel runs (DESIGN.md section 4).
+
+Kernels talk to their worker over IPC sockets in the Jupyter runtime folder on POSIX (no TCP
+port, no "running over TCP without encryption" warning).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import multiprocessing as mp
+import json
 import os
 import queue
 import sys
@@ -24,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cjlab.report.cleanup import RunRecord, descendants, kill_tree
 from cjlab.report.records import (
     STATUS_FAILED,
     STATUS_OK,
@@ -32,14 +36,25 @@ from cjlab.report.records import (
     Failure,
     Outcome,
     RenderStats,
+    notebook_records,
 )
-from cjlab.report.render import ReportMeta
 
 #: errors of writing a file that mean the disk (not the notebook) failed: the run stops
 WRITE_ERRNOS = frozenset(
     e for e in (errno.ENOSPC, errno.EFBIG, errno.EROFS, getattr(errno, "EDQUOT", None)) if e
 )
 WRITE_ERROR = "WriteError"
+#: an optional dependency of jsonschema whose import takes 2 s (it compiles a grammar) and that
+#: nbformat never uses (it checks no string formats): kept out of the runner's processes
+SLOW_OPTIONAL_IMPORTS = ("rfc3987_syntax",)
+#: the longest socket path the OS accepts is about 104 characters; longer runtime folders use TCP
+_MAX_IPC_PATH = 100
+
+
+def quiet_imports() -> None:
+    """Keep :data:`SLOW_OPTIONAL_IMPORTS` from loading in this process (their users skip them)."""
+    for name in SLOW_OPTIONAL_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[assignment]
 
 
 def write_failure(exc: BaseException) -> Failure | None:
@@ -64,7 +79,7 @@ class WorkerJob:
     ipynb: Path
     html: Path
     parameters: dict[str, Any]
-    meta: ReportMeta
+    meta: Any  # cjlab.report.render.ReportMeta
     cell_timeout: float = 900
     kernel_name: str | None = None
     env: dict[str, str] = field(default_factory=dict)  # thread budget and other variables
@@ -74,48 +89,140 @@ class WorkerJob:
 
 @dataclass
 class Execution:
-    """What a worker reports: how the notebook ended and what rendering removed."""
+    """What a worker reports: how the notebook ended, what rendering removed, its records.
+
+    ``kpis`` and ``headlines`` are ``None`` when the worker could not read them (the parent
+    then reads the saved notebook); ``masked`` says the worker masked the notebook's secrets.
+    """
 
     notebook: str
     outcome: Outcome
     render: RenderStats | None = None
+    kpis: list[dict[str, Any]] | None = None
+    headlines: list[dict[str, Any]] | None = None
+    masked: bool = False
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A notebook's current code cell (1-based, of ``cells``) and its section heading."""
+
+    notebook: str
+    cell: int
+    cells: int
+    section: str | None = None
 
 
 def _cells_at_limit(ipynb: Path, cell_timeout: float) -> list[int]:
     """Indexes of cells whose recorded duration reached the cell time limit."""
-    import nbformat
-
     if not Path(ipynb).exists():
         return []
-    nb = nbformat.read(str(ipynb), as_version=4)
+    nb = json.loads(Path(ipynb).read_text(encoding="utf-8"))
     out = []
-    for i, cell in enumerate(nb.cells):
+    for i, cell in enumerate(nb.get("cells", [])):
         d = (cell.get("metadata", {}).get("papermill") or {}).get("duration")
         if d is not None and float(d) >= 0.98 * cell_timeout:
             out.append(i)
     return out
 
 
-def _prepare_environment(job: WorkerJob) -> None:
-    if hasattr(os, "setsid"):  # POSIX: own process group, so the parent can stop the kernel with us
-        with contextlib.suppress(OSError):
-            os.setsid()
-    if (
-        job.stderr_log is not None
-    ):  # kernel warnings and library noise: to the log, not the terminal
+def heading(markdown: str) -> str | None:
+    """The last heading of a markdown cell (``## Drivers`` -> ``'Drivers'``), if any.
+
+    Examples
+    --------
+    >>> heading("# A/B tests\\nintro\\n## Posterior and decision ##")
+    'Posterior and decision'
+    """
+    found = None
+    for line in markdown.splitlines():
+        text = line.strip()
+        if text.startswith("#") and text.lstrip("#").startswith(" "):
+            found = text.strip("#").strip() or found
+    return found
+
+
+class CellReporter:
+    """nbclient's ``on_cell_start`` hook: a :class:`Progress` for each code cell that starts.
+
+    Markdown cells pass by first, so the section of a code cell is the last heading above it.
+    """
+
+    def __init__(self, job: WorkerJob, results: Any):
+        self.notebook, self.results = job.notebook, results
+        self.section: str | None = None
+        self.done = 0
+        try:
+            cells = json.loads(Path(job.input).read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, ValueError):
+            cells = []
+        # papermill adds the injected-parameters cell when it is given parameters
+        self.cells = sum(c.get("cell_type") == "code" for c in cells) + bool(job.parameters)
+
+    def __call__(self, cell: Any = None, cell_index: int = 0, **_: Any) -> None:
+        if cell is None:
+            return
+        if cell.get("cell_type") == "markdown":
+            source = cell.get("source") or ""
+            self.section = heading("".join(source) if isinstance(source, list) else source) or (
+                self.section
+            )
+            return
+        if cell.get("cell_type") == "code":
+            self.done += 1
+            with contextlib.suppress(Exception):  # progress must never break a run
+                self.results.put(
+                    Progress(self.notebook, self.done, max(self.cells, self.done), self.section)
+                )
+
+
+def kernel_manager_class() -> type:
+    """A :class:`jupyter_client.KernelManager` whose kernels use IPC sockets on POSIX.
+
+    The sockets live beside the connection file in the Jupyter runtime folder (private to the
+    user); where that path is too long for a socket, or on Windows, TCP stays.
+    """
+    from jupyter_client.manager import KernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import default
+
+    runtime = jupyter_runtime_dir()
+    ipc = os.name == "posix" and len(runtime) + 24 < _MAX_IPC_PATH
+
+    class QuietKernelManager(KernelManager):
+        """Kernels over IPC (no TCP port, no transport warning) where the OS allows it; each
+        kernel's sockets get a name of their own (kernels of parallel workers never meet)."""
+
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc" if ipc else "tcp"
+
+        def _ip_default(self) -> str:  # traitlets' dynamic default of ``ip``
+            if self.transport != "ipc":
+                return super()._ip_default()
+            import uuid
+
+            os.makedirs(runtime, mode=0o700, exist_ok=True)
+            return os.path.join(runtime, f"cjk-{uuid.uuid4().hex[:16]}")
+
+    return QuietKernelManager
+
+
+def _prepare_job(job: WorkerJob, previous: dict[str, str]) -> dict[str, str]:
+    """Set the job's environment (replacing the previous job's) and send stderr to its log."""
+    if job.stderr_log is not None:  # kernel warnings and library noise: to the log
         with contextlib.suppress(OSError):
             fd = os.open(job.stderr_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             sys.stderr.flush()
             os.dup2(fd, 2)
             os.close(fd)
-    os.environ.update(job.env)  # before numpy & co. load; the kernel inherits it
-    # kernels draw inline (never inherit a headless Agg backend from the caller)
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    os.environ["CJLAB_BATCH"] = "1"  # notebooks show static figures instead of live widgets
+    for key in set(previous) - set(job.env):
+        os.environ.pop(key, None)
+    os.environ.update(job.env)  # before numpy & co. load in the kernel, which inherits it
+    return dict(job.env)
 
 
-def _papermill(job: WorkerJob) -> Outcome:
+def _papermill(job: WorkerJob, hook: Any = None) -> Outcome:
     import papermill as pm
 
     out = Outcome(started_at=now())
@@ -131,6 +238,8 @@ def _papermill(job: WorkerJob) -> Outcome:
             log_output=False,
             cwd=str(job.input.parent),
             report_mode=False,
+            kernel_manager_class=kernel_manager_class(),
+            **({"on_cell_start": hook} if hook is not None else {}),
         )
         out.status = STATUS_OK
         slow = _cells_at_limit(job.ipynb, job.cell_timeout)
@@ -174,23 +283,25 @@ def mask_secrets(ipynb: Path, secrets: tuple[str, ...], parameters: dict[str, An
                 tmp.unlink()
 
 
-def work(job: WorkerJob, results: Any) -> None:
-    """Worker process: execute one notebook, render its HTML, put an :class:`Execution`."""
-    _prepare_environment(job)
-    import warnings
+def work(job: WorkerJob, results: Any, previous_env: dict[str, str] | None = None) -> dict:
+    """Execute one notebook, render its HTML and put its :class:`Execution` on ``results``.
 
-    warnings.filterwarnings("ignore")
+    Returns the environment variables it set (the next job replaces them).
+    """
+    env = _prepare_job(job, previous_env or {})
     from cjlab.report.render import render_html
 
-    outcome = _papermill(job)
-    stats = None
+    outcome = _papermill(job, CellReporter(job, results))
     if outcome.error is not None and outcome.error.type == WRITE_ERROR:
         results.put(Execution(job.notebook, outcome))  # the run stops; nothing is rendered
-        return
+        return env
+    ex = Execution(job.notebook, outcome)
     try:
         if job.ipynb.exists():
             mask_secrets(job.ipynb, job.secrets, job.parameters)
-            stats = render_html(job.ipynb, job.html, job.meta, outcome)
+            ex.masked = True
+            ex.kpis, ex.headlines = notebook_records(job.ipynb, job.notebook)
+            ex.render = render_html(job.ipynb, job.html, job.meta, outcome)
         else:
             outcome.status = STATUS_FAILED
             outcome.error = outcome.error or Failure("RunnerError", "no executed notebook written")
@@ -199,126 +310,58 @@ def work(job: WorkerJob, results: Any) -> None:
         outcome.error = write_failure(exc) or Failure(
             "HTMLExportError", f"{exc}\n{traceback.format_exc()[-1500:]}"
         )
-    results.put(Execution(job.notebook, outcome, stats))
+    results.put(ex)
+    return env
 
 
-def _kill_group(proc: mp.Process) -> None:
-    """Kill the worker, its kernel (a session of its own) and the worker's process group."""
-    if proc.pid is not None:
-        kill_tree(proc.pid)
-    with contextlib.suppress(Exception):
-        proc.kill()
+def preload() -> None:
+    """Import what every notebook's execution needs, and build the HTML exporter, once."""
+    quiet_imports()
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    with contextlib.suppress(Exception):  # best effort: a real import error shows in work()
+        import nbclient  # noqa: F401
+        import papermill  # noqa: F401
+
+        from cjlab.report import render
+
+        render._exporter()
+        kernel_manager_class()
 
 
-class _Pool:
-    """The running workers of one run, their start times and what they reported."""
-
-    def __init__(
-        self,
-        n_jobs: int,
-        wall_timeout: float,
-        progress: bool,
-        total: int,
-        record: RunRecord | None = None,
-    ):
-        from tqdm.auto import tqdm
-
-        self.record = record
-        self.ctx = mp.get_context("spawn")
-        self.results = self.ctx.Queue()
-        self.n_jobs, self.wall_timeout, self.progress = n_jobs, wall_timeout, progress
-        self.running: dict[str, tuple[mp.Process, float]] = {}
-        self.done: dict[str, Execution] = {}
-        self.interactive = progress and sys.stderr.isatty()
-        self.bar = tqdm(
-            total=total,
-            desc="cjlab run",
-            unit="notebook",
-            file=sys.stderr,
-            disable=not self.interactive,
-            dynamic_ncols=True,
-        )
-
-    def start(self, job: WorkerJob) -> None:
-        proc = self.ctx.Process(target=work, args=(job, self.results), daemon=False)
-        proc.start()
-        self.running[job.notebook] = (proc, time.monotonic())
-        if self.record is not None:
-            self.record.worker(job.notebook, proc.pid)
-        if self.progress and not self.interactive:
-            print(f"  {job.notebook}: started", file=sys.stderr, flush=True)
-
-    def finish(self, ex: Execution) -> None:
-        self.done[ex.notebook] = ex
-        entry = self.running.pop(ex.notebook, None)
-        if entry:
-            entry[0].join(timeout=30)
-            if entry[0].is_alive():
-                _kill_group(entry[0])
-        self.bar.update(1)
-        if self.progress:
-            o = ex.outcome
-            msg = f"  {ex.notebook}: {o.status} ({o.duration_s or 0:.1f} s)"
-            self.bar.write(
-                msg + (f" — {o.error.message.splitlines()[0][:200]}" if o.error else ""),
-                file=sys.stderr,
-            )
-
-    def poll(self) -> None:
-        """Take one report, then stop notebooks over the wall clock or whose worker died."""
-        self.bar.set_postfix_str("running: " + ", ".join(self.running), refresh=True)
-        with contextlib.suppress(queue.Empty):
-            self.finish(self.results.get(timeout=0.5))
-        now_ = time.monotonic()
-        for name, (proc, start) in list(self.running.items()):
-            if self.record is not None and proc.pid is not None:
-                self.record.kernels(name, descendants(proc.pid))
-            if now_ - start > self.wall_timeout and proc.is_alive():
-                _kill_group(proc)
-                msg = f"stopped after the wall-clock limit of {self.wall_timeout:.0f} s"
-                self._lost(name, start, STATUS_TIMEOUT, msg)
-            elif not proc.is_alive() and name not in self.done:
-                try:  # a report may still be in the queue
-                    self.finish(self.results.get(timeout=2))
-                except queue.Empty:  # the worker died without reporting (killed, out of memory)
-                    msg = f"worker process died (exit code {proc.exitcode})"
-                    self._lost(name, start, STATUS_FAILED, msg)
-
-    def _lost(self, name: str, start: float, status: str, msg: str) -> None:
-        outcome = Outcome(
-            status, None, now(), round(time.monotonic() - start, 1), Failure("RunnerError", msg)
-        )
-        self.finish(Execution(name, outcome))
-
-    def stop_all(self) -> None:
-        for proc, _ in self.running.values():
-            _kill_group(proc)
+def _parent_alive(parent: int) -> bool:
+    return os.getppid() == parent if hasattr(os, "getppid") else True
 
 
-def execute_all(
-    jobs: list[WorkerJob],
-    n_jobs: int,
-    wall_timeout: float,
-    progress: bool,
-    record: RunRecord | None = None,
-) -> dict[str, Execution]:
-    """Run ``jobs``, ``n_jobs`` at a time; return each notebook's :class:`Execution`.
+def serve(tasks: Any, results: Any, parent: int) -> None:
+    """A warm worker: its own process group, the imports done, then one notebook at a time.
 
-    On any exception (also ``KeyboardInterrupt`` and
-    :class:`~cjlab.report.cleanup.Terminated`) every running worker, its kernel and its process
-    group are killed before the exception propagates. ``record`` (the run's ``.run.json``)
-    learns each worker and kernel, so a later run can stop them if this one is killed.
+    ``tasks`` brings :class:`WorkerJob` objects (``None`` ends the worker); the worker also
+    ends when its parent process is gone, so an idle worker never outlives a killed run.
     """
-    pending = list(jobs)
-    pool = _Pool(max(1, n_jobs), wall_timeout, progress, len(jobs), record)
-    try:
-        while pending or pool.running:
-            while pending and len(pool.running) < pool.n_jobs:
-                pool.start(pending.pop(0))
-            pool.poll()
-    except BaseException:
-        pool.stop_all()
-        raise
-    finally:
-        pool.bar.close()
-    return pool.done
+    if hasattr(os, "setsid"):  # POSIX: own process group, so the parent can stop the kernel
+        with contextlib.suppress(OSError):
+            os.setsid()
+    with contextlib.suppress(OSError):  # imports and idle time: nothing to the terminal
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 2)
+        os.close(fd)
+    # kernels draw inline (never inherit a headless Agg backend from the caller)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    os.environ["CJLAB_BATCH"] = "1"  # notebooks show static figures instead of live widgets
+    preload()
+    env: dict[str, str] = {}
+    while True:
+        try:
+            job = tasks.get(timeout=1.0)
+        except queue.Empty:
+            if not _parent_alive(parent):
+                return
+            continue
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        env = work(job, results, env)

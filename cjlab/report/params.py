@@ -53,15 +53,18 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import difflib
+import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import yaml
+
+if TYPE_CHECKING:
+    import nbformat
 
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
 
@@ -207,6 +210,42 @@ class Parameter:
         return "; ".join(parts)
 
 
+class _Node(dict):
+    """A dict with attribute access, as :class:`nbformat.NotebookNode` gives (``cell.source``)."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+def _node(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _Node({k: _node(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_node(v) for v in value]
+    return value
+
+
+def read_notebook(path: str | Path) -> Any:
+    """A notebook file read as plain JSON, in :func:`nbformat.read`'s shape (attribute access,
+    each cell's source as one string) — without nbformat's schema validation, which costs more
+    than the whole check of a run. Notebooks older than format 4 go through nbformat.
+    """
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("nbformat", 0) < 4 or "cells" not in data:
+        import nbformat
+
+        return nbformat.read(str(path), as_version=4)
+    for cell in data["cells"]:
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+        cell.setdefault("metadata", {})
+    data.setdefault("metadata", {})
+    return _node(data)
+
+
 def parameters_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
@@ -236,7 +275,7 @@ def declared_parameters(notebook: str | Path | nbformat.NotebookNode) -> dict[st
     ------
     ValueError when the notebook has no ``parameters`` cell or a default is not a literal.
     """
-    nb = notebook if hasattr(notebook, "cells") else nbformat.read(str(notebook), as_version=4)
+    nb = notebook if hasattr(notebook, "cells") else read_notebook(notebook)
     name = getattr(notebook, "name", None) or str(notebook)
     cell = parameters_cell(nb)
     if cell is None:

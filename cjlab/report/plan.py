@@ -32,10 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from cjlab.report.checks import check_name, demo_spec_problem, run_config, unknown_names
-from cjlab.report.params import ParameterError, check_allowed, declared_parameters, resolve
+from cjlab.report.params import (
+    ParameterError,
+    check_allowed,
+    declared_parameters,
+    read_notebook,
+    resolve,
+)
 from cjlab.report.records import STATUS_NOT_APPLICABLE, STATUS_PENDING
 
 #: the variables OpenMP and the BLAS libraries read for their thread count
@@ -272,7 +276,7 @@ def notebook_info(path: Path) -> tuple[str, list[dict[str, list[str]]]]:
     The title falls back to the first ``# heading``, then to the file stem; no requirements
     means the notebook applies to any data.
     """
-    nb = nbformat.read(str(path), as_version=4)
+    nb = read_notebook(path)
     meta = nb.metadata.get("cjlab") or {}
     title = meta.get("title")
     if not title:

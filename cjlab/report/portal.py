@@ -1,5 +1,10 @@
 """The portal pages of a reports folder: ``index.html`` (every run) and ``kpis.html`` (trends).
 
+``index.html`` lists every run, newest first: its notebooks by title, each linked to its
+report with its status and its top headline (:func:`cjlab.report.summary.top_headline`), and
+the data in words ("the demo company (20,000 customers)"; the spec and fingerprint in a
+tooltip). ``kpis.html`` is built by :mod:`cjlab.report.trends`.
+
 Both are generated from the records of every run (:mod:`cjlab.report.records`) after each run
 and by ``cjlab index``; they are never edited by hand. :func:`write_index` replaces each page
 atomically; callers hold the reports folder's run lock (:func:`cjlab.report.runner.run_lock`)
@@ -14,13 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from cjlab.report.records import (
-    STATUS_NOT_APPLICABLE,
-    STATUS_OK,
-    collect,
-    read_manifests,
-    trend_series,
-)
+from cjlab.report.records import STATUS_NOT_APPLICABLE, STATUS_OK, read_manifests
+from cjlab.report.summary import data_words, read_kpis, top_headline
+from cjlab.report.trends import render_trends
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}
@@ -28,6 +29,8 @@ h1{font-size:24px} table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{border-bottom:1px solid #e5e5e5;padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#f3f5f8} .ok{color:#2e7d32;font-weight:bold} .bad{color:#c62828;font-weight:bold}
 .na{color:#666} a{color:#1f5fa8} .muted{color:#777;font-size:12px}
+table{table-layout:fixed} td{overflow-wrap:anywhere} ul.nbs{margin:0;padding-left:16px}
+ul.nbs li{margin:0 0 6px} .hl{color:#444;font-size:13px}
 """
 
 
@@ -43,8 +46,9 @@ def _status_class(status: str | None) -> str:
     return "ok" if status == STATUS_OK else "na" if status == STATUS_NOT_APPLICABLE else "bad"
 
 
-def _notebook_entry(folder: str, nb: dict[str, Any]) -> str:
-    """One notebook of a run in the index: its title linked to its report, and its status."""
+def _notebook_entry(folder: str, nb: dict[str, Any], kpis: list[dict[str, Any]]) -> str:
+    """One notebook of a run in the index: its title linked to its report, its status and its
+    top headline."""
     title = html.escape(str(nb.get("title") or nb["notebook"]))
     status = nb.get("status")
     if status == STATUS_NOT_APPLICABLE:
@@ -56,33 +60,41 @@ def _notebook_entry(folder: str, nb: dict[str, Any]) -> str:
     mark = f'<span class="{cls}">{"✓" if cls == "ok" else "✗"}</span>'
     if nb.get("html"):
         href = html.escape(f"{folder}/{nb['html']}", quote=True)
-        return f'<a href="{href}">{title}</a> {mark}'
-    return f"{title} {mark}"
+        entry = f'<a href="{href}">{title}</a> {mark}'
+    else:
+        entry = f"{title} {mark}"
+    head, _ = top_headline(nb, kpis)
+    return entry + (f'<div class="hl">{html.escape(head)}</div>' if head else "")
 
 
-def _run_row(r: dict[str, Any]) -> str:
+def _run_row(r: dict[str, Any], kpis: list[dict[str, Any]]) -> str:
     folder = r["_folder"]
-    links = [_notebook_entry(folder, nb) for nb in r.get("notebooks", [])]
-    data = ", ".join(
-        html.escape(str(d.get("spec") or d.get("location")))
-        for d in (r.get("data_sources") or {}).values()
+    links = [f"<li>{_notebook_entry(folder, nb, kpis)}</li>" for nb in r.get("notebooks", [])]
+    data = "<br>".join(
+        f'<span title="{html.escape(tip, quote=True)}">{html.escape(words)}</span>'
+        for words, tip in data_words(r)
     )
     commit = ((r.get("git") or {}).get("commit") or "")[:8]
     href = html.escape(folder, quote=True)
     return (
         f"<tr><td>{html.escape(str(r.get('date')))}</td>"
-        f"<td>{html.escape(folder.split('/')[-1])}</td>"
+        f"<td>{html.escape(str(r.get('name') or folder.split('/')[-1]))}"
+        f"<br><span class='muted'>{html.escape(folder.split('/')[-1])}</span></td>"
         f'<td class="{_status_class(r.get("status"))}">{html.escape(str(r.get("status")))}</td>'
-        f"<td>{'<br>'.join(links)}</td><td>{data}<br><span class='muted'>{commit}</span></td>"
+        f"<td><ul class='nbs'>{''.join(links)}</ul></td><td>{data}"
+        f"<br><span class='muted' title='git commit'>{html.escape(commit)}</span></td>"
         f"<td>{(r.get('duration_s') or 0):.0f} s</td>"
         f'<td><a href="{href}/manifest.json">manifest</a> · '
         f'<a href="{href}/kpis.json">KPIs</a></td></tr>'
     )
 
 
-def render_index(runs: list[dict[str, Any]]) -> str:
-    """``index.html`` for the manifests ``runs`` (newest first, see :func:`read_manifests`)."""
-    body = "".join(_run_row(r) for r in runs) or (
+def render_index(runs: list[dict[str, Any]], reports_dir: Path | None = None) -> str:
+    """``index.html`` for the manifests ``runs`` (newest first, see :func:`read_manifests`);
+    with ``reports_dir``, each notebook's top headline is read from its run's records."""
+    body = "".join(
+        _run_row(r, read_kpis(reports_dir / r["_folder"]) if reports_dir else []) for r in runs
+    ) or (
         '<tr><td colspan="7">No runs yet: <code>make demo</code> or '
         "<code>cjlab run --all</code>.</td></tr>"
     )
@@ -102,103 +114,19 @@ def render_index(runs: list[dict[str, Any]]) -> str:
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>cjlab reports</title>"
         f"<style>{_CSS}</style></head><body><h1>cjlab reports</h1>{summary}"
-        "<p class='muted'>Every run, newest first. Generated by cjlab — do not edit.</p>"
-        "<table id='runs'><thead><tr><th>date</th><th>run</th><th>status</th><th>reports</th>"
-        f"<th>data</th><th>duration</th><th>records</th></tr></thead><tbody>{body}</tbody></table>"
-        "</body></html>"
+        "<p class='muted'>Every run, newest first, each report with its headline. Generated by "
+        "cjlab — do not edit.</p>"
+        "<table id='runs'><colgroup><col style='width:90px'><col style='width:110px'>"
+        "<col style='width:90px'><col><col style='width:190px'><col style='width:70px'>"
+        "<col style='width:90px'></colgroup><thead><tr><th>date</th><th>run</th><th>status</th>"
+        "<th>reports</th><th>data</th><th>duration</th><th>records</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></body></html>"
     )
-
-
-def _png(fig) -> str:
-    import base64
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _trend_figure(g) -> str:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.2, 2.4))
-    ax = fig.add_subplot()
-    x = list(range(len(g)))
-    y = g["value"].astype(float).tolist()
-    has_ci = g["low"].notna() & g["high"].notna()
-    if has_ci.any():
-        lo = (g["value"] - g["low"].astype(float)).where(has_ci, 0.0)
-        hi = (g["high"].astype(float) - g["value"]).where(has_ci, 0.0)
-        ax.errorbar(
-            x, y, yerr=[lo, hi], fmt="o-", color="#3b6ea8", ecolor="#9bb5d6", capsize=3, lw=1.5
-        )
-    else:
-        ax.plot(x, y, "o-", color="#3b6ea8", lw=1.5)
-    for i, flag in enumerate(g["significant_change"]):
-        if flag:
-            ax.plot([x[i]], [y[i]], "o", ms=11, mfc="none", mec="#c62828", mew=2)
-    ax.set_xticks(x, [f"{d}\n{r}" for d, r in zip(g["date"], g["run"])], fontsize=7)
-    unit = g["unit"].dropna().iloc[0] if g["unit"].notna().any() else None
-    if unit == "share":
-        from matplotlib.ticker import PercentFormatter
-
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.grid(alpha=0.3)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _kpi_tile(name: str, group: str, g) -> str:
-    from cjlab.formatting import interval as fmt_interval
-
-    last = g.iloc[-1]
-    unit = last.get("unit")
-    label = html.escape(str(last.get("label") or name)) + (
-        f" — {html.escape(str(group))}" if group else ""
-    )
-    now = fmt_interval(last["value"], last.get("low"), last.get("high"), unit)
-    flag = ""
-    if len(g) > 1:
-        diff = float(last["value"]) - float(g.iloc[-2]["value"])
-        sig = last["significant_change"]
-        word = (
-            "changed beyond its uncertainty"
-            if sig
-            else "within noise"
-            if sig is False
-            else "no interval to judge the change"
-        )
-        flag = (
-            f" <span class='{'bad' if sig else 'muted'}'>({diff:+,.4g} since the previous run: "
-            f"{word})</span>"
-        )
-    img = f"<img alt='{label} over time' src='{_trend_figure(g)}'>" if len(g) > 1 else ""
-    return f"<div class='kpi'><h3>{label}</h3><p>Latest: <b>{html.escape(now)}</b>{flag}</p>{img}</div>"
 
 
 def render_kpi_page(reports_dir: Path) -> str:
-    """``kpis.html``: every headline KPI over the runs, changes beyond their uncertainty marked."""
-    sections: dict[tuple[str, str], list[str]] = {}
-    for (data, notebook, name, group), g in trend_series(collect(reports_dir)).items():
-        sections.setdefault((data, notebook), []).append(_kpi_tile(name, group, g))
-    body = [
-        f"<h2>{html.escape(notebook)} <span class='muted'>data: {html.escape(str(data))}</span>"
-        "</h2>" + "".join(items)
-        for (data, notebook), items in sections.items()
-    ]
-    content = "".join(body) or "<p>No KPI records yet.</p>"
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>cjlab KPI trends</title>"
-        f"<style>{_CSS} .kpi{{display:inline-block;vertical-align:top;width:48%;margin:0 1% 18px 0}}"
-        " .kpi h3{font-size:15px;margin:4px 0} .kpi img{max-width:100%}</style></head><body>"
-        "<p><a href='index.html'>← all runs</a></p><h1>KPI trends across runs</h1>"
-        "<p class='muted'>Each headline figure over the dated runs, per data source. Bars are "
-        "95 % intervals; a red ring marks a change from the previous run larger than the "
-        "uncertainty of both runs.</p>"
-        f"<div id='kpis'>{content}</div></body></html>"
-    )
+    """``kpis.html``: every KPI over the runs (see :mod:`cjlab.report.trends`)."""
+    return render_trends(Path(reports_dir), _CSS)
 
 
 def write_index(reports_dir: str | Path) -> Path:
@@ -209,6 +137,6 @@ def write_index(reports_dir: str | Path) -> Path:
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / "index.html"
-    _atomic_write(path, render_index(read_manifests(reports_dir)))
+    _atomic_write(path, render_index(read_manifests(reports_dir), reports_dir))
     _atomic_write(reports_dir / "kpis.html", render_kpi_page(reports_dir))
     return path

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cjlab.results import KPI_MIME
+from cjlab import formatting as fmt
+from cjlab.results import HEADLINE_MIME, KPI_MIME
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,6 +65,20 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class ReportMeta:
+    """What the report page says about its run (the header line and the provenance section)."""
+
+    run: str
+    date: str
+    notebook: str
+    title: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] | None = None
+    git: dict[str, Any] = field(default_factory=dict)
+    started_at: str | None = None
+
+
+@dataclass(frozen=True)
 class RenderStats:
     """What rendering removed from the stakeholder HTML (kept in the .ipynb)."""
 
@@ -93,6 +108,7 @@ class NotebookResult:
     widget_views: int = 0
     emails_redacted: int = 0
     secret_parameters: list[str] = field(default_factory=list)  # recorded as "***"
+    headline: dict[str, Any] | None = None  # the notebook's top headline (title, items, status)
 
     @property
     def applicable(self) -> bool:
@@ -118,22 +134,48 @@ def read_manifests(reports_dir: Path) -> list[dict[str, Any]]:
     return runs
 
 
-def kpis_from_notebook(nb: Any, notebook: str | None = None) -> list[dict[str, Any]]:
-    """All KPI records in an executed notebook (a ``nbformat`` node or a path)."""
-    import nbformat
+def read_notebook_json(path: str | Path) -> dict[str, Any]:
+    """An executed notebook's JSON (no nbformat: reading records needs no validation).
 
-    if not hasattr(nb, "cells"):
-        nb = nbformat.read(str(nb), as_version=4)
-    out = []
-    for cell in nb.cells:
+    Each cell's ``source`` (and each stream's ``text``) is joined into one string, as
+    :func:`nbformat.read` gives it.
+    """
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+    return nb
+
+
+def notebook_records(nb: Any, notebook: str | None = None) -> tuple[list[dict], list[dict]]:
+    """The KPI records and the headline records of an executed notebook (a node, dict or path).
+
+    Records are machine outputs of the MIME types :data:`~cjlab.results.KPI_MIME` and
+    :data:`~cjlab.results.HEADLINE_MIME`, in the order the notebook emitted them.
+    """
+    if isinstance(nb, str | Path):
+        nb = read_notebook_json(nb)
+    kpis, heads = [], []
+    for cell in nb.get("cells", []):
         for o in cell.get("outputs", []):
             data = o.get("data", {})
-            if KPI_MIME in data:
-                rec = dict(data[KPI_MIME])
-                if notebook:
-                    rec["notebook"] = notebook
-                out.append(rec)
-    return out
+            for mime, out in ((KPI_MIME, kpis), (HEADLINE_MIME, heads)):
+                if isinstance(data.get(mime), dict):
+                    rec = dict(data[mime])
+                    if notebook:
+                        rec["notebook"] = notebook
+                    out.append(rec)
+    return kpis, heads
+
+
+def kpis_from_notebook(nb: Any, notebook: str | None = None) -> list[dict[str, Any]]:
+    """All KPI records in an executed notebook (a ``nbformat`` node or a path)."""
+    return notebook_records(nb, notebook)[0]
+
+
+def headlines_from_notebook(nb: Any, notebook: str | None = None) -> list[dict[str, Any]]:
+    """All headline records (title, items, status) in an executed notebook, first first."""
+    return notebook_records(nb, notebook)[1]
 
 
 def _se(rec: dict[str, Any]) -> float | None:
@@ -227,75 +269,122 @@ def collect(reports_dir: str | Path) -> pd.DataFrame:
 
 
 def _missing_to_none(v: Any) -> Any:
-    return None if isinstance(v, float) and math.isnan(v) else v
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return v
+
+
+#: the columns of :func:`compare`
+COMPARE_COLUMNS = [
+    "notebook", "name", "group", "label", "unit", "currency", "value_a", "low_a", "high_a",
+    "value_b", "low_b", "high_b", "diff", "z", "significant",
+]  # fmt: skip
 
 
 def compare(folder_a: Path, folder_b: Path) -> pd.DataFrame:
-    """KPI differences between two runs (b - a), matched on notebook, name and group."""
+    """KPI differences between two runs (b - a), matched on notebook, name and group.
+
+    One row per KPI of either run (a KPI missing from one run has ``None`` there), in the
+    order the notebooks recorded them; ``significant`` says whether the change exceeds the
+    uncertainty of both runs (see the module docstring), ``None`` when it cannot be judged.
+    """
     import pandas as pd
 
-    a, b = load_run(folder_a), load_run(folder_b)
-    if a.empty or b.empty:
-        return pd.DataFrame(
-            columns=[
-                "notebook",
-                "name",
-                "group",
-                "label",
-                "value_a",
-                "value_b",
-                "diff",
-                "z",
-                "significant",
-            ]
-        )
-    keys = ["notebook", "name", "group"]
-    m = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"))
+    def records(folder: Path) -> dict[tuple, dict]:
+        data = json.loads((Path(folder) / "kpis.json").read_text())
+        return {
+            (r.get("notebook"), r.get("name"), "" if r.get("group") is None else str(r["group"])): r
+            for r in data.get("kpis", [])
+        }
+
+    a, b = records(folder_a), records(folder_b)
     rows = []
-    for _, r in m.iterrows():
-        ra = {k: _missing_to_none(r.get(f"{k}_a")) for k in ("value", "low", "high")}
-        rb = {k: _missing_to_none(r.get(f"{k}_b")) for k in ("value", "low", "high")}
-        c = change(ra, rb)
-        label = r.get("label_b") if isinstance(r.get("label_b"), str) else r.get("label_a")
+    for key in dict.fromkeys([*a, *b]):
+        ra, rb = a.get(key, {}), b.get(key, {})
+        va = {k: _missing_to_none(ra.get(k)) for k in ("value", "low", "high")}
+        vb = {k: _missing_to_none(rb.get(k)) for k in ("value", "low", "high")}
+        last = rb or ra
         rows.append(
             {
-                "notebook": r["notebook"],
-                "name": r["name"],
-                "group": r["group"],
-                "label": label,
-                "value_a": ra["value"],
-                "value_b": rb["value"],
-                **c,
+                "notebook": key[0], "name": key[1], "group": key[2],
+                "label": last.get("label"), "unit": last.get("unit"),
+                "currency": last.get("currency"),
+                **{f"{k}_a": v for k, v in va.items()}, **{f"{k}_b": v for k, v in vb.items()},
+                **change(va, vb),
             }
-        )
-    return pd.DataFrame(rows)
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
 
 
-def _num(v: Any, sign: bool = False) -> str:
-    if not isinstance(v, int | float) or (isinstance(v, float) and math.isnan(v)):
-        return str(v)
-    s = "+" if sign else ""
-    return f"{v:{s},.0f}" if abs(v) >= 1000 else f"{v:{s}.4g}"
+def kpi_title(rec: dict[str, Any]) -> str:
+    """A KPI's label with its group, the group written once.
+
+    Examples
+    --------
+    >>> kpi_title({"label": "Driver importance: app", "group": "app", "name": "d"})
+    'Driver importance: app'
+    >>> kpi_title({"label": "Conversion rate", "group": "checkout_layout:express"})
+    'Conversion rate — checkout_layout:express'
+    """
+    label = str(rec.get("label") or rec.get("name") or "")
+    group = rec.get("group")
+    group = "" if group is None or (isinstance(group, float) and math.isnan(group)) else str(group)
+    if not group or group.lower() in label.lower():
+        return label
+    return f"{label} — {group}"
+
+
+def kpi_text(rec: dict[str, Any], prefix: str = "") -> str:
+    """A KPI's value (``prefix``: ``""``, ``"_a"`` or ``"_b"`` columns) with its interval, in
+    its unit and currency; ``–`` when missing.
+
+    Examples
+    --------
+    >>> kpi_text({"value": 0.123, "low": 0.1, "high": 0.15, "unit": "share"})
+    '12.3 % (10.0 % to 15.0 %)'
+    """
+    value = _missing_to_none(rec.get(f"value{prefix}"))
+    low, high = (_missing_to_none(rec.get(f"{k}{prefix}")) for k in ("low", "high"))
+    unit, currency = _missing_to_none(rec.get("unit")), _missing_to_none(rec.get("currency"))
+    if value is None:
+        return fmt.MISSING
+    return fmt.interval(value, low, high, unit, currency=currency)
+
+
+def change_text(diff: Any, unit: str | None, currency: str | None = None) -> str:
+    """A change with its sign in the KPI's unit: shares in percentage points.
+
+    Examples
+    --------
+    >>> change_text(300, "count"), change_text(-0.021, "share"), change_text(2.5, "points")
+    ('+300', '-2.1 pp', '+2.5 points')
+    """
+    if _missing_to_none(diff) is None:
+        return fmt.MISSING
+    if unit in ("count", None) or unit not in fmt.UNITS:
+        text = fmt.count(diff) if unit == "count" else fmt.plain(diff, sign=True)
+        return text if text.startswith(("-", "+")) or text.strip("0.,") == "" else f"+{text}"
+    return fmt.change(diff, unit, currency)
 
 
 def format_compare(df: pd.DataFrame, name_a: str, name_b: str) -> str:
-    """Plain-text table of :func:`compare` for the terminal."""
+    """Plain-text table of :func:`compare` for the terminal: values in their units with
+    intervals, ``–`` for a KPI missing from a run, ``*`` for a change beyond the uncertainty."""
     if df.empty:
         return f"no KPI records to compare between {name_a} and {name_b}"
     lines = [
-        f"KPI changes from {name_a} to {name_b} ('*' = larger than the uncertainty of both runs):"
+        f"KPI changes from {name_a} to {name_b} "
+        "('*' = larger than the uncertainty of both runs; '–' = not recorded):"
     ]
-    for _, r in df.iterrows():
-        label = f"{r['notebook']}: {r['label'] or r['name']}" + (
-            f" [{r['group']}]" if r["group"] else ""
-        )
-        va, vb, diff = r["value_a"], r["value_b"], r["diff"]
-        if not isinstance(diff, int | float) or (isinstance(diff, float) and math.isnan(diff)):
-            lines.append(f"  {label}: {va} -> {vb}")
-            continue
-        flag = " *" if r["significant"] else ""
-        zt = f", z = {r['z']:+.1f}" if isinstance(r["z"], float) and not math.isnan(r["z"]) else ""
-        lines.append(f"  {label}: {_num(va)} -> {_num(vb)} ({_num(diff, sign=True)}{zt}){flag}")
+    for r in df.to_dict("records"):
+        text = f"  {r['notebook']}: {kpi_title(r)}: {kpi_text(r, '_a')} -> {kpi_text(r, '_b')}"
+        diff = _missing_to_none(r.get("diff"))
+        if diff is not None:
+            z = _missing_to_none(r.get("z"))
+            zt = f", z = {z:+.1f}" if z is not None else ""
+            text += f" ({change_text(diff, r.get('unit'), r.get('currency'))}{zt})"
+            text += " *" if r.get("significant") is True else ""
+        lines.append(text)
     return "\n".join(lines)
 
 

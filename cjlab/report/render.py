@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ from typing import Any
 import nbformat
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from cjlab.report.records import STATUS_OK, Outcome, RenderStats
-from cjlab.results import HEADLINE_END, KPI_MIME
+from cjlab.report.records import STATUS_OK, Outcome, RenderStats, ReportMeta
+from cjlab.results import HEADLINE_END, HEADLINE_MIME, KPI_MIME
 
 TEMPLATES = Path(__file__).parent / "templates"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -40,19 +39,7 @@ _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}
 _SCRIPT = re.compile(r"(<script\b.*?</script>)", re.S | re.I)
 _HEADING = re.compile(r"^(#{2,3})\s+(.+?)\s*#*$")
 
-
-@dataclass(frozen=True)
-class ReportMeta:
-    """What the report page says about its run (the header line and the provenance section)."""
-
-    run: str
-    date: str
-    notebook: str
-    title: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] | None = None
-    git: dict[str, Any] = field(default_factory=dict)
-    started_at: str | None = None
+__all__ = ["ReportMeta", "clean_for_report", "preprocessors", "redact_emails", "render_html"]
 
 
 def redact_emails(text: str) -> tuple[str, int]:
@@ -130,7 +117,7 @@ class FailureBoxPreprocessor(_OutputFilter):
 
 
 class MachineOutputPreprocessor(_OutputFilter):
-    """Drop KPI records and widget views (and the saved widget state of the notebook)."""
+    """Drop KPI and headline records and widget views (and the notebook's saved widget state)."""
 
     def preprocess(self, nb, resources):
         nb.metadata.pop("widgets", None)
@@ -138,7 +125,7 @@ class MachineOutputPreprocessor(_OutputFilter):
 
     def _output(self, output, stats):
         data = output.get("data", {})
-        if KPI_MIME in data:
+        if KPI_MIME in data or HEADLINE_MIME in data:
             return []
         if WIDGET_MIME in data:
             stats["widget_views"] += 1
@@ -295,6 +282,44 @@ def _banner(outcome: Outcome) -> str:
     )
 
 
+ANALYSTS_SUMMARY = "For analysts: model details and checks"
+_ANALYSTS_HEADING = re.compile(r'<h2 id="For-analysts"')
+_ANALYSTS_CSS = (
+    "<style>.cj-analysts{margin:24px 0;border-top:1px solid #ccd;padding-top:8px}"
+    ".cj-analysts>summary{cursor:pointer;font-size:17px;font-weight:bold;color:#3b6ea8;"
+    "padding:6px 0}</style>"
+)
+
+
+def analyst_section(body: str) -> str:
+    """Collapse the report from its ``## For analysts`` heading to the end into a ``<details>``.
+
+    nbconvert renders each cell as its own ``<div class="jp-Cell ...">`` inside ``<main>``, so the
+    open tag goes before the heading's cell and the close tag before ``</main>``; a page without
+    the heading is returned unchanged.
+
+    Examples
+    --------
+    >>> page = '<main><div class="jp-Cell a">x</div><div class="jp-Cell b"><h2 id="For-analysts">'
+    >>> page += "For analysts</h2></div><div class='jp-Cell c'>fit</div></main>"
+    >>> out = analyst_section(page)
+    >>> out.index("<details") < out.index('id="For-analysts"') < out.index("</details></main>")
+    True
+    >>> analyst_section("<main>no heading</main>")
+    '<main>no heading</main>'
+    """
+    m = _ANALYSTS_HEADING.search(body)
+    end = body.rfind("</main>")
+    start = body.rfind('<div class="jp-Cell', 0, m.start()) if m else -1
+    if start < 0 or end < m.start():
+        return body
+    opening = (
+        f'{_ANALYSTS_CSS}<details class="cj-analysts" id="for-analysts-section">'
+        f"<summary>{ANALYSTS_SUMMARY}</summary>"
+    )
+    return body[:start] + opening + body[start:end] + "</details>" + body[end:]
+
+
 def render_html(ipynb: Path, out: Path, meta: ReportMeta, outcome: Outcome) -> RenderStats:
     """Render the executed notebook ``ipynb`` to ``out``; return what was removed.
 
@@ -323,6 +348,7 @@ def render_html(ipynb: Path, out: Path, meta: ReportMeta, outcome: Outcome) -> R
         top += toc
     body = re.sub(r"<body[^>]*>", lambda m: m.group(0) + top, body, count=1)
     body = body.replace("</body>", _meta_section(meta, outcome) + "</body>", 1)
+    body = analyst_section(body)
     out.write_text(body, encoding="utf-8")
     return RenderStats(
         stderr_outputs=stats["stderr_outputs"],

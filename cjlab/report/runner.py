@@ -36,7 +36,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cjlab.notebook.exports import OUTPUT_DIR_ENV, REPORT_DIR_ENV
 from cjlab.report.checks import check_reports_dir
 from cjlab.report.cleanup import RunRecord, remove_stale, signals_as_interrupt
 from cjlab.report.environment import (
@@ -54,7 +53,6 @@ from cjlab.report.execute import (
     Execution,
     WorkerJob,
     _cells_at_limit,
-    execute_all,
     mask_secrets,
     now,
 )
@@ -68,6 +66,7 @@ from cjlab.report.plan import (
     plan_run,
     project_root,
 )
+from cjlab.report.pool import WorkerPool, execute_all
 from cjlab.report.portal import write_index
 from cjlab.report.records import (
     STATUS_FAILED,
@@ -78,9 +77,9 @@ from cjlab.report.records import (
     NotebookResult,
     Outcome,
     RenderStats,
-    kpis_from_notebook,
+    ReportMeta,
+    notebook_records,
 )
-from cjlab.report.render import ReportMeta
 from cjlab.report.secrets import mask_parameters, mask_text, mask_value, secret_values
 
 __all__ = [
@@ -103,6 +102,12 @@ __all__ = [
     "run_lock",
     "unique_folder",
 ]
+
+
+#: where notebooks write exports and find the report folder: the names
+#: :mod:`cjlab.notebook.exports` reads (equal, tested; not imported, which would load pandas)
+OUTPUT_DIR_ENV = "CJLAB_OUTPUT_DIR"
+REPORT_DIR_ENV = "CJLAB_REPORT_DIR"
 
 
 class RunLockedError(RuntimeError):
@@ -222,15 +227,31 @@ def run(
         kwargs["notebooks"] = notebooks
     options = dataclasses.replace(options, **kwargs) if options else RunOptions(**kwargs)
     with signals_as_interrupt():
-        plan = plan_run(options)
-        check_reports_dir(options.reports())
+        pool = WorkerPool(warm_workers(options))  # they import while the run is checked
         try:
+            plan = plan_run(options)
+            check_reports_dir(options.reports())
             with run_lock(options.reports(), options.lock_wait):
-                return _run(plan, options)
+                result = _run(plan, options, pool)
         except OSError as exc:
+            pool.close(kill=True)
             if is_write_error(exc, options.reports()):
                 raise ReportWriteError(_write_message(options.reports(), exc)) from exc
             raise
+        except BaseException:
+            pool.close(kill=True)
+            raise
+        pool.close()
+        return result
+
+
+def warm_workers(options: RunOptions) -> int:
+    """Workers to start before the run is planned: one per notebook run at once (at most the
+    notebooks named), none when the options are out of range (the run stops at once)."""
+    if options.problems():
+        return 0
+    named = len(options.notebooks) if options.notebooks else options.jobs
+    return max(0, min(options.jobs, named))
 
 
 def is_write_error(exc: BaseException, reports_dir: Path) -> bool:
@@ -341,8 +362,8 @@ def _collect_stderr(tmp: Path, reports_dir: Path) -> None:
             f.unlink()
 
 
-def _complete_notebook(ipynb: Path, job: NotebookJob) -> list[dict[str, Any]] | None:
-    """The KPI records of an executed notebook, or None when the file is cut off.
+def _complete_notebook(ipynb: Path, job: NotebookJob) -> tuple[list, list] | None:
+    """The KPI and headline records of an executed notebook, or None when the file is cut off.
 
     Papermill saves the notebook after every cell, so KPIs recorded before a kill are kept.
     A notebook killed while it was being saved is cut off: it is removed, never moved into
@@ -350,7 +371,7 @@ def _complete_notebook(ipynb: Path, job: NotebookJob) -> list[dict[str, Any]] | 
     """
     try:
         mask_secrets(ipynb, job.secrets, job.parameters)
-        return kpis_from_notebook(ipynb, notebook=job.notebook)
+        return notebook_records(ipynb, notebook=job.notebook)
     except OSError as exc:
         if exc.errno in WRITE_ERRNOS:
             raise
@@ -375,13 +396,16 @@ def _result(job: NotebookJob, ex: Execution | None, tmp: Path) -> tuple[Notebook
         )
     ipynb, html = tmp / f"{job.notebook}.ipynb", tmp / f"{job.notebook}.html"
     kpis: list[dict[str, Any]] = []
+    heads: list[dict[str, Any]] = []
     o, r = ex.outcome, ex.render or RenderStats()
-    if ipynb.exists():
+    if ipynb.exists() and ex.masked and ex.kpis is not None:  # the worker read them
+        kpis, heads = ex.kpis, ex.headlines or []
+    elif ipynb.exists():
         got = _complete_notebook(ipynb, job)
         if got is None:
             o.status = STATUS_FAILED
             o.error = Failure("RunnerError", "the executed notebook was cut off while being saved")
-        kpis = got or []
+        kpis, heads = got or ([], [])
     secrets = secret_values(job.parameters, job.secrets)
     error = o.error and Failure(o.error.type, mask_text(o.error.message, secrets), o.error.cell)
     return NotebookResult(
@@ -400,7 +424,21 @@ def _result(job: NotebookJob, ex: Execution | None, tmp: Path) -> tuple[Notebook
         widget_views=r.widget_views,
         emails_redacted=r.emails_redacted,
         secret_parameters=list(job.secrets),
+        headline=_masked_headline(heads[0] if heads else None, secrets),
     ), kpis
+
+
+def _masked_headline(rec: dict[str, Any] | None, secrets: list[str]) -> dict[str, Any] | None:
+    """The top headline record, tidied (tolerant of malformed records), secrets masked."""
+    from cjlab.results import Headline
+
+    head = Headline.from_record(rec)
+    if head is None:
+        return None
+    out = head.to_record()
+    out["title"] = mask_text(out["title"], secrets)
+    out["items"] = [[mask_text(k, secrets), mask_text(v, secrets)] for k, v in out["items"]]
+    return out
 
 
 def _run_status(results: list[NotebookResult]) -> str:
@@ -459,7 +497,12 @@ def _move_into_place(
 
 
 def _execute(
-    plan: Plan, options: RunOptions, tmp: Path, manifest: dict[str, Any], record: RunRecord
+    plan: Plan,
+    options: RunOptions,
+    tmp: Path,
+    manifest: dict[str, Any],
+    record: RunRecord,
+    pool: WorkerPool | None = None,
 ) -> dict[str, Execution]:
     if options.progress:
         for job in plan.jobs:
@@ -469,7 +512,7 @@ def _execute(
     work = [_worker_job(j, tmp, manifest, plan, options) for j in plan.applicable]
     if not work:
         return {}
-    done = execute_all(work, options.jobs, options.wall_timeout, options.progress, record)
+    done = execute_all(work, options.jobs, options.wall_timeout, options.progress, record, pool)
     for ex in done.values():
         if ex.outcome.error is not None and ex.outcome.error.type == WRITE_ERROR:
             raise ReportWriteError(
@@ -504,7 +547,7 @@ def _exports(tmp: Path) -> list[dict[str, Any]]:
     ]
 
 
-def _run(plan: Plan, options: RunOptions) -> RunResult:
+def _run(plan: Plan, options: RunOptions, pool: WorkerPool | None = None) -> RunResult:
     """The run itself, under the lock: clean-up, data check, execution, records, move."""
     reports_dir = options.reports()
     cleaned = remove_stale(reports_dir)
@@ -518,7 +561,7 @@ def _run(plan: Plan, options: RunOptions) -> RunResult:
     with _temporary(tmp) as record:
         manifest = _start_manifest(plan, options, today)
         manifest["cleaned_up"] = cleaned
-        done = _execute(plan, options, tmp, manifest, record)
+        done = _execute(plan, options, tmp, manifest, record, pool)
         results, kpis = [], []
         for job in plan.jobs:
             res, nb_kpis = _result(job, done.get(job.notebook), tmp)
