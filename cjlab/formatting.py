@@ -111,9 +111,12 @@ def count(v: Any) -> str:
     return MISSING if x is None else _fixed(round(x), 0)
 
 
-def days(v: Any, digits: int = 1) -> str:
+def days(v: Any, digits: int | None = None) -> str:
+    """A duration: ``4.5 days``; whole numbers without decimals (``90 days``) unless ``digits``."""
     x = _num(v)
-    return MISSING if x is None else f"{_fixed(x, digits)} days"
+    if x is None:
+        return MISSING
+    return f"{_fixed(x, (0 if x.is_integer() else 1) if digits is None else digits)} days"
 
 
 def ratio(v: Any, digits: int = 1) -> str:
@@ -165,7 +168,7 @@ def number(v: Any, unit: str | None = None, currency: str | None = None,
     if unit == "count":
         return count(v)
     if unit == "days":
-        return days(v, 1 if digits is None else digits)
+        return days(v, digits)
     if unit == "ratio":
         return ratio(v, 1 if digits is None else digits)
     if unit == "score":

@@ -19,6 +19,8 @@ import matplotlib.ticker as mticker
 import pandas as pd
 import seaborn as sns
 
+from cjlab import formatting as fmt
+
 #: Colours used across reports: neutral, good, bad, highlight.
 PALETTE = ["#3b6ea8", "#e07b39", "#5a9e6f", "#c4463a", "#8c6bb1", "#7f7f7f", "#d4a03a", "#4bacc6"]
 GOOD, BAD, NEUTRAL, MUTED = "#2e7d32", "#c62828", "#3b6ea8", "#9e9e9e"
@@ -31,6 +33,29 @@ def set_theme(context: str = "notebook") -> None:
                       "axes.titlesize": 13, "axes.titleweight": "bold", "axes.labelsize": 11,
                       "axes.spines.top": False, "axes.spines.right": False,
                       "figure.autolayout": False, "legend.frameon": False})
+
+
+def words(value) -> str:
+    """A data label as readers see it: ``'paid_search'`` -> ``'paid search'``."""
+    return str(value).replace("_", " ")
+
+
+def legend_outside(ax, title: str | None = None, **kwargs):
+    """Put the legend to the right of the axes, where it never covers the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, title=title, bbox_to_anchor=(1.01, 1), loc="upper left",
+                  borderaxespad=0, **kwargs)
+    return ax
+
+
+def legend_below(ax, ncol: int = 2, title: str | None = None, **kwargs):
+    """Put the legend under the axes (small panels side by side), never over the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, title=title, loc="upper center", bbox_to_anchor=(0.5, -0.22),
+                  ncol=ncol, borderaxespad=0, **kwargs)
+    return ax
 
 
 def new_axes(ax=None, figsize: tuple[float, float] | None = None):
@@ -91,7 +116,7 @@ def bars(df: pd.DataFrame, value: str, label: str, ax=None, title: str | None = 
     """Horizontal bars of ``value`` per ``label`` (largest first), values written at the bar ends."""
     d = df.sort_values(value, ascending=False)
     ax = new_axes(ax, figsize=(8, max(2.2, 0.4 * len(d) + 1)))
-    ax.barh([str(v) for v in d[label]], d[value], color=color)
+    ax.barh([words(v) for v in d[label]], d[value], color=color)
     ax.invert_yaxis()
     if share:
         percent_axis(ax, "x")
@@ -99,10 +124,26 @@ def bars(df: pd.DataFrame, value: str, label: str, ax=None, title: str | None = 
         thousands_axis(ax, "x")
     if annotate:
         for i, v in enumerate(d[value]):
-            ax.text(v, i, f" {100 * v:.1f} %" if share else f" {v:,.0f}", va="center", fontsize=9)
-    ax.set_xlabel(xlabel or value)
+            ax.text(v, i, " " + (fmt.share(v) if share else fmt.count(v)), va="center", fontsize=9)
+    ax.set_xlabel(xlabel or words(value))
     ax.set_ylabel("")
     ax.grid(axis="y", visible=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def columns(df: pd.DataFrame, value: str, label: str, ax=None, title: str | None = None,
+            ylabel: str | None = None, color: str = NEUTRAL):
+    """Vertical bars of ``value`` per ``label`` in the frame's order (stages, months)."""
+    ax = new_axes(ax, figsize=(9, 4))
+    ax.bar([words(v) for v in df[label]], df[value], color=color)
+    ax.tick_params(axis="x", rotation=45)
+    for t in ax.get_xticklabels():
+        t.set_horizontalalignment("right")
+    thousands_axis(ax, "y")
+    ax.set_ylabel(ylabel or words(value))
+    ax.grid(axis="x", visible=False)
     if title:
         ax.set_title(title)
     return ax
@@ -112,12 +153,14 @@ def lines_over_time(df: pd.DataFrame, time: str, value: str, hue: str | None = N
                     title: str | None = None, ylabel: str | None = None):
     """One line per ``hue`` value over ``time``."""
     ax = new_axes(ax, figsize=(9, 4))
+    if hue:
+        df = df.assign(**{hue: df[hue].map(words)})
     sns.lineplot(data=df, x=time, y=value, hue=hue, ax=ax, marker="o", markersize=3)
     thousands_axis(ax, "y")
     ax.set_xlabel("")
-    ax.set_ylabel(ylabel or value)
+    ax.set_ylabel(ylabel or words(value))
     if title:
         ax.set_title(title)
     if hue:
-        ax.legend(title=hue.replace("_", " "), bbox_to_anchor=(1.01, 1), loc="upper left")
+        legend_outside(ax, title=words(hue))
     return ax

@@ -293,14 +293,19 @@ def srm_check(
             .iloc[-1]
         )
         message = (
-            f"SAMPLE RATIO MISMATCH (p = {p:.2g} < {threshold:g}): {worst['variant']} got "
+            f"SAMPLE RATIO MISMATCH (p {_p(p)} < {fmt.plain(threshold)}): {worst['variant']} got "
             f"{fmt.share(worst['observed_share'], digits=2)} of users, planned "
             f"{fmt.share(worst['planned_share'], digits=2)}. Assignment or logging is "
             "broken; do not trust this test's results."
         )
     else:
-        message = f"allocation matches the {described} (chi-square p = {p:.2g})"
+        message = f"allocation matches the {described} (chi-square p {_p(p)})"
     return SRMResult(float(chi2), float(p), flagged, threshold, table, message, described)
+
+
+def _p(p: float) -> str:
+    """``'= 0.826'``, or ``'< 0.0001'`` for a p-value too small to print readably."""
+    return f"= {fmt.plain(p)}" if p >= 1e-4 else "< 0.0001"
 
 
 # ---------------------------------------------------------------------------------------

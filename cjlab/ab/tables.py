@@ -58,19 +58,43 @@ def results(a: ExperimentAnalysis) -> pd.DataFrame:
             {
                 "Variant": _arm(r.variant, ctrl),
                 "Users": fmt.count(r.users),
-                "Conversions": fmt.count(r.conversions),
                 "Conversion rate": _iv(r.rate, r.rate_low, r.rate_high),
                 "Uplift vs control": "–"
                 if ctrl
                 else _iv(r.uplift, r.uplift_low, r.uplift_high, sign=True),
-                "Difference": "–" if ctrl else fmt.pp(r.abs_uplift),
                 "Chance to beat control": "–" if ctrl else fmt.share(r.chance_to_beat_control),
-                "Chance to be best": fmt.share(r.chance_to_be_best),
                 LOSS: fmt.share(r.expected_loss_relative),
                 "Verdict": "–" if ctrl else verdict.get(r.variant, ""),
             }
         )
     return pd.DataFrame(rows)
+
+
+def counts(a: ExperimentAnalysis) -> pd.DataFrame:
+    """The rest of each variant's comparison: conversions, the difference in percentage points
+    and the chance of being the best of all variants (beside :func:`results`)."""
+    return pd.DataFrame(
+        {
+            "Variant": [_arm(v, bool(c)) for v, c in zip(a.results["variant"], a.results["is_control"])],
+            "Users": a.results["users"].map(fmt.count),
+            "Conversions": a.results["conversions"].map(fmt.count),
+            "Difference vs control": [
+                "–" if c else fmt.pp(d) for d, c in zip(a.results["abs_uplift"], a.results["is_control"])
+            ],
+            "Chance to be best": a.results["chance_to_be_best"].map(fmt.share),
+        }
+    )
+
+
+def grid(a: ExperimentAnalysis) -> pd.DataFrame:
+    """The verdict for other decision rules: rows the loss threshold, columns the equivalence
+    region (:attr:`ExperimentAnalysis.grid` in words)."""
+    g = a.grid
+    return g.rename(
+        columns={
+            c: c.replace("ROPE", "Equivalent within") if c.startswith("ROPE") else c for c in g.columns
+        }
+    ).rename(columns={"loss threshold": "Loss threshold (share of the control's value)"})
 
 
 def revenue(a: ExperimentAnalysis) -> pd.DataFrame:

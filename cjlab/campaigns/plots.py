@@ -150,7 +150,7 @@ def triggers(a: Any, ax=None):
         ax.text(
             r.rate_ratio_high if np.isfinite(r.rate_ratio_high) else r.rate_ratio,
             y,
-            f"  {fmt.ratio(r.rate_ratio, 2)}",
+            f"  {fmt.ratio(r.rate_ratio)}",
             va="center",
             fontsize=9,
             color=GOOD if r.rate_ratio_low > 1 else (BAD if r.rate_ratio_high < 1 else MUTED),

@@ -162,9 +162,11 @@ class CampaignAnalysis(Analysis):
                 (
                     "Whom to target",
                     (
-                        f"the {fmt.share(p['share_contacted'])} with a positive expected incremental profit: "
-                        f"{fmt.money(p['gain_vs_everyone_per_1000'], self.currency, sign=True)} per 1,000 "
-                        "customers against contacting everyone"
+                        f"the {fmt.share(p['share_contacted'])} with a positive expected incremental profit; "
+                        "on the customers kept aside that earned "
+                        f"{fmt.money(p['profit_per_1000'], self.currency)} per 1,000 customers "
+                        f"({fmt.money(p['gain_vs_everyone_per_1000'], self.currency, sign=True)} "
+                        "against contacting everyone)"
                     ),
                 )
             )
@@ -299,7 +301,6 @@ class CampaignAnalysis(Analysis):
                         group=None if best else METHOD_LABELS[r.method],
                         higher_is_better=True,
                         topic="targeting",
-                        headline=best,
                         level=self.level,
                     )
                 )

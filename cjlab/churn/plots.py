@@ -19,6 +19,7 @@ from cjlab import formatting as fmt
 from cjlab import plotting
 from cjlab.churn.evaluation import Evaluation
 from cjlab.churn.retention import KMResult
+from cjlab.churn.tables import DRIVER_WORDS, feature_words
 
 __all__ = [
     "plot_clv_distribution",
@@ -55,7 +56,7 @@ def plot_reliability(ev: Evaluation, ax=None, title: str = "Are the probabilitie
     ax.set_xlabel("predicted churn probability")
     ax.set_ylabel("observed churn rate")
     ax.set_title(f"{title}\nBrier {ev.brier:.3f} (base rate only: {ev.brier_reference:.3f})")
-    ax.legend(loc="upper left")
+    plotting.legend_below(ax, ncol=1, fontsize=8)
     return ax
 
 
@@ -71,7 +72,7 @@ def plot_gains(ev: Evaluation, ax=None):
     ax.set_xlabel("customers contacted (riskiest first)")
     ax.set_ylabel("churners reached")
     ax.set_title("Cumulative gains")
-    ax.legend(loc="lower right")
+    plotting.legend_below(ax, ncol=1, fontsize=8)
     return ax
 
 
@@ -82,11 +83,11 @@ def plot_lift(ev: Evaluation, ax=None):
     ax.bar(g["contact_share"], g["lift"], width=0.08, color=plotting.NEUTRAL)
     ax.axhline(1, ls="--", color=plotting.MUTED)
     for x, v in zip(g["contact_share"], g["lift"]):
-        ax.text(x, v, f"{v:.1f}", ha="center", va="bottom", fontsize=8)
+        ax.text(x, v, fmt.ratio(v), ha="center", va="bottom", fontsize=8)
     plotting.percent_axis(ax, "x")
     ax.set_xlabel("top share of customers contacted")
     ax.set_ylabel("lift (× random)")
-    ax.set_title(f"Lift — top decile {ev.top_decile_lift:.1f}× random")
+    ax.set_title(f"Riskiest 10 %: {fmt.ratio(ev.top_decile_lift)} the average churn rate")
     return ax
 
 
@@ -118,7 +119,7 @@ def plot_model_comparison(comparison: pd.DataFrame, ax=None):
         reference=0.5,
         ax=ax,
         title="Model quality on held-out customers",
-        xlabel="ROC-AUC",
+        xlabel="ranking quality (ROC-AUC; 0.5 = guessing)",
     )
 
 
@@ -127,13 +128,13 @@ def plot_drivers(drivers: pd.DataFrame, top: int = 10, ax=None):
     d = drivers.head(top).iloc[::-1]
     ax = plotting.new_axes(ax, figsize=(7, 0.4 * len(d) + 1.2))
     ax.barh(
-        d["feature"].str.replace("_", " "),
+        d["feature"].map(lambda f: DRIVER_WORDS.get(f, str(f).replace("_", " "))),
         d["importance"],
         xerr=d["std"],
         color=plotting.NEUTRAL,
         capsize=3,
     )
-    ax.set_xlabel("drop in ROC-AUC when the driver is shuffled")
+    ax.set_xlabel("drop in ranking quality (ROC-AUC) when the driver is scrambled")
     ax.set_title("What drives churn")
     ax.grid(axis="y", visible=False)
     return ax
@@ -153,7 +154,7 @@ def plot_partial_dependence(pdp: pd.DataFrame, axes=None):
         d = pdp[pdp["feature"] == f]
         ax.plot(d["value"], d["churn_probability"], color=plotting.BAD, lw=2)
         plotting.percent_axis(ax, "y", 1)
-        ax.set_xlabel(f.replace("_", " "))
+        ax.set_xlabel(feature_words(f))
         ax.set_ylabel("churn probability")
     axes[0].figure.tight_layout()
     return axes
@@ -179,24 +180,26 @@ def plot_clv_distribution(
     ax.set_ylabel("customers")
     plotting.thousands_axis(ax, "y")
     ax.set_title("Customer lifetime value")
-    ax.legend()
+    plotting.legend_outside(ax)
     return ax
 
 
 def plot_retention(km: KMResult, ax=None, max_groups: int = 8, title: str | None = None):
     """Kaplan–Meier retention curves with confidence bands, one per group."""
     ax = plotting.new_axes(ax, figsize=(8, 4.5))
-    groups = km.summary.sort_values("customers", ascending=False)["group"].head(max_groups)
+    groups = sorted(
+        km.summary.sort_values("customers", ascending=False)["group"].head(max_groups), key=str
+    )
     for i, g in enumerate(groups):
         d = km.curves[km.curves["group"] == g]
         col = plotting.PALETTE[i % len(plotting.PALETTE)]
-        ax.step(d["days"], d["retention"], where="post", color=col, label=str(g))
+        ax.step(d["days"], d["retention"], where="post", color=col, label=plotting.words(g))
         ax.fill_between(d["days"], d["low"], d["high"], step="post", color=col, alpha=0.15)
     plotting.percent_axis(ax, "y")
     ax.set_xlabel("days since becoming a customer")
     ax.set_ylabel("still a customer")
     ax.set_title(title or f"Retention by {str(km.by).replace('_', ' ')}")
-    ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left")
+    plotting.legend_outside(ax)
     return ax
 
 
@@ -245,7 +248,7 @@ def plot_profit_curve(
     ax.set_xlabel("share of contactable customers contacted (highest value at risk first)")
     ax.set_ylabel(f"amount ({currency})" if currency else "amount")
     ax.set_title("Profit of a retention campaign")
-    ax.legend(loc="lower left")
+    plotting.legend_outside(ax)
     return ax
 
 
@@ -261,5 +264,5 @@ def plot_holdout(holdout: pd.DataFrame, ax=None, model: str = "BG/NBD"):
     ax.set_xlabel("repeat purchases before the holdout period")
     ax.set_ylabel("purchases per customer in the holdout")
     ax.set_title("Does the purchase model predict the future?")
-    ax.legend()
+    plotting.legend_outside(ax)
     return ax

@@ -120,8 +120,8 @@ class ChurnAnalysis(Analysis):
     def _title(self) -> str:
         if self.guessing:
             return (
-                "The early-warning model cannot tell leavers from stayers on these data: its "
-                "ROC-AUC interval includes 0.5 (guessing)"
+                "The early-warning model cannot tell leavers from stayers on these data: the "
+                "interval of its ranking quality includes 0.5 (guessing)"
             )
         who = (
             f"of today's {fmt.count(len(self.scores))} active customers are expected to leave"
@@ -140,8 +140,8 @@ class ChurnAnalysis(Analysis):
         ev = self.evaluation
         auc = fmt.interval(ev.roc_auc, *ev.roc_auc_ci, "number", digits=3)
         text = (
-            f"{self.model_label}, ROC-AUC {auc} (0.5 = guessing, 1 = perfect); the riskiest "
-            f"10 % hold {fmt.ratio(ev.top_decile_lift)} the average churn rate"
+            f"ranking quality {auc} on customers it has not seen (0.5 = guessing, 1 = perfect); "
+            f"the riskiest 10 % hold {fmt.ratio(ev.top_decile_lift)} the average churn rate"
         )
         if self.guessing:
             text += (

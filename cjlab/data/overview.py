@@ -158,6 +158,42 @@ def _sections(src: DataSource, have: Mapping[str, set[str]], top_n: int) -> dict
     return out
 
 
+def _day(v: Any) -> str:
+    return fmt.date(pd.Timestamp(v).normalize()) if v is not None and not pd.isna(v) else fmt.MISSING
+
+
+def _examples(v: Any) -> str:
+    if v is None or (not isinstance(v, list | tuple) and pd.isna(v)):
+        return ""
+    return ", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+
+
+def describe_source(spec: str) -> str:
+    """A data source in words: ``'demo:n_customers=3000,seed=11'`` -> the demo company ...
+
+    Examples
+    --------
+    >>> describe_source("demo:n_customers=3000,seed=11")
+    'the built-in demo company (3,000 customers, seed 11)'
+    >>> describe_source("data/acme")
+    'the folder data/acme'
+    """
+    text = str(spec or "")
+    if text.startswith("demo"):
+        opts = dict(p.split("=", 1) for p in text.partition(":")[2].split(",") if "=" in p)
+        if "n_customers" in opts:
+            return (
+                f"the built-in demo company ({fmt.count(int(opts['n_customers']))} customers, "
+                f"seed {opts.get('seed', '?')})"
+            )
+        return "the built-in demo company"
+    if text.startswith("spark:"):
+        return f"Spark tables in {text.removeprefix('spark:')}"
+    if text.endswith(".duckdb") or text.startswith("duckdb:"):
+        return f"the DuckDB file {text.removeprefix('duckdb:')}"
+    return f"the folder {text}" if text else "tables given in Python"
+
+
 @dataclass(frozen=True, kw_only=True)
 class OverviewAnalysis(Analysis):
     """What a data source holds, whether it meets the contract, and its sizes and periods.
@@ -217,6 +253,64 @@ class OverviewAnalysis(Analysis):
             ["severity", "table", "column", "rule", "n_rows", "message", "examples"]
         ]
 
+    def problems_report(self) -> pd.DataFrame:
+        """:meth:`problems_table` for readers: headers and rule names in words."""
+        d = self.problems_table()
+        return pd.DataFrame(
+            {
+                "Severity": d["severity"],
+                "Table": d["table"],
+                "Column": d["column"],
+                "Check": d["rule"].astype(str).str.replace("_", " "),
+                "Rows affected": d["n_rows"],
+                "What it means": d["message"],
+                "Examples": d["examples"].map(_examples),
+            }
+        )
+
+    def tables_report(self) -> pd.DataFrame:
+        """:attr:`tables` for readers (dates as days; *Empty cells* a share)."""
+        d = self.tables
+        return pd.DataFrame(
+            {
+                "Table": d["table"].str.replace("_", " "),
+                "Rows": d["rows"],
+                "Columns": d["columns"],
+                "First date": d["first"].map(_day),
+                "Last date": d["last"].map(_day),
+                "Customers": d["customers"],
+                "Empty cells": d["empty_cells"],
+            }
+        )
+
+    def orders_report(self) -> pd.DataFrame:
+        """Orders and revenue per month (``YYYY-MM``)."""
+        return pd.DataFrame(
+            {
+                "Month": pd.to_datetime(self.orders["month"]).dt.strftime("%Y-%m"),
+                "Orders": self.orders["orders"],
+                "Revenue": self.orders["revenue"],
+            }
+        )
+
+    def experiments_report(self) -> pd.DataFrame:
+        """Units and conversions per experiment and variant, with the days of first and last exposure."""
+        d = self.experiments
+        return pd.DataFrame(
+            {
+                "Experiment": d["experiment"],
+                "Variant": d["variant"],
+                "Units": d["units"],
+                "Conversions": d["conversions"],
+                "First exposure": d["first"].map(_day),
+                "Last exposure": d["last"].map(_day),
+            }
+        )
+
+    def surveys_report(self) -> pd.DataFrame:
+        """Answers per survey wave."""
+        return self.surveys.rename(columns={"wave": "Wave", "responses": "Answers"})
+
     def headline(self) -> Headline:
         v = self.validation
         ok = v.ok
@@ -246,7 +340,7 @@ class OverviewAnalysis(Analysis):
         absent = [t for t in TABLES if t not in rows]
         if absent:
             items.append(("Not in the data", ", ".join(absent)))
-        items.append(("Data source", f"{self.spec} (fingerprint {self.fingerprint})"))
+        items.append(("Data source", describe_source(self.spec)))
         items.append(("Validation", f"{len(v.errors)} error(s), {len(v.warnings)} warning(s)"))
         return Headline(title, tuple(items), "good" if ok else "bad")
 

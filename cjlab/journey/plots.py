@@ -26,6 +26,7 @@ from cjlab import formatting as fmt
 from cjlab.data.contract import STAGES
 from cjlab.journey.flows import ENDS, STAGE_ENDS
 from cjlab.journey.funnels import FunnelResult
+from cjlab.journey.tables import MODEL_NAMES
 from cjlab.plotting import BAD, GOOD, MUTED, NEUTRAL, PALETTE, new_axes, percent_axis
 
 __all__ = ["attribution", "breakdown", "flows", "funnel", "journey_map"]
@@ -89,7 +90,7 @@ def attribution(
             x + (i - (len(models) - 1) / 2) * w,
             table[m],
             width=w,
-            label=_label(m),
+            label=MODEL_NAMES.get(m, _label(m)),
             color=PALETTE[i % len(PALETTE)],
         )
     ax.set_xticks(x)

@@ -232,14 +232,14 @@ class JourneyAnalysis(Analysis):
                 f"touch (a quarter take longer than {fmt.days(t.loc['purchase', 'p75_days'])})"
             )
         if self.markov is not None:
-            items["Top channels (Markov)"] = "; ".join(
+            items["Channels that earn the purchases"] = "; ".join(
                 f"{_label(c)} {k[('attribution_share_markov', c)].text()}"
                 for c in self.markov["channel"].head(3)
-            )
-            items["Top channels (counterfactual)"] = "; ".join(
+            ) + " of the credit for purchases (Markov: what is lost when a channel drops out)"
+            items["Purchases each channel adds"] = "; ".join(
                 f"{_label(c)} {k[('attribution_share_counterfactual', c)].text()}"
                 for c in self.counterfactual["channel"].head(3)
-            )
+            ) + " (counterfactual: purchases lost without the channel's touches)"
         else:
             items["Channels"] = self.skipped.get("attribution", NO_ORDERS)
         return Headline(self.headline_title(), tuple(items.items()))

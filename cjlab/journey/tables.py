@@ -135,16 +135,20 @@ def paths(top: pd.DataFrame) -> Table:
     )
 
 
+#: Attribution models as the report names them (tables, chart legend and headline alike).
+MODEL_NAMES = {
+    "first": "First touch",
+    "last": "Last touch",
+    "linear": "Linear",
+    "position": "Position",
+    "markov": "Markov",
+    "noisy_or": "Counterfactual",
+}
+
+
 def attribution(a: Any, models: list[str] | None = None) -> Table:
     """Purchases credited to each channel, one column per model."""
-    names = {
-        "first": "First touch",
-        "last": "Last touch",
-        "linear": "Linear",
-        "position": "Position",
-        "markov": "Markov",
-        "noisy_or": "Counterfactual",
-    }
+    names = MODEL_NAMES
     t = a.attribution
     cols = [m for m in (models or list(names)) if m in t.columns]
     df = pd.DataFrame(

@@ -21,8 +21,10 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -38,17 +40,18 @@ _CSS = """
 .cj-headline ul{margin:4px 0 0 18px;padding:0}
 .cj-headline .cj-status-bad{color:#c62828;font-weight:bold}
 .cj-headline .cj-status-good{color:#2e7d32;font-weight:bold}
-.cj-note{border-left:4px solid #9e9e9e;background:#fafafa;padding:8px 12px;margin:8px 0;font-size:14px}
+.cj-note{border-left:4px solid #9e9e9e;background:#fafafa;padding:8px 12px;margin:8px 0;font-size:14px;overflow-wrap:anywhere}
 .cj-note.cj-warn{border-color:#e07b39;background:#fff6ef}
 .cj-note.cj-error{border-color:#c62828;background:#fdecea}
-table.cj-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}
-table.cj-table th{background:#eef2f6;text-align:left;padding:4px 8px;border-bottom:1px solid #ccd}
-table.cj-table td{padding:3px 8px;border-bottom:1px solid #eee;text-align:right}
-table.cj-table td.cj-text{text-align:left}
-table.cj-table caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}
+table.cj-table,.jp-RenderedHTMLCommon table.cj-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px;max-width:100%;table-layout:auto}
+table.cj-table th,table.cj-table td,.jp-RenderedHTMLCommon table.cj-table th,.jp-RenderedHTMLCommon table.cj-table td{padding:3px 8px;overflow-wrap:anywhere;word-break:normal;vertical-align:top}
+table.cj-table th,.jp-RenderedHTMLCommon table.cj-table th{background:#eef2f6;border-bottom:1px solid #ccd;vertical-align:bottom;text-align:left}
+table.cj-table td,.jp-RenderedHTMLCommon table.cj-table td{border-bottom:1px solid #eee;text-align:left}
+table.cj-table th.cj-num,table.cj-table td.cj-num,.jp-RenderedHTMLCommon table.cj-table th.cj-num,.jp-RenderedHTMLCommon table.cj-table td.cj-num{text-align:right}
+table.cj-table caption,.jp-RenderedHTMLCommon table.cj-table caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}
+.cj-n{white-space:nowrap}
 </style>
 """
-
 
 def _display_html(markup: str) -> None:
     from IPython.display import HTML, display
@@ -182,65 +185,112 @@ IDENTIFIER_COLUMNS = frozenset({"customer_id", "unit_id", "email", "name", "firs
 
 def table_html(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
                caption: str | None = None, index: bool = False, max_rows: int = 60,
-               allow_ids: bool = False) -> str:
-    """Render ``df`` as an escaped, readable HTML table.
+               allow_ids: bool = False, currency: str | None = None) -> str:
+    """Render ``df`` as an escaped, readable HTML table that fits the page.
 
-    ``formats`` maps column -> ``"share"`` (percent), ``"int"``, ``"money"``, ``"float"``,
-    ``"float3"`` or a format string such as ``"{:.2f}"``. Columns without a format are
-    formatted by type (thousands separators for numbers). Columns that identify a person
-    (:data:`IDENTIFIER_COLUMNS`) are left out unless ``allow_ids`` is True (notebooks take it
-    from an explicit parameter).
+    ``formats`` maps column -> a unit of :mod:`cjlab.formatting` (``"share"``, ``"pp"``,
+    ``"points"``, ``"money"``, ``"count"`` or ``"int"``, ``"days"``, ``"ratio"``, ``"score"``,
+    ``"date"``, ``"month"``), ``"float"`` / ``"float3"`` (2 / 3 decimals) or a format string such
+    as ``"{:.2f}"``. Columns without a format are formatted by type (thousands separators for
+    numbers, ISO dates). ``currency`` goes with every ``"money"`` column. Columns that identify a
+    person (:data:`IDENTIFIER_COLUMNS`) are left out unless ``allow_ids`` is True (notebooks
+    take it from an explicit parameter).
+
+    Numbers are right-aligned, text left-aligned; a number never breaks from its unit
+    (``20.1 %``), long text wraps inside its cell, so the table never needs sideways scrolling.
+
+    Examples
+    --------
+    >>> page = table_html(pd.DataFrame({"Share": [0.1234], "Revenue": [1500.0]}),
+    ...                   formats={"Share": "share", "Revenue": "money"}, currency="EUR")
+    >>> "12.3 %" in page and "EUR 1,500" in page
+    True
     """
     formats = dict(formats or {})
     d = df.reset_index() if index else df
     hidden = [] if allow_ids else [c for c in d.columns if str(c).lower() in IDENTIFIER_COLUMNS]
     d = d.drop(columns=hidden).head(max_rows)
-    head = "".join(f"<th>{esc(c)}</th>" for c in d.columns)
-    rows = []
-    for rec in d.itertuples(index=False):
-        cells = []
-        for col, v in zip(d.columns, rec):
-            f = formats.get(col)
-            text, is_text = _format_cell(v, f)
-            cells.append(f'<td class="cj-text">{esc(text)}</td>' if is_text else f"<td>{esc(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cells = [[_format_cell(v, formats.get(col), currency) for col, v in zip(d.columns, rec)]
+             for rec in d.itertuples(index=False)]
+    numeric = [str(col).lower() not in IDENTIFIER_COLUMNS
+               and any(not t for _, t in column) and all(not t for x, t in column if x != "–")
+               for col, column in zip(d.columns, zip(*cells, strict=True) if cells else
+                                      [()] * len(d.columns))]
+    head = "".join(f"<th{_cls(num)}>{esc(c)}</th>" for c, num in zip(d.columns, numeric))
+    rows = ["<tr>" + "".join(f"<td{_cls(num)}>{_keep_units(esc(text))}</td>"
+                             for (text, _), num in zip(row, numeric)) + "</tr>" for row in cells]
     if hidden:
         caption = (caption + " " if caption else "") + f"(identifier columns hidden: {', '.join(map(str, hidden))})"
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    more = (f'<tr><td class="cj-text" colspan="{len(d.columns)}">… {len(df) - max_rows:,} more rows'
+    more = (f'<tr><td colspan="{len(d.columns)}">… {len(df) - max_rows:,} more rows'
             "</td></tr>") if len(df) > max_rows else ""
     return f'<table class="cj-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}{more}</tbody></table>'
 
 
-def _format_cell(v: Any, f: str | None) -> tuple[str, bool]:
+def _cls(numeric: bool) -> str:
+    return ' class="cj-num"' if numeric else ""
+
+
+#: A number with its unit or currency (``20.1 %``, ``EUR 1,234``, ``+2.0 pp``): kept on one line.
+_ATOM = re.compile(r"(?:\b[A-Z]{3} )?[-+]?[€$£¥]?[-+]?\d[\d,]*(?:\.\d+)?(?: (?:%|pp\b|points\b|days\b))")
+_CURRENCY_ATOM = re.compile(r"\b[A-Z]{3} [-+]?\d[\d,]*(?:\.\d+)?")
+
+
+def _keep_units(text: str) -> str:
+    """Wrap each number-with-unit of escaped ``text`` in a span that does not break."""
+    def wrap(m: re.Match) -> str:
+        return f'<span class="cj-n">{m.group(0)}</span>'
+
+    if " " not in text:
+        return text
+    parts = _ATOM.split(text)
+    atoms = _ATOM.findall(text)
+    out = [_CURRENCY_ATOM.sub(wrap, parts[0])]
+    for atom, rest in zip(atoms, parts[1:]):
+        out.append(f'<span class="cj-n">{atom}</span>')
+        out.append(_CURRENCY_ATOM.sub(wrap, rest))
+    return "".join(out)
+
+
+_UNIT_FORMATS = {"share", "pp", "points", "count", "days", "ratio", "score"}
+
+
+def _format_cell(v: Any, f: str | None, currency: str | None = None) -> tuple[str, bool]:
+    """``(text, is_text)``: the cell formatted by :mod:`cjlab.formatting`."""
     if v is None or (not isinstance(v, list | tuple | dict) and pd.isna(v)):
-        return "–", False
+        return formatting.MISSING, False
     if isinstance(v, bool):
         return ("yes" if v else "no"), True
+    if isinstance(v, pd.Timestamp | dt.date):
+        return (pd.Timestamp(v).strftime("%Y-%m") if f == "month" else formatting.date(v)), True
     if isinstance(v, int | float) and not isinstance(v, bool):
         x = float(v)
-        if f == "share":
-            return f"{100 * x:,.1f} %", False
+        if f in _UNIT_FORMATS:
+            return formatting.number(x, f), False
         if f == "int":
-            return f"{x:,.0f}", False
+            return formatting.count(x), False
         if f == "money":
-            return f"{x:,.2f}", False
-        if f == "float3":
-            return f"{x:,.3f}", False
+            return formatting.money(x, currency), False
+        if f in ("float", "float3"):
+            return formatting.plain(x, 3 if f == "float3" else 2), False
         if f and "{" in f:
-            return f.format(x), False
-        if x.is_integer() and abs(x) < 1e15:
-            return f"{x:,.0f}", False
-        return f"{x:,.3g}" if abs(x) < 1 else f"{x:,.2f}", False
-    if isinstance(v, pd.Timestamp):
-        return (v.strftime("%Y-%m-%d") if v == v.normalize() else v.strftime("%Y-%m-%d %H:%M")), True
+            return _no_negative_zero(f.format(x)), False
+        return formatting.plain(x, None if abs(x) < 1 or x.is_integer() else 2), False
     return str(v), True
 
 
+def _no_negative_zero(text: str) -> str:
+    """``'-0.00'`` -> ``'0.00'`` (a value that rounds to zero carries no sign)."""
+    if text[:1] in "-+" and not any(c in "123456789" for c in text):
+        return text[1:]
+    return text
+
+
 def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, caption: str | None = None,
-          index: bool = False, max_rows: int = 60, allow_ids: bool = False) -> None:
+          index: bool = False, max_rows: int = 60, allow_ids: bool = False,
+          currency: str | None = None) -> None:
     """Show ``df`` as an escaped, formatted table (see :func:`table_html`)."""
-    _display_html(table_html(df, formats, caption, index, max_rows, allow_ids))
+    _display_html(table_html(df, formats, caption, index, max_rows, allow_ids, currency))
 
 
 def is_batch() -> bool:

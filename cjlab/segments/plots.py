@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from cjlab import plotting
+from cjlab import formatting, plotting
 from cjlab.plotting import new_axes
 from cjlab.segments.response import lift_matrix
 
@@ -63,14 +63,16 @@ def _heatmap(
     import seaborn as sns
 
     kw = {"vmin": center - lim, "vmax": center + lim} if lim is not None else {}
+    digits = int(fmt.strip(".f"))  # ".1f" -> 1; labels by cjlab.formatting: never "-0.0"
+    labels = data.map(lambda v: "" if pd.isna(v) else formatting.plain(v, digits))
     with warnings.catch_warnings():  # seaborn's own use of a matplotlib API being deprecated
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         sns.heatmap(
             data,
             cmap="RdBu_r",
             center=center,
-            annot=True,
-            fmt=fmt,
+            annot=labels.to_numpy(),
+            fmt="",
             annot_kws={"size": 8},
             cbar_kws={"label": label},
             ax=ax,
@@ -133,7 +135,7 @@ def status(summary: pd.DataFrame, as_of: str | None = None, ax=None):
     colors = [
         plotting.BAD if s in ("churned", "at risk") else plotting.NEUTRAL for s in summary["status"]
     ]
-    ax.bar(summary["status"], summary["customers"], color=colors)
+    ax.bar(summary["status"].map(plotting.words), summary["customers"], color=colors)
     plotting.thousands_axis(ax, "y")
     ax.set_ylabel("customers")
     ax.set_title("Customer status" + (f" as of {as_of}" if as_of else ""))

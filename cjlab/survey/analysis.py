@@ -302,8 +302,8 @@ class SurveyAnalysis(Analysis):
             items.append(
                 (
                     "Strongest driver of recommendation",
-                    f"{top['touchpoint']} ({fmt.share(top['share'], 0)} of the explained "
-                    "variation)" + (f"; fix first: {', '.join(fix)}" if fix else ""),
+                    f"{_words(top['touchpoint'])} ({fmt.share(top['share'])} of the explained "
+                    "variation)" + (f"; fix first: {', '.join(map(_words, fix))}" if fix else ""),
                 )
             )
         pains = self.pain_points()
@@ -312,9 +312,9 @@ class SurveyAnalysis(Analysis):
             items.append(
                 (
                     "Top pain point in comments",
-                    f"{p['label']} ({fmt.share(p['share'], 0)} of comments, NPS "
-                    f"{fmt.points(p['nps'], 0)} against {fmt.points(self.themes.overall_nps_, 0)}"
-                    " for all commenters)",
+                    f"{p['label']} ({fmt.share(p['share'])} of comments; their NPS "
+                    f"{fmt.points(p['nps'], 0)}, {fmt.points(p['nps_gap'], 0)} below all "
+                    "commenters)",
                 )
             )
         if self.weighting is not None:
@@ -331,6 +331,10 @@ class SurveyAnalysis(Analysis):
         else:
             items.append(("Weighting", "not re-weighted: every answer counts equally"))
         return items
+
+
+def _words(name: Any) -> str:
+    return str(name).replace("_", " ")
 
 
 def _short(metric: str) -> str:

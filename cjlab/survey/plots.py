@@ -72,7 +72,7 @@ def plot_segments(
 ):
     """Forest plot of a score by segment (suppressed cells are dropped; add a note)."""
     d = table[(table["metric"] == metric) & table["value"].notna()].copy()
-    d["_label"] = [f"{v} (n={fmt.count(n)})" for v, n in zip(d[by], d["n"])]
+    d["_label"] = [f"{plotting.words(v)} (n={fmt.count(n)})" for v, n in zip(d[by], d["n"])]
     ax = plotting.forest(
         d,
         "value",
@@ -81,7 +81,7 @@ def plot_segments(
         label="_label",
         reference=reference,
         ax=ax,
-        title=title or f"{d['label'].iloc[0] if len(d) else metric} by {by}",
+        title=title or f"{d['label'].iloc[0] if len(d) else metric} by {plotting.words(by)}",
     )
     if len(d) and d["unit"].iloc[0] == "share":
         plotting.percent_axis(ax, "x")
@@ -101,7 +101,7 @@ def plot_likert(
     middle level split across zero. ``table`` comes from :func:`cjlab.survey.likert_table`."""
     rows = [row] if isinstance(row, str) else list(row)
     d = table.copy()
-    d["_row"] = d[rows].astype(str).agg(" · ".join, axis=1)
+    d["_row"] = d[rows].astype(str).map(plotting.words).agg(" · ".join, axis=1)
     wide = d.pivot_table(index="_row", columns="level", values="share", sort=False).fillna(0)
     levels = list(wide.columns)
     k = len(levels)
@@ -137,7 +137,7 @@ def plot_drivers(importance: pd.DataFrame, ax=None, title: str | None = None):
     err = None
     if d["low"].notna().all():
         err = [np.clip(d["share"] - d["low"], 0, None), np.clip(d["high"] - d["share"], 0, None)]
-    ax.barh(d["touchpoint"], d["share"], xerr=err, color=plotting.NEUTRAL, capsize=3)
+    ax.barh(d["touchpoint"].map(plotting.words), d["share"], xerr=err, color=plotting.NEUTRAL, capsize=3)
     plotting.percent_axis(ax, "x")
     ax.set_xlabel("share of explained variation in likelihood to recommend")
     ax.set_title(title or "What drives recommendation")
@@ -169,7 +169,7 @@ def plot_quadrant(
         )
     for _, r in ipa.iterrows():
         ax.annotate(
-            str(r["touchpoint"]),
+            plotting.words(r["touchpoint"]),
             (r[performance_col], r[importance_col]),
             textcoords="offset points",
             xytext=(6, 4),

@@ -151,7 +151,7 @@ def driver_model(a: SurveyAnalysis) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Rank": d["rank"],
-            "Rating": d["driver"],
+            "Rating": d["driver"].str.removeprefix("rating_").str.replace("_", " "),
             "Part of R²": d["importance"].map(fmt.plain),
             "Share of R² (interval)": [
                 fmt.interval(r.share, r.low, r.high, "share") for r in d.itertuples()
@@ -211,7 +211,7 @@ def themes(a: SurveyAnalysis, pain_points: bool = True) -> pd.DataFrame:
         cols["NPS of commenters"] = th["nps"].map(lambda v: fmt.points(v, 0))
     if pain_points and "priority" in th:
         cols["Gap to all commenters"] = th["nps_gap"].map(lambda v: fmt.points(v, 0))
-        cols["Priority (share × gap)"] = th["priority"].map(lambda v: fmt.plain(v, 1))
+        cols["Priority: NPS points at stake (share × gap)"] = th["priority"].map(fmt.points)
     cols["Examples"] = th["examples"]
     return pd.DataFrame(cols).reset_index(drop=True)
 
