@@ -1,20 +1,80 @@
 """What the PyMC models of :mod:`cjlab.ab` share: configuration in PyMC-Marketing's style,
-quiet sampling, Monte Carlo standard errors.
+a compile cache that outlives the process, quiet sampling, Monte Carlo standard errors.
 
 Like PyMC-Marketing's model builders, each model takes a ``model_config`` (its priors, merged
 over :attr:`default_model_config`) and a ``sampler_config`` (keyword arguments of
 ``pymc.sample``, merged over :attr:`default_sampler_config`); the seed is ``random_state``
 (it becomes the sampler's ``random_seed``) and the interval mass ``level``.
+
+PyMC is imported through :func:`import_pymc`, which first points PyTensor's compile cache
+(its C modules, its Numba cache and the generated source files) at
+``$CJLAB_COMPILE_CACHE`` or ``<cache_dir()>/pytensor`` (:func:`cjlab.data.demo.cache_dir`:
+``$CJLAB_CACHE`` or ``~/.cache/cjlab``), so a second run, in a new kernel, loads the compiled
+model instead of compiling it again (measured in ``benchmarks/sampling.py``).
+
+Examples
+--------
+>>> from cjlab.ab._pymc import compile_cache_flags
+>>> compile_cache_flags("/tmp/c", "")
+'base_compiledir=/tmp/c,generated_src_dir=/tmp/c/src'
+>>> compile_cache_flags("/tmp/c", "floatX=float32,base_compiledir=/x")  # the user's choice wins
+'floatX=float32,base_compiledir=/x'
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
+import warnings
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+#: environment variable naming the compile cache (default: ``<cache_dir()>/pytensor``)
+COMPILE_CACHE_ENV = "CJLAB_COMPILE_CACHE"
+
+
+def compile_cache_dir() -> Path:
+    """Where compiled PyTensor models are kept: ``$CJLAB_COMPILE_CACHE`` or
+    ``<cache_dir()>/pytensor``."""
+    from cjlab.data.demo import cache_dir
+
+    return Path(os.environ.get(COMPILE_CACHE_ENV) or cache_dir() / "pytensor")
+
+
+def compile_cache_flags(folder: str | Path, flags: str) -> str:
+    """``PYTENSOR_FLAGS`` with the compile cache under ``folder``, unless ``flags`` already
+    choose a compile directory (then they are returned unchanged)."""
+    if any(k in flags for k in ("base_compiledir", "compiledir=", "generated_src_dir")):
+        return flags
+    folder = Path(folder)
+    ours = f"base_compiledir={folder},generated_src_dir={folder / 'src'}"
+    return f"{flags},{ours}" if flags else ours
+
+
+def import_pymc():
+    """``import pymc`` with PyTensor's compile cache in the project cache folder.
+
+    PyTensor reads its compile directory once, when it is first imported; if it was imported
+    before (by the caller), its own setting stays.
+    """
+    if "pytensor" not in sys.modules:
+        folder = compile_cache_dir()
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+            os.environ["PYTENSOR_FLAGS"] = compile_cache_flags(
+                folder, os.environ.get("PYTENSOR_FLAGS", "")
+            )
+    with warnings.catch_warnings():  # generated_src_dir is new in PyTensor 3.3
+        warnings.filterwarnings("ignore", "PyTensor does not recognise this flag")
+        import pymc
+
+    return pymc
+
 
 #: Sampler settings every model starts from (small: A/B posteriors are simple).
 DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
@@ -57,8 +117,7 @@ class PyMCModel:
 
     def _sample(self, **extra: Any):
         """``pymc.sample`` inside the current model context with the merged configuration."""
-        import pymc as pm
-
+        pm = import_pymc()
         kw = {**self.sampler_config, **extra}
         kw.setdefault("random_seed", self.random_state)
         with quiet_pymc():

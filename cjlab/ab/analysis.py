@@ -5,7 +5,8 @@ DuckDB, Spark), counts them through :mod:`cjlab.features.experiments`, and retur
 :class:`ExperimentAnalysis`: the exact conversion comparison and its decision, the
 sample-ratio check against the planned split, the evidence over time, prior sensitivity and
 the verdict grid; revenue per user (two-part Bayesian bootstrap; optional PyMC model) when
-the exposures carry revenue; uplift per segment (PyMC) when they carry a segment; the
+the exposures carry revenue; uplift per segment with partial pooling (by quadrature, or
+sampled with PyMC) when they carry a segment; the
 journey stage; a planning simulation; and, for the demo company only, a check against the
 planted truth for the analysts' section (never in the headline or ``kpis.json``).
 :func:`from_source` opens a data source and calls it.

@@ -120,7 +120,7 @@ def revenue_part(
     one: Any, conv: Mapping[str, Any], s: Settings, skipped: dict[str, str]
 ) -> dict[str, Any]:
     """Revenue per user (two-part Bayesian bootstrap), its decision, the normal approximation
-    and the PyMC two-part model."""
+    and, when ``revenue_model`` (and ``run_pymc``), the PyMC two-part model."""
     from cjlab.ab.revenue import compare_revenue, revenue_normal_approx
 
     if not has(one, "revenue"):
@@ -152,9 +152,12 @@ def revenue_part(
         "revenue_decision": decision,
         "revenue_normal": normal.set_index("variant").loc[list(rev["variant"])].reset_index(),
     }
-    if not s.run_pymc:
+    if not (s.run_pymc and s.revenue_model):
         skipped["revenue_model"] = (
-            "The PyMC two-part revenue model was not fitted (run_pymc is off)."
+            "The PyMC two-part revenue model (log-normal spend) is not part of this report; "
+            "set revenue_model to compare it with the methods above."
+            if s.run_pymc
+            else "The PyMC two-part revenue model was not fitted (run_pymc is off)."
         )
         return out
     from cjlab.ab.revenue_model import RevenueModel
@@ -169,7 +172,8 @@ def revenue_part(
 def segment_part(
     one: Any, conv: Mapping[str, Any], s: Settings, skipped: dict[str, str]
 ) -> dict[str, Any]:
-    """Counts per segment and, with PyMC, a partially pooled uplift model per variant."""
+    """Counts per segment and a partially pooled uplift model per variant (by quadrature, or
+    sampled with PyMC when ``segment_method="mcmc"`` and ``run_pymc``)."""
     col = s.segment_column
     if not col:
         skipped["segments"] = "Uplift by segment was not requested (segment_column is empty)."
@@ -188,19 +192,14 @@ def segment_part(
         )
         return {}
     out: dict[str, Any] = {"segment_counts": counts.reset_index(drop=True)}
-    if not s.run_pymc:
-        skipped["segment_models"] = (
-            "The partial-pooling segment model was not fitted "
-            "(run_pymc is off); the table shows the observed rates."
-        )
-        return out
     from cjlab.ab.segment_model import SegmentUpliftModel
 
+    method = s.segment_method if s.run_pymc else "quadrature"
     res = conv["results"]
     models = {}
     for v in res.loc[~res["is_control"], "variant"]:
         m = SegmentUpliftModel(
-            sampler_config=s.sampler_config, level=s.level, random_state=s.random_state
+            method, sampler_config=s.sampler_config, level=s.level, random_state=s.random_state
         )
         models[v] = m.fit(out["segment_counts"], v, control=conv["control"], segment=col)
     out["segment_models"] = models

@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from cjlab.ab._pymc import PyMCModel, mcse
+from cjlab.ab._pymc import PyMCModel, import_pymc, mcse
 from cjlab.ab.conversions import ABInputError, pick_control
 from cjlab.ab.revenue import check_revenue
 
@@ -61,8 +61,7 @@ class RevenueModel(PyMCModel):
         revenue: str = "revenue",
     ) -> RevenueModel:
         """Fit on one row per unit with its revenue (zeros included)."""
-        import pymc as pm
-
+        pm = import_pymc()
         d = check_revenue(df, variant, revenue)
         variants = list(dict.fromkeys(d["variant"]))
         ctrl = pick_control(variants, control)

@@ -14,6 +14,7 @@ from typing import Any
 from cjlab.ab.conversions import ABInputError
 
 METRICS = ("conversion", "revenue")
+SEGMENT_METHODS = ("quadrature", "mcmc")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,8 +34,17 @@ class Settings:
         (``None``/empty: an equal split).
     currency : ISO code or symbol for money figures (``""``: plain amounts).
     segment_column : column for uplift by segment (``""`` = skip).
-    run_pymc : fit the PyMC models (revenue, segments).
-    sampler_config : ``pymc.sample`` settings for both models (e.g. ``{"draws": 200}``).
+    run_pymc : allow sampling (``False``: nothing is sampled, whatever ``revenue_model`` and
+        ``segment_method`` say; the segment uplift then uses the quadrature).
+    revenue_model : also fit the PyMC two-part revenue model (log-normal spend) for the
+        analysts' comparison of methods. Off by default: it changes no figure the report's
+        readers see, and its interval is no better than the bootstrap's (see
+        ``benchmarks/RESULTS.md``, "Sampling that pays for itself").
+    segment_method : how the partially pooled uplift per segment is computed: ``"quadrature"``
+        (no sampling, milliseconds) or ``"mcmc"`` (the PyMC model; same priors, binomial
+        likelihood).
+    sampler_config : ``pymc.sample`` settings for the sampled models (e.g. ``{"draws": 200}``,
+        ``{"nuts_sampler": "nutpie"}``).
     revenue_draws : posterior draws of the revenue bootstrap.
     plan_min_effect, plan_max_days, plan_sims, plan_effects : planning settings
         (``plan_sims = 0``: no planning); traffic per day is the experiment's observed average.
@@ -55,6 +65,8 @@ class Settings:
     currency: str = ""
     segment_column: str = "segment"
     run_pymc: bool = True
+    revenue_model: bool = False
+    segment_method: str = "quadrature"
     sampler_config: Mapping[str, Any] | None = None
     revenue_draws: int = 4000
     plan_min_effect: float = 0.05
@@ -78,4 +90,9 @@ class Settings:
         out = cls(**params)
         if out.metric not in METRICS:
             raise ABInputError(f"metric must be one of {', '.join(METRICS)}, got {out.metric!r}")
+        if out.segment_method not in SEGMENT_METHODS:
+            raise ABInputError(
+                f"segment_method must be one of {', '.join(SEGMENT_METHODS)}, "
+                f"got {out.segment_method!r}"
+            )
         return out
