@@ -310,7 +310,7 @@ def _add_run(sub) -> None:
     r.add_argument(
         "--data",
         metavar="SOURCE",
-        help="data source for every notebook (demo, a folder, a .duckdb file, spark:FOLDER, telco:CSV)",
+        help="data source for every notebook (demo, demo:n_customers=N,seed=S, a folder, a .duckdb file, spark:FOLDER)",
     )
     r.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (default 1)")
     r.add_argument(

@@ -38,6 +38,26 @@ def small_demo():
 
 
 @pytest.fixture(scope="session")
+def spark():
+    """One local-mode SparkSession per test process (the Spark tests share the xdist group
+    "spark", so one JVM serves them all); skipped with the reason when Java is missing."""
+    import logging
+
+    from cjlab.data.spark import SparkUnavailableError, check_java, local_session
+
+    try:
+        check_java()
+    except SparkUnavailableError as exc:
+        pytest.skip(str(exc))
+    # py4j logs "Closing down clientserver connection" from __del__ after pytest closed its
+    # streams ("--- Logging error ---" at the end of the run): keep its INFO lines out
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    session = local_session(cores=2, shuffle_partitions=2, driver_memory="1g")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(

@@ -330,11 +330,11 @@ def test_pymc_compiles_into_the_project_cache_and_a_second_process_reuses_it(tmp
         )
         return out.stdout.split()
 
-    folder, cold = run()
+    folder, _ = run()
     assert folder == str(tmp_path / "pytensor")
     numba = tmp_path / "pytensor" / "numba"
     first = {p.name for p in numba.iterdir()}
     assert first  # the compiled functions are cached there
-    _, warm = run()
+    run()
     assert {p.name for p in numba.iterdir()} == first  # nothing new compiled the second time
-    assert float(warm) < float(cold)
+    # (how much time the cache saves is measured in benchmarks/sampling.py, not asserted here)

@@ -35,19 +35,6 @@ TABLES = (
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from cjlab.data.spark import SparkUnavailableError, check_java, local_session
-
-    try:
-        check_java()
-    except SparkUnavailableError as exc:
-        pytest.skip(str(exc))
-    session = local_session(cores=2, shuffle_partitions=2, driver_memory="1g")
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
 def spark_src(spark):
     return open_source("spark:" + SMALL_DEMO)
 

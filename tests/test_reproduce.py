@@ -40,7 +40,9 @@ def _k(name, value, **kw):
     [
         (_k("n", 1500), _k("n", 1500), IDENTICAL),
         (_k("nps", 31.4, low=28.0, high=34.8), _k("nps", 31.4, low=28.0, high=34.8), IDENTICAL),
-        (_k("nps", 31.4), _k("nps", 31.4 + 1e-12), DIFFERENT),  # no tolerance: exactly
+        (_k("nps", 31.4), _k("nps", 31.4 + 1e-6), DIFFERENT),  # no tolerance: to rounding
+        (_k("nps", 31.4), _k("nps", 31.4 * (1 + 4e-16)), IDENTICAL),  # the last bits of a sum
+        (_k("x", 1e-30), _k("x", 2e-30), DIFFERENT),  # relative, also for tiny figures
         (_k("p", 0.50, tolerance=0.01), _k("p", 0.509), WITHIN),
         (_k("p", 0.50, tolerance=0.01), _k("p", 0.52), DIFFERENT),
         (_k("p", 0.5, low=0.4, high=0.6, tolerance=0.01),

@@ -8,22 +8,7 @@ import pytest
 
 from cjlab.segments import rfm
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from cjlab.data.spark import SparkUnavailableError, check_java
-
-    try:
-        check_java()
-    except SparkUnavailableError as exc:
-        pytest.skip(str(exc))
-    from cjlab.data.spark import local_session
-
-    session = local_session(cores=2, shuffle_partitions=2, driver_memory="1g")
-    yield session
-    session.stop()
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 
 def test_rfm_and_funnel_on_spark_equal_pandas(spark):

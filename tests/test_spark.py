@@ -23,28 +23,6 @@ from cjlab.data import STAGES, open_source
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 
-def _java_ok() -> str | None:
-    from cjlab.data.spark import SparkUnavailableError, check_java
-
-    try:
-        check_java()
-    except SparkUnavailableError as exc:
-        return str(exc)
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark():
-    problem = _java_ok()
-    if problem:
-        pytest.skip(problem)
-    from cjlab.data.spark import local_session
-
-    session = local_session(cores=2, shuffle_partitions=2, driver_memory="1g")
-    yield session
-    session.stop()
-
-
 @pytest.fixture(scope="module")
 def spark_src(spark):
     return open_source("spark:" + SMALL_DEMO)

@@ -93,7 +93,7 @@ def pain_points(a) -> Table:
             "What customers say (themes)": t["themes"],
             "Share of comments": t["prevalence"],
             "Priority (0-100)": [
-                fmt.interval(r.priority, r.priority_low, r.priority_high, "number", digits=0)
+                fmt.interval(r.priority, r.priority_low, r.priority_high, "score")
                 for r in t.itertuples(index=False)
             ],
             "Same rank when resampled": t["rank_stability"],

@@ -10,8 +10,10 @@ and, while the notebook runs, a :class:`Progress` per cell (its number and secti
 (not forked) workers and a cell timeout that counts as a failure guard against the hangs
 papermill shows in parallel runs (DESIGN.md section 4).
 
-Kernels talk to their worker over IPC sockets in the Jupyter runtime folder on POSIX (no TCP
-port, no "running over TCP without encryption" warning).
+Kernels talk to their worker over local TCP (papermill's default). IPC sockets would drop
+the kernel's "running over TCP without encryption" warning (which goes to the run's log), but
+with them nbclient no longer enforces the cell timeout (a 15 s cell ran to its end under a
+3 s limit), so they are not used.
 """
 
 from __future__ import annotations
@@ -47,8 +49,6 @@ WRITE_ERROR = "WriteError"
 #: an optional dependency of jsonschema whose import takes 2 s (it compiles a grammar) and that
 #: nbformat never uses (it checks no string formats): kept out of the runner's processes
 SLOW_OPTIONAL_IMPORTS = ("rfc3987_syntax",)
-#: the longest socket path the OS accepts is about 104 characters; longer runtime folders use TCP
-_MAX_IPC_PATH = 100
 
 
 def quiet_imports() -> None:
@@ -176,38 +176,6 @@ class CellReporter:
                 )
 
 
-def kernel_manager_class() -> type:
-    """A :class:`jupyter_client.KernelManager` whose kernels use IPC sockets on POSIX.
-
-    The sockets live beside the connection file in the Jupyter runtime folder (private to the
-    user); where that path is too long for a socket, or on Windows, TCP stays.
-    """
-    from jupyter_client.manager import KernelManager
-    from jupyter_core.paths import jupyter_runtime_dir
-    from traitlets import default
-
-    runtime = jupyter_runtime_dir()
-    ipc = os.name == "posix" and len(runtime) + 24 < _MAX_IPC_PATH
-
-    class QuietKernelManager(KernelManager):
-        """Kernels over IPC (no TCP port, no transport warning) where the OS allows it; each
-        kernel's sockets get a name of their own (kernels of parallel workers never meet)."""
-
-        @default("transport")
-        def _default_transport(self) -> str:
-            return "ipc" if ipc else "tcp"
-
-        def _ip_default(self) -> str:  # traitlets' dynamic default of ``ip``
-            if self.transport != "ipc":
-                return super()._ip_default()
-            import uuid
-
-            os.makedirs(runtime, mode=0o700, exist_ok=True)
-            return os.path.join(runtime, f"cjk-{uuid.uuid4().hex[:16]}")
-
-    return QuietKernelManager
-
-
 def _prepare_job(job: WorkerJob, previous: dict[str, str]) -> dict[str, str]:
     """Set the job's environment (replacing the previous job's) and send stderr to its log."""
     if job.stderr_log is not None:  # kernel warnings and library noise: to the log
@@ -238,7 +206,6 @@ def _papermill(job: WorkerJob, hook: Any = None) -> Outcome:
             log_output=False,
             cwd=str(job.input.parent),
             report_mode=False,
-            kernel_manager_class=kernel_manager_class(),
             **({"on_cell_start": hook} if hook is not None else {}),
         )
         out.status = STATUS_OK
@@ -327,7 +294,7 @@ def preload() -> None:
         from cjlab.report import render
 
         render._exporter()
-        kernel_manager_class()
+        import jupyter_client.manager  # noqa: F401
 
 
 def _parent_alive(parent: int) -> bool:

@@ -10,7 +10,8 @@ lock hash and the git commit. :func:`reproduce`
 3. re-runs the notebooks with their recorded parameters into a new dated folder
    ``<name>-reproduce`` (secret parameters, recorded as ``***``, come from the notebook's
    defaults and the environment again);
-4. compares every KPI old against new — *identical*, *within tolerance* (the Monte-Carlo
+4. compares every KPI old against new — *identical* (to floating-point rounding,
+   :data:`ROUNDING`), *within tolerance* (the Monte-Carlo
    tolerance the KPI records, :attr:`cjlab.results.KPI.tolerance`), *different*, *missing*
    (recorded before, absent now) or *new* — and writes ``reproduce.json`` and
    ``reproduce.txt`` into the new folder.
@@ -153,14 +154,33 @@ def _number(v: Any) -> float | None:
     return None if math.isnan(float(v)) else float(v)
 
 
+#: figures that agree to this relative precision are identical: parallel sums (BLAS, OpenMP in
+#: scikit-learn's gradient boosting) may add in another order and move the last bits of a float
+ROUNDING = 1e-9
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, or equal numbers up to floating-point rounding (:data:`ROUNDING`).
+
+    Examples
+    --------
+    >>> _same(0.05327551957, 0.05327551957 + 1.4e-17), _same(1.0, 1.0001), _same("a", "a")
+    (True, False, True)
+    """
+    if a == b:
+        return True
+    x, y = _number(a), _number(b)
+    return x is not None and y is not None and math.isclose(x, y, rel_tol=ROUNDING, abs_tol=1e-300)
+
+
 def _verdict(old: Mapping[str, Any], new: Mapping[str, Any], tol: float | None) -> tuple[str, Any]:
     fields = ("value", "low", "high")
-    if all(old.get(f) == new.get(f) for f in fields):
+    if all(_same(old.get(f), new.get(f)) for f in fields):
         return IDENTICAL, 0.0 if _number(old.get("value")) is not None else None
     diffs = []
     for f in fields:
         a, b = _number(old.get(f)), _number(new.get(f))
-        if old.get(f) == new.get(f):
+        if _same(old.get(f), new.get(f)):
             continue
         if a is None or b is None:
             return DIFFERENT, None
