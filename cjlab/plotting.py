@@ -66,10 +66,16 @@ def new_axes(ax=None, figsize: tuple[float, float] | None = None):
     return ax
 
 
-def percent_axis(ax, axis: str = "x", decimals: int = 0):
-    """Format an axis whose values are shares (0..1) as percentages."""
-    fmt = mticker.PercentFormatter(1.0, decimals=decimals)
-    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+def _percent_tick(v: float, _pos=None) -> str:
+    text = f"{100 * v:.1f}".rstrip("0").rstrip(".")
+    return ("0" if text in ("-0", "") else text) + "%"
+
+
+def percent_axis(ax, axis: str = "x", decimals: int | None = None):
+    """Format an axis whose values are shares (0..1) as percentages (``2.5%``, ``10%``)."""
+    f = (mticker.FuncFormatter(_percent_tick) if decimals is None
+         else mticker.PercentFormatter(1.0, decimals=decimals))
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(f)
     return ax
 
 

@@ -108,22 +108,34 @@ class KPI:
 
     def __post_init__(self) -> None:
         if self.unit is not None and self.unit not in UNITS:
-            raise ValueError(f"KPI {self.name!r}: unit {self.unit!r} is not one of {', '.join(UNITS)}")
+            raise ValueError(
+                f"KPI {self.name!r}: unit {self.unit!r} is not one of {', '.join(UNITS)}"
+            )
 
     def text(self, digits: int | None = None) -> str:
         """The value (and interval) formatted for readers, e.g. ``'12.3 % (10.1 % to 14.6 %)'``."""
-        return fmt.interval(self.value, self.low, self.high, self.unit, currency=self.currency,
-                            digits=digits)
+        return fmt.interval(
+            self.value, self.low, self.high, self.unit, currency=self.currency, digits=digits
+        )
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict (the ``kpis.json`` record)."""
-        return {"name": self.name, "value": _clean(self.value), "low": _clean(self.low),
-                "high": _clean(self.high), "unit": self.unit, "label": self.label,
-                "group": None if self.group is None else str(self.group),
-                "n": None if self.n is None or _clean(self.n) is None else int(self.n),
-                "higher_is_better": self.higher_is_better, "currency": self.currency,
-                "topic": self.topic, "headline": self.headline, "tolerance": _clean(self.tolerance),
-                "level": self.level}
+        return {
+            "name": self.name,
+            "value": _clean(self.value),
+            "low": _clean(self.low),
+            "high": _clean(self.high),
+            "unit": self.unit,
+            "label": self.label,
+            "group": None if self.group is None else str(self.group),
+            "n": None if self.n is None or _clean(self.n) is None else int(self.n),
+            "higher_is_better": self.higher_is_better,
+            "currency": self.currency,
+            "topic": self.topic,
+            "headline": self.headline,
+            "tolerance": _clean(self.tolerance),
+            "level": self.level,
+        }
 
 
 @dataclass(frozen=True)

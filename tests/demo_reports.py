@@ -96,12 +96,17 @@ def _env(**values: str):
 
 
 @functools.cache
-def demo_reports() -> DemoReports:
-    """Run every project notebook once (about three minutes on two cores) and return the run."""
+def demo_reports(tmp: Path | None = None) -> DemoReports:
+    """Run every project notebook once (about two minutes on two cores) and return the run.
+
+    ``tmp`` is the test session's base temporary folder (pytest keeps the last few and removes
+    older ones); the run goes into ``tmp/demo-reports``.
+    """
     from cjlab.data.demo import demo_folder
     from cjlab.report.runner import run
 
-    base = Path(tempfile.mkdtemp(prefix="cjlab-demo-reports-"))
+    base = Path(tmp) / "demo-reports" if tmp else Path(tempfile.mkdtemp(prefix="cjlab-demo-"))
+    base.mkdir(parents=True, exist_ok=True)
     with _env(CJLAB_CACHE=str(base / "cache")):
         names, emails = _make_hostile(demo_folder(3000, 11))
         result = run(

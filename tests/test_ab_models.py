@@ -1,4 +1,5 @@
-"""PyMC A/B models and planning: recovery of planted effects in simulated data."""
+"""A/B models (PyMC, and the segment model by quadrature) and planning: recovery of planted
+effects in simulated data."""
 
 from __future__ import annotations
 
@@ -61,8 +62,8 @@ def test_revenue_bad_input():
         revenue_normal_approx(pd.DataFrame({"variant": ["A", "A"], "revenue": [1.0, 2.0]}))
 
 
-@pytest.mark.slow
-def test_hierarchical_model_recovers_planted_segment_effects():
+@pytest.mark.parametrize("method", ["quadrature", pytest.param("mcmc", marks=pytest.mark.slow)])
+def test_hierarchical_model_recovers_planted_segment_effects(method):
     # (seed 4 drew a 4-sigma sample for s1 that even the unpooled exact interval excluded)
     rng = np.random.default_rng(0)
     base = {"s1": 0.08, "s2": 0.10, "s3": 0.12, "s4": 0.15}
@@ -75,7 +76,7 @@ def test_hierarchical_model_recovers_planted_segment_effects():
             rows.append({"segment": s, "variant": v, "users": n, "conversions": rng.binomial(n, q)})
     df = pd.DataFrame(rows)
     m = SegmentUpliftModel(
-        sampler_config={"draws": 300, "tune": 300, "chains": 2}, level=0.99, random_state=3
+        method, sampler_config={"draws": 300, "tune": 300, "chains": 2}, level=0.99, random_state=3
     ).fit(df, "B")
     s = m.summary_.set_index("segment")
     for seg, p in base.items():

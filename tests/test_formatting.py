@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -66,3 +67,79 @@ def test_kpi_records_and_units():
     with pytest.raises(ValueError, match="status"):
         Headline("t", (), status="great")
     assert Headline("t", {"a": "b"}).items == (("a", "b"),)
+
+
+def test_days_whole_numbers_without_decimals():
+    assert fmt.days(90) == "90 days" and fmt.days(12.31) == "12.3 days"
+    assert fmt.number(90.0, "days") == "90 days" and fmt.days(4.0, digits=1) == "4.0 days"
+
+
+# --- report tables (cjlab.notebook.display): the same formatting, a layout that fits ----------
+
+
+def _cells(page: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", page)]
+
+
+def test_tables_format_through_cjlab_formatting():
+    from cjlab.notebook.display import table_html
+
+    df = pd.DataFrame(
+        {
+            "Share": [0.0019, 0.5],
+            "Revenue": [36.76, 1234.5],
+            "Change": [0.02, -0.00001],
+            "Month": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+            "Day": pd.to_datetime(["2024-01-08 08:09", "2024-02-01 00:00"]),
+            "Gap": [-0.0001, 2.0],
+        }
+    )
+    page = table_html(
+        df,
+        formats={"Share": "share", "Revenue": "money", "Change": "pp", "Month": "month", "Gap": "{:.2f}"},
+        currency="EUR",
+    )
+    cells = _cells(page)
+    # small rates keep digits; one number of decimals per money column, with the currency;
+    # differences of shares in points; months as YYYY-MM, dates ISO; never "-0.00"
+    assert cells[:6] == ["0.19 %", "EUR 37", "+2.0 pp", "2024-01", "2024-01-08 08:09", "0.00"]
+    assert cells[6:] == ["50.0 %", "EUR 1,234", "0.0 pp", "2024-02", "2024-02-01", "2.00"]
+
+
+def test_a_number_never_breaks_from_its_unit_and_numbers_align_right():
+    from cjlab.notebook.display import table_html
+
+    df = pd.DataFrame(
+        {
+            "Variant": ["control", "B"],
+            "Conversion rate": ["20.7 % (16.5 % to 25.3 %)", "22.1 % (18.0 % to 26.9 %)"],
+            "Users": ["1,234", "–"],
+            "Verdict": ["–", "keep testing"],
+        }
+    )
+    page = table_html(df)
+    assert '<span class="cj-n">20.7 %</span> (<span class="cj-n">16.5 %</span> to' in page
+    heads = {name: cls for cls, name in re.findall(r"<th(?: class=\"(\S+)\")?>(.*?)</th>", page)}
+    assert heads["Variant"] == heads["Verdict"] == ""  # text: left
+    assert heads["Conversion rate"] == heads["Users"] == "cj-num"  # numbers, also as text: right
+
+
+def test_table_css_wraps_text_and_never_forbids_wrapping_text():
+    from cjlab.notebook.display import _CSS
+
+    assert "table-layout:auto" in _CSS and "max-width:100%" in _CSS
+    assert "overflow-wrap:break-word" in _CSS and "word-break:normal" in _CSS
+    nowrap = [line for line in _CSS.splitlines() if "nowrap" in line]
+    assert nowrap == [".cj-n{white-space:nowrap}"]  # only a number with its unit
+
+
+def test_percent_ticks_have_no_negative_zero_and_enough_digits():
+    from cjlab.plotting import _percent_tick
+
+    assert [_percent_tick(v) for v in (-0.0, 0.025, 0.1, 0.125, -0.00001)] == [
+        "0%",
+        "2.5%",
+        "10%",
+        "12.5%",
+        "0%",
+    ]

@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="module")
-def reports():
-    return demo_reports()
+def reports(tmp_path_factory):
+    return demo_reports(tmp_path_factory.getbasetemp())
 
 
 def _published(reports):

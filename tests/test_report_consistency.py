@@ -26,8 +26,8 @@ TRUTH_WORDS = re.compile(r"(?i)planted|truth|recover|\bARI\b|rand index|demo che
 
 
 @pytest.fixture(scope="module")
-def run():
-    reports = demo_reports()
+def run(tmp_path_factory):
+    reports = demo_reports(tmp_path_factory.getbasetemp())
     kpis = json.loads((reports.folder / "kpis.json").read_text())["kpis"]
     pages = {nb.notebook: (reports.folder / nb.html).read_text() for nb in reports.completed()}
     return kpis, pages
@@ -72,7 +72,7 @@ def test_no_planted_truth_in_kpis(run):
 
 
 def test_money_carries_the_currency_of_the_run(run):
-    kpis, pages = run
+    kpis, _ = run
     assert [k["name"] for k in kpis if k["unit"] == "money" and k["currency"] != "EUR"] == []
     assert any(k["unit"] == "money" for k in kpis)
 

@@ -110,6 +110,8 @@ def evolution(ev: pd.DataFrame, loss_threshold: float | None = None, axes=None):
     plotting.percent_axis(ax1, "y")
     ax1.set_title("Chance to beat control")
     ax2.set_yscale("log")
+    ax2.yaxis.set_major_formatter(plotting.mticker.FuncFormatter(lambda v, _: fmt.share(v)))
+    ax2.yaxis.set_minor_formatter(plotting.mticker.NullFormatter())
     if loss_threshold:
         ax2.axhline(loss_threshold, color=plotting.BAD, ls="--", lw=1, label="loss threshold")
     ax2.set_title("Expected loss (share of the control rate)")

@@ -204,20 +204,20 @@ def stages(a: ExperimentAnalysis) -> pd.DataFrame:
 
 
 def plan(a: ExperimentAnalysis) -> pd.DataFrame:
+    """The planning scenario, one measure per row (± is the Monte Carlo standard error)."""
     s = a.plan.summary
-    return pd.DataFrame(
-        [
-            {
-                "Baseline rate": fmt.share(s["baseline"]),
-                "Smallest lift worth finding": fmt.share(s["min_effect"]),
-                "Users per day": fmt.count(s["users_per_day"]),
-                "Power": f"{fmt.share(s['power'])} (± {fmt.share(s['power_se'])})",
-                "False positives": f"{fmt.share(s['false_positive_rate'])} (± {fmt.share(s['false_positive_rate_se'])})",
-                "Median days to a decision": fmt.days(s["days_to_decision_median"]),
-                "Undecided after the longest test": fmt.share(s["undecided_share"]),
-            }
-        ]
-    )
+    rows = {
+        "Baseline rate": fmt.share(s["baseline"]),
+        "Smallest lift worth finding": fmt.share(s["min_effect"]),
+        "Users per day": fmt.count(s["users_per_day"]),
+        "Power: tests that ship a real lift": f"{fmt.share(s['power'])} (± {fmt.share(s['power_se'])})",
+        "False positives: tests that ship a change without effect": (
+            f"{fmt.share(s['false_positive_rate'])} (± {fmt.share(s['false_positive_rate_se'])})"
+        ),
+        "Median days to a decision": fmt.days(s["days_to_decision_median"]),
+        "Undecided after the longest test": fmt.share(s["undecided_share"]),
+    }
+    return pd.DataFrame({"Measure": list(rows), "Value": list(rows.values())})
 
 
 def sensitivity(a: ExperimentAnalysis) -> pd.DataFrame:

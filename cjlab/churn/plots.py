@@ -55,7 +55,9 @@ def plot_reliability(ev: Evaluation, ax=None, title: str = "Are the probabilitie
     plotting.percent_axis(ax, "y")
     ax.set_xlabel("predicted churn probability")
     ax.set_ylabel("observed churn rate")
-    ax.set_title(f"{title}\nBrier {ev.brier:.3f} (base rate only: {ev.brier_reference:.3f})")
+    ax.set_title(
+        f"{title}\nBrier score {fmt.plain(ev.brier)} (base rate alone: {fmt.plain(ev.brier_reference)})"
+    )
     plotting.legend_below(ax, ncol=1, fontsize=8)
     return ax
 

@@ -35,6 +35,8 @@ DRIVER_WORDS = {
     "purchase_activity": "purchase activity",
     "spend": "spend",
     "engagement": "engagement (touchpoints, e-mail)",
+    "tenure_days": "tenure (days as a customer)",
+    "marketing_opt_in": "marketing consent",
 }
 
 
@@ -188,8 +190,6 @@ def truth_check(a: ChurnAnalysis) -> Table:
 
 
 __all__ = [
-    "run_facts",
-    "truth_check",
     "clv_parameters",
     "contacts",
     "drivers",
@@ -197,5 +197,7 @@ __all__ = [
     "models",
     "purchase_model_check",
     "retention",
+    "run_facts",
     "segments",
+    "truth_check",
 ]

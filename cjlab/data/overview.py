@@ -256,7 +256,7 @@ class OverviewAnalysis(Analysis):
     def problems_report(self) -> pd.DataFrame:
         """:meth:`problems_table` for readers: headers and rule names in words."""
         d = self.problems_table()
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {
                 "Severity": d["severity"],
                 "Table": d["table"],
@@ -267,6 +267,7 @@ class OverviewAnalysis(Analysis):
                 "Examples": d["examples"].map(_examples),
             }
         )
+        return out if (out["Examples"] != "").any() else out.drop(columns="Examples")
 
     def tables_report(self) -> pd.DataFrame:
         """:attr:`tables` for readers (dates as days; *Empty cells* a share)."""
@@ -336,10 +337,15 @@ class OverviewAnalysis(Analysis):
         if first is not None:
             items.append(("Period covered", f"{fmt.date(first)} to {fmt.date(last)}"))
         rows = dict(zip(self.tables["table"], self.tables["rows"]))
-        items.append(("Tables", ", ".join(f"{t} ({fmt.count(n)} rows)" for t, n in rows.items())))
+        items.append(
+            (
+                "Tables",
+                ", ".join(f"{t.replace('_', ' ')} ({fmt.count(n)} rows)" for t, n in rows.items()),
+            )
+        )
         absent = [t for t in TABLES if t not in rows]
         if absent:
-            items.append(("Not in the data", ", ".join(absent)))
+            items.append(("Not in the data", ", ".join(t.replace("_", " ") for t in absent)))
         items.append(("Data source", describe_source(self.spec)))
         items.append(("Validation", f"{len(v.errors)} error(s), {len(v.warnings)} warning(s)"))
         return Headline(title, tuple(items), "good" if ok else "bad")

@@ -44,7 +44,7 @@ _CSS = """
 .cj-note.cj-warn{border-color:#e07b39;background:#fff6ef}
 .cj-note.cj-error{border-color:#c62828;background:#fdecea}
 table.cj-table,.jp-RenderedHTMLCommon table.cj-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px;max-width:100%;table-layout:auto}
-table.cj-table th,table.cj-table td,.jp-RenderedHTMLCommon table.cj-table th,.jp-RenderedHTMLCommon table.cj-table td{padding:3px 8px;overflow-wrap:anywhere;word-break:normal;vertical-align:top}
+table.cj-table th,table.cj-table td,.jp-RenderedHTMLCommon table.cj-table th,.jp-RenderedHTMLCommon table.cj-table td{padding:3px 8px;overflow-wrap:break-word;word-break:normal;vertical-align:top}
 table.cj-table th,.jp-RenderedHTMLCommon table.cj-table th{background:#eef2f6;border-bottom:1px solid #ccd;vertical-align:bottom;text-align:left}
 table.cj-table td,.jp-RenderedHTMLCommon table.cj-table td{border-bottom:1px solid #eee;text-align:left}
 table.cj-table th.cj-num,table.cj-table td.cj-num,.jp-RenderedHTMLCommon table.cj-table th.cj-num,.jp-RenderedHTMLCommon table.cj-table td.cj-num{text-align:right}
@@ -210,13 +210,16 @@ def table_html(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
     d = df.reset_index() if index else df
     hidden = [] if allow_ids else [c for c in d.columns if str(c).lower() in IDENTIFIER_COLUMNS]
     d = d.drop(columns=hidden).head(max_rows)
+    for col, f in list(formats.items()):  # one number of decimals per money column
+        if f == "money" and col in d.columns:
+            values = pd.to_numeric(d[col], errors="coerce").abs()
+            formats[col] = "money0" if values.max() >= 100 else "money2"
     cells = [[_format_cell(v, formats.get(col), currency) for col, v in zip(d.columns, rec)]
              for rec in d.itertuples(index=False)]
-    numeric = [str(col).lower() not in IDENTIFIER_COLUMNS
-               and any(not t for _, t in column) and all(not t for x, t in column if x != "–")
-               for col, column in zip(d.columns, zip(*cells, strict=True) if cells else
-                                      [()] * len(d.columns))]
-    head = "".join(f"<th{_cls(num)}>{esc(c)}</th>" for c, num in zip(d.columns, numeric))
+    columns = zip(*cells, strict=True) if cells else [()] * len(d.columns)
+    numeric = [str(col).lower() not in IDENTIFIER_COLUMNS and _numeric(column)
+               for col, column in zip(d.columns, columns)]
+    head = "".join(f"<th{_cls(num)}>{_keep_units(esc(c))}</th>" for c, num in zip(d.columns, numeric))
     rows = ["<tr>" + "".join(f"<td{_cls(num)}>{_keep_units(esc(text))}</td>"
                              for (text, _), num in zip(row, numeric)) + "</tr>" for row in cells]
     if hidden:
@@ -225,6 +228,19 @@ def table_html(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
     more = (f'<tr><td colspan="{len(d.columns)}">… {len(df) - max_rows:,} more rows'
             "</td></tr>") if len(df) > max_rows else ""
     return f'<table class="cj-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}{more}</tbody></table>'
+
+
+#: Text that is a number with its unit and maybe an interval: ``12,345``, ``+2.0 pp``,
+#: ``EUR 1,234 (EUR 1,000 to EUR 1,500)``, ``20.7 % (16.5 % to 25.3 %)``, ``1.5×``.
+_NUMBER_TEXT = re.compile(
+    r"[-+]?(?:[A-Z]{3} )?[-+]?[€$£¥]?\d[\d,]*(?:\.\d+)?(?: ?(?:%|pp|points|days)|×)?(?: \(.*\))?"
+)
+
+
+def _numeric(column: Iterable[tuple[str, bool]]) -> bool:
+    """A column of numbers (or of numbers written as text): right-aligned."""
+    seen = [(x, t) for x, t in column if x != formatting.MISSING]
+    return bool(seen) and all(not t or _NUMBER_TEXT.fullmatch(x) for x, t in seen)
 
 
 def _cls(numeric: bool) -> str:
@@ -269,8 +285,9 @@ def _format_cell(v: Any, f: str | None, currency: str | None = None) -> tuple[st
             return formatting.number(x, f), False
         if f == "int":
             return formatting.count(x), False
-        if f == "money":
-            return formatting.money(x, currency), False
+        if f in ("money", "money0", "money2"):
+            digits = {"money0": 0, "money2": 2}.get(f)
+            return formatting.money(x, currency, digits), False
         if f in ("float", "float3"):
             return formatting.plain(x, 3 if f == "float3" else 2), False
         if f and "{" in f:

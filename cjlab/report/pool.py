@@ -220,7 +220,9 @@ class _Run:
                 self._message(max(0.0, end - time.monotonic()))
         if name not in self.done:  # died without reporting (killed, out of memory)
             self.pool.discard(w)
-            self._lost(name, start, STATUS_FAILED, f"worker process died (exit code {w.proc.exitcode})")
+            self._lost(
+                name, start, STATUS_FAILED, f"worker process died (exit code {w.proc.exitcode})"
+            )
         elif w in self.pool.workers:
             self.pool.discard(w)
 

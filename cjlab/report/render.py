@@ -284,6 +284,7 @@ def _banner(outcome: Outcome) -> str:
 
 ANALYSTS_SUMMARY = "For analysts: model details and checks"
 _ANALYSTS_HEADING = re.compile(r'<h2 id="For-analysts"')
+_CELL = re.compile(r'<div class="jp-Cell(?: [^"]*)?"')  # a cell, not its inner jp-Cell-... parts
 _ANALYSTS_CSS = (
     "<style>.cj-analysts{margin:24px 0;border-top:1px solid #ccd;padding-top:8px}"
     ".cj-analysts>summary{cursor:pointer;font-size:17px;font-weight:bold;color:#3b6ea8;"
@@ -300,8 +301,10 @@ def analyst_section(body: str) -> str:
 
     Examples
     --------
-    >>> page = '<main><div class="jp-Cell a">x</div><div class="jp-Cell b"><h2 id="For-analysts">'
-    >>> page += "For analysts</h2></div><div class='jp-Cell c'>fit</div></main>"
+    >>> page = '<main><div class="jp-Cell a">x</div><div class="jp-Cell b"><div class="jp-Cell-in">'
+    >>> page += '<h2 id="For-analysts">For analysts</h2></div></div><div class="jp-Cell c">fit</div></main>'
+    >>> analyst_section(page).startswith('<main><div class="jp-Cell a">x</div><style>')
+    True
     >>> out = analyst_section(page)
     >>> out.index("<details") < out.index('id="For-analysts"') < out.index("</details></main>")
     True
@@ -310,9 +313,10 @@ def analyst_section(body: str) -> str:
     """
     m = _ANALYSTS_HEADING.search(body)
     end = body.rfind("</main>")
-    start = body.rfind('<div class="jp-Cell', 0, m.start()) if m else -1
-    if start < 0 or end < m.start():
+    cells = list(_CELL.finditer(body, 0, m.start())) if m else []
+    if not cells or end < m.start():
         return body
+    start = cells[-1].start()
     opening = (
         f'{_ANALYSTS_CSS}<details class="cj-analysts" id="for-analysts-section">'
         f"<summary>{ANALYSTS_SUMMARY}</summary>"

@@ -83,7 +83,9 @@ def sparkline(
         parts.append(f'<path d="{bars}" stroke="{BAND}" stroke-width="3" fill="none"/>')
     if len(line) > 1:
         coords = " ".join(",".join(xy(p.x, p.value)) for p in line)
-        parts.append(f'<polyline points="{coords}" fill="none" stroke="{LINE}" stroke-width="1.5"/>')
+        parts.append(
+            f'<polyline points="{coords}" fill="none" stroke="{LINE}" stroke-width="1.5"/>'
+        )
     for i, p in enumerate(line):
         cx, cy = xy(p.x, p.value)
         r = 3 if i == len(line) - 1 else 2

@@ -96,7 +96,9 @@ def headline_figures(kpis: Iterable[Mapping[str, Any]], notebook: str) -> list[d
     return [k for k in own if k.get("group") in (None, "")][:FALLBACK_FIGURES]
 
 
-def top_headline(entry: Mapping[str, Any], kpis: Iterable[Mapping[str, Any]]) -> tuple[str, list[str]]:
+def top_headline(
+    entry: Mapping[str, Any], kpis: Iterable[Mapping[str, Any]]
+) -> tuple[str, list[str]]:
     """The top headline of one notebook of a run: ``(title, points)``.
 
     ``title`` is the notebook's own headline sentence, or its headline figures joined when it
@@ -104,9 +106,14 @@ def top_headline(entry: Mapping[str, Any], kpis: Iterable[Mapping[str, Any]]) ->
     """
     head = Headline.from_record(entry.get("headline"))
     if head is not None:
-        return head.title, [f"{k}: {v}" for k, v in head.items[:MAX_ITEMS]]
+        return head.title, [_point(k, v) for k, v in head.items[:MAX_ITEMS]]
     figures = headline_figures(kpis, str(entry.get("notebook")))
     return " · ".join(f"{kpi_title(k)}: {kpi_text(k)}" for k in figures[:3]), []
+
+
+def _point(label: str, text: str) -> str:
+    """A headline point: ``label: text``, or the text alone when it has no label."""
+    return f"{label}: {text}" if label else text
 
 
 def read_kpis(folder: Path) -> list[dict[str, Any]]:
@@ -135,7 +142,7 @@ def _notebook_block(nb: Any, kpis: list[dict[str, Any]]) -> list[str]:
     lines = [f"{nb.title or nb.notebook} ({nb.notebook}){mark}"]
     if head is not None:
         lines.append(f"  {head.title}")
-        lines += [f"  - {k}: {v}" for k, v in head.items[:MAX_ITEMS]]
+        lines += [f"  - {_point(k, v)}" for k, v in head.items[:MAX_ITEMS]]
     lines += [f"  {kpi_title(k)} = {kpi_text(k)}" for k in figures]
     return lines
 

@@ -202,7 +202,9 @@ class _Page:
                      high if _number(high) else None, tip)  # fmt: skip
 
     def _history(self, key: tuple) -> list[tuple[RunInfo, dict[str, Any]]]:
-        return [(r, self.records[r.folder][key]) for r in self.s.runs if key in self.records[r.folder]]
+        return [
+            (r, self.records[r.folder][key]) for r in self.s.runs if key in self.records[r.folder]
+        ]
 
     def row(self, key: tuple, label: str, cls: str) -> str:
         hist = self._history(key)
@@ -215,7 +217,8 @@ class _Page:
             others = [
                 self._point(r, self.records[r.folder][key])
                 for r in self.s.others
-                if key in self.records[r.folder] and _number(self.records[r.folder][key].get("value"))
+                if key in self.records[r.folder]
+                and _number(self.records[r.folder][key].get("value"))
             ]
             prev = nums[-2] if len(nums) > 1 else None
             c = change(prev[1], last) if prev else {}
@@ -230,8 +233,7 @@ class _Page:
         when = when if run.date != self.s.latest.date else ""
         return (
             f"<tr class='{cls}{head}'><td class='lab'>{html.escape(label)}</td><td>{chart}</td>"
-            f"<td><b>{html.escape(kpi_text(last))}</b>"
-            + f"{when}</td><td>{note}</td></tr>"
+            f"<td><b>{html.escape(kpi_text(last))}</b>" + f"{when}</td><td>{note}</td></tr>"
         )
 
     def kpi(self, nb: str, name: str, groups: list[str]) -> str:
@@ -283,7 +285,9 @@ def _change_note(c: Mapping[str, Any], last: Mapping[str, Any], since: str | Non
         return f"<span class='changed'>{html.escape(text)}</span>"
     if sig:
         better = last.get("higher_is_better")
-        cls = "changed" if better is None or diff == 0 else "good" if (diff > 0) == better else "bad"
+        cls = (
+            "changed" if better is None or diff == 0 else "good" if (diff > 0) == better else "bad"
+        )
         return f"<span class='{cls}'>{html.escape(text)}: beyond its uncertainty</span>"
     why = "within noise" if sig is False else "no interval to judge it"
     return f"<span class='muted'>{html.escape(text)} ({why})</span>"
