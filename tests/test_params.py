@@ -324,3 +324,114 @@ def test_project_notebooks_declare_ranges_for_counts_levels_and_seeds(nb):
         for v in values:
             assert check_value(declared[name], v), f"{nb.stem}: {name}={v!r} is accepted"
         assert check_value(declared[name], declared[name].default) is None
+
+
+# -- did-you-mean across notebooks, and the check on the plain papermill path (issue 12.9) ------
+@pytest.mark.parametrize(
+    "given,candidates,hint",
+    [
+        ("min_nn", ["min_n", "level"], "min_n"),
+        ("waves", ["waves_to_compare", "level", "min_n"], "waves_to_compare"),
+        ("api_kye", ["api_key", "crm_login"], "api_key"),
+        ("levle", ["level", "top_n"], "level"),
+        ("qqq", ["level", "top_n"], None),
+    ],
+)
+def test_did_you_mean(given, candidates, hint):
+    from cjlab.report.params import suggest
+
+    assert suggest(given, candidates) == hint
+
+
+def test_a_misspelt_command_line_parameter_gets_a_did_you_mean_from_every_notebook(tmp_path):
+    from cjlab.report.runner import run
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    make_nb(tmp_path / "notebooks" / "01_x.ipynb",
+            'data_source: str = "demo"\nwaves_to_compare: list = []  # two waves')  # fmt: skip
+    make_nb(
+        tmp_path / "notebooks" / "02_y.ipynb", 'data_source: str = "demo"\nhorizon_days: int = 0'
+    )
+    with pytest.raises(ParameterError) as exc:
+        run(["01_x"], root=tmp_path, overrides={"waves": ["2025-09", "2025-12"]}, progress=False)
+    assert (
+        "'waves' is declared by none of the notebooks (01_x); did you mean 'waves_to_compare'?"
+        in str(exc.value)
+    )
+    with pytest.raises(ParameterError, match="did you mean 'horizon_days'"):
+        run(["01_x"], root=tmp_path, overrides={"horizon_day": 3}, progress=False)
+
+
+PARAMS_CELL = (
+    'data_source: str = "demo"  # where\nmin_n: int = 30  # smallest cell [1, inf)\n'
+    'waves_to_compare: list = []  # two waves\napi_key: str = ""  # key of the CRM'
+)
+
+
+@pytest.mark.parametrize(
+    "injected,problem",
+    [
+        (
+            "min_nn = 50",
+            "unknown parameter 'min_nn' (did you mean 'min_n'?); this notebook declares",
+        ),
+        ('min_n = "fifty"', "min_n: expected int, got str 'fifty'"),
+        ("min_n = 0", "min_n: 0 is out of range; allowed: min_n ≥ 1"),
+        (
+            'waves_to_compare = "[2025-09, 2025-12]"',
+            "give a list as YAML: -y 'waves_to_compare: [a, b]'",
+        ),
+        ("api_key = 12345", "api_key: expected str, got int ***"),
+    ],
+)
+def test_the_notebook_check_refuses_what_papermill_injects(injected, problem):
+    from cjlab.report.guard import check_parameters
+
+    history = ["", PARAMS_CELL, f"# Parameters\ndata_source = 'demo'\n{injected}\n", "check()"]
+    with pytest.raises(ParameterError) as exc:
+        check_parameters(history)
+    assert problem in str(exc.value) and "12345" not in str(exc.value)
+
+
+def test_the_notebook_check_passes_good_values_and_runs_without_an_injection():
+    from cjlab.report.guard import check_parameters
+
+    good = "# Parameters\nmin_n = 50\nwaves_to_compare = ['2025-09', '2025-12']\napi_key = 'k'\n"
+    assert check_parameters(["", PARAMS_CELL, good, "check()"]) is None
+    assert check_parameters(["", PARAMS_CELL, "check()"]) is None  # JupyterLab: nothing injected
+    assert (
+        check_parameters(["import x", "# Parameters\nmin_nn = 1\n"]) is None
+    )  # no parameters cell
+    assert check_parameters([]) is None  # outside IPython, an empty history
+
+
+@pytest.mark.slow
+def test_a_misspelt_parameter_fails_loudly_with_the_plain_papermill_cli(tmp_path):
+    import subprocess
+    import sys
+
+    nb = make_nb(tmp_path / "g.ipynb", PARAMS_CELL,
+                 "from cjlab.report.guard import check_parameters; check_parameters()")  # fmt: skip
+    out = tmp_path / "out.ipynb"
+
+    def papermill(*args):
+        cmd = [sys.executable, "-m", "papermill", str(nb), str(out), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    bad = papermill("-p", "min_nn", "50")
+    assert bad.returncode != 0
+    assert "unknown parameter 'min_nn' (did you mean 'min_n'?)" in bad.stderr + bad.stdout
+    assert papermill("-p", "min_n", "50").returncode == 0
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_project_notebooks_check_their_parameters_on_the_papermill_path(nb):
+    """Fails until each notebook's first code cell calls the check (.notes/README_portal.md)."""
+    book = nbformat.read(str(nb), as_version=4)
+    code = [c for c in book.cells if c.cell_type == "code"]
+    params = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
+    assert "check_parameters()" in code[params + 1].source, (
+        f"{nb.name}: its first code cell after the parameters should call "
+        "cjlab.report.guard.check_parameters()"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import time
 from pathlib import Path
 
 import nbformat
@@ -456,3 +457,105 @@ def test_the_file_lock_stops_a_second_run_from_another_process(retailer, capsys)
     finally:
         holder.wait(timeout=30)
     assert list(reports.glob("*/later/manifest.json"))
+
+
+# -- progress inside a notebook, headline records, warm workers, a quiet kernel ----------------
+HEADLINE_CELL = (
+    "from IPython.display import display\nfrom cjlab.results import HEADLINE_MIME, Headline\n"
+    "from cjlab import notebook as rd\n"
+    "display({HEADLINE_MIME: Headline('Churn fell to 4 %', (('Why', 'a better app'),), 'good')"
+    ".to_record()}, raw=True)\n"
+    "rd.kpi('parent_pid', os.getppid())"
+)
+
+
+@pytest.fixture
+def story(tmp_path):
+    """Notebooks with sections, a headline record, and the worker's pid as a KPI."""
+    proj = tmp_path / "story"
+    (proj / "notebooks").mkdir(parents=True)
+    (proj / "params").mkdir()
+    for stem in ("21_story", "22_again"):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        p = nbformat.v4.new_code_cell('data_source: str = "demo"  # where')
+        p.metadata["tags"] = ["parameters"]
+        nb.cells = [
+            nbformat.v4.new_markdown_cell("# A story"), p,
+            nbformat.v4.new_code_cell("import os, time"),
+            nbformat.v4.new_markdown_cell("## Where customers leave\ntext"),
+            nbformat.v4.new_code_cell(HEADLINE_CELL),
+            nbformat.v4.new_code_cell("time.sleep(0.5)"),
+            nbformat.v4.new_markdown_cell("## What to do"),
+            nbformat.v4.new_code_cell("time.sleep(0.5)"),
+        ]  # fmt: skip
+        nb.metadata["cjlab"] = {"title": f"Story {stem[:2]}", "requires": []}
+        nbformat.write(nb, str(proj / "notebooks" / f"{stem}.ipynb"))
+    return proj
+
+
+def test_progress_names_each_section_and_workers_are_warm_and_reused(story, capsys, monkeypatch):
+    from cjlab.cli import main
+
+    monkeypatch.setenv("CJLAB_HOME", str(story))
+    note = story / "note.txt"
+    assert main(["run", "21", "22", "--data", SMALL, "--name", "s", "--notify", str(note)]) == 0
+    err = capsys.readouterr().err  # not a terminal: plain lines, one per section
+    for nb in ("21_story", "22_again"):
+        assert f"  {nb}: started" in err
+        assert err.count(f"  {nb}: cell 4/6 · Where customers leave") == 1
+        assert err.count(f"  {nb}: cell 6/6 · What to do") == 1
+        assert f"  {nb}: cell 5/6" not in err  # no line for a cell of the same section
+    assert err.index("21_story: cell 4/6") < err.index("21_story: completed")
+
+    m = _manifest(story, "s")
+    folder = story / "reports" / m["folder"]
+    heads = {n["notebook"]: n["headline"] for n in m["notebooks"]}
+    assert heads["21_story"] == {
+        "title": "Churn fell to 4 %",
+        "items": [["Why", "a better app"]],
+        "status": "good",
+    }
+    text = note.read_text()
+    assert "Story 21 (21_story)\n  Churn fell to 4 %\n  - Why: a better app" in text
+    index = (story / "reports" / "index.html").read_text()
+    assert "Churn fell to 4 %" in index
+    html = (folder / "21_story.html").read_text()
+    assert "vnd.cjlab.headline" not in html and '"status": "good"' not in html
+    # both notebooks ran in the same warm worker (the kernels' parent), one after the other
+    kpis = json.loads((folder / "kpis.json").read_text())["kpis"]
+    pids = {k["notebook"]: k["value"] for k in kpis if k["name"] == "parent_pid"}
+    assert pids["21_story"] == pids["22_again"]
+    # kernel noise (e.g. ipykernel's TCP warning) goes to the log, never to the terminal
+    assert "without encryption" not in err
+
+
+def test_the_export_folder_variables_are_those_the_notebook_layer_reads():
+    from cjlab.notebook import exports
+    from cjlab.report import runner
+
+    assert (runner.OUTPUT_DIR_ENV, runner.REPORT_DIR_ENV) == (
+        exports.OUTPUT_DIR_ENV,
+        exports.REPORT_DIR_ENV,
+    )
+
+
+def test_a_run_starts_no_worker_for_bad_options_and_stops_its_warm_workers(story, monkeypatch):
+    import psutil
+
+    from cjlab.report.params import ParameterError
+    from cjlab.report.runner import RunOptions, warm_workers
+
+    assert warm_workers(RunOptions(jobs=0)) == 0
+    assert warm_workers(RunOptions(notebooks=["21"], jobs=4)) == 1
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(ParameterError):
+        run(["21"], root=story, overrides={"nope": 1}, progress=False)
+    time.sleep(0.5)
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before
+            and p.is_running() and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]  # fmt: skip
+    assert left == []

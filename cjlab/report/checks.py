@@ -15,14 +15,13 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cjlab.report.params import ParameterError, check_run_config, read_yaml
+from cjlab.report.params import ParameterError, check_run_config, did_you_mean, read_yaml
 
 #: the longest run name (it becomes a folder name)
 MAX_NAME = 80
@@ -79,10 +78,9 @@ def unknown_names(
     for key in given:
         if any(key in d for d in run.values()):
             continue
-        hint = difflib.get_close_matches(str(key), list(everyone), n=1)
         out.append(
             f"{where}parameter {key!r} is declared by none of the notebooks "
-            f"({', '.join(p.stem for p in run)})" + (f"; did you mean {hint[0]!r}?" if hint else "")
+            f"({', '.join(p.stem for p in run)})" + did_you_mean(str(key), everyone, sep="; ")
         )
     return out
 

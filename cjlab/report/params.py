@@ -172,6 +172,46 @@ def _choice(text: str) -> Any:
     return value if isinstance(value, int | float | bool) else text
 
 
+def suggest(name: str, candidates: Any) -> str | None:
+    """The declared name ``name`` was probably meant to be, or None.
+
+    Close spellings first (``min_nn`` -> ``min_n``), then a name that starts with it
+    (``waves`` -> ``waves_to_compare``) or is one of its words.
+
+    Examples
+    --------
+    >>> suggest("min_nn", ["min_n", "level"]), suggest("waves", ["waves_to_compare", "wave"])
+    ('min_n', 'wave')
+    >>> suggest("waves", ["waves_to_compare", "level"]), suggest("zzz", ["level"])
+    ('waves_to_compare', None)
+    """
+    cands = list(dict.fromkeys(str(c) for c in candidates))
+    hits = difflib.get_close_matches(str(name), cands, n=1, cutoff=0.6)
+    if hits:
+        return hits[0]
+    low = str(name).lower()
+    if len(low) >= 3:
+        part = [
+            c
+            for c in cands
+            if c.lower().startswith(low)
+            or low in c.lower().split("_")
+            or low.startswith(c.lower() + "_")
+        ]
+        if part:
+            return min(part, key=len)
+    hits = difflib.get_close_matches(str(name), cands, n=1, cutoff=0.5)
+    return hits[0] if hits else None
+
+
+def did_you_mean(name: str, candidates: Any, sep: str = " ") -> str:
+    """``" (did you mean 'min_n'?)"``-style hint, or ``""``."""
+    hint = suggest(name, candidates)
+    if not hint:
+        return ""
+    return f" (did you mean {hint!r}?)" if sep == " " else f"{sep}did you mean {hint!r}?"
+
+
 def is_secret_name(name: str) -> bool:
     """Parameter names that hold credentials (``api_key``, ``crm_token``, ``db_password``)."""
     return bool(_SECRET_NAME.search(name))
@@ -280,7 +320,17 @@ def declared_parameters(notebook: str | Path | nbformat.NotebookNode) -> dict[st
     cell = parameters_cell(nb)
     if cell is None:
         raise ValueError(f"{name}: no code cell tagged 'parameters'")
-    src = cell.source
+    return parameters_from_source(cell.source, name)
+
+
+def parameters_from_source(src: str, name: str = "notebook") -> dict[str, Parameter]:
+    """The parameters a ``parameters`` cell's source declares (see the module docstring).
+
+    Examples
+    --------
+    >>> list(parameters_from_source('min_n: int = 30  # smallest cell [1, inf)'))
+    ['min_n']
+    """
     lines = src.splitlines()
     out: dict[str, Parameter] = {}
     for node in ast.parse(src).body:
@@ -402,11 +452,9 @@ def check_run_config(config: Mapping[str, Any], path: str | Path) -> list[str]:
     out = []
     for key in config:
         if key not in RUN_FILE_KEYS:
-            hint = difflib.get_close_matches(str(key), RUN_FILE_KEYS, n=1)
             out.append(
-                f"{path}: unknown key {key!r}"
-                + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                + f"; a run file holds {', '.join(RUN_FILE_KEYS)}"
+                f"{path}: unknown key {key!r}{did_you_mean(str(key), RUN_FILE_KEYS)}"
+                f"; a run file holds {', '.join(RUN_FILE_KEYS)}"
             )
     for key in ("params", "notebook_params"):
         value = config.get(key)
@@ -459,11 +507,9 @@ def resolve(
     strict.update(strict_keys or {})
     for key, value in strict.items():
         if key not in declared:
-            hint = difflib.get_close_matches(key, declared, n=1)
             problems.append(
-                f"{stem}: unknown parameter {key!r}"
-                + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                + f"; declared: {', '.join(declared)}"
+                f"{stem}: unknown parameter {key!r}{did_you_mean(key, declared)}"
+                f"; declared: {', '.join(declared)}"
             )
             continue
         values[key] = value
