@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from cjlab.churn.mle import CLVError, compress, maximise, rfm_arrays
+from cjlab.churn.mle import TransactionModel, compress, maximise, rfm_arrays
 
 __all__ = [
     "PARAMETERS",
@@ -142,7 +142,7 @@ def _nbd_start(x: np.ndarray, T: np.ndarray) -> np.ndarray:
     return np.array([1.0, max(float(T.mean()) / max(float(x.mean()), 1e-3), 1e-3)])
 
 
-class BetaGeo:
+class BetaGeo(TransactionModel):
     """BG/NBD fitted by maximum likelihood (MAP with flat priors), scikit-learn style.
 
     Parameters
@@ -168,6 +168,9 @@ class BetaGeo:
     """
 
     parameters = PARAMETERS
+    _loglik = staticmethod(bgnbd_loglik)
+    _p_alive = staticmethod(p_alive)
+    _expected = staticmethod(expected_purchases)
 
     def __init__(self, start: Mapping[str, float] | None = None):
         self.start = start
@@ -184,20 +187,3 @@ class BetaGeo:
         self.params_ = dict(zip(PARAMETERS, map(float, res.theta), strict=True))
         self.loglik_, self.converged_, self.n_customers_ = res.loglik, res.converged, len(x)
         return self
-
-    def _theta(self) -> tuple[float, ...]:
-        if not hasattr(self, "params_"):
-            raise CLVError("fit the model first")
-        return tuple(self.params_[k] for k in PARAMETERS)
-
-    def loglik(self, rfm: pd.DataFrame) -> np.ndarray:
-        """Log-likelihood of each customer at the fitted parameters."""
-        return bgnbd_loglik(*self._theta(), *rfm_arrays(rfm))
-
-    def p_alive(self, rfm: pd.DataFrame) -> np.ndarray:
-        """P(alive) of each customer at the end of its observation."""
-        return p_alive(*self._theta(), *rfm_arrays(rfm))
-
-    def expected_purchases(self, rfm: pd.DataFrame, t: float) -> np.ndarray:
-        """Expected purchases of each customer in the next ``t`` periods."""
-        return expected_purchases(*self._theta(), *rfm_arrays(rfm), t)

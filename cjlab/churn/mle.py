@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-__all__ = ["CLVError", "compress", "maximise", "rfm_arrays"]
+__all__ = ["CLVError", "TransactionModel", "compress", "maximise", "rfm_arrays"]
 
 #: log-parameter bounds: parameters stay in (1e-11, 1e11)
 BOUND = 25.0
@@ -92,3 +92,34 @@ def maximise(
         np.all(np.abs(z) < BOUND - 1e-6)
     )
     return res
+
+
+class TransactionModel:
+    """What a fitted buy-till-you-die model of purchases shares (BG/NBD, Pareto/NBD).
+
+    A subclass sets ``parameters`` and its closed forms ``_loglik(*theta, x, tx, T)``,
+    ``_p_alive(*theta, x, tx, T)`` and ``_expected(*theta, x, tx, T, t)``, and ``fit`` sets
+    ``params_``; the predictions below then read the fitted parameters.
+    """
+
+    parameters: tuple[str, ...] = ()
+    _loglik: Callable[..., np.ndarray]
+    _p_alive: Callable[..., np.ndarray]
+    _expected: Callable[..., np.ndarray]
+
+    def _theta(self) -> tuple[float, ...]:
+        if not hasattr(self, "params_"):
+            raise CLVError("fit the model first")
+        return tuple(self.params_[k] for k in self.parameters)
+
+    def loglik(self, rfm: pd.DataFrame) -> np.ndarray:
+        """Log-likelihood of each customer at the fitted parameters."""
+        return type(self)._loglik(*self._theta(), *rfm_arrays(rfm))
+
+    def p_alive(self, rfm: pd.DataFrame) -> np.ndarray:
+        """P(alive) of each customer at the end of its observation."""
+        return type(self)._p_alive(*self._theta(), *rfm_arrays(rfm))
+
+    def expected_purchases(self, rfm: pd.DataFrame, t: float) -> np.ndarray:
+        """Expected purchases of each customer in the next ``t`` periods."""
+        return type(self)._expected(*self._theta(), *rfm_arrays(rfm), t)

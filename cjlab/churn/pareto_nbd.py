@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.special import gammaln, hyp2f1
 
 from cjlab.churn.bgnbd import _nbd_start
-from cjlab.churn.mle import CLVError, compress, maximise, rfm_arrays
+from cjlab.churn.mle import TransactionModel, compress, maximise, rfm_arrays
 
 __all__ = ["PARAMETERS", "ParetoNBD", "expected_purchases", "p_alive", "pareto_nbd_loglik"]
 
@@ -95,7 +95,7 @@ def expected_purchases(
     return np.exp(first + second + third - ll)
 
 
-class ParetoNBD:
+class ParetoNBD(TransactionModel):
     """Pareto/NBD fitted by maximum likelihood (MAP with flat priors), scikit-learn style.
 
     Parameters
@@ -109,6 +109,9 @@ class ParetoNBD:
     """
 
     parameters = PARAMETERS
+    _loglik = staticmethod(pareto_nbd_loglik)
+    _p_alive = staticmethod(p_alive)
+    _expected = staticmethod(expected_purchases)
 
     def __init__(self, start: Mapping[str, float] | None = None):
         self.start = start
@@ -125,20 +128,3 @@ class ParetoNBD:
         self.params_ = dict(zip(PARAMETERS, map(float, res.theta), strict=True))
         self.loglik_, self.converged_, self.n_customers_ = res.loglik, res.converged, len(x)
         return self
-
-    def _theta(self) -> tuple[float, ...]:
-        if not hasattr(self, "params_"):
-            raise CLVError("fit the model first")
-        return tuple(self.params_[k] for k in PARAMETERS)
-
-    def loglik(self, rfm: pd.DataFrame) -> np.ndarray:
-        """Log-likelihood of each customer at the fitted parameters."""
-        return pareto_nbd_loglik(*self._theta(), *rfm_arrays(rfm))
-
-    def p_alive(self, rfm: pd.DataFrame) -> np.ndarray:
-        """P(alive) of each customer at the end of its observation."""
-        return p_alive(*self._theta(), *rfm_arrays(rfm))
-
-    def expected_purchases(self, rfm: pd.DataFrame, t: float) -> np.ndarray:
-        """Expected purchases of each customer in the next ``t`` periods."""
-        return expected_purchases(*self._theta(), *rfm_arrays(rfm), t)
