@@ -15,7 +15,7 @@ demo: setup
 
 test:
 	@scripts/bootstrap.sh test,lab,spark
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=30 $(PYTEST_ARGS)
 
 test-fast:
 	@scripts/bootstrap.sh test,lab,spark
