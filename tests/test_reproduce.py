@@ -239,24 +239,21 @@ def test_reproduce_warns_when_the_software_differs(recorded, tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("runner")
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_every_notebook_run_twice_gives_the_same_kpis(notebook, tmp_path):
-    """Determinism: the second run (``cjlab reproduce``) repeats every KPI."""
-    from cjlab.report.reproduce import reproduce
-    from cjlab.report.runner import run
+@pytest.mark.xdist_group("browser")  # the shared demo run of the report checks lives there
+def test_every_notebook_run_twice_gives_the_same_kpis(tmp_path, tmp_path_factory):
+    """Determinism: ``cjlab reproduce`` of the shared demo run (every project notebook, the demo
+    run file, the small demo company) repeats every KPI of every notebook."""
+    from demo_reports import _env, demo_reports
 
-    first = run(
-        [notebook.stem],
-        name="first",
-        root=ROOT,
-        run_file=ROOT / "params" / "runs" / "demo.yaml",  # what the demo run sets, e.g. currency
-        data_source=SMALL,
-        reports_dir=tmp_path / "reports",
-        progress=False,
-    )
-    assert first.ok, [(n.notebook, n.error) for n in first.notebooks]
-    assert first.notebooks[0].n_kpis > 0
-    rep = reproduce(first.folder, reports_dir=tmp_path / "reports", root=ROOT, progress=False)
+    from cjlab.report.reproduce import reproduce
+
+    first = demo_reports(tmp_path_factory.getbasetemp())
+    assert {n.notebook for n in first.result.notebooks} == {p.stem for p in NOTEBOOKS}
+    assert all(n.status == "completed" and n.n_kpis > 0 for n in first.result.notebooks), [
+        (n.notebook, n.status, n.error) for n in first.result.notebooks
+    ]
+    with _env(CJLAB_CACHE=str(first.reports_dir.parent / "cache")):  # the same demo files
+        rep = reproduce(first.folder, reports_dir=tmp_path / "reports", root=ROOT, progress=False)
     bad = [r for r in rep.kpis if r["verdict"] not in (IDENTICAL, WITHIN)]
     assert rep.ok and not bad, rep.text()
+    assert {r["notebook"] for r in rep.kpis} == {p.stem for p in NOTEBOOKS}
