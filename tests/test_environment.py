@@ -56,3 +56,38 @@ def test_environment_yml_installs_the_lock():
     py = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.12" and py == "python=3.12"
+
+
+GROUPED = '''
+import os
+import pytest
+
+pytestmark = pytest.mark.xdist_group("one")
+
+
+@pytest.mark.parametrize("i", range(6))
+def test_worker(i):
+    with open(os.environ["GROUP_LOG"], "a") as f:
+        f.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+'''
+
+
+def test_xdist_groups_keep_their_tests_on_one_worker(tmp_path):
+    """The suite relies on ``--dist loadgroup``: a shared demo run per group, runner tests that
+    must not run beside each other. pytest 9.2 with pytest-xdist 3.8 silently ignored the groups
+    (the pin in pyproject.toml); this fails if a version pair breaks it again."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "test_grouped.py").write_text(GROUPED)
+    log = tmp_path / "workers.txt"
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q",
+         "-p", "no:cacheprovider", "test_grouped.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "GROUP_LOG": str(log)},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    workers = log.read_text().split()
+    assert len(workers) == 6 and len(set(workers)) == 1, workers
