@@ -37,28 +37,26 @@ def _text_without_provenance(markup: str) -> str:
     return visible_text(re.sub(r'(?s)<details class="cj-meta".*?</details>', "", markup))
 
 
+def _not_shown(kpis, text_of) -> dict[str, list[str]]:
+    """Per notebook, the KPIs whose formatted value is not in ``text_of(notebook)``."""
+    missing = defaultdict(list)
+    for k in kpis:
+        value = fmt.number(k["value"], k["unit"], k.get("currency"))
+        if value not in text_of(k["notebook"]):
+            missing[k["notebook"]].append(f"{k['label']} [{k['group']}] = {value}")
+    return dict(missing)
+
+
 def test_every_headline_kpi_shows_in_the_headline_box_with_the_same_value(run):
     kpis, pages = run
-    missing = defaultdict(list)
     headline_kpis = [k for k in kpis if k["headline"]]
     assert {k["notebook"] for k in headline_kpis} >= set(pages) - {"07_journey_plan"}
-    for k in headline_kpis:
-        box = visible_text(headline_box(pages[k["notebook"]]))
-        value = fmt.number(k["value"], k["unit"], k.get("currency"))
-        if value not in box:
-            missing[k["notebook"]].append(f"{k['label']} [{k['group']}] = {value}")
-    assert dict(missing) == {}
+    assert _not_shown(headline_kpis, lambda nb: visible_text(headline_box(pages[nb]))) == {}
 
 
 def test_every_kpi_shows_on_its_page_with_the_same_value(run):
     kpis, pages = run
-    missing = defaultdict(list)
-    for k in kpis:
-        text = _text_without_provenance(pages[k["notebook"]])
-        value = fmt.number(k["value"], k["unit"], k.get("currency"))
-        if value not in text:
-            missing[k["notebook"]].append(f"{k['label']} [{k['group']}] = {value}")
-    assert dict(missing) == {}
+    assert _not_shown(kpis, lambda nb: _text_without_provenance(pages[nb])) == {}
 
 
 def test_no_planted_truth_in_kpis(run):

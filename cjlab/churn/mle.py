@@ -114,12 +114,12 @@ class TransactionModel:
 
     def loglik(self, rfm: pd.DataFrame) -> np.ndarray:
         """Log-likelihood of each customer at the fitted parameters."""
-        return type(self)._loglik(*self._theta(), *rfm_arrays(rfm))
+        return self._loglik(*self._theta(), *rfm_arrays(rfm))
 
     def p_alive(self, rfm: pd.DataFrame) -> np.ndarray:
         """P(alive) of each customer at the end of its observation."""
-        return type(self)._p_alive(*self._theta(), *rfm_arrays(rfm))
+        return self._p_alive(*self._theta(), *rfm_arrays(rfm))
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> np.ndarray:
         """Expected purchases of each customer in the next ``t`` periods."""
-        return type(self)._expected(*self._theta(), *rfm_arrays(rfm), t)
+        return self._expected(*self._theta(), *rfm_arrays(rfm), t)
