@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -237,6 +238,25 @@ def test_reads_are_bounded_in_time(tmp_path, demo, monkeypatch):
     rules = {(p.table, p.rule) for p in report.errors}
     assert ("customers", "unreadable_table") in rules or ("orders", "unreadable_table") in rules
     assert "time limit" in report.format()
+
+
+def test_a_query_that_starts_after_the_limit_is_stopped_too():
+    """DuckDB drops an interrupt that arrives between two queries; the limit must not."""
+    import duckdb
+
+    from cjlab.data.files import time_limit
+
+    con = duckdb.connect()
+    safety = threading.Timer(15, con.interrupt)  # ends the test's query if the limit fails
+    safety.start()
+    t0 = time.monotonic()
+    with pytest.raises(duckdb.InterruptException):
+        with time_limit(con, 0.05):
+            time.sleep(0.3)  # the limit passes while Python works, no query running
+            con.execute("SELECT sum(hash(i)) FROM range(100000000000) t(i)").fetchall()
+    safety.cancel()
+    assert time.monotonic() - t0 < 10
+    assert con.execute("SELECT 42").fetchone() == (42,)  # the connection is usable after
 
 
 def test_unreadable_tables_leave_the_others_usable(tmp_path, demo):

@@ -335,10 +335,22 @@ def time_limit(con, default: float) -> Iterator[None]:
         limit = float(os.environ.get("CJLAB_READ_TIMEOUT", default))
     except ValueError:
         limit = default
-    timer = threading.Timer(limit, con.interrupt)
-    timer.daemon = True
-    timer.start()
+    done = threading.Event()
+
+    def watch() -> None:
+        if done.wait(limit):
+            return
+        # DuckDB forgets an interrupt that arrives between two queries: keep interrupting
+        # until the block ends, so a read that starts after the limit is stopped too
+        while True:
+            con.interrupt()
+            if done.wait(0.02):
+                return
+
+    watcher = threading.Thread(target=watch, name="cjlab-read-limit", daemon=True)
+    watcher.start()
     try:
         yield
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join()
