@@ -50,6 +50,7 @@ class DemoReports:
     result: object  # cjlab.report.runner.RunResult
     names: tuple[str, ...]
     emails: tuple[str, ...]
+    data: Path  # the demo folder the run read (its tables, names and e-mails included)
 
     def completed(self) -> list:
         """The notebooks that ran to the end (with an HTML page)."""
@@ -102,24 +103,29 @@ def demo_reports(tmp: Path | None = None) -> DemoReports:
     ``tmp`` is the test session's base temporary folder (pytest keeps the last few and removes
     older ones); the run goes into ``tmp/demo-reports``.
     """
+    from cjlab.cli import build_parser, run_options
     from cjlab.data.demo import demo_folder
     from cjlab.report.runner import run
 
     base = Path(tmp) / "demo-reports" if tmp else Path(tempfile.mkdtemp(prefix="cjlab-demo-"))
     base.mkdir(parents=True, exist_ok=True)
     with _env(CJLAB_CACHE=str(base / "cache")):
-        names, emails = _make_hostile(demo_folder(3000, 11))
-        result = run(
-            None,
-            name="demo",
-            run_file=ROOT / "params" / "runs" / "demo.yaml",
-            data_source=SPEC,
-            reports_dir=base / "reports",
-            jobs=2,
-            progress=False,
-            today=dt.date(2026, 11, 1),
-        )
-    return DemoReports(base / "reports", result.folder, result, names, emails)
+        data = demo_folder(3000, 11)
+        names, emails = _make_hostile(data)
+        a = build_parser().parse_args(list(main_job_args(base / "reports")))
+        result = run(options=run_options(a), today=dt.date(2026, 11, 1))
+    return DemoReports(base / "reports", result.folder, result, names, emails, data)
+
+
+#: the main job as the README and ``make demo`` give it: every notebook on the demo company
+MAIN_JOB = ("run", "--params", "demo")
+
+
+def main_job_args(reports_dir: Path) -> tuple[str, ...]:
+    """The command line of the shared run: :data:`MAIN_JOB` on the small demo, into
+    ``reports_dir``, two notebooks at a time, without a progress bar."""
+    return (*MAIN_JOB, "--data", SPEC, "--reports-dir", str(reports_dir), "--jobs", "2",
+            "--no-progress")  # fmt: skip
 
 
 def visible_text(markup: str) -> str:

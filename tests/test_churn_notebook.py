@@ -1,5 +1,6 @@
-"""End to end: notebooks/03_churn.ipynb through the cjlab runner on a small demo company whose
-customer table carries names and e-mails (they must never reach the report or the CRM list)."""
+"""End to end: notebooks/03_churn.ipynb through the cjlab runner, in the shared demo run (the
+small demo company through the main job, demo_reports.py), whose customer table carries names
+and e-mails: they must never reach the report or the CRM list."""
 
 from __future__ import annotations
 
@@ -8,22 +9,21 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import assert_clean_report_notebook, run_notebook_on_tables
+from conftest import assert_clean_report_notebook
+from demo_reports import demo_reports
 
 
 @pytest.mark.slow
-def test_churn_notebook_end_to_end(tmp_path, small_demo):
+@pytest.mark.xdist_group("browser")
+def test_churn_notebook_end_to_end(tmp_path_factory):
     import nbformat
 
     from cjlab.report.kpis import kpis_from_notebook
 
-    tables = small_demo.load("customers", "orders", "touchpoints", "survey_responses")
-    cust = small_demo.relation("customers").df()  # with name and email
-    assert {"name", "email"} <= set(cust.columns)
-    tables["customers"] = cust
-    _, folder, html = run_notebook_on_tables(
-        tables, tmp_path, "03_churn", "churn_e2e", cell_timeout=600, wall_timeout=900
-    )
+    run = demo_reports(tmp_path_factory.getbasetemp())
+    folder, html = run.folder, run.page("03_churn").read_text(encoding="utf-8")
+    cust = pd.read_parquet(run.data / "customers")  # with name and email
+    assert {"name", "email"} <= set(cust.columns) and run.names and run.emails
     nb = nbformat.read(folder / "03_churn.ipynb", as_version=4)
     assert_clean_report_notebook(nb)
 

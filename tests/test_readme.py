@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SMALL_DEMO
+from demo_reports import MAIN_JOB, SPEC, demo_reports, main_job_args
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -179,9 +180,46 @@ def prepared(cmd: Command, reports: Path, tmp: Path) -> tuple[list[str], str | N
     return args, None
 
 
+def _is_main_job(cmd: Command) -> bool:
+    return cmd.args in (MAIN_JOB, ("run", "--params", "params/runs/demo.yaml")) and not cmd.env
+
+
+def _run_of(args: list[str]) -> dict:
+    """What a ``cjlab run`` command line asks for, its run file resolved to one path."""
+    from cjlab.cli import build_parser
+    from cjlab.report.checks import run_config
+
+    a = vars(build_parser().parse_args(args))
+    a["params"] = run_config(a["params"], ROOT / "params")[1].resolve()
+    return a
+
+
+#: the commands run here; the main job is the shared demo run (test_readme_main_job_runs)
+TO_RUN = [c for c in COMMANDS if not _is_main_job(c)]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("browser")
+def test_readme_main_job_runs(tmp_path_factory):
+    """The README's main job (``cjlab run --params demo``) is the command of the shared demo run
+    (demo_reports.py) that the browser, consistency, privacy and reproduce tests read: the same
+    arguments as :func:`prepared` would give it, plus ``--jobs 2``; every notebook completes."""
+    main = [c for c in COMMANDS if _is_main_job(c)]
+    assert main, "the README gives the main job: cjlab run --params demo"
+    reports = tmp_path_factory.getbasetemp() / "demo-reports" / "reports"
+    args, why = prepared(main[0], reports, tmp_path_factory.mktemp("main"))
+    assert why is None and SPEC == SMALL_DEMO
+    assert _run_of([*args, "--jobs", "2"]) == _run_of(list(main_job_args(reports)))
+    run = demo_reports(tmp_path_factory.getbasetemp())
+    assert run.result.exit_code == 0
+    assert all(n.status == "completed" for n in run.result.notebooks), [
+        (n.notebook, n.status) for n in run.result.notebooks
+    ]
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("runner")
-@pytest.mark.parametrize("cmd", COMMANDS, ids=[f"line{c.line}" for c in COMMANDS])
+@pytest.mark.parametrize("cmd", TO_RUN, ids=[f"line{c.line}" for c in TO_RUN])
 def test_readme_command_runs(cmd, reports, tmp_path, monkeypatch, capsys):
     from cjlab.cli import main
 

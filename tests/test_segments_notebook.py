@@ -1,6 +1,7 @@
 """End to end: notebooks/04_segmentation.ipynb through the cjlab runner, on a company that has
 only customers and orders (sections without their data say so in one sentence) and on the demo
-(every section; the planted-truth check only in the analysts' part, never in kpis.json)."""
+(the shared demo run: every section; the planted-truth check only in the analysts' part, never
+in kpis.json)."""
 
 from __future__ import annotations
 
@@ -43,24 +44,13 @@ def test_segmentation_notebook_on_customers_and_orders_only(tmp_path, small_demo
 
 
 @pytest.mark.slow
-def test_segmentation_notebook_on_the_demo_keeps_planted_truth_for_analysts(tmp_path):
-    from conftest import ROOT, SMALL_DEMO
+@pytest.mark.xdist_group("browser")
+def test_segmentation_notebook_on_the_demo_keeps_planted_truth_for_analysts(tmp_path_factory):
+    """The shared demo run (the main job on the small demo, demo_reports.py)."""
+    from demo_reports import demo_reports
 
-    from cjlab.report.runner import run
-
-    res = run(
-        ["04_segmentation"],
-        data_source=SMALL_DEMO,
-        reports_dir=tmp_path / "reports",
-        root=ROOT,
-        progress=False,
-        name="seg_demo",
-        cell_timeout=600,
-        wall_timeout=900,
-    )
-    assert res.ok, res
-    folder = next((tmp_path / "reports").glob("*/seg_demo"))
-    html = (folder / "04_segmentation.html").read_text(encoding="utf-8")
+    run = demo_reports(tmp_path_factory.getbasetemp())
+    folder, html = run.folder, run.page("04_segmentation").read_text(encoding="utf-8")
     kpis, _ = _kpis_and_texts(folder)
     headline = html.split('id="headline"', 1)[1].split("<!--/cj-headline-->")[0]
     for word in ("silhouette", "Rand index", "BIC", "planted", "Demo"):
