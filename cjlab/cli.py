@@ -363,10 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=42)
     d.set_defaults(func=_cmd_demo)
     m = sub.add_parser("import", help="bring a raw export into the contract through a YAML mapping")
-    from cjlab.data import mapping
-
-    mapping.add_arguments(m)
-    m.set_defaults(func=mapping.command)
+    _add_import_arguments(m)
+    m.set_defaults(func=_cmd_import)
     i = sub.add_parser("index", help="rebuild reports/index.html")
     i.add_argument("--reports-dir")
     i.add_argument(
@@ -378,6 +376,29 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_cmd_index)
     _add_reproduce(sub)
     return ap
+
+
+def _add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``cjlab import`` options (defined here so that building the parser imports no
+    data library: ``cjlab run`` starts its workers before pandas and DuckDB load)."""
+    parser.add_argument(
+        "mapping", help="the YAML mapping (params/mappings/NAME.yaml, NAME, or a path)"
+    )
+    parser.add_argument("--out", required=True, help="contract folder to write (Parquet per table)")
+    parser.add_argument(
+        "--input",
+        action="append",
+        metavar="PATH|NAME=PATH",
+        help="the raw file (overrides the mapping's path); NAME=PATH for a mapping "
+        "with several inputs; repeatable",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _cmd_import(a: argparse.Namespace) -> int:
+    from cjlab.data import mapping
+
+    return mapping.command(a)
 
 
 def _add_reproduce(sub) -> None:

@@ -559,3 +559,22 @@ def test_a_run_starts_no_worker_for_bad_options_and_stops_its_warm_workers(story
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before
             and p.is_running() and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]  # fmt: skip
     assert left == []
+
+
+def test_the_cli_starts_its_workers_before_any_data_library_loads():
+    """`cjlab run` spawns its warm workers first thing in :func:`run`; everything the command
+    line imports before that (the parser of every sub-command and the runner) must leave
+    pandas, DuckDB and numpy unloaded, or the workers start seconds late (2.1 s here when
+    the ``import`` sub-command's parser imported the mapping package)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cjlab.cli import build_parser\n"
+        "build_parser().parse_args(['run', '00'])\n"
+        "import cjlab.report.runner, cjlab.report.pool\n"
+        "print(sorted(m for m in ('pandas', 'duckdb', 'numpy', 'narwhals') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -85,7 +85,6 @@ __all__ = [
     "MappingSpec",
     "ReturnStats",
     "TableStats",
-    "add_arguments",
     "command",
     "find_mapping",
     "import_mapping",
@@ -107,22 +106,6 @@ def find_mapping(name: str | Path) -> Path:
             if cand.is_file():
                 return cand
     return p  # load_mapping says it is not found
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``cjlab import`` options."""
-    parser.add_argument(
-        "mapping", help="the YAML mapping (params/mappings/NAME.yaml, NAME, or a path)"
-    )
-    parser.add_argument("--out", required=True, help="contract folder to write (Parquet per table)")
-    parser.add_argument(
-        "--input",
-        action="append",
-        metavar="PATH|NAME=PATH",
-        help="the raw file (overrides the mapping's path); NAME=PATH for a mapping "
-        "with several inputs; repeatable",
-    )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def _inputs(values: list[str] | None, mapping: MappingSpec) -> str | dict[str, str] | None:
