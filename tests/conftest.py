@@ -17,6 +17,26 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests that share one xdist worker")
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    _thread_budget_per_worker()
+
+
+def _thread_budget_per_worker() -> None:
+    """The runner's thread budget applied to the test workers: with ``-n W`` each worker (and
+    every kernel it starts) gets ``cores // W`` OpenMP/BLAS threads. Without it two workers on
+    two cores each ran scikit-learn with two spinning OpenMP threads (tests/test_churn_analysis.py
+    80 s -> 31 s with it). A thread count already in the environment wins, as in ``cjlab run``."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers < 2:
+        return
+    from cjlab.report.plan import thread_budget
+
+    budget = thread_budget(jobs=workers)
+    for name, value in budget.environment(os.environ).items():
+        os.environ.setdefault(name, value)  # read by OpenMP when scikit-learn loads it
+    # numpy (and its BLAS) is already loaded by a plugin: limit it in this process too
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(budget.threads)
 
 
 @pytest.fixture(scope="session", autouse=True)
