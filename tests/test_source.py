@@ -181,15 +181,9 @@ def test_extra_columns_keep_their_type_in_every_backend(tmp_path, demo):
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_extra_columns_survive_in_spark(tmp_path, demo):
-    from cjlab.data.spark import SparkUnavailableError, check_java, local_session
-
-    try:
-        check_java()
-    except SparkUnavailableError as exc:
-        pytest.skip(str(exc))
+@pytest.mark.xdist_group("spark")  # the one JVM of the Spark tests (conftest's ``spark``)
+def test_extra_columns_survive_in_spark(tmp_path, demo, spark):
     demo.tables["customers"].assign(plan="pro").to_parquet(tmp_path / "customers.parquet")
-    local_session(cores=1, shuffle_partitions=1, driver_memory="1g")
     src = open_source(f"spark:{tmp_path}")
     types = dict(src.spark_frame("customers").dtypes)
     assert types["plan"] == "string" and types["first_seen"] == "date"
