@@ -144,7 +144,9 @@ GLOSSARY_DE_EN: dict[str, str] = {
     "perfekt": "perfect",
 }
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: An address starts where a run of address characters starts (the lookbehind): the same matches
+#: as without it, but a long run with no "@" in it is scanned once, not from each of its characters.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)\+?\d[\d /().-]{6,}\d")
 _TOKEN = r"(?u)\b[^\W\d_]{3,}\b"
 
