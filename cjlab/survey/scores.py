@@ -258,25 +258,7 @@ def csat(
     >>> round(csat([5, 4, 3, 2, 5]).value, 2)
     0.6
     """
-    if statistic not in ("top2", "mean"):
-        raise ValueError("statistic must be 'top2' or 'mean'")
-    c = check_scores(
-        scores, scale=SCALES["csat"], name="csat", weights=weights, out_of_range=out_of_range
-    )
-    if statistic == "top2":
-        return _mean_like(
-            "csat_top2",
-            (c.values >= CSAT_TOP2_MIN).astype(float),
-            c.weights,
-            level,
-            (0.0, 1.0),
-            c.n_missing,
-            c.n_dropped,
-            True,
-        )
-    return _mean_like(
-        "csat_mean", c.values, c.weights, level, (1.0, 5.0), c.n_missing, c.n_dropped, False
-    )
+    return _on_scale("csat", scores, weights, level, statistic, "top2", CSAT_TOP2_MIN, out_of_range)
 
 
 def ces(
@@ -295,24 +277,35 @@ def ces(
     >>> round(ces([7, 6, 2, 5]).value, 2)
     5.0
     """
-    if statistic not in ("mean", "low_effort"):
-        raise ValueError("statistic must be 'mean' or 'low_effort'")
-    c = check_scores(
-        scores, scale=SCALES["ces"], name="ces", weights=weights, out_of_range=out_of_range
+    return _on_scale(
+        "ces", scores, weights, level, statistic, "low_effort", CES_LOW_EFFORT_MIN, out_of_range
     )
-    if statistic == "low_effort":
+
+
+def _on_scale(
+    name: str,
+    scores,
+    weights,
+    level: float,
+    statistic: str,
+    share: str,
+    share_min: int,
+    out_of_range: str,
+) -> ScoreEstimate:
+    """A score on the scale ``SCALES[name]``: the mean (``statistic="mean"``) or, for
+    ``statistic=share``, the share of answers at least ``share_min`` (0..1)."""
+    if statistic not in (share, "mean"):
+        raise ValueError(f"statistic must be '{share}' or 'mean'")
+    scale = SCALES[name]
+    c = check_scores(scores, scale=scale, name=name, weights=weights, out_of_range=out_of_range)
+    if statistic == share:
+        y = (c.values >= share_min).astype(float)
         return _mean_like(
-            "ces_low_effort",
-            (c.values >= CES_LOW_EFFORT_MIN).astype(float),
-            c.weights,
-            level,
-            (0.0, 1.0),
-            c.n_missing,
-            c.n_dropped,
-            True,
+            f"{name}_{share}", y, c.weights, level, (0.0, 1.0), c.n_missing, c.n_dropped, True
         )
+    bounds = (float(scale[0]), float(scale[1]))
     return _mean_like(
-        "ces_mean", c.values, c.weights, level, (1.0, 7.0), c.n_missing, c.n_dropped, False
+        f"{name}_mean", c.values, c.weights, level, bounds, c.n_missing, c.n_dropped, False
     )
 
 
