@@ -69,6 +69,9 @@ def test_the_name_pattern_finds_exactly_the_names():
     text = "x Ann Leeds, Bob Ray and Zoë Ünal met Ann Le; Bo. Ann Lee"
     assert pat.findall(text) == ["Ann Leeds", "Bob Ray", "Zoë Ünal", "Bo", "Ann Lee"]
     assert pat.findall("Ann Le, B o, Ray") == []
+
+
+def test_the_address_pattern_finds_addresses_after_base64_runs():
     assert EMAIL.findall("img AAAA+b/cc== x Ann.Lee+1@mail.example.org, bo@x.io") == [
         "Ann.Lee+1@mail.example.org",
         "bo@x.io",
